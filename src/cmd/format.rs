@@ -1,0 +1,156 @@
+//! Output formatting shared by every command: aligned tables, human
+//! sizes and ages, the way podman prints them.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A table with a header; columns separated by at least two spaces.
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Table {
+        Table {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.len()).collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        for row in std::iter::once(&self.header).chain(&self.rows) {
+            let last = row.len().saturating_sub(1);
+            let mut line = String::new();
+            for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
+                if i == last {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:<width$}  ", width = w));
+                }
+            }
+            writeln!(f, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+/// Sizes in SI units with three significant digits: `4.49 MB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let digits = if value >= 100.0 { 0 } else if value >= 10.0 { 1 } else { 2 };
+    let rounded = format!("{value:.digits$}");
+    let trimmed = if rounded.contains('.') {
+        rounded.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        rounded
+    };
+    format!("{trimmed} {}", UNITS[unit])
+}
+
+/// Seconds since the epoch for an RFC 3339 time (`2024-01-02T03:04:05Z`,
+/// fractions and numeric offsets allowed).
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let (date, rest) = text.split_once('T').or_else(|| text.split_once(' '))?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let time_end = rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len());
+    let (clock, zone) = rest.split_at(time_end);
+    let clock = clock.split('.').next()?;
+    let mut t = clock.split(':').map(|p| p.parse::<i64>());
+    let (hh, mm, ss) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
+    let offset = match zone.as_bytes().first() {
+        Some(b'+') | Some(b'-') => {
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = zone[1..].split_once(':')?;
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
+        }
+        _ => 0,
+    };
+    Some(days_from_civil(y, m, day) * 86400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
+/// Days since 1970-01-01 for a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// `3 days ago`, like podman's CREATED column.
+pub fn human_age(created: &str) -> String {
+    let Some(then) = parse_rfc3339(created) else {
+        return "unknown".into();
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let secs = (now - then).max(0);
+    let (n, unit) = match secs {
+        s if s < 1 => return "Less than a second ago".into(),
+        s if s < 60 => (s, "second"),
+        s if s < 3600 => (s / 60, "minute"),
+        s if s < 86400 => (s / 3600, "hour"),
+        s if s < 86400 * 7 => (s / 86400, "day"),
+        s if s < 86400 * 30 => (s / (86400 * 7), "week"),
+        s if s < 86400 * 365 => (s / (86400 * 30), "month"),
+        s => (s / (86400 * 365), "year"),
+    };
+    match n {
+        1 if unit == "hour" => "About an hour ago".into(),
+        1 => format!("1 {unit} ago"),
+        n => format!("{n} {unit}s ago"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_podman() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(1_234), "1.23 kB");
+        assert_eq!(human_size(4_490_000), "4.49 MB");
+        assert_eq!(human_size(12_300_000), "12.3 MB");
+    }
+
+    #[test]
+    fn rfc3339_parses_with_zone_and_fraction() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2024-02-29T12:00:00.123456789Z"), Some(1_709_208_000));
+        assert_eq!(parse_rfc3339("2024-02-29T14:00:00+02:00"), Some(1_709_208_000));
+        assert_eq!(parse_rfc3339("garbage"), None);
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let mut t = Table::new(&["A", "LONGER"]);
+        t.row(vec!["wide-cell".into(), "x".into()]);
+        assert_eq!(t.to_string(), "A          LONGER\nwide-cell  x\n");
+    }
+}

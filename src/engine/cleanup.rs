@@ -1,0 +1,40 @@
+//! Removing a container's files. Rootless, some are owned by subordinate
+//! IDs (whatever the container's non-root users wrote), which only the
+//! container's user namespace may delete.
+
+use std::fs;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use super::{EngineError, is_rootless};
+use crate::sandbox::userns::{caller_mappings, run_in_new_userns, run_in_userns};
+
+/// Removes `dir` and everything below it. `user_namespace` is the
+/// container's, if still held; otherwise a fresh mapped one is made when
+/// plain removal is refused.
+pub fn remove_tree(dir: &Path, user_namespace: Option<&OwnedFd>) -> Result<(), EngineError> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    // overlayfs leaves `work/work` with mode 000; as its owner we may open
+    // it up, which saves the namespace round trip in the common case.
+    let _ = fs::set_permissions(dir.join("work/work"), fs::Permissions::from_mode(0o700));
+    let first = match fs::remove_dir_all(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
+    if !is_rootless() {
+        return Err(EngineError::io(format!("removing {}", dir.display()))(first));
+    }
+    let remove = || {
+        fs::remove_dir_all(dir)
+            .map(|()| String::new())
+            .map_err(|e| format!("removing {}: {e}", dir.display()))
+    };
+    match user_namespace {
+        Some(ns) => run_in_userns(ns, remove)?,
+        None => run_in_new_userns(&caller_mappings(), remove)?,
+    };
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! skiff: a daemonless, rootless container engine.
+//!
+//! The binary (`src/main.rs`) is a thin CLI over this library; integration
+//! tests and benchmarks reach the pieces through it. Dependencies point
+//! downwards only: `cmd` → `engine` → (`sandbox`, `layers`, `net`, `state`).
+
+pub mod engine;
+pub mod layers;
+pub mod net;
+pub mod sandbox;
+pub mod state;

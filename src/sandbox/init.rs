@@ -1,0 +1,184 @@
+//! The container's init: what the cloned child does, in order, between
+//! clone and exec. Each step says why it sits where it does.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use nix::fcntl::{OFlag, open};
+use nix::pty::{Winsize, grantpt, posix_openpt, ptsname_r, unlockpt};
+use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
+use nix::sys::stat::Mode;
+use nix::unistd::dup2_stdin;
+use oci_spec::runtime::Spec;
+
+use super::SetupError;
+use super::command::exec_command;
+use super::message::{Channel, Message};
+use super::namespaces::bring_loopback_up;
+use super::rootfs::{RootfsLayers, bind_devices, mask_paths, mount_layers, mount_one, pivot_into, read_only_paths};
+
+/// What init needs; built by the parent before clone so the child only
+/// reads memory it already has.
+pub struct InitContext<'a> {
+    pub spec: &'a Spec,
+    pub layers: &'a RootfsLayers,
+    pub interactive: bool,
+    pub winsize: Option<Winsize>,
+    pub user_namespace: bool,
+    pub private_network: bool,
+}
+
+const EXIT_SETUP_FAILED: u8 = 125;
+
+/// Runs in the cloned child; never returns.
+pub fn container_init(ctx: &InitContext, chan: Channel) -> ! {
+    let failure = match setup(ctx, &chan) {
+        Ok(()) => {
+            let process = ctx.spec.process().as_ref().expect("spec has a process");
+            let args = process.args().clone().unwrap_or_default();
+            let env = process.env().clone().unwrap_or_default();
+            let failed = exec_command(&args, &env);
+            (failed.exit_code, failed.text)
+        }
+        Err(e) => (EXIT_SETUP_FAILED, e.to_string()),
+    };
+    let _ = chan.send(&Message::Failed {
+        exit_code: failure.0,
+        text: failure.1,
+    });
+    // SAFETY: leaving the child without running the parent's destructors.
+    unsafe { libc::_exit(failure.0 as i32) }
+}
+
+fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
+    let spec = ctx.spec;
+    let process = spec.process().as_ref().ok_or_else(|| SetupError::Message("spec has no process".into()))?;
+    let linux = spec.linux().as_ref().ok_or_else(|| SetupError::Message("spec has no linux section".into()))?;
+
+    // 1. Wait for the parent to write our ID maps: until then we have no
+    //    identity in our user namespace and every file we create would be
+    //    owned by the overflow ID.
+    match chan.recv() {
+        Ok(Some((Message::Go, _))) => {}
+        _ => return Err(SetupError::Message("the parent did not finish the user namespace setup".into())),
+    }
+
+    // 2. Own session: the container is not in skiff's process group (a
+    //    terminal's Ctrl-C would otherwise hit it twice) and can take a
+    //    controlling terminal.
+    nix::unistd::setsid().map_err(|source| SetupError::Sys { what: "setsid".into(), source })?;
+
+    // 3. Loopback up while we still hold CAP_NET_ADMIN.
+    if ctx.private_network {
+        bring_loopback_up()?;
+    }
+
+    // 4. Nothing we mount from here may propagate back to the host.
+    nix::mount::mount(None::<&str>, "/", None::<&str>, nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(|source| SetupError::Sys { what: "making mounts private".into(), source })?;
+
+    // 5. The layered root, then the spec's mounts on top of it, in order
+    //    (/proc, /dev, /dev/pts, …, /etc files, volumes).
+    let rootfs = spec.root().as_ref().map(|r| r.path().clone()).ok_or_else(|| SetupError::Message("spec has no root".into()))?;
+    mount_layers(ctx.layers, &rootfs)?;
+    for m in spec.mounts().iter().flatten() {
+        mount_one(&rootfs, m)?;
+    }
+    // 6. Device nodes need the /dev tmpfs mounted in step 5.
+    bind_devices(&rootfs, linux.devices().as_deref().unwrap_or_default())?;
+
+    // 7. Switch roots. Masking comes after, so it covers the container's
+    //    own /proc and /sys rather than paths on the host.
+    pivot_into(&rootfs)?;
+    mask_paths(linux.masked_paths().as_deref().unwrap_or_default())?;
+    read_only_paths(linux.readonly_paths().as_deref().unwrap_or_default())?;
+
+    if let Some(hostname) = spec.hostname() {
+        nix::unistd::sethostname(hostname).map_err(|source| SetupError::Sys { what: "setting the hostname".into(), source })?;
+    }
+
+    // 8. Standard streams. The terminal is opened on the container's own
+    //    devpts (after pivot_root), so `tty` inside names /dev/pts/0.
+    if process.terminal() == Some(true) {
+        attach_terminal(chan, ctx.winsize, process.user().uid())?;
+    } else if !ctx.interactive {
+        let null = open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|source| SetupError::Sys { what: "opening /dev/null".into(), source })?;
+        dup2_stdin(&null).map_err(|source| SetupError::Sys { what: "redirecting stdin".into(), source })?;
+    }
+
+    // 9. The working directory is created as container root, before the
+    //    identity switch, as docker does.
+    let cwd = process.cwd();
+    std::fs::create_dir_all(cwd).map_err(|source| SetupError::Io { what: format!("creating working directory {}", cwd.display()), source })?;
+    std::env::set_current_dir(cwd).map_err(|source| SetupError::Io { what: format!("entering working directory {}", cwd.display()), source })?;
+
+    // 10. Identity and privileges last: every step above needed root in
+    //     the namespace.
+    super::security::apply_identity(process)?;
+
+    // 11. A setuid above cleared the parent-death signal; set it now so a
+    //     killed `skiff run` does not leave an orphaned container behind.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+
+    // 12. Signals: skiff blocked some and ignores SIGPIPE; the container
+    //     starts with defaults, like any freshly exec'd program.
+    reset_signals();
+
+    // 13. No fd of skiff's reaches the container (our channel end is
+    //     close-on-exec, so its EOF tells the parent we exec'd).
+    close_inherited_fds();
+    Ok(())
+}
+
+fn attach_terminal(chan: &Channel, winsize: Option<Winsize>, uid: u32) -> Result<(), SetupError> {
+    let sys = |what: &str| {
+        let what = what.to_string();
+        move |source| SetupError::Sys { what, source }
+    };
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).map_err(sys("opening /dev/ptmx"))?;
+    grantpt(&master).map_err(sys("grantpt"))?;
+    unlockpt(&master).map_err(sys("unlockpt"))?;
+    let slave_name = ptsname_r(&master).map_err(sys("ptsname"))?;
+    let slave: OwnedFd = open(Path::new(&slave_name), OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty()).map_err(sys("opening the terminal"))?;
+    // The process may run as another user; it must be able to reopen its
+    // own terminal (/dev/tty, `tty`).
+    let _ = nix::unistd::fchown(&slave, Some(uid.into()), None);
+    // SAFETY: TIOCSCTTY takes an int argument; we are a session leader
+    // without a controlling terminal (setsid above).
+    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
+        return Err(sys("making the terminal controlling")(nix::Error::last()));
+    }
+    if let Some(ws) = winsize {
+        // SAFETY: TIOCSWINSZ reads a winsize struct we own.
+        unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+    chan.send_with_fd(&Message::PtyMaster, Some(master.as_raw_fd())).map_err(sys("handing the terminal to skiff"))?;
+    drop(master);
+    for target in 0..=2 {
+        // SAFETY: dup2 onto the standard fds; `slave` stays valid.
+        if unsafe { libc::dup2(slave.as_raw_fd(), target) } < 0 {
+            return Err(sys("attaching the terminal")(nix::Error::last()));
+        }
+    }
+    Ok(())
+}
+
+fn reset_signals() {
+    for sig in Signal::iterator() {
+        if sig == Signal::SIGKILL || sig == Signal::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL has no handler code to be unsafe.
+        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
+fn close_inherited_fds() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds
+    // from 3 upwards; it cannot invalidate memory.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+    }
+}

@@ -1,0 +1,148 @@
+//! The parent and the container's init talk over a SOCK_SEQPACKET pair:
+//! one datagram per message, and end-of-file when init execs (its end is
+//! close-on-exec), which is how the parent learns the exec succeeded.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::cmsg_space;
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
+    sendmsg, socketpair,
+};
+
+/// Messages between the parent (`skiff`) and the container's init.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Message {
+    /// Parent → init: ID maps are written, go on.
+    Go,
+    /// Init → parent: the master side of the container's terminal is
+    /// attached as an fd.
+    PtyMaster,
+    /// Init → parent: setup or exec failed; init exits with `exit_code`.
+    Failed { exit_code: u8, text: String },
+}
+
+impl Message {
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Message::Go => vec![b'G'],
+            Message::PtyMaster => vec![b'P'],
+            Message::Failed { exit_code, text } => {
+                let mut out = vec![b'F', *exit_code];
+                out.extend_from_slice(text.as_bytes());
+                out
+            }
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Message> {
+        match bytes {
+            [b'G'] => Some(Message::Go),
+            [b'P'] => Some(Message::PtyMaster),
+            [b'F', code, text @ ..] => Some(Message::Failed {
+                exit_code: *code,
+                text: String::from_utf8_lossy(text).into_owned(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// One end of the channel.
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+pub fn channel_pair() -> nix::Result<(Channel, Channel)> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+impl Channel {
+    pub fn send(&self, msg: &Message) -> nix::Result<()> {
+        self.send_with_fd(msg, None)
+    }
+
+    pub fn send_with_fd(&self, msg: &Message, fd: Option<RawFd>) -> nix::Result<()> {
+        let bytes = msg.encode();
+        let iov = [IoSlice::new(&bytes)];
+        let fds = fd.map(|f| [f]);
+        let cmsgs: Vec<ControlMessage> = fds
+            .as_ref()
+            .map(|f| vec![ControlMessage::ScmRights(f)])
+            .unwrap_or_default();
+        sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None)?;
+        Ok(())
+    }
+
+    /// The next message and any fd sent with it; `None` at end-of-file.
+    pub fn recv(&self) -> nix::Result<Option<(Message, Option<OwnedFd>)>> {
+        let mut buf = [0u8; 4096];
+        let mut cmsg = cmsg_space!([RawFd; 1]);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = loop {
+            match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Err(nix::Error::EINTR) => continue,
+                other => break other?,
+            }
+        };
+        let mut fd = None;
+        for c in msg.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for raw in fds {
+                    // SAFETY: the kernel just installed this fd for us; we
+                    // are its only owner.
+                    fd = Some(unsafe { OwnedFd::from_raw_fd(raw) });
+                }
+            }
+        }
+        let len = msg.bytes;
+        if len == 0 {
+            return Ok(None);
+        }
+        let decoded = Message::decode(&buf[..len]).ok_or(nix::Error::EBADMSG)?;
+        Ok(Some((decoded, fd)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_eof_is_none() {
+        let (a, b) = channel_pair().unwrap();
+        a.send(&Message::Go).unwrap();
+        let failed = Message::Failed {
+            exit_code: 127,
+            text: "nope: executable file not found in $PATH".into(),
+        };
+        a.send(&failed).unwrap();
+        assert_eq!(b.recv().unwrap().unwrap().0, Message::Go);
+        assert_eq!(b.recv().unwrap().unwrap().0, failed);
+        drop(a);
+        assert!(b.recv().unwrap().is_none());
+    }
+
+    #[test]
+    fn an_fd_travels_with_the_message() {
+        let (a, b) = channel_pair().unwrap();
+        let file = std::fs::File::open("/dev/null").unwrap();
+        a.send_with_fd(&Message::PtyMaster, Some(file.as_raw_fd()))
+            .unwrap();
+        let (msg, fd) = b.recv().unwrap().unwrap();
+        assert_eq!(msg, Message::PtyMaster);
+        assert!(fd.is_some());
+    }
+}

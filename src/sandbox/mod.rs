@@ -1,0 +1,70 @@
+//! Fork-to-exec: turns a runtime Spec plus a set of layer directories into
+//! a running container. Knows nothing of images or CLI flags.
+
+pub mod command;
+mod copy_rootfs;
+pub mod foreground;
+mod init;
+mod message;
+pub mod namespaces;
+pub mod paths;
+pub mod process;
+pub mod rootfs;
+pub mod security;
+pub mod spec;
+pub mod user;
+pub mod userns;
+
+pub use init::InitContext;
+pub use rootfs::{RootfsDriver, RootfsLayers};
+
+/// A failure inside the container's init, before its command ran.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{what}: {source}")]
+    Sys {
+        what: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Message(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// Init reported a failure; `exit_code` is 125 for setup, 126/127 for
+    /// a command that cannot run.
+    #[error("{text}")]
+    Init { exit_code: u8, text: String },
+    #[error("{what}: {source}")]
+    Sys {
+        what: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("{0}")]
+    Setup(String),
+    #[error(transparent)]
+    Userns(#[from] userns::UsernsError),
+}
+
+impl SandboxError {
+    fn sys(what: &'static str) -> impl FnOnce(nix::Error) -> SandboxError {
+        move |source| SandboxError::Sys { what, source }
+    }
+
+    /// docker's exit code for this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SandboxError::Init { exit_code, .. } => *exit_code as i32,
+            _ => 125,
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Namespace flags from the spec, and the one piece of network setup a
+//! fresh network namespace needs: loopback up.
+
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use super::SetupError;
+
+/// The clone flags for every namespace the spec asks to create.
+pub fn clone_flags(spec: &Spec) -> CloneFlags {
+    let mut flags = CloneFlags::empty();
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in namespaces {
+        flags |= match ns.typ() {
+            LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+            LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+            LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+            LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+            LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+            LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+            LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+            LinuxNamespaceType::Time => CloneFlags::empty(),
+        };
+    }
+    flags
+}
+
+/// Brings `lo` up in the current (fresh) network namespace.
+pub fn bring_loopback_up() -> Result<(), SetupError> {
+    let fail = |what: &str| SetupError::Sys {
+        what: what.to_string(),
+        source: nix::Error::last(),
+    };
+    // SAFETY: plain socket(2) call; the fd is closed below.
+    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if sock < 0 {
+        return Err(fail("opening a socket to configure loopback"));
+    }
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: `req` is a valid ifreq naming "lo"; the ioctls read and write
+    // only its flags field.
+    let result = unsafe {
+        if libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req) < 0 {
+            Err(fail("reading loopback flags"))
+        } else {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            if libc::ioctl(sock, libc::SIOCSIFFLAGS, &req) < 0 {
+                Err(fail("bringing loopback up"))
+            } else {
+                Ok(())
+            }
+        }
+    };
+    // SAFETY: `sock` is our own open fd.
+    unsafe { libc::close(sock) };
+    result
+}

@@ -1,0 +1,382 @@
+//! The plan: everything the user asked for plus the image's defaults,
+//! turned into an OCI runtime `Spec`. Pure data — no syscalls, no files —
+//! so `skiff inspect` can show it and tests can assert on it.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceBuilder, LinuxDeviceType,
+    LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount,
+    MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+};
+
+use super::user::ResolvedUser;
+use super::userns::IdMapping;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("no command specified: the image has no ENTRYPOINT or CMD and none was given")]
+    NoCommand,
+    #[error("the working directory \"{0}\" is invalid, it needs to be an absolute path")]
+    RelativeWorkdir(String),
+    #[error("invalid mount destination \"{0}\": it needs to be an absolute path")]
+    RelativeDestination(String),
+    #[error("building the runtime spec: {0}")]
+    Spec(#[from] oci_spec::OciSpecError),
+}
+
+/// What the image says a container should run, unless overridden.
+#[derive(Debug, Clone, Default)]
+pub struct ImageDefaults {
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+}
+
+/// A user-requested mount (`-v`, `--tmpfs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountRequest {
+    Bind {
+        source: PathBuf,
+        destination: String,
+        read_only: bool,
+    },
+    Tmpfs {
+        destination: String,
+        /// Extra options as given (`size=64m,mode=1777`).
+        options: Vec<String>,
+    },
+}
+
+/// Files the engine prepared on the host for name resolution.
+#[derive(Debug, Clone)]
+pub struct EtcFiles {
+    pub hosts: PathBuf,
+    pub resolv_conf: PathBuf,
+    pub hostname: PathBuf,
+}
+
+/// Everything decided about one container run, before it becomes a Spec.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// Where the assembled root filesystem will be mounted.
+    pub rootfs: PathBuf,
+    /// Arguments after the image name (replace CMD when non-empty).
+    pub command: Vec<String>,
+    /// `--entrypoint`: `Some("")` clears the image's ENTRYPOINT.
+    pub entrypoint: Option<String>,
+    /// `-e`/`--env-file` entries, in order, already `K=V`.
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: ResolvedUser,
+    pub hostname: String,
+    pub tty: bool,
+    pub mounts: Vec<MountRequest>,
+    /// True when the container gets its own network namespace.
+    pub private_network: bool,
+    /// Subordinate ID mappings when running rootless; `None` as root.
+    pub id_mappings: Option<(Vec<IdMapping>, Vec<IdMapping>)>,
+    pub etc_files: EtcFiles,
+}
+
+/// docker's default capability set.
+pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
+    Capability::Chown,
+    Capability::DacOverride,
+    Capability::Fowner,
+    Capability::Fsetid,
+    Capability::Kill,
+    Capability::Setgid,
+    Capability::Setuid,
+    Capability::Setpcap,
+    Capability::NetBindService,
+    Capability::NetRaw,
+    Capability::SysChroot,
+    Capability::Mknod,
+    Capability::AuditWrite,
+    Capability::Setfcap,
+];
+
+/// docker's masked paths: hidden behind /dev/null (files) or an empty
+/// read-only tmpfs (directories).
+pub const MASKED_PATHS: [&str; 11] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+pub const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Character devices every container gets, bound from the host's nodes.
+const DEFAULT_DEVICES: [(&str, i64, i64); 6] = [
+    ("/dev/null", 1, 3),
+    ("/dev/zero", 1, 5),
+    ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8),
+    ("/dev/urandom", 1, 9),
+    ("/dev/tty", 5, 0),
+];
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// ENTRYPOINT/CMD as docker combines them: `--entrypoint` replaces the
+/// image's ENTRYPOINT and drops its CMD; arguments replace CMD.
+pub fn process_args(
+    image: &ImageDefaults,
+    entrypoint: Option<&str>,
+    command: &[String],
+) -> Result<Vec<String>, PlanError> {
+    let (entry, default_cmd): (Vec<String>, &[String]) = match entrypoint {
+        Some("") => (Vec::new(), &[]),
+        Some(e) => (vec![e.to_string()], &[]),
+        None => (image.entrypoint.clone(), &image.cmd),
+    };
+    let cmd = if command.is_empty() {
+        default_cmd
+    } else {
+        command
+    };
+    let args: Vec<String> = entry.into_iter().chain(cmd.iter().cloned()).collect();
+    if args.is_empty() {
+        return Err(PlanError::NoCommand);
+    }
+    Ok(args)
+}
+
+/// Image env, then skiff's defaults where missing, then the user's `-e`s;
+/// a later `K=` wins over an earlier one, order of first appearance kept.
+pub fn process_env(image_env: &[String], plan: &RunPlan) -> Vec<String> {
+    let mut env: Vec<String> = Vec::new();
+    let mut set = |entry: &str| {
+        let key = entry.split('=').next().unwrap_or(entry);
+        match env
+            .iter_mut()
+            .find(|e| e.split('=').next() == Some(key))
+        {
+            Some(existing) => *existing = entry.to_string(),
+            None => env.push(entry.to_string()),
+        }
+    };
+    set(DEFAULT_PATH);
+    image_env.iter().for_each(|e| set(e));
+    set(&format!("HOSTNAME={}", plan.hostname));
+    set(&format!("HOME={}", plan.user.home));
+    if plan.tty {
+        set("TERM=xterm");
+    }
+    // The image's own HOME wins over the passwd-derived default.
+    if let Some(home) = image_env.iter().find(|e| e.starts_with("HOME=")) {
+        set(home);
+    }
+    plan.env.iter().for_each(|e| set(e));
+    env
+}
+
+fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount, PlanError> {
+    Ok(MountBuilder::default()
+        .destination(dest)
+        .typ(typ)
+        .source(source)
+        .options(options.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .build()?)
+}
+
+fn maps_container_id(maps: &[IdMapping], id: u32) -> bool {
+    maps.iter()
+        .any(|m| id >= m.container_id && id - m.container_id < m.size)
+}
+
+fn system_mounts(plan: &RunPlan) -> Result<Vec<Mount>, PlanError> {
+    // devpts wants gid 5 (tty) for its slaves; without a mapping for it the
+    // mount would fail, so leave the group to the kernel default then.
+    let tty_gid_mapped = plan
+        .id_mappings
+        .as_ref()
+        .is_none_or(|(_, gids)| maps_container_id(gids, 5));
+    let mut devpts = vec!["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"];
+    if tty_gid_mapped {
+        devpts.push("gid=5");
+    }
+    // Rootless with the host network: sysfs may only be mounted by the
+    // owner of the network namespace, so bind the host's instead.
+    let sys = if plan.id_mappings.is_some() && !plan.private_network {
+        mount("/sys", "bind", "/sys", &["rbind", "nosuid", "noexec", "nodev", "ro"])?
+    } else {
+        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"])?
+    };
+    Ok(vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
+        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"])?,
+        mount("/dev/pts", "devpts", "devpts", &devpts)?,
+        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"])?,
+        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"])?,
+        sys,
+    ])
+}
+
+fn etc_mounts(files: &EtcFiles) -> Result<Vec<Mount>, PlanError> {
+    let bind = |dest: &str, src: &Path| mount(dest, "bind", &src.to_string_lossy(), &["bind"]);
+    Ok(vec![
+        bind("/etc/hosts", &files.hosts)?,
+        bind("/etc/resolv.conf", &files.resolv_conf)?,
+        bind("/etc/hostname", &files.hostname)?,
+    ])
+}
+
+fn user_mounts(requests: &[MountRequest]) -> Result<Vec<Mount>, PlanError> {
+    requests
+        .iter()
+        .map(|req| match req {
+            MountRequest::Bind {
+                source,
+                destination,
+                read_only,
+            } => {
+                check_destination(destination)?;
+                let mut opts = vec!["rbind"];
+                if *read_only {
+                    opts.push("ro");
+                }
+                mount(destination, "bind", &source.to_string_lossy(), &opts)
+            }
+            MountRequest::Tmpfs {
+                destination,
+                options,
+            } => {
+                check_destination(destination)?;
+                let mut opts: Vec<&str> = vec!["nosuid", "nodev"];
+                opts.extend(options.iter().map(String::as_str));
+                mount(destination, "tmpfs", "tmpfs", &opts)
+            }
+        })
+        .collect()
+}
+
+fn check_destination(dest: &str) -> Result<(), PlanError> {
+    if dest.starts_with('/') {
+        Ok(())
+    } else {
+        Err(PlanError::RelativeDestination(dest.to_string()))
+    }
+}
+
+fn id_mappings(maps: &[IdMapping]) -> Result<Vec<LinuxIdMapping>, PlanError> {
+    maps.iter()
+        .map(|m| {
+            Ok(LinuxIdMappingBuilder::default()
+                .container_id(m.container_id)
+                .host_id(m.host_id)
+                .size(m.size)
+                .build()?)
+        })
+        .collect()
+}
+
+/// Builds the runtime spec for one container.
+pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanError> {
+    let args = process_args(image, plan.entrypoint.as_deref(), &plan.command)?;
+    let cwd = plan
+        .workdir
+        .clone()
+        .or_else(|| image.workdir.clone())
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| "/".to_string());
+    if !cwd.starts_with('/') {
+        return Err(PlanError::RelativeWorkdir(cwd));
+    }
+    let caps: oci_spec::runtime::Capabilities = DEFAULT_CAPABILITIES.into_iter().collect();
+    let user = UserBuilder::default()
+        .uid(plan.user.uid)
+        .gid(plan.user.gid)
+        .additional_gids(plan.user.additional_gids.clone())
+        .build()?;
+    let process = ProcessBuilder::default()
+        .terminal(plan.tty)
+        .user(user)
+        .args(args)
+        .env(process_env(&image.env, plan))
+        .cwd(cwd)
+        .capabilities(
+            LinuxCapabilitiesBuilder::default()
+                .bounding(caps.clone())
+                .effective(caps.clone())
+                .permitted(caps)
+                .inheritable(oci_spec::runtime::Capabilities::new())
+                .ambient(oci_spec::runtime::Capabilities::new())
+                .build()?,
+        )
+        .no_new_privileges(true)
+        .build()?;
+
+    let mut namespaces = vec![
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+    ];
+    if plan.private_network {
+        namespaces.push(LinuxNamespaceType::Network);
+    }
+    if plan.id_mappings.is_some() {
+        namespaces.push(LinuxNamespaceType::User);
+    }
+    let namespaces = namespaces
+        .into_iter()
+        .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
+        .collect::<Result<Vec<_>, _>>()?;
+    let devices = DEFAULT_DEVICES
+        .iter()
+        .map(|(path, major, minor)| {
+            LinuxDeviceBuilder::default()
+                .path(*path)
+                .typ(LinuxDeviceType::C)
+                .major(*major)
+                .minor(*minor)
+                .file_mode(0o666u32)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .devices(devices)
+        .masked_paths(MASKED_PATHS.map(String::from).to_vec())
+        .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
+        .rootfs_propagation("rprivate");
+    if let Some((uids, gids)) = &plan.id_mappings {
+        linux = linux
+            .uid_mappings(id_mappings(uids)?)
+            .gid_mappings(id_mappings(gids)?);
+    }
+
+    let mut mounts = system_mounts(plan)?;
+    mounts.extend(etc_mounts(&plan.etc_files)?);
+    mounts.extend(user_mounts(&plan.mounts)?);
+
+    Ok(SpecBuilder::default()
+        .version("1.0.2")
+        .root(RootBuilder::default().path(&plan.rootfs).readonly(false).build()?)
+        .hostname(plan.hostname.clone())
+        .process(process)
+        .mounts(mounts)
+        .linux(linux.build()?)
+        .build()?)
+}
+
+#[cfg(test)]
+#[path = "spec_tests.rs"]
+mod tests;

@@ -1,0 +1,168 @@
+use super::*;
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn image() -> ImageDefaults {
+    ImageDefaults {
+        entrypoint: strings(&["/entry"]),
+        cmd: strings(&["default", "args"]),
+        env: strings(&["PATH=/image/bin", "LANG=C"]),
+        workdir: Some("/app".into()),
+    }
+}
+
+fn plan() -> RunPlan {
+    RunPlan {
+        rootfs: "/run/x/merged".into(),
+        command: Vec::new(),
+        entrypoint: None,
+        env: Vec::new(),
+        workdir: None,
+        user: ResolvedUser {
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            home: "/root".into(),
+        },
+        hostname: "abc".into(),
+        tty: false,
+        mounts: Vec::new(),
+        private_network: true,
+        id_mappings: None,
+        etc_files: EtcFiles {
+            hosts: "/h".into(),
+            resolv_conf: "/r".into(),
+            hostname: "/n".into(),
+        },
+    }
+}
+
+#[test]
+fn entrypoint_and_cmd_combine_like_docker() {
+    let img = image();
+    assert_eq!(
+        process_args(&img, None, &[]).unwrap(),
+        strings(&["/entry", "default", "args"])
+    );
+    assert_eq!(
+        process_args(&img, None, &strings(&["x"])).unwrap(),
+        strings(&["/entry", "x"]),
+        "arguments replace CMD only"
+    );
+    assert_eq!(
+        process_args(&img, Some("/bin/sh"), &[]).unwrap(),
+        strings(&["/bin/sh"]),
+        "--entrypoint clears CMD"
+    );
+    assert_eq!(
+        process_args(&img, Some("/bin/sh"), &strings(&["-c", "id"])).unwrap(),
+        strings(&["/bin/sh", "-c", "id"])
+    );
+    assert_eq!(
+        process_args(&img, Some(""), &strings(&["ls"])).unwrap(),
+        strings(&["ls"]),
+        "an empty --entrypoint removes the image's"
+    );
+    let empty = ImageDefaults::default();
+    assert!(matches!(process_args(&empty, None, &[]), Err(PlanError::NoCommand)));
+}
+
+#[test]
+fn user_env_overrides_image_env_and_defaults_are_added() {
+    let mut p = plan();
+    p.env = strings(&["LANG=de", "A=1"]);
+    let env = process_env(&image().env, &p);
+    assert_eq!(env[0], "PATH=/image/bin", "image PATH replaces the default in place");
+    assert!(env.contains(&"LANG=de".to_string()));
+    assert!(!env.contains(&"LANG=C".to_string()));
+    assert!(env.contains(&"A=1".to_string()));
+    assert!(env.contains(&"HOSTNAME=abc".to_string()));
+    assert!(env.contains(&"HOME=/root".to_string()));
+    assert!(!env.iter().any(|e| e.starts_with("TERM=")));
+}
+
+#[test]
+fn workdir_comes_from_flag_then_image_and_must_be_absolute() {
+    let mut p = plan();
+    let spec = build_spec(&image(), &p).unwrap();
+    assert_eq!(spec.process().as_ref().unwrap().cwd(), Path::new("/app"));
+    p.workdir = Some("/tmp".into());
+    let spec = build_spec(&image(), &p).unwrap();
+    assert_eq!(spec.process().as_ref().unwrap().cwd(), Path::new("/tmp"));
+    p.workdir = Some("rel".into());
+    assert!(matches!(build_spec(&image(), &p), Err(PlanError::RelativeWorkdir(_))));
+}
+
+#[test]
+fn volume_requests_become_mounts() {
+    let mut p = plan();
+    p.mounts = vec![
+        MountRequest::Bind {
+            source: "/a".into(),
+            destination: "/b".into(),
+            read_only: true,
+        },
+        MountRequest::Tmpfs {
+            destination: "/scratch".into(),
+            options: strings(&["size=1m"]),
+        },
+    ];
+    let spec = build_spec(&image(), &p).unwrap();
+    let mounts = spec.mounts().as_ref().unwrap();
+    let bind = mounts.iter().find(|m| m.destination() == Path::new("/b")).unwrap();
+    assert_eq!(bind.typ().as_deref(), Some("bind"));
+    assert_eq!(bind.source().as_deref(), Some(Path::new("/a")));
+    assert!(bind.options().as_ref().unwrap().contains(&"ro".to_string()));
+    let tmpfs = mounts.iter().find(|m| m.destination() == Path::new("/scratch")).unwrap();
+    assert_eq!(tmpfs.typ().as_deref(), Some("tmpfs"));
+    assert!(tmpfs.options().as_ref().unwrap().contains(&"size=1m".to_string()));
+    p.mounts = vec![MountRequest::Tmpfs {
+        destination: "rel".into(),
+        options: vec![],
+    }];
+    assert!(build_spec(&image(), &p).is_err());
+}
+
+#[test]
+fn namespaces_follow_network_and_rootless() {
+    let kinds = |p: &RunPlan| -> Vec<LinuxNamespaceType> {
+        let spec = build_spec(&image(), p).unwrap();
+        let linux = spec.linux().as_ref().unwrap();
+        linux.namespaces().as_ref().unwrap().iter().map(|n| n.typ()).collect()
+    };
+    let mut p = plan();
+    let ns = kinds(&p);
+    assert!(ns.contains(&LinuxNamespaceType::Network));
+    assert!(!ns.contains(&LinuxNamespaceType::User));
+    p.private_network = false;
+    p.id_mappings = Some((
+        vec![IdMapping { container_id: 0, host_id: 1000, size: 1 }],
+        vec![IdMapping { container_id: 0, host_id: 1000, size: 1 }],
+    ));
+    let ns = kinds(&p);
+    assert!(!ns.contains(&LinuxNamespaceType::Network));
+    assert!(ns.contains(&LinuxNamespaceType::User));
+    let spec = build_spec(&image(), &p).unwrap();
+    let mounts = spec.mounts().as_ref().unwrap();
+    let sys = mounts.iter().find(|m| m.destination() == Path::new("/sys")).unwrap();
+    assert_eq!(sys.typ().as_deref(), Some("bind"), "rootless host-net binds /sys");
+    let pts = mounts.iter().find(|m| m.destination() == Path::new("/dev/pts")).unwrap();
+    assert!(
+        !pts.options().as_ref().unwrap().contains(&"gid=5".to_string()),
+        "gid 5 is not mapped by a single-id mapping"
+    );
+}
+
+#[test]
+fn docker_default_capabilities_and_no_new_privs() {
+    let spec = build_spec(&image(), &plan()).unwrap();
+    let process = spec.process().as_ref().unwrap();
+    assert_eq!(process.no_new_privileges(), Some(true));
+    let caps = process.capabilities().as_ref().unwrap();
+    let bounding = caps.bounding().as_ref().unwrap();
+    assert_eq!(bounding.len(), 14);
+    assert!(bounding.contains(&Capability::NetBindService));
+    assert!(!bounding.contains(&Capability::SysAdmin));
+}

@@ -1,0 +1,288 @@
+//! User namespaces for rootless operation: which subordinate IDs the caller
+//! owns, writing them as a child's ID maps, and running a piece of work
+//! inside a user namespace (unpacking layers, removing files owned by
+//! subordinate IDs).
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::{Command, Stdio};
+
+use nix::sched::{CloneFlags, setns, unshare};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork, pipe};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UsernsError {
+    #[error("writing ID maps with {tool}: {detail}")]
+    MapTool { tool: &'static str, detail: String },
+    #[error("writing ID maps for process {pid}: {source}")]
+    MapFile {
+        pid: i32,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("creating a user namespace: {0}")]
+    Namespace(nix::Error),
+    #[error("{0}")]
+    Child(String),
+}
+
+/// One line of a uid_map/gid_map: `size` IDs from `container_id` in the
+/// namespace are `host_id`… outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IdMapping {
+    pub container_id: u32,
+    pub host_id: u32,
+    pub size: u32,
+}
+
+/// The caller's mappings: container root is the caller, container IDs
+/// 1… are the caller's first subordinate range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdMappings {
+    pub uids: Vec<IdMapping>,
+    pub gids: Vec<IdMapping>,
+    /// Set when skiff had to fall back to a single-ID mapping; says why.
+    pub warning: Option<String>,
+}
+
+/// Finds `user`'s (by name or numeric ID) first range in a subuid/subgid
+/// file's text.
+pub fn subordinate_range(text: &str, name: &str, id: u32) -> Option<(u32, u32)> {
+    let id = id.to_string();
+    text.lines().find_map(|line| {
+        let mut f = line.trim().split(':');
+        let owner = f.next()?;
+        let start = f.next()?.parse().ok()?;
+        let count: u32 = f.next()?.parse().ok()?;
+        ((owner == name || owner == id) && count > 0).then_some((start, count))
+    })
+}
+
+fn mapping_for(id: u32, range: Option<(u32, u32)>) -> Vec<IdMapping> {
+    let mut maps = vec![IdMapping {
+        container_id: 0,
+        host_id: id,
+        size: 1,
+    }];
+    if let Some((start, count)) = range {
+        maps.push(IdMapping {
+            container_id: 1,
+            host_id: start,
+            size: count,
+        });
+    }
+    maps
+}
+
+/// The caller's ID mappings from /etc/subuid and /etc/subgid, falling back
+/// to a single-ID mapping (with a warning) when it has no ranges or the
+/// setuid helpers are missing.
+pub fn caller_mappings() -> IdMappings {
+    let uid = nix::unistd::getuid().as_raw();
+    let gid = nix::unistd::getgid().as_raw();
+    let name = nix::unistd::User::from_uid(uid.into())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_default();
+    let read = |path: &str| fs::read_to_string(path).unwrap_or_default();
+    let uid_range = subordinate_range(&read("/etc/subuid"), &name, uid);
+    let gid_range = subordinate_range(&read("/etc/subgid"), &name, gid);
+    let helpers = helper_path("newuidmap").is_some() && helper_path("newgidmap").is_some();
+    let warning = match (uid_range, gid_range, helpers) {
+        (Some(_), Some(_), true) => None,
+        (_, _, false) => Some(
+            "newuidmap/newgidmap not found (install the uidmap package): using a single-ID mapping, files owned by other users in images will appear owned by nobody".to_string(),
+        ),
+        _ => Some(format!(
+            "no subordinate ID ranges for user \"{name}\" in /etc/subuid and /etc/subgid: using a single-ID mapping (see rootless.md)"
+        )),
+    };
+    if warning.is_some() {
+        return IdMappings {
+            uids: mapping_for(uid, None),
+            gids: mapping_for(gid, None),
+            warning,
+        };
+    }
+    IdMappings {
+        uids: mapping_for(uid, uid_range),
+        gids: mapping_for(gid, gid_range),
+        warning: None,
+    }
+}
+
+fn helper_path(tool: &str) -> Option<std::path::PathBuf> {
+    ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+        .iter()
+        .map(|dir| std::path::Path::new(dir).join(tool))
+        .find(|p| p.exists())
+}
+
+fn map_args(maps: &[IdMapping]) -> Vec<String> {
+    maps.iter()
+        .flat_map(|m| [m.container_id, m.host_id, m.size])
+        .map(|n| n.to_string())
+        .collect()
+}
+
+/// Writes `pid`'s uid and gid maps. Single-ID maps of the caller's own IDs
+/// are written directly (no privilege needed); anything wider goes through
+/// the setuid helpers, which check /etc/subuid. Both helpers run at once.
+pub fn write_id_maps(pid: i32, uids: &[IdMapping], gids: &[IdMapping]) -> Result<(), UsernsError> {
+    if uids.len() == 1 && gids.len() == 1 {
+        let write = |file: &str, text: String| {
+            fs::write(format!("/proc/{pid}/{file}"), text)
+                .map_err(|source| UsernsError::MapFile { pid, source })
+        };
+        let line = |m: &IdMapping| format!("{} {} {}\n", m.container_id, m.host_id, m.size);
+        write("uid_map", line(&uids[0]))?;
+        write("setgroups", "deny".to_string())?;
+        return write("gid_map", line(&gids[0]));
+    }
+    let spawn = |tool: &'static str, maps: &[IdMapping]| {
+        Command::new(tool)
+            .arg(pid.to_string())
+            .args(map_args(maps))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| UsernsError::MapTool {
+                tool,
+                detail: e.to_string(),
+            })
+    };
+    let uid_child = spawn("newuidmap", uids)?;
+    let gid_child = spawn("newgidmap", gids)?;
+    for (tool, child) in [("newuidmap", uid_child), ("newgidmap", gid_child)] {
+        let out = child.wait_with_output().map_err(|e| UsernsError::MapTool {
+            tool,
+            detail: e.to_string(),
+        })?;
+        if !out.status.success() {
+            let detail = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(UsernsError::MapTool { tool, detail });
+        }
+    }
+    Ok(())
+}
+
+/// Runs `work` in a forked child and returns its output or error text. The
+/// child runs `enter` first (joining or creating a namespace). We are
+/// single-threaded on every path that calls this, so fork is safe.
+fn run_in_child(
+    enter: impl FnOnce(&OwnedFd) -> Result<(), String>,
+    after_fork: impl FnOnce(Pid, &mut fs::File) -> Result<(), UsernsError>,
+    work: impl FnOnce() -> Result<String, String>,
+) -> Result<String, UsernsError> {
+    let (err_read, err_write) = pipe().map_err(UsernsError::Namespace)?;
+    let (go_read, go_write) = pipe().map_err(UsernsError::Namespace)?;
+    // SAFETY: skiff is single-threaded here (no runtime, no helper threads),
+    // so the child may run arbitrary code before exiting.
+    match unsafe { fork() }.map_err(UsernsError::Namespace)? {
+        ForkResult::Child => {
+            drop(err_read);
+            drop(go_write);
+            let mut report = fs::File::from(err_write);
+            let result = enter(&go_read).and_then(|()| work());
+            let (code, tag, text) = match result {
+                Ok(output) => (0, b'O', output),
+                Err(text) => (1, b'E', text),
+            };
+            let _ = report.write_all(&[tag]);
+            let _ = report.write_all(text.as_bytes());
+            // SAFETY: _exit skips atexit handlers and destructors of the
+            // parent's state, which the child must not run twice.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            drop(err_write);
+            drop(go_read);
+            let mut go = fs::File::from(go_write);
+            let setup = after_fork(child, &mut go);
+            drop(go);
+            let mut report = Vec::new();
+            let _ = fs::File::from(err_read).read_to_end(&mut report);
+            let status = waitpid(child, None).map_err(UsernsError::Namespace)?;
+            setup?;
+            let text = String::from_utf8_lossy(report.get(1..).unwrap_or_default()).into_owned();
+            match (status, report.first()) {
+                (WaitStatus::Exited(_, 0), Some(b'O')) => Ok(text),
+                (_, Some(b'E')) if !text.is_empty() => Err(UsernsError::Child(text)),
+                (other, _) => Err(UsernsError::Child(format!(
+                    "helper process ended unexpectedly: {other:?}"
+                ))),
+            }
+        }
+    }
+}
+
+/// Runs `work` as root of a fresh user namespace mapped with `maps`, so
+/// files it creates get the mapped owners on disk (rootless layer unpack).
+/// Its output string comes back to the caller.
+pub fn run_in_new_userns(
+    maps: &IdMappings,
+    work: impl FnOnce() -> Result<String, String>,
+) -> Result<String, UsernsError> {
+    run_in_child(
+        |go| {
+            unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| format!("unshare user namespace: {e}"))?;
+            // Block until the parent has written our maps (it closes the
+            // pipe when done, successful or not).
+            let mut byte = [0u8; 1];
+            let n = nix::unistd::read(go.as_fd(), &mut byte).unwrap_or(0);
+            if n == 0 {
+                return Err(String::new());
+            }
+            Ok(())
+        },
+        |child, go| {
+            write_id_maps(child.as_raw(), &maps.uids, &maps.gids)?;
+            go.write_all(b"G")
+                .map_err(|e| UsernsError::Child(format!("signalling helper: {e}")))
+        },
+        work,
+    )
+}
+
+/// Runs `work` inside an existing user namespace (held open by `userns`).
+/// Used to remove a container's files, owned by subordinate IDs, after the
+/// container has exited.
+pub fn run_in_userns(
+    userns: &OwnedFd,
+    work: impl FnOnce() -> Result<String, String>,
+) -> Result<String, UsernsError> {
+    run_in_child(
+        |_| {
+            setns(userns, CloneFlags::CLONE_NEWUSER).map_err(|e| format!("joining user namespace: {e}"))
+        },
+        |_, _| Ok(()),
+        work,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_match_by_name_or_uid() {
+        let text = "alice:100000:65536\n1001:200000:1000\nbad line\n";
+        assert_eq!(subordinate_range(text, "alice", 1000), Some((100000, 65536)));
+        assert_eq!(subordinate_range(text, "bob", 1001), Some((200000, 1000)));
+        assert_eq!(subordinate_range(text, "carol", 1002), None);
+    }
+
+    #[test]
+    fn mapping_puts_caller_at_zero_and_range_above() {
+        let maps = mapping_for(1000, Some((100000, 65536)));
+        assert_eq!(
+            map_args(&maps),
+            ["0", "1000", "1", "1", "100000", "65536"].map(String::from)
+        );
+        assert_eq!(mapping_for(1000, None).len(), 1);
+    }
+}
