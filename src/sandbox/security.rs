@@ -62,10 +62,11 @@ pub fn apply_identity(process: &Process) -> Result<(), SetupError> {
     setresgid(gid, gid, gid).map_err(sys("setting the group ID"))?;
     setresuid(uid, uid, uid).map_err(sys("setting the user ID"))?;
 
-    caps::set(None, CapSet::Permitted, &kernel_caps(wanted.permitted()))
-        .map_err(caps_err("setting permitted capabilities"))?;
+    // Effective first: it must stay a subset of permitted at every step.
     caps::set(None, CapSet::Effective, &kernel_caps(wanted.effective()))
         .map_err(caps_err("setting effective capabilities"))?;
+    caps::set(None, CapSet::Permitted, &kernel_caps(wanted.permitted()))
+        .map_err(caps_err("setting permitted capabilities"))?;
     caps::set(None, CapSet::Inheritable, &kernel_caps(wanted.inheritable()))
         .map_err(caps_err("setting inheritable capabilities"))?;
     let ambient = kernel_caps(wanted.ambient());
