@@ -164,7 +164,6 @@ pub fn run_container(dirs: &StorageDirs, req: &RunRequest) -> Result<i32, Engine
             layers: &layers,
             interactive: req.interactive,
             winsize: if req.tty { terminal_size() } else { None },
-            user_namespace: plan.id_mappings.is_some(),
             private_network: plan.private_network,
         };
         let signals = SignalGuard::block()?;

@@ -24,7 +24,6 @@ pub struct InitContext<'a> {
     pub layers: &'a RootfsLayers,
     pub interactive: bool,
     pub winsize: Option<Winsize>,
-    pub user_namespace: bool,
     pub private_network: bool,
 }
 
