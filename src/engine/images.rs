@@ -43,7 +43,7 @@ pub fn import_rootfs(
 ) -> Result<String, EngineError> {
     if let Some(r) = reference {
         // Refuse a bad name before reading a possibly large tarball.
-        // crate::layers::ImageReference::parse(r).map_err(crate::layers::LayerError::from)?;
+        crate::layers::ImageReference::parse(r)?;
     }
     let lines = with_store_as_owner(dirs, |store| {
         let id = store.import_rootfs(tarball, reference)?;
