@@ -19,7 +19,9 @@ impl Digest {
     /// Parses `sha256:<64 lowercase hex>`. Other algorithms are refused:
     /// the store only knows sha256.
     pub fn parse(s: &str) -> Result<Digest, LayerError> {
-        let invalid = || LayerError::InvalidDigest { value: s.to_string() };
+        let invalid = || LayerError::InvalidDigest {
+            value: s.to_string(),
+        };
         let hex = s.strip_prefix("sha256:").ok_or_else(invalid)?;
         Digest::from_hex(hex).map_err(|_| invalid())
     }
@@ -27,9 +29,13 @@ impl Digest {
     /// Accepts the bare 64-character lowercase hex form.
     pub fn from_hex(hex: &str) -> Result<Digest, LayerError> {
         if is_sha256_hex(hex) {
-            Ok(Digest { hex: hex.to_string() })
+            Ok(Digest {
+                hex: hex.to_string(),
+            })
         } else {
-            Err(LayerError::InvalidDigest { value: hex.to_string() })
+            Err(LayerError::InvalidDigest {
+                value: hex.to_string(),
+            })
         }
     }
 
@@ -37,7 +43,9 @@ impl Digest {
     pub fn of_bytes(data: &[u8]) -> Digest {
         let mut hasher = Sha256::new();
         hasher.update(data);
-        Digest { hex: to_hex(&hasher.finalize()) }
+        Digest {
+            hex: to_hex(&hasher.finalize()),
+        }
     }
 
     pub fn hex(&self) -> &str {
@@ -78,7 +86,9 @@ impl<'de> serde::Deserialize<'de> for Digest {
 
 /// True for exactly 64 lowercase hex characters.
 pub(crate) fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn to_hex(bytes: &[u8]) -> String {
@@ -100,7 +110,11 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> HashingReader<R> {
-        HashingReader { inner, hasher: Sha256::new(), count: 0 }
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
 
     /// Reads the rest of the input (so trailing padding is hashed too) and
@@ -112,7 +126,12 @@ impl<R: Read> HashingReader<R> {
 
     /// The digest and byte count of what has been read so far.
     pub fn finish(self) -> (Digest, u64) {
-        (Digest { hex: to_hex(&self.hasher.finalize()) }, self.count)
+        (
+            Digest {
+                hex: to_hex(&self.hasher.finalize()),
+            },
+            self.count,
+        )
     }
 }
 
@@ -134,12 +153,22 @@ pub struct HashingWriter<W> {
 
 impl<W: Write> HashingWriter<W> {
     pub fn new(inner: W) -> HashingWriter<W> {
-        HashingWriter { inner, hasher: Sha256::new(), count: 0 }
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
 
     /// The inner writer, the digest and the byte count.
     pub fn finish(self) -> (W, Digest, u64) {
-        (self.inner, Digest { hex: to_hex(&self.hasher.finalize()) }, self.count)
+        (
+            self.inner,
+            Digest {
+                hex: to_hex(&self.hasher.finalize()),
+            },
+            self.count,
+        )
     }
 }
 
@@ -178,7 +207,10 @@ mod tests {
         let mut w = HashingWriter::new(Vec::new());
         w.write_all(&data).unwrap();
         let (out, d2, n2) = w.finish();
-        assert_eq!((out, d2, n2), (data.clone(), Digest::of_bytes(&data), data.len() as u64));
+        assert_eq!(
+            (out, d2, n2),
+            (data.clone(), Digest::of_bytes(&data), data.len() as u64)
+        );
     }
 
     #[test]

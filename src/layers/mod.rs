@@ -1,30 +1,98 @@
 //! Content: blobs by digest, unpacked layers by diff-id, the image index,
 //! and the archive formats images arrive in.
 //!
-//! STUB: the signatures below are the contract the rest of skiff uses.
+//! - `digest`: `Digest` (`sha256:<hex>`) and hashing reader/writer.
+//! - `reference`: docker reference parsing and normalization.
+//! - `store`: the store's directories, blob writes, layer placement.
+//! - `unpack`: applying a layer tar in overlay format, with path safety.
+//! - `image`: the image index (`images/index.json`), resolve and list.
+//! - `archive`: docker-archive / oci-archive load, rootfs import.
 
-use std::io::Read;
+use std::io;
 use std::path::{Path, PathBuf};
 
 pub use oci_spec::image::ImageConfiguration;
+
+mod archive;
+mod digest;
+mod image;
+mod reference;
+mod spooled;
+mod store;
+#[cfg(test)]
+mod test_support;
+mod timestamp;
+mod unpack;
+
+pub use archive::LoadReport;
+pub use digest::{Digest, HashingReader, HashingWriter};
+pub use reference::ImageReference;
+pub use store::{PlacedLayer, Store};
+pub use timestamp::format_rfc3339_utc;
+pub use unpack::{
+    Compression, OPAQUE_XATTR, UnpackStats, UnpackedLayer, is_whiteout, unpack_layer,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
     #[error("{reference}: image not known")]
     NoSuchImage { reference: String },
+    #[error("invalid reference format: {reference:?}")]
+    InvalidReference { reference: String },
+    #[error("{prefix}: image ID prefix is ambiguous: it matches {count} images")]
+    AmbiguousImage { prefix: String, count: usize },
+    #[error("invalid digest {value:?}: expected sha256:<64 lowercase hex digits>")]
+    InvalidDigest { value: String },
+    /// `subject` names the content: `layer sha256:…`, `config foo.json`.
+    #[error("{subject}: digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch {
+        subject: String,
+        expected: Digest,
+        actual: Digest,
+    },
+    #[error("{subject}: size mismatch: expected {expected} bytes, got {actual}")]
+    SizeMismatch {
+        subject: String,
+        expected: u64,
+        actual: u64,
+    },
+    /// A layer entry refused for path safety (`escapes the layer root`).
+    #[error("layer {layer}: entry {entry:?} {problem}")]
+    UnsafeEntry {
+        layer: String,
+        entry: String,
+        problem: String,
+    },
+    /// Malformed content: a bad tar, bad JSON, a missing file in an archive.
+    #[error("{subject}: {problem}")]
+    Invalid { subject: String, problem: String },
+    /// Anything that went wrong while loading an archive.
+    #[error("loading archive: {inner}")]
+    Archive { inner: Box<LayerError> },
+    #[error("image store {root} is corrupt: {problem}")]
+    Corrupt { root: PathBuf, problem: String },
+    #[error("{op} {}: {error}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        error: io::Error,
+    },
     #[error("{0}")]
     Other(String),
 }
 
-/// A sha256 digest, always validated: 64 lowercase hex characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Digest {
-    hex: String,
+/// `map_err(io_error("writing", &path))`: wraps an io error with what was
+/// being done to which path.
+pub(crate) fn io_error(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> LayerError {
+    let path = path.to_path_buf();
+    move |error| LayerError::Io { op, path, error }
 }
 
-impl Digest {
-    pub fn hex(&self) -> &str {
-        &self.hex
+/// `LayerError::Invalid` for malformed content.
+pub(crate) fn invalid(subject: impl Into<String>, problem: impl Into<String>) -> LayerError {
+    LayerError::Invalid {
+        subject: subject.into(),
+        problem: problem.into(),
     }
 }
 
@@ -51,36 +119,4 @@ pub struct ImageSummary {
     pub created: Option<String>,
     /// Sum of the unpacked layer sizes in bytes.
     pub size: u64,
-}
-
-pub struct Store {
-    root: PathBuf,
-}
-
-impl Store {
-    pub fn open(root: &Path) -> Result<Store, LayerError> {
-        Ok(Store { root: root.to_path_buf() })
-    }
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-    pub fn resolve_image(&self, _name_or_id: &str) -> Result<LocalImage, LayerError> {
-        todo!()
-    }
-    pub fn list_images(&self) -> Result<Vec<ImageSummary>, LayerError> {
-        todo!()
-    }
-    /// Loads a docker-archive or oci-archive; returns the references (or
-    /// image IDs when untagged) it loaded.
-    pub fn load_archive(&self, _archive: &mut dyn Read) -> Result<Vec<String>, LayerError> {
-        todo!()
-    }
-    /// Turns a plain rootfs tarball into a one-layer image.
-    pub fn import_rootfs(
-        &self,
-        _tarball: &mut dyn Read,
-        _reference: Option<&str>,
-    ) -> Result<Digest, LayerError> {
-        todo!()
-    }
 }
