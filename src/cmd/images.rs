@@ -96,7 +96,10 @@ pub fn images(dirs: &StorageDirs, args: ImagesArgs) -> anyhow::Result<()> {
             row.repository.clone(),
             row.tag.clone(),
             id_of(row.id.hex()),
-            row.created.as_deref().map(human_age).unwrap_or_else(|| "unknown".into()),
+            row.created
+                .as_deref()
+                .map(human_age)
+                .unwrap_or_else(|| "unknown".into()),
             human_size(row.size),
         ]);
     }

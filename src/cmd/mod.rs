@@ -32,7 +32,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a command in a new container
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Load images from a docker-archive or oci-archive
     Load(images::LoadArgs),
     /// Create an image from a tarball of a root filesystem
@@ -44,7 +44,7 @@ enum Command {
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let dirs = StorageDirs::resolve(cli.root, cli.runroot);
     match cli.command {
-        Command::Run(args) => run::run(&dirs, args),
+        Command::Run(args) => run::run(&dirs, *args),
         Command::Load(args) => images::load(&dirs, args).map(|()| 0),
         Command::Import(args) => images::import(&dirs, args).map(|()| 0),
         Command::Images(args) => images::images(&dirs, args).map(|()| 0),
@@ -56,7 +56,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 pub fn report_usage_error(err: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match err.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = err.print();
             ExitCode::SUCCESS
         }

@@ -25,7 +25,9 @@ pub fn remove_tree(dir: &Path, user_namespace: Option<&OwnedFd>) -> Result<(), E
         Err(e) => e,
     };
     if !is_rootless() {
-        return Err(EngineError::io(format!("removing {}", dir.display()))(first));
+        return Err(EngineError::io(format!("removing {}", dir.display()))(
+            first,
+        ));
     }
     let remove = || {
         fs::remove_dir_all(dir)

@@ -25,13 +25,18 @@ fn with_store_as_owner(
     }
     let output = run_in_new_userns(&maps, || {
         let store = Store::open(&dirs.root).map_err(|e| e.to_string())?;
-        work(&store).map(|lines| lines.join("\n")).map_err(|e| e.to_string())
+        work(&store)
+            .map(|lines| lines.join("\n"))
+            .map_err(|e| e.to_string())
     })?;
     Ok(output.lines().map(String::from).collect())
 }
 
 /// `skiff load`: returns the loaded references (or IDs when untagged).
-pub fn load_archive(dirs: &StorageDirs, archive: &mut dyn Read) -> Result<Vec<String>, EngineError> {
+pub fn load_archive(
+    dirs: &StorageDirs,
+    archive: &mut dyn Read,
+) -> Result<Vec<String>, EngineError> {
     with_store_as_owner(dirs, |store| Ok(store.load_archive(archive)?))
 }
 

@@ -8,19 +8,26 @@ use crate::sandbox::spec::MountRequest;
 
 /// `-v SRC:DST[:OPTS]` with an absolute, existing host source.
 pub fn parse_volume(spec: &str) -> Result<MountRequest, EngineError> {
-    let invalid = |why: &str| EngineError::Invalid(format!("invalid volume specification \"{spec}\": {why}"));
+    let invalid =
+        |why: &str| EngineError::Invalid(format!("invalid volume specification \"{spec}\": {why}"));
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, destination, options) = match parts.as_slice() {
         [src, dst] => (*src, *dst, ""),
         [src, dst, opts] => (*src, *dst, *opts),
-        [_] => return Err(invalid("anonymous volumes are not supported yet: give SOURCE:DESTINATION")),
+        [_] => {
+            return Err(invalid(
+                "anonymous volumes are not supported yet: give SOURCE:DESTINATION",
+            ));
+        }
         _ => return Err(invalid("expected SOURCE:DESTINATION[:OPTIONS]")),
     };
     if source.is_empty() || destination.is_empty() {
         return Err(invalid("empty source or destination"));
     }
     if !source.starts_with('/') {
-        return Err(invalid("the source must be an absolute host path (named volumes are not supported yet)"));
+        return Err(invalid(
+            "the source must be an absolute host path (named volumes are not supported yet)",
+        ));
     }
     if !destination.starts_with('/') {
         return Err(invalid("the destination must be an absolute path"));
@@ -55,14 +62,21 @@ pub fn parse_tmpfs(spec: &str) -> Result<MountRequest, EngineError> {
     }
     Ok(MountRequest::Tmpfs {
         destination: destination.to_string(),
-        options: options.split(',').filter(|o| !o.is_empty()).map(String::from).collect(),
+        options: options
+            .split(',')
+            .filter(|o| !o.is_empty())
+            .map(String::from)
+            .collect(),
     })
 }
 
 /// Combines `--env-file`s (first) and `-e`s (later wins) into `K=V`
 /// entries. A bare `K` takes skiff's own value and is dropped when unset,
 /// as docker does.
-pub fn parse_env_entries(env_files: &[PathBuf], env: &[String]) -> Result<Vec<String>, EngineError> {
+pub fn parse_env_entries(
+    env_files: &[PathBuf],
+    env: &[String],
+) -> Result<Vec<String>, EngineError> {
     let mut entries = Vec::new();
     for file in env_files {
         entries.extend(read_env_file(file)?);
@@ -75,11 +89,16 @@ fn expand_env_entry(entry: &str) -> Option<String> {
     if entry.contains('=') {
         return Some(entry.to_string());
     }
-    std::env::var(entry).ok().map(|value| format!("{entry}={value}"))
+    std::env::var(entry)
+        .ok()
+        .map(|value| format!("{entry}={value}"))
 }
 
 fn read_env_file(path: &Path) -> Result<Vec<String>, EngineError> {
-    let text = std::fs::read_to_string(path).map_err(EngineError::io(format!("reading env file {}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(EngineError::io(format!(
+        "reading env file {}",
+        path.display()
+    )))?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim_start();
@@ -113,7 +132,15 @@ mod tests {
                 read_only: true
             }
         );
-        for bad in ["bad", "rel:/x", "/tmp:rel", "/tmp:/x:bogus", "/no/such/dir:/x", "/tmp:/x:ro:extra", ":/x"] {
+        for bad in [
+            "bad",
+            "rel:/x",
+            "/tmp:rel",
+            "/tmp:/x:bogus",
+            "/no/such/dir:/x",
+            "/tmp:/x:ro:extra",
+            ":/x",
+        ] {
             let err = parse_volume(bad).unwrap_err().to_string();
             assert!(err.contains("invalid volume specification"), "{bad}: {err}");
         }
@@ -135,7 +162,11 @@ mod tests {
     fn env_files_skip_comments_and_flags_win() {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("f");
-        std::fs::write(&file, "# comment\n\nA=from-file\nB=2\nSKIFF_SURELY_UNSET_VAR\n").unwrap();
+        std::fs::write(
+            &file,
+            "# comment\n\nA=from-file\nB=2\nSKIFF_SURELY_UNSET_VAR\n",
+        )
+        .unwrap();
         let env = parse_env_entries(&[file], &["A=flag".into()]).unwrap();
         assert_eq!(env, vec!["A=from-file", "B=2", "A=flag"]);
         assert!(parse_env_entries(&[tmp.path().join("missing")], &[]).is_err());

@@ -73,8 +73,15 @@ struct ContainerPaths {
     run_dir: PathBuf,
 }
 
-fn prepare_run_dir(paths: &ContainerPaths, network: NetworkMode, hostname: &str) -> Result<EtcFiles, EngineError> {
-    fs::create_dir_all(paths.run_dir.join("merged")).map_err(EngineError::io(format!("creating {}", paths.run_dir.display())))?;
+fn prepare_run_dir(
+    paths: &ContainerPaths,
+    network: NetworkMode,
+    hostname: &str,
+) -> Result<EtcFiles, EngineError> {
+    fs::create_dir_all(paths.run_dir.join("merged")).map_err(EngineError::io(format!(
+        "creating {}",
+        paths.run_dir.display()
+    )))?;
     for sub in ["upper", "work"] {
         let dir = paths.dir.join(sub);
         fs::create_dir_all(&dir).map_err(EngineError::io(format!("creating {}", dir.display())))?;
@@ -86,7 +93,10 @@ fn prepare_run_dir(paths: &ContainerPaths, network: NetworkMode, hostname: &str)
     };
     let host_hosts = fs::read_to_string("/etc/hosts").ok();
     let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    write_file(&files.hosts, &net::hosts_file(network, hostname, host_hosts.as_deref()))?;
+    write_file(
+        &files.hosts,
+        &net::hosts_file(network, hostname, host_hosts.as_deref()),
+    )?;
     write_file(&files.resolv_conf, &net::resolv_conf(network, &host_resolv))?;
     write_file(&files.hostname, &format!("{hostname}\n"))?;
     Ok(files)
@@ -95,14 +105,27 @@ fn prepare_run_dir(paths: &ContainerPaths, network: NetworkMode, hostname: &str)
 /// Runs a container in the foreground and returns its exit code.
 pub fn run_container(dirs: &StorageDirs, req: &RunRequest) -> Result<i32, EngineError> {
     // Input first: a bad flag must not leave anything behind.
-    let mut mounts = req.volumes.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
-    mounts.extend(req.tmpfs.iter().map(|t| parse_tmpfs(t)).collect::<Result<Vec<_>, _>>()?);
+    let mut mounts = req
+        .volumes
+        .iter()
+        .map(|v| parse_volume(v))
+        .collect::<Result<Vec<_>, _>>()?;
+    mounts.extend(
+        req.tmpfs
+            .iter()
+            .map(|t| parse_tmpfs(t))
+            .collect::<Result<Vec<_>, _>>()?,
+    );
     let env = parse_env_entries(&req.env_files, &req.env)?;
 
     let store = Store::open(&dirs.root)?;
     let image = store.resolve_image(&req.image)?;
     let defaults = image_defaults(&image);
-    let image_user = image.config.config().as_ref().and_then(|c| c.user().clone());
+    let image_user = image
+        .config
+        .config()
+        .as_ref()
+        .and_then(|c| c.user().clone());
     let user_spec = req.user.clone().or(image_user).unwrap_or_default();
     let user = resolve_user(
         &user_spec,
@@ -123,7 +146,12 @@ pub fn run_container(dirs: &StorageDirs, req: &RunRequest) -> Result<i32, Engine
     let id = new_container_id();
     let hostname = req.hostname.clone().unwrap_or_else(|| id[..12].to_string());
     let containers_root = dirs.root.join("containers");
-    let mut record = ContainerRecord::new(id.clone(), req.name.clone(), req.image.clone(), image.id.hex().to_string());
+    let mut record = ContainerRecord::new(
+        id.clone(),
+        req.name.clone(),
+        req.image.clone(),
+        image.id.hex().to_string(),
+    );
     let dir = record.create(&containers_root)?;
     let paths = ContainerPaths {
         dir,
@@ -174,7 +202,13 @@ pub fn run_container(dirs: &StorageDirs, req: &RunRequest) -> Result<i32, Engine
         if !req.remove {
             record.save(&containers_root)?;
         }
-        wait_foreground(started.pid, &signals, started.pty_master.as_ref(), req.interactive).map_err(EngineError::from)
+        wait_foreground(
+            started.pid,
+            &signals,
+            started.pty_master.as_ref(),
+            req.interactive,
+        )
+        .map_err(EngineError::from)
     })();
 
     record.status = ContainerStatus::Exited;

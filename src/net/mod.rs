@@ -7,9 +7,7 @@ use std::str::FromStr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
-    #[error(
-        "network mode \"{mode}\" is not supported yet: use --network none or --network host"
-    )]
+    #[error("network mode \"{mode}\" is not supported yet: use --network none or --network host")]
     Unsupported { mode: String },
 }
 
@@ -114,7 +112,10 @@ mod tests {
         let text = hosts_file(NetworkMode::None, "box", Some("10.0.0.1 secret\n"));
         assert!(text.contains("127.0.0.1\tlocalhost"));
         assert!(text.contains("127.0.1.1\tbox"));
-        assert!(!text.contains("secret"), "private mode must not copy host entries");
+        assert!(
+            !text.contains("secret"),
+            "private mode must not copy host entries"
+        );
         let host = hosts_file(NetworkMode::Host, "box", Some("10.0.0.1 myhost"));
         assert!(host.contains("10.0.0.1 myhost\n") && host.contains("\tbox\n"));
     }

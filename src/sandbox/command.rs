@@ -33,7 +33,11 @@ fn cannot_execute(cmd: &str, why: &str) -> ExecFailure {
 
 fn is_executable_file(path: &Path) -> Option<bool> {
     let meta = std::fs::metadata(path).ok()?;
-    Some(meta.is_file() && meta.permissions().mode() & 0o111 != 0 && nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_ok())
+    Some(
+        meta.is_file()
+            && meta.permissions().mode() & 0o111 != 0
+            && nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_ok(),
+    )
 }
 
 /// Looks `cmd` up like execvp would, in the container's PATH (from `env`,
@@ -118,14 +122,28 @@ mod tests {
     #[test]
     fn lookup_uses_the_given_path() {
         let env = vec!["PATH=/nonexistent:/bin".to_string()];
-        assert_eq!(find_executable("sh", &env).unwrap(), PathBuf::from("/bin/sh"));
-        assert_eq!(find_executable("no-such-command-xyz", &env).unwrap_err().exit_code, 127);
+        assert_eq!(
+            find_executable("sh", &env).unwrap(),
+            PathBuf::from("/bin/sh")
+        );
+        assert_eq!(
+            find_executable("no-such-command-xyz", &env)
+                .unwrap_err()
+                .exit_code,
+            127
+        );
     }
 
     #[test]
     fn non_executables_give_126_and_missing_paths_127() {
-        assert_eq!(find_executable("/etc/passwd", &[]).unwrap_err().exit_code, 126);
-        assert_eq!(find_executable("/no/such/file", &[]).unwrap_err().exit_code, 127);
+        assert_eq!(
+            find_executable("/etc/passwd", &[]).unwrap_err().exit_code,
+            126
+        );
+        assert_eq!(
+            find_executable("/no/such/file", &[]).unwrap_err().exit_code,
+            127
+        );
         assert_eq!(find_executable("/tmp", &[]).unwrap_err().exit_code, 126);
     }
 }

@@ -73,10 +73,10 @@ fn copy_tree(src: &Path, dest: &Path) -> Result<(), SetupError> {
             continue;
         }
         if meta.is_dir() {
+            // A non-directory below is replaced; a directory below is kept
+            // and merged unless this one is opaque.
             let existing_dir = fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir());
-            if existing_dir && is_opaque(&from) {
-                remove_any(&to).map_err(io(&to))?;
-            } else if !existing_dir {
+            if !existing_dir || is_opaque(&from) {
                 remove_any(&to).map_err(io(&to))?;
             }
             if !to.exists() {
@@ -118,7 +118,11 @@ mod tests {
     #[test]
     fn whiteouts_and_opaque_dirs_hide_lower_content() {
         let tmp = tempfile::tempdir().unwrap();
-        let (l1, l2, out) = (tmp.path().join("l1"), tmp.path().join("l2"), tmp.path().join("out"));
+        let (l1, l2, out) = (
+            tmp.path().join("l1"),
+            tmp.path().join("l2"),
+            tmp.path().join("out"),
+        );
         fs::create_dir_all(l1.join("gone")).unwrap();
         fs::create_dir_all(l1.join("opaque")).unwrap();
         fs::write(l1.join("gone/f"), "x").unwrap();
@@ -127,11 +131,18 @@ mod tests {
         fs::create_dir_all(l2.join("opaque")).unwrap();
         fs::write(l2.join("opaque/new"), "y").unwrap();
         fs::write(l2.join("kept"), "2").unwrap();
-        mknod(&l2.join("gone"), SFlag::S_IFCHR, Mode::empty(), makedev(0, 0)).unwrap();
+        mknod(
+            &l2.join("gone"),
+            SFlag::S_IFCHR,
+            Mode::empty(),
+            makedev(0, 0),
+        )
+        .unwrap();
         let dir = CString::new(l2.join("opaque").as_os_str().as_bytes()).unwrap();
         let name = CString::new(OPAQUE_XATTR).unwrap();
         // SAFETY: valid NUL-terminated strings and a 1-byte value.
-        let rc = unsafe { libc::lsetxattr(dir.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0) };
+        let rc =
+            unsafe { libc::lsetxattr(dir.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0) };
         assert_eq!(rc, 0);
 
         copy_layers(&[l1, l2], &out).unwrap();

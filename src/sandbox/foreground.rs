@@ -37,7 +37,8 @@ impl SignalGuard {
         let mut set = SigSet::empty();
         FORWARDED_SIGNALS.iter().for_each(|s| set.add(*s));
         set.add(Signal::SIGCHLD);
-        let old_mask = set.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
+        let old_mask = set
+            .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
             .map_err(SandboxError::sys("blocking signals"))?;
         let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(SandboxError::sys("creating a signalfd"))?;
@@ -140,7 +141,11 @@ pub fn wait_foreground(
         });
         // Once the container has exited, only drain what its terminal still
         // holds; don't wait for more.
-        let timeout = if status.is_some() { PollTimeout::ZERO } else { PollTimeout::NONE };
+        let timeout = if status.is_some() {
+            PollTimeout::ZERO
+        } else {
+            PollTimeout::NONE
+        };
         match poll(&mut fds, timeout) {
             Err(nix::Error::EINTR) => continue,
             Err(e) => return Err(SandboxError::sys("waiting for the container")(e)),
@@ -151,12 +156,15 @@ pub fn wait_foreground(
             i.and_then(|i| fds[i].revents())
                 .is_some_and(|r| !r.is_empty())
         };
-        let (sig_ready, master_ready, stdin_ready) = (ready(Some(0)), ready(master_idx), ready(stdin_idx));
+        let (sig_ready, master_ready, stdin_ready) =
+            (ready(Some(0)), ready(master_idx), ready(stdin_idx));
         drop(fds);
 
         if sig_ready {
             while let Ok(Some(info)) = signals.fd.read_signal() {
-                let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else { continue };
+                let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+                    continue;
+                };
                 match sig {
                     Signal::SIGCHLD => {
                         if let Ok(st) = waitpid(pid, Some(WaitPidFlag::WNOHANG))

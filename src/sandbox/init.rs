@@ -15,7 +15,9 @@ use super::SetupError;
 use super::command::exec_command;
 use super::message::{Channel, Message};
 use super::namespaces::bring_loopback_up;
-use super::rootfs::{RootfsLayers, bind_devices, mask_paths, mount_layers, mount_one, pivot_into, read_only_paths};
+use super::rootfs::{
+    RootfsLayers, bind_devices, mask_paths, mount_layers, mount_one, pivot_into, read_only_paths,
+};
 
 /// What init needs; built by the parent before clone so the child only
 /// reads memory it already has.
@@ -51,21 +53,34 @@ pub fn container_init(ctx: &InitContext, chan: Channel) -> ! {
 
 fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
     let spec = ctx.spec;
-    let process = spec.process().as_ref().ok_or_else(|| SetupError::Message("spec has no process".into()))?;
-    let linux = spec.linux().as_ref().ok_or_else(|| SetupError::Message("spec has no linux section".into()))?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| SetupError::Message("spec has no process".into()))?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| SetupError::Message("spec has no linux section".into()))?;
 
     // 1. Wait for the parent to write our ID maps: until then we have no
     //    identity in our user namespace and every file we create would be
     //    owned by the overflow ID.
     match chan.recv() {
         Ok(Some((Message::Go, _))) => {}
-        _ => return Err(SetupError::Message("the parent did not finish the user namespace setup".into())),
+        _ => {
+            return Err(SetupError::Message(
+                "the parent did not finish the user namespace setup".into(),
+            ));
+        }
     }
 
     // 2. Own session: the container is not in skiff's process group (a
     //    terminal's Ctrl-C would otherwise hit it twice) and can take a
     //    controlling terminal.
-    nix::unistd::setsid().map_err(|source| SetupError::Sys { what: "setsid".into(), source })?;
+    nix::unistd::setsid().map_err(|source| SetupError::Sys {
+        what: "setsid".into(),
+        source,
+    })?;
 
     // 3. Loopback up while we still hold CAP_NET_ADMIN.
     if ctx.private_network {
@@ -73,12 +88,25 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
     }
 
     // 4. Nothing we mount from here may propagate back to the host.
-    nix::mount::mount(None::<&str>, "/", None::<&str>, nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|source| SetupError::Sys { what: "making mounts private".into(), source })?;
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|source| SetupError::Sys {
+        what: "making mounts private".into(),
+        source,
+    })?;
 
     // 5. The layered root, then the spec's mounts on top of it, in order
     //    (/proc, /dev, /dev/pts, …, /etc files, volumes).
-    let rootfs = spec.root().as_ref().map(|r| r.path().clone()).ok_or_else(|| SetupError::Message("spec has no root".into()))?;
+    let rootfs = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .ok_or_else(|| SetupError::Message("spec has no root".into()))?;
     mount_layers(ctx.layers, &rootfs)?;
     for m in spec.mounts().iter().flatten() {
         mount_one(&rootfs, m)?;
@@ -93,7 +121,10 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
     read_only_paths(linux.readonly_paths().as_deref().unwrap_or_default())?;
 
     if let Some(hostname) = spec.hostname() {
-        nix::unistd::sethostname(hostname).map_err(|source| SetupError::Sys { what: "setting the hostname".into(), source })?;
+        nix::unistd::sethostname(hostname).map_err(|source| SetupError::Sys {
+            what: "setting the hostname".into(),
+            source,
+        })?;
     }
 
     // 8. Standard streams. The terminal is opened on the container's own
@@ -101,16 +132,32 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
     if process.terminal() == Some(true) {
         attach_terminal(chan, ctx.winsize, process.user().uid())?;
     } else if !ctx.interactive {
-        let null = open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|source| SetupError::Sys { what: "opening /dev/null".into(), source })?;
-        dup2_stdin(&null).map_err(|source| SetupError::Sys { what: "redirecting stdin".into(), source })?;
+        let null = open(
+            "/dev/null",
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|source| SetupError::Sys {
+            what: "opening /dev/null".into(),
+            source,
+        })?;
+        dup2_stdin(&null).map_err(|source| SetupError::Sys {
+            what: "redirecting stdin".into(),
+            source,
+        })?;
     }
 
     // 9. The working directory is created as container root, before the
     //    identity switch, as docker does.
     let cwd = process.cwd();
-    std::fs::create_dir_all(cwd).map_err(|source| SetupError::Io { what: format!("creating working directory {}", cwd.display()), source })?;
-    std::env::set_current_dir(cwd).map_err(|source| SetupError::Io { what: format!("entering working directory {}", cwd.display()), source })?;
+    std::fs::create_dir_all(cwd).map_err(|source| SetupError::Io {
+        what: format!("creating working directory {}", cwd.display()),
+        source,
+    })?;
+    std::env::set_current_dir(cwd).map_err(|source| SetupError::Io {
+        what: format!("entering working directory {}", cwd.display()),
+        source,
+    })?;
 
     // 10. Identity and privileges last: every step above needed root in
     //     the namespace.
@@ -135,11 +182,17 @@ fn attach_terminal(chan: &Channel, winsize: Option<Winsize>, uid: u32) -> Result
         let what = what.to_string();
         move |source| SetupError::Sys { what, source }
     };
-    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).map_err(sys("opening /dev/ptmx"))?;
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .map_err(sys("opening /dev/ptmx"))?;
     grantpt(&master).map_err(sys("grantpt"))?;
     unlockpt(&master).map_err(sys("unlockpt"))?;
     let slave_name = ptsname_r(&master).map_err(sys("ptsname"))?;
-    let slave: OwnedFd = open(Path::new(&slave_name), OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty()).map_err(sys("opening the terminal"))?;
+    let slave: OwnedFd = open(
+        Path::new(&slave_name),
+        OFlag::O_RDWR | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys("opening the terminal"))?;
     // The process may run as another user; it must be able to reopen its
     // own terminal (/dev/tty, `tty`).
     let _ = nix::unistd::fchown(&slave, Some(uid.into()), None);
@@ -152,7 +205,8 @@ fn attach_terminal(chan: &Channel, winsize: Option<Winsize>, uid: u32) -> Result
         // SAFETY: TIOCSWINSZ reads a winsize struct we own.
         unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
     }
-    chan.send_with_fd(&Message::PtyMaster, Some(master.as_raw_fd())).map_err(sys("handing the terminal to skiff"))?;
+    chan.send_with_fd(&Message::PtyMaster, Some(master.as_raw_fd()))
+        .map_err(sys("handing the terminal to skiff"))?;
     drop(master);
     for target in 0..=2 {
         // SAFETY: dup2 onto the standard fds; `slave` stays valid.
@@ -178,6 +232,11 @@ fn close_inherited_fds() {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds
     // from 3 upwards; it cannot invalidate memory.
     unsafe {
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
     }
 }

@@ -85,9 +85,12 @@ fn mappings(spec: &oci_spec::runtime::Spec) -> Option<(Vec<IdMapping>, Vec<IdMap
 
 /// Starts the container described by `ctx`; returns once its command runs.
 pub fn start(ctx: &InitContext) -> Result<StartedContainer, SandboxError> {
-    let (parent_end, child_end) = channel_pair().map_err(SandboxError::sys("creating the setup channel"))?;
+    let (parent_end, child_end) =
+        channel_pair().map_err(SandboxError::sys("creating the setup channel"))?;
     let flags = clone_flags(ctx.spec);
-    let Some(pid) = clone_into_namespaces(flags).map_err(SandboxError::sys("creating the container's namespaces"))? else {
+    let Some(pid) = clone_into_namespaces(flags)
+        .map_err(SandboxError::sys("creating the container's namespaces"))?
+    else {
         drop(parent_end);
         container_init(ctx, child_end);
     };
@@ -101,11 +104,16 @@ pub fn start(ctx: &InitContext) -> Result<StartedContainer, SandboxError> {
     let mut user_namespace = None;
     if let Some((uids, gids)) = mappings(ctx.spec) {
         write_id_maps(pid.as_raw(), &uids, &gids).map_err(|e| abort(e.into()))?;
-        let ns = std::fs::File::open(format!("/proc/{pid}/ns/user"))
-            .map_err(|e| abort(SandboxError::Setup(format!("holding the user namespace: {e}"))))?;
+        let ns = std::fs::File::open(format!("/proc/{pid}/ns/user")).map_err(|e| {
+            abort(SandboxError::Setup(format!(
+                "holding the user namespace: {e}"
+            )))
+        })?;
         user_namespace = Some(OwnedFd::from(ns));
     }
-    parent_end.send(&Message::Go).map_err(|e| abort(SandboxError::sys("releasing the container")(e)))?;
+    parent_end
+        .send(&Message::Go)
+        .map_err(|e| abort(SandboxError::sys("releasing the container")(e)))?;
 
     let mut pty_master = None;
     loop {
@@ -117,7 +125,11 @@ pub fn start(ctx: &InitContext) -> Result<StartedContainer, SandboxError> {
                 return Err(SandboxError::Init { exit_code, text });
             }
             Ok(Some((Message::Go, _))) => {}
-            Err(e) => return Err(abort(SandboxError::sys("waiting for the container to start")(e))),
+            Err(e) => {
+                return Err(abort(SandboxError::sys(
+                    "waiting for the container to start",
+                )(e)));
+            }
         }
     }
     Ok(StartedContainer {

@@ -83,13 +83,23 @@ fn overlay_options(layers: &RootfsLayers, relative: bool) -> String {
 
 fn mount_kernel_overlay(layers: &RootfsLayers, target: &Path) -> Result<(), SetupError> {
     let parent = layers.lower.first().and_then(|p| p.parent());
-    let shared_parent = parent.filter(|parent| layers.lower.iter().all(|p| p.parent() == Some(parent)));
+    let shared_parent =
+        parent.filter(|parent| layers.lower.iter().all(|p| p.parent() == Some(parent)));
     if let Some(dir) = shared_parent {
         std::env::set_current_dir(dir).map_err(io(format!("entering {}", dir.display())))?;
     }
-    let data = format!("{},userxattr", overlay_options(layers, shared_parent.is_some()));
-    mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
-        .map_err(sys("mounting kernel overlayfs"))
+    let data = format!(
+        "{},userxattr",
+        overlay_options(layers, shared_parent.is_some())
+    );
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(data.as_str()),
+    )
+    .map_err(sys("mounting kernel overlayfs"))
 }
 
 fn mount_fuse_overlay(layers: &RootfsLayers, target: &Path) -> Result<(), SetupError> {
@@ -102,14 +112,22 @@ fn mount_fuse_overlay(layers: &RootfsLayers, target: &Path) -> Result<(), SetupE
     if status.success() {
         Ok(())
     } else {
-        Err(SetupError::Message(format!("fuse-overlayfs failed: {status}")))
+        Err(SetupError::Message(format!(
+            "fuse-overlayfs failed: {status}"
+        )))
     }
 }
 
 fn mount_copy(layers: &RootfsLayers, target: &Path) -> Result<(), SetupError> {
     copy_layers(&layers.lower, &layers.copy_dir)?;
-    mount(Some(&layers.copy_dir), target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .map_err(sys("binding the copied root"))
+    mount(
+        Some(&layers.copy_dir),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(sys("binding the copied root"))
 }
 
 /// Mounts the layered root at `target`, trying the drivers in order.
@@ -124,14 +142,20 @@ pub fn mount_layers(layers: &RootfsLayers, target: &Path) -> Result<(), SetupErr
                 Err(e) => e,
             };
             let fuse_usable = Path::new("/usr/bin/fuse-overlayfs").exists()
-                && nix::unistd::access("/dev/fuse", nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK).is_ok();
+                && nix::unistd::access(
+                    "/dev/fuse",
+                    nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK,
+                )
+                .is_ok();
             if fuse_usable {
                 eprintln!("warning: {kernel_err}: falling back to fuse-overlayfs");
                 if mount_fuse_overlay(layers, target).is_ok() {
                     return Ok(());
                 }
             }
-            eprintln!("warning: {kernel_err}: falling back to copying the image layers (slow, uses disk)");
+            eprintln!(
+                "warning: {kernel_err}: falling back to copying the image layers (slow, uses disk)"
+            );
             mount_copy(layers, target)
         }
     }
@@ -184,7 +208,8 @@ fn locked_flags(path: &Path) -> MsFlags {
 
 /// Makes an existing mount at `path` read-only.
 pub fn remount_read_only(path: &Path, extra: MsFlags) -> Result<(), SetupError> {
-    let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | extra | locked_flags(path);
+    let flags =
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | extra | locked_flags(path);
     mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
         .map_err(sys(format!("remounting {} read-only", path.display())))
 }
@@ -207,13 +232,18 @@ fn create_mount_point(target: &Path, source_is_file: bool) -> Result<(), SetupEr
 
 /// Performs one spec mount below `rootfs`.
 pub fn mount_one(rootfs: &Path, m: &Mount) -> Result<(), SetupError> {
-    let target = resolve_in_root(rootfs, m.destination()).map_err(|e| SetupError::Message(e.to_string()))?;
+    let target =
+        resolve_in_root(rootfs, m.destination()).map_err(|e| SetupError::Message(e.to_string()))?;
     let typ = m.typ().as_deref().unwrap_or("bind");
     let options = m.options().clone().unwrap_or_default();
     let (mut flags, data) = parse_mount_options(&options);
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
     let is_bind = typ == "bind" || flags.contains(MsFlags::MS_BIND);
-    let what = format!("mounting {} on {}", source.display(), m.destination().display());
+    let what = format!(
+        "mounting {} on {}",
+        source.display(),
+        m.destination().display()
+    );
     if is_bind {
         let source_is_file = fs::metadata(&source).map_err(io(what.clone()))?.is_file();
         create_mount_point(&target, source_is_file)?;
@@ -238,8 +268,14 @@ pub fn bind_devices(rootfs: &Path, devices: &[LinuxDevice]) -> Result<(), SetupE
     for dev in devices {
         let target = rootfs.join(dev.path().strip_prefix("/").unwrap_or(dev.path()));
         create_mount_point(&target, true)?;
-        mount(Some(dev.path()), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .map_err(sys(format!("binding device {}", dev.path().display())))?;
+        mount(
+            Some(dev.path()),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(sys(format!("binding device {}", dev.path().display())))?;
     }
     for (link, target) in [
         ("fd", "/proc/self/fd"),
@@ -270,11 +306,25 @@ pub fn pivot_into(rootfs: &Path) -> Result<(), SetupError> {
 /// behind an empty read-only tmpfs. Missing paths are fine.
 pub fn mask_paths(paths: &[String]) -> Result<(), SetupError> {
     for path in paths {
-        let Ok(meta) = fs::metadata(path) else { continue };
+        let Ok(meta) = fs::metadata(path) else {
+            continue;
+        };
         let result = if meta.is_dir() {
-            mount(Some("tmpfs"), path.as_str(), Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
+            mount(
+                Some("tmpfs"),
+                path.as_str(),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
         } else {
-            mount(Some("/dev/null"), path.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            mount(
+                Some("/dev/null"),
+                path.as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
         };
         result.map_err(sys(format!("masking {path}")))?;
     }
@@ -287,8 +337,14 @@ pub fn read_only_paths(paths: &[String]) -> Result<(), SetupError> {
         if fs::symlink_metadata(path).is_err() {
             continue;
         }
-        mount(Some(path.as_str()), path.as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .map_err(sys(format!("binding {path}")))?;
+        mount(
+            Some(path.as_str()),
+            path.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(sys(format!("binding {path}")))?;
         remount_read_only(Path::new(path), MsFlags::empty())?;
     }
     Ok(())
@@ -304,7 +360,9 @@ mod tests {
             .map(String::from)
             .to_vec();
         let (flags, data) = parse_mount_options(&opts);
-        assert!(flags.contains(MsFlags::MS_NOSUID | MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC));
+        assert!(flags.contains(
+            MsFlags::MS_NOSUID | MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC
+        ));
         assert_eq!(data, "mode=755,size=1m");
     }
 

@@ -39,7 +39,8 @@ pub fn apply_identity(process: &Process) -> Result<(), SetupError> {
     let bounding = kernel_caps(wanted.bounding());
     let supported: HashSet<KernelCap> = caps::runtime::thread_all_supported();
     for cap in supported.difference(&bounding) {
-        caps::drop(None, CapSet::Bounding, *cap).map_err(caps_err("dropping bounding capabilities"))?;
+        caps::drop(None, CapSet::Bounding, *cap)
+            .map_err(caps_err("dropping bounding capabilities"))?;
     }
     nix::sys::prctl::set_keepcaps(true).map_err(sys("keeping capabilities across setuid"))?;
 
@@ -67,11 +68,16 @@ pub fn apply_identity(process: &Process) -> Result<(), SetupError> {
         .map_err(caps_err("setting effective capabilities"))?;
     caps::set(None, CapSet::Permitted, &kernel_caps(wanted.permitted()))
         .map_err(caps_err("setting permitted capabilities"))?;
-    caps::set(None, CapSet::Inheritable, &kernel_caps(wanted.inheritable()))
-        .map_err(caps_err("setting inheritable capabilities"))?;
+    caps::set(
+        None,
+        CapSet::Inheritable,
+        &kernel_caps(wanted.inheritable()),
+    )
+    .map_err(caps_err("setting inheritable capabilities"))?;
     let ambient = kernel_caps(wanted.ambient());
     if !ambient.is_empty() {
-        caps::set(None, CapSet::Ambient, &ambient).map_err(caps_err("setting ambient capabilities"))?;
+        caps::set(None, CapSet::Ambient, &ambient)
+            .map_err(caps_err("setting ambient capabilities"))?;
     }
     if process.no_new_privileges() == Some(true) {
         nix::sys::prctl::set_no_new_privs().map_err(sys("setting no_new_privs"))?;

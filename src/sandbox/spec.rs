@@ -164,10 +164,7 @@ pub fn process_env(image_env: &[String], plan: &RunPlan) -> Vec<String> {
     let mut env: Vec<String> = Vec::new();
     let mut set = |entry: &str| {
         let key = entry.split('=').next().unwrap_or(entry);
-        match env
-            .iter_mut()
-            .find(|e| e.split('=').next() == Some(key))
-        {
+        match env.iter_mut().find(|e| e.split('=').next() == Some(key)) {
             Some(existing) => *existing = entry.to_string(),
             None => env.push(entry.to_string()),
         }
@@ -208,23 +205,54 @@ fn system_mounts(plan: &RunPlan) -> Result<Vec<Mount>, PlanError> {
         .id_mappings
         .as_ref()
         .is_none_or(|(_, gids)| maps_container_id(gids, 5));
-    let mut devpts = vec!["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"];
+    let mut devpts = vec![
+        "nosuid",
+        "noexec",
+        "newinstance",
+        "ptmxmode=0666",
+        "mode=0620",
+    ];
     if tty_gid_mapped {
         devpts.push("gid=5");
     }
     // Rootless with the host network: sysfs may only be mounted by the
     // owner of the network namespace, so bind the host's instead.
     let sys = if plan.id_mappings.is_some() && !plan.private_network {
-        mount("/sys", "bind", "/sys", &["rbind", "nosuid", "noexec", "nodev", "ro"])?
+        mount(
+            "/sys",
+            "bind",
+            "/sys",
+            &["rbind", "nosuid", "noexec", "nodev", "ro"],
+        )?
     } else {
-        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"])?
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        )?
     };
     Ok(vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
-        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"])?,
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        )?,
         mount("/dev/pts", "devpts", "devpts", &devpts)?,
-        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"])?,
-        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"])?,
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        )?,
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        )?,
         sys,
     ])
 }
@@ -369,7 +397,12 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
 
     Ok(SpecBuilder::default()
         .version("1.0.2")
-        .root(RootBuilder::default().path(&plan.rootfs).readonly(false).build()?)
+        .root(
+            RootBuilder::default()
+                .path(&plan.rootfs)
+                .readonly(false)
+                .build()?,
+        )
         .hostname(plan.hostname.clone())
         .process(process)
         .mounts(mounts)

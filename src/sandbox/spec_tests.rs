@@ -66,7 +66,10 @@ fn entrypoint_and_cmd_combine_like_docker() {
         "an empty --entrypoint removes the image's"
     );
     let empty = ImageDefaults::default();
-    assert!(matches!(process_args(&empty, None, &[]), Err(PlanError::NoCommand)));
+    assert!(matches!(
+        process_args(&empty, None, &[]),
+        Err(PlanError::NoCommand)
+    ));
 }
 
 #[test]
@@ -74,7 +77,10 @@ fn user_env_overrides_image_env_and_defaults_are_added() {
     let mut p = plan();
     p.env = strings(&["LANG=de", "A=1"]);
     let env = process_env(&image().env, &p);
-    assert_eq!(env[0], "PATH=/image/bin", "image PATH replaces the default in place");
+    assert_eq!(
+        env[0], "PATH=/image/bin",
+        "image PATH replaces the default in place"
+    );
     assert!(env.contains(&"LANG=de".to_string()));
     assert!(!env.contains(&"LANG=C".to_string()));
     assert!(env.contains(&"A=1".to_string()));
@@ -92,7 +98,10 @@ fn workdir_comes_from_flag_then_image_and_must_be_absolute() {
     let spec = build_spec(&image(), &p).unwrap();
     assert_eq!(spec.process().as_ref().unwrap().cwd(), Path::new("/tmp"));
     p.workdir = Some("rel".into());
-    assert!(matches!(build_spec(&image(), &p), Err(PlanError::RelativeWorkdir(_))));
+    assert!(matches!(
+        build_spec(&image(), &p),
+        Err(PlanError::RelativeWorkdir(_))
+    ));
 }
 
 #[test]
@@ -111,13 +120,25 @@ fn volume_requests_become_mounts() {
     ];
     let spec = build_spec(&image(), &p).unwrap();
     let mounts = spec.mounts().as_ref().unwrap();
-    let bind = mounts.iter().find(|m| m.destination() == Path::new("/b")).unwrap();
+    let bind = mounts
+        .iter()
+        .find(|m| m.destination() == Path::new("/b"))
+        .unwrap();
     assert_eq!(bind.typ().as_deref(), Some("bind"));
     assert_eq!(bind.source().as_deref(), Some(Path::new("/a")));
     assert!(bind.options().as_ref().unwrap().contains(&"ro".to_string()));
-    let tmpfs = mounts.iter().find(|m| m.destination() == Path::new("/scratch")).unwrap();
+    let tmpfs = mounts
+        .iter()
+        .find(|m| m.destination() == Path::new("/scratch"))
+        .unwrap();
     assert_eq!(tmpfs.typ().as_deref(), Some("tmpfs"));
-    assert!(tmpfs.options().as_ref().unwrap().contains(&"size=1m".to_string()));
+    assert!(
+        tmpfs
+            .options()
+            .as_ref()
+            .unwrap()
+            .contains(&"size=1m".to_string())
+    );
     p.mounts = vec![MountRequest::Tmpfs {
         destination: "rel".into(),
         options: vec![],
@@ -130,7 +151,13 @@ fn namespaces_follow_network_and_rootless() {
     let kinds = |p: &RunPlan| -> Vec<LinuxNamespaceType> {
         let spec = build_spec(&image(), p).unwrap();
         let linux = spec.linux().as_ref().unwrap();
-        linux.namespaces().as_ref().unwrap().iter().map(|n| n.typ()).collect()
+        linux
+            .namespaces()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|n| n.typ())
+            .collect()
     };
     let mut p = plan();
     let ns = kinds(&p);
@@ -138,19 +165,40 @@ fn namespaces_follow_network_and_rootless() {
     assert!(!ns.contains(&LinuxNamespaceType::User));
     p.private_network = false;
     p.id_mappings = Some((
-        vec![IdMapping { container_id: 0, host_id: 1000, size: 1 }],
-        vec![IdMapping { container_id: 0, host_id: 1000, size: 1 }],
+        vec![IdMapping {
+            container_id: 0,
+            host_id: 1000,
+            size: 1,
+        }],
+        vec![IdMapping {
+            container_id: 0,
+            host_id: 1000,
+            size: 1,
+        }],
     ));
     let ns = kinds(&p);
     assert!(!ns.contains(&LinuxNamespaceType::Network));
     assert!(ns.contains(&LinuxNamespaceType::User));
     let spec = build_spec(&image(), &p).unwrap();
     let mounts = spec.mounts().as_ref().unwrap();
-    let sys = mounts.iter().find(|m| m.destination() == Path::new("/sys")).unwrap();
-    assert_eq!(sys.typ().as_deref(), Some("bind"), "rootless host-net binds /sys");
-    let pts = mounts.iter().find(|m| m.destination() == Path::new("/dev/pts")).unwrap();
+    let sys = mounts
+        .iter()
+        .find(|m| m.destination() == Path::new("/sys"))
+        .unwrap();
+    assert_eq!(
+        sys.typ().as_deref(),
+        Some("bind"),
+        "rootless host-net binds /sys"
+    );
+    let pts = mounts
+        .iter()
+        .find(|m| m.destination() == Path::new("/dev/pts"))
+        .unwrap();
     assert!(
-        !pts.options().as_ref().unwrap().contains(&"gid=5".to_string()),
+        !pts.options()
+            .as_ref()
+            .unwrap()
+            .contains(&"gid=5".to_string()),
         "gid 5 is not mapped by a single-id mapping"
     );
 }

@@ -121,7 +121,8 @@ pub fn resolve_user(
 mod tests {
     use super::*;
 
-    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000:t:/home/tester:/bin/sh\n";
+    const PASSWD: &str =
+        "root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000:t:/home/tester:/bin/sh\n";
     const GROUP: &str = "root:x:0:\ntester:x:1000:\nwheel:x:10:tester\n";
 
     #[test]

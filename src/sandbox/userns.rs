@@ -229,7 +229,8 @@ pub fn run_in_new_userns(
 ) -> Result<String, UsernsError> {
     run_in_child(
         |go| {
-            unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| format!("unshare user namespace: {e}"))?;
+            unshare(CloneFlags::CLONE_NEWUSER)
+                .map_err(|e| format!("unshare user namespace: {e}"))?;
             // Block until the parent has written our maps (it closes the
             // pipe when done, successful or not).
             let mut byte = [0u8; 1];
@@ -257,7 +258,8 @@ pub fn run_in_userns(
 ) -> Result<String, UsernsError> {
     run_in_child(
         |_| {
-            setns(userns, CloneFlags::CLONE_NEWUSER).map_err(|e| format!("joining user namespace: {e}"))
+            setns(userns, CloneFlags::CLONE_NEWUSER)
+                .map_err(|e| format!("joining user namespace: {e}"))
         },
         |_, _| Ok(()),
         work,
@@ -271,7 +273,10 @@ mod tests {
     #[test]
     fn ranges_match_by_name_or_uid() {
         let text = "alice:100000:65536\n1001:200000:1000\nbad line\n";
-        assert_eq!(subordinate_range(text, "alice", 1000), Some((100000, 65536)));
+        assert_eq!(
+            subordinate_range(text, "alice", 1000),
+            Some((100000, 65536))
+        );
         assert_eq!(subordinate_range(text, "bob", 1001), Some((200000, 1000)));
         assert_eq!(subordinate_range(text, "carol", 1002), None);
     }

@@ -3,7 +3,5 @@
 mod container;
 mod dirs;
 
-pub use container::{
-    ContainerRecord, ContainerStatus, StateError, new_container_id,
-};
+pub use container::{ContainerRecord, ContainerStatus, StateError, new_container_id};
 pub use dirs::StorageDirs;
