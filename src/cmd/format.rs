@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use skiff::layers::parse_rfc3339;
+
 /// A table with a header; columns separated by at least two spaces.
 pub struct Table {
     header: Vec<String>,
@@ -75,42 +77,9 @@ pub fn human_size(bytes: u64) -> String {
     format!("{trimmed} {}", UNITS[unit])
 }
 
-/// Seconds since the epoch for an RFC 3339 time (`2024-01-02T03:04:05Z`,
-/// fractions and numeric offsets allowed).
-pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    let (date, rest) = text.split_once('T').or_else(|| text.split_once(' '))?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>());
-    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let time_end = rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len());
-    let (clock, zone) = rest.split_at(time_end);
-    let clock = clock.split('.').next()?;
-    let mut t = clock.split(':').map(|p| p.parse::<i64>());
-    let (hh, mm, ss) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
-    let offset = match zone.as_bytes().first() {
-        Some(b'+') | Some(b'-') => {
-            let sign = if zone.starts_with('-') { -1 } else { 1 };
-            let (oh, om) = zone[1..].split_once(':')?;
-            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
-        }
-        _ => 0,
-    };
-    Some(days_from_civil(y, m, day) * 86400 + hh * 3600 + mm * 60 + ss - offset)
-}
-
-/// Days since 1970-01-01 for a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
 /// `3 days ago`, like podman's CREATED column.
 pub fn human_age(created: &str) -> String {
-    let Some(then) = parse_rfc3339(created) else {
+    let Some((then, _)) = parse_rfc3339(created) else {
         return "unknown".into();
     };
     let now = SystemTime::now()
@@ -146,20 +115,6 @@ mod tests {
         assert_eq!(human_size(1_234), "1.23 kB");
         assert_eq!(human_size(4_490_000), "4.49 MB");
         assert_eq!(human_size(12_300_000), "12.3 MB");
-    }
-
-    #[test]
-    fn rfc3339_parses_with_zone_and_fraction() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            parse_rfc3339("2024-02-29T12:00:00.123456789Z"),
-            Some(1_709_208_000)
-        );
-        assert_eq!(
-            parse_rfc3339("2024-02-29T14:00:00+02:00"),
-            Some(1_709_208_000)
-        );
-        assert_eq!(parse_rfc3339("garbage"), None);
     }
 
     #[test]

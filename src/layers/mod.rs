@@ -28,7 +28,7 @@ pub use archive::LoadReport;
 pub use digest::{Digest, HashingReader, HashingWriter};
 pub use reference::ImageReference;
 pub use store::{PlacedLayer, Store};
-pub use timestamp::format_rfc3339_utc;
+pub use timestamp::{format_rfc3339_utc, parse_rfc3339};
 pub use unpack::{
     Compression, OPAQUE_XATTR, UnpackStats, UnpackedLayer, is_whiteout, unpack_layer,
 };
