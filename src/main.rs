@@ -14,10 +14,27 @@ fn main() -> ExitCode {
     match cmd::dispatch(cli) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(err) => {
-            eprintln!("Error: {err:#}");
+            eprintln!("Error: {}", one_line(&err));
             ExitCode::from(exit_code_of(&err))
         }
     }
+}
+
+/// The error and its causes on one line, skipping a cause whose text the
+/// message already carries (many errors embed their cause's text).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// One place decides the exit code: the engine knows 126/127 (the command

@@ -41,7 +41,6 @@ pub enum EngineError {
     #[error("{what}: {source}")]
     Io {
         what: String,
-        #[source]
         source: std::io::Error,
     },
 }

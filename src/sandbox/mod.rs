@@ -22,15 +22,10 @@ pub use rootfs::{RootfsDriver, RootfsLayers};
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error("{what}: {source}")]
-    Sys {
-        what: String,
-        #[source]
-        source: nix::Error,
-    },
+    Sys { what: String, source: nix::Error },
     #[error("{what}: {source}")]
     Io {
         what: String,
-        #[source]
         source: std::io::Error,
     },
     #[error("{0}")]
@@ -46,7 +41,6 @@ pub enum SandboxError {
     #[error("{what}: {source}")]
     Sys {
         what: &'static str,
-        #[source]
         source: nix::Error,
     },
     #[error("{0}")]

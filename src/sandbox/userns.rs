@@ -17,11 +17,7 @@ pub enum UsernsError {
     #[error("writing ID maps with {tool}: {detail}")]
     MapTool { tool: &'static str, detail: String },
     #[error("writing ID maps for process {pid}: {source}")]
-    MapFile {
-        pid: i32,
-        #[source]
-        source: std::io::Error,
-    },
+    MapFile { pid: i32, source: std::io::Error },
     #[error("creating a user namespace: {0}")]
     Namespace(nix::Error),
     #[error("{0}")]

@@ -20,13 +20,11 @@ pub enum StateError {
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
-        #[source]
         source: std::io::Error,
     },
     #[error("{path}: malformed container record: {source}")]
     Malformed {
         path: PathBuf,
-        #[source]
         source: serde_json::Error,
     },
 }
