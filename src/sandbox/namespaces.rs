@@ -2,6 +2,7 @@
 //! fresh network namespace needs: loopback up.
 
 use nix::sched::CloneFlags;
+use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::SetupError;
@@ -27,6 +28,48 @@ pub fn clone_flags(spec: &Spec) -> CloneFlags {
         };
     }
     flags
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// clone3 with fork semantics (no new stack: the child continues here on a
+/// copy of our memory) but with all namespaces created at once, so the
+/// child is PID 1 of its PID namespace without a second fork.
+pub fn clone_into_namespaces(flags: CloneFlags) -> nix::Result<Option<Pid>> {
+    let args = CloneArgs {
+        flags: flags.bits() as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: skiff is single-threaded on this path (no async runtime, no
+    // helper threads), so the child may keep running Rust code; `args`
+    // lives across the call and its size is passed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match ret {
+        -1 => Err(nix::Error::last()),
+        0 => Ok(None),
+        pid => Ok(Some(Pid::from_raw(pid as i32))),
+    }
 }
 
 /// Brings `lo` up in the current (fresh) network namespace.

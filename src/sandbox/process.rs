@@ -3,7 +3,6 @@
 
 use std::os::fd::OwnedFd;
 
-use nix::sched::CloneFlags;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -11,7 +10,7 @@ use nix::unistd::Pid;
 use super::SandboxError;
 use super::init::{InitContext, container_init};
 use super::message::{Message, channel_pair};
-use super::namespaces::clone_flags;
+use super::namespaces::{clone_flags, clone_into_namespaces};
 use super::userns::{IdMapping, write_id_maps};
 
 /// A container whose command has been exec'd.
@@ -22,48 +21,6 @@ pub struct StartedContainer {
     pub user_namespace: Option<OwnedFd>,
     /// The container terminal's master side, with `-t`.
     pub pty_master: Option<OwnedFd>,
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
-/// clone3 with fork semantics (no new stack: the child continues here on a
-/// copy of our memory) but with all namespaces created at once, so the
-/// child is PID 1 of its PID namespace without a second fork.
-fn clone_into_namespaces(flags: CloneFlags) -> nix::Result<Option<Pid>> {
-    let args = CloneArgs {
-        flags: flags.bits() as u64,
-        exit_signal: libc::SIGCHLD as u64,
-        ..Default::default()
-    };
-    // SAFETY: skiff is single-threaded on this path (no async runtime, no
-    // helper threads), so the child may keep running Rust code; `args`
-    // lives across the call and its size is passed.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    match ret {
-        -1 => Err(nix::Error::last()),
-        0 => Ok(None),
-        pid => Ok(Some(Pid::from_raw(pid as i32))),
-    }
 }
 
 fn mappings(spec: &oci_spec::runtime::Spec) -> Option<(Vec<IdMapping>, Vec<IdMapping>)> {

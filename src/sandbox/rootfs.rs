@@ -118,6 +118,23 @@ fn mount_fuse_overlay(layers: &RootfsLayers, target: &Path) -> Result<(), SetupE
     }
 }
 
+/// pivot_root moves every process of the mount namespace whose root is
+/// the old root, the fuse-overlayfs daemon included: it would then resolve
+/// its own upper directory through its own mount and deadlock. So init
+/// continues in a copy of the namespace and leaves the daemon where it is.
+fn leave_fuse_daemon_behind() -> Result<(), SetupError> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .map_err(sys("leaving the fuse-overlayfs mount namespace"))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(sys("making mounts private"))
+}
+
 fn mount_copy(layers: &RootfsLayers, target: &Path) -> Result<(), SetupError> {
     copy_layers(&layers.lower, &layers.copy_dir)?;
     mount(
@@ -134,7 +151,9 @@ fn mount_copy(layers: &RootfsLayers, target: &Path) -> Result<(), SetupError> {
 pub fn mount_layers(layers: &RootfsLayers, target: &Path) -> Result<(), SetupError> {
     match layers.driver {
         RootfsDriver::Kernel => mount_kernel_overlay(layers, target),
-        RootfsDriver::Fuse => mount_fuse_overlay(layers, target),
+        RootfsDriver::Fuse => {
+            mount_fuse_overlay(layers, target).and_then(|()| leave_fuse_daemon_behind())
+        }
         RootfsDriver::Copy => mount_copy(layers, target),
         RootfsDriver::Auto => {
             let kernel_err = match mount_kernel_overlay(layers, target) {
@@ -150,7 +169,7 @@ pub fn mount_layers(layers: &RootfsLayers, target: &Path) -> Result<(), SetupErr
             if fuse_usable {
                 eprintln!("warning: {kernel_err}: falling back to fuse-overlayfs");
                 if mount_fuse_overlay(layers, target).is_ok() {
-                    return Ok(());
+                    return leave_fuse_daemon_behind();
                 }
             }
             eprintln!(

@@ -8,9 +8,11 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, Stdio};
 
-use nix::sched::{CloneFlags, setns, unshare};
+use nix::sched::{CloneFlags, setns};
 use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork, pipe};
+use nix::unistd::{Pid, pipe};
+
+use super::namespaces::clone_into_namespaces;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UsernsError {
@@ -170,16 +172,17 @@ pub fn write_id_maps(pid: i32, uids: &[IdMapping], gids: &[IdMapping]) -> Result
 /// child runs `enter` first (joining or creating a namespace). We are
 /// single-threaded on every path that calls this, so fork is safe.
 fn run_in_child(
+    namespaces: CloneFlags,
     enter: impl FnOnce(&OwnedFd) -> Result<(), String>,
     after_fork: impl FnOnce(Pid, &mut fs::File) -> Result<(), UsernsError>,
     work: impl FnOnce() -> Result<String, String>,
 ) -> Result<String, UsernsError> {
     let (err_read, err_write) = pipe().map_err(UsernsError::Namespace)?;
     let (go_read, go_write) = pipe().map_err(UsernsError::Namespace)?;
-    // SAFETY: skiff is single-threaded here (no runtime, no helper threads),
-    // so the child may run arbitrary code before exiting.
-    match unsafe { fork() }.map_err(UsernsError::Namespace)? {
-        ForkResult::Child => {
+    // The child is created inside any new namespaces (clone3), so the
+    // parent can write its ID maps without racing an unshare.
+    match clone_into_namespaces(namespaces).map_err(UsernsError::Namespace)? {
+        None => {
             drop(err_read);
             drop(go_write);
             let mut report = fs::File::from(err_write);
@@ -194,7 +197,7 @@ fn run_in_child(
             // parent's state, which the child must not run twice.
             unsafe { libc::_exit(code) }
         }
-        ForkResult::Parent { child } => {
+        Some(child) => {
             drop(err_write);
             drop(go_read);
             let mut go = fs::File::from(go_write);
@@ -224,9 +227,8 @@ pub fn run_in_new_userns(
     work: impl FnOnce() -> Result<String, String>,
 ) -> Result<String, UsernsError> {
     run_in_child(
+        CloneFlags::CLONE_NEWUSER,
         |go| {
-            unshare(CloneFlags::CLONE_NEWUSER)
-                .map_err(|e| format!("unshare user namespace: {e}"))?;
             // Block until the parent has written our maps (it closes the
             // pipe when done, successful or not).
             let mut byte = [0u8; 1];
@@ -253,6 +255,7 @@ pub fn run_in_userns(
     work: impl FnOnce() -> Result<String, String>,
 ) -> Result<String, UsernsError> {
     run_in_child(
+        CloneFlags::empty(),
         |_| {
             setns(userns, CloneFlags::CLONE_NEWUSER)
                 .map_err(|e| format!("joining user namespace: {e}"))
