@@ -9,3 +9,4 @@ pub mod layers;
 pub mod net;
 pub mod sandbox;
 pub mod state;
+pub mod timestamp;

@@ -1,9 +1,15 @@
 //! One file per command group: parse flags, call one engine function,
 //! print. Output formatting lives in `format`.
 
+mod containers;
+mod exec;
 mod format;
 mod images;
+mod logs;
+mod monitor;
+mod processes;
 mod run;
+mod template;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,23 +37,121 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a command in a new container
-    Run(Box<run::RunArgs>),
     /// Load images from a docker-archive or oci-archive
     Load(images::LoadArgs),
     /// Create an image from a tarball of a root filesystem
     Import(images::ImportArgs),
     /// List images in local storage
     Images(images::ImagesArgs),
+    /// Manage containers
+    Container {
+        #[command(subcommand)]
+        command: ContainerCommand,
+    },
+    #[command(flatten)]
+    Containers(ContainerCommand),
+    /// Run container healthchecks
+    Healthcheck {
+        #[command(subcommand)]
+        command: monitor::HealthcheckCommand,
+    },
+    /// The monitor of a detached container (started by skiff itself)
+    #[command(name = "container-monitor", hide = true)]
+    ContainerMonitor(monitor::MonitorArgs),
+}
+
+/// Container verbs, reachable as `skiff VERB` and `skiff container VERB`.
+#[derive(Subcommand)]
+enum ContainerCommand {
+    /// Run a command in a new container
+    Run(Box<run::RunArgs>),
+    /// Create a container without starting it
+    Create(Box<run::CreateArgs>),
+    /// Start one or more containers
+    Start(run::StartArgs),
+    /// Attach to a running container's input and output
+    Attach(run::AttachArgs),
+    /// Run a process in a running container
+    Exec(exec::ExecArgs),
+    /// List containers
+    #[command(visible_alias = "ls", alias = "list")]
+    Ps(containers::PsArgs),
+    /// Show a container's output
+    Logs(logs::LogsArgs),
+    /// Stop running containers (stop signal, then SIGKILL)
+    Stop(containers::StopArgs),
+    /// Send a signal to running containers
+    Kill(containers::KillArgs),
+    /// Restart containers
+    Restart(containers::RestartArgs),
+    /// Remove containers
+    Rm(containers::RmArgs),
+    /// Wait for containers to stop and print their exit codes
+    Wait(containers::WaitArgs),
+    /// Rename a container
+    Rename(containers::RenameArgs),
+    /// Copy files between a container and the host
+    Cp(processes::CpArgs),
+    /// Show what a container changed in its filesystem
+    Diff(processes::DiffArgs),
+    /// Write a container's filesystem as a tar archive
+    Export(processes::ExportArgs),
+    /// Show a container's processes
+    Top(processes::TopArgs),
+    /// Show CPU, memory and process counts of running containers
+    Stats(processes::StatsArgs),
+    /// Pause all processes in containers
+    Pause(processes::PauseArgs),
+    /// Unpause paused containers
+    Unpause(processes::PauseArgs),
+    /// List a container's published ports
+    Port(processes::PortArgs),
+    /// Show a container's configuration and state as JSON
+    Inspect(containers::InspectArgs),
+    /// Remove all stopped containers
+    #[command(hide = true)]
+    Prune(containers::PruneArgs),
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let dirs = StorageDirs::resolve(cli.root, cli.runroot);
     match cli.command {
-        Command::Run(args) => run::run(&dirs, *args),
         Command::Load(args) => images::load(&dirs, args).map(|()| 0),
         Command::Import(args) => images::import(&dirs, args).map(|()| 0),
         Command::Images(args) => images::images(&dirs, args).map(|()| 0),
+        Command::Container { command } | Command::Containers(command) => {
+            dispatch_container(&dirs, command)
+        }
+        Command::ContainerMonitor(args) => Ok(monitor::monitor(&dirs, args)),
+        Command::Healthcheck { command } => monitor::healthcheck(&dirs, command),
+    }
+}
+
+fn dispatch_container(dirs: &StorageDirs, command: ContainerCommand) -> anyhow::Result<i32> {
+    match command {
+        ContainerCommand::Run(args) => run::run(dirs, *args),
+        ContainerCommand::Create(args) => run::create(dirs, *args),
+        ContainerCommand::Start(args) => run::start(dirs, args),
+        ContainerCommand::Attach(args) => run::attach(dirs, args),
+        ContainerCommand::Exec(args) => exec::exec(dirs, args),
+        ContainerCommand::Ps(args) => containers::ps(dirs, args),
+        ContainerCommand::Logs(args) => logs::logs(dirs, args),
+        ContainerCommand::Stop(args) => containers::stop(dirs, args),
+        ContainerCommand::Kill(args) => containers::kill(dirs, args),
+        ContainerCommand::Restart(args) => containers::restart(dirs, args),
+        ContainerCommand::Rm(args) => containers::rm(dirs, args),
+        ContainerCommand::Wait(args) => containers::wait(dirs, args),
+        ContainerCommand::Rename(args) => containers::rename(dirs, args),
+        ContainerCommand::Cp(args) => processes::cp(dirs, args),
+        ContainerCommand::Diff(args) => processes::diff(dirs, args),
+        ContainerCommand::Export(args) => processes::export(dirs, args),
+        ContainerCommand::Top(args) => processes::top(dirs, args),
+        ContainerCommand::Stats(args) => processes::stats(dirs, args),
+        ContainerCommand::Pause(args) => processes::pause(dirs, args, "pause"),
+        ContainerCommand::Unpause(args) => processes::pause(dirs, args, "unpause"),
+        ContainerCommand::Port(args) => processes::port(dirs, args),
+        ContainerCommand::Inspect(args) => containers::inspect(dirs, args),
+        ContainerCommand::Prune(args) => containers::prune(dirs, args),
     }
 }
 

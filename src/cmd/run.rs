@@ -1,15 +1,22 @@
-//! `skiff run`.
+//! `skiff run`, `create`, `start`, `attach`.
 
+use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
-use skiff::engine::{RunRequest, run_container};
+use skiff::engine::attach::attach_connected;
+use skiff::engine::lifecycle::{start_container, start_container_with};
+use skiff::engine::{
+    AttachOptions, HealthRequest, RunRequest, attach_container, create_container, run_container,
+    run_detached,
+};
 use skiff::net::NetworkMode;
 use skiff::state::StorageDirs;
 
+/// The flags `run` and `create` share.
 #[derive(Args)]
-#[command(disable_help_flag = true)]
-pub struct RunArgs {
+pub struct ContainerFlags {
     /// Remove the container when it exits
     #[arg(long)]
     rm: bool,
@@ -49,6 +56,45 @@ pub struct RunArgs {
     /// Network mode: none (default) or host
     #[arg(long, visible_alias = "net", default_value = "none")]
     network: NetworkMode,
+    /// Restart policy: no, always, on-failure[:N], unless-stopped
+    #[arg(long)]
+    restart: Option<String>,
+    /// Signal that stops the container (default: the image's, else SIGTERM)
+    #[arg(long = "stop-signal")]
+    stop_signal: Option<String>,
+    /// Seconds to wait for the stop signal before SIGKILL (default 10)
+    #[arg(long = "stop-timeout")]
+    stop_timeout: Option<u32>,
+    /// Command to check health ('CMD-SHELL' form, or a JSON array)
+    #[arg(long = "health-cmd")]
+    health_cmd: Option<String>,
+    /// Time between health checks (e.g. 30s)
+    #[arg(long = "health-interval")]
+    health_interval: Option<String>,
+    /// Consecutive failures before the container is unhealthy
+    #[arg(long = "health-retries")]
+    health_retries: Option<u32>,
+    /// Time a health check may take
+    #[arg(long = "health-timeout")]
+    health_timeout: Option<String>,
+    /// Time after start during which failures do not count
+    #[arg(long = "health-start-period")]
+    health_start_period: Option<String>,
+    /// Disable the image's HEALTHCHECK
+    #[arg(long = "no-healthcheck")]
+    no_healthcheck: bool,
+    /// Log options: max-size=SIZE (k8s-file log rotation)
+    #[arg(long = "log-opt", value_name = "OPT")]
+    log_opt: Vec<String>,
+    /// Run a minimal init as PID 1 that forwards signals and reaps zombies
+    #[arg(long)]
+    init: bool,
+    /// Set metadata on the container (KEY=VALUE)
+    #[arg(short, long = "label")]
+    label: Vec<String>,
+    /// Write the container ID to this file
+    #[arg(long)]
+    cidfile: Option<PathBuf>,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -59,23 +105,224 @@ pub struct RunArgs {
     command: Vec<String>,
 }
 
-pub fn run(dirs: &StorageDirs, args: RunArgs) -> anyhow::Result<i32> {
-    let req = RunRequest {
-        image: args.image,
-        command: args.command,
-        entrypoint: args.entrypoint,
-        env: args.env,
-        env_files: args.env_file,
-        workdir: args.workdir,
-        user: args.user,
-        hostname: args.hostname,
-        name: args.name,
-        volumes: args.volume,
-        tmpfs: args.tmpfs,
-        network: args.network,
-        interactive: args.interactive,
-        tty: args.tty,
-        remove: args.rm,
+#[derive(Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Run in the background and print the container ID
+    #[arg(short, long)]
+    detach: bool,
+    #[command(flatten)]
+    flags: ContainerFlags,
+}
+
+#[derive(Args)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    flags: ContainerFlags,
+}
+
+#[derive(Args)]
+pub struct StartArgs {
+    /// Attach to the container's output (and wait for it)
+    #[arg(short, long)]
+    attach: bool,
+    /// Attach stdin too
+    #[arg(short, long)]
+    interactive: bool,
+    /// Start every created or stopped container
+    #[arg(long)]
+    all: bool,
+    /// Keys that detach from the container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
+    containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct AttachArgs {
+    /// Do not attach stdin
+    #[arg(long = "no-stdin")]
+    no_stdin: bool,
+    /// Forward received signals to the container
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    sig_proxy: bool,
+    /// Keys that detach from the container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
+    container: String,
+}
+
+/// `10m`, `512k`, `1g`, or plain bytes.
+fn parse_size(text: &str) -> anyhow::Result<u64> {
+    let lower = text.to_ascii_lowercase();
+    let trimmed = lower.trim_end_matches('b');
+    let (digits, unit) = match trimmed
+        .char_indices()
+        .find(|(_, c)| c.is_ascii_alphabetic())
+    {
+        Some((i, _)) => trimmed.split_at(i),
+        None => (trimmed, ""),
     };
+    let factor: u64 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => anyhow::bail!("invalid size \"{text}\": use a number with k, m or g"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid size \"{text}\": use a number with k, m or g"))?;
+    Ok(n * factor)
+}
+
+fn request(flags: ContainerFlags) -> anyhow::Result<(RunRequest, Option<PathBuf>)> {
+    let mut log_max_size = None;
+    for opt in &flags.log_opt {
+        match opt.split_once('=') {
+            Some(("max-size", size)) => log_max_size = Some(parse_size(size)?),
+            // podman's k8s-file accepts these; the path stays ours.
+            Some(("max-file", _)) => {}
+            _ => anyhow::bail!("invalid log option \"{opt}\": supported is max-size=SIZE"),
+        }
+    }
+    let req = RunRequest {
+        image: flags.image,
+        command: flags.command,
+        entrypoint: flags.entrypoint,
+        env: flags.env,
+        env_files: flags.env_file,
+        workdir: flags.workdir,
+        user: flags.user,
+        hostname: flags.hostname,
+        name: flags.name,
+        volumes: flags.volume,
+        tmpfs: flags.tmpfs,
+        network: flags.network,
+        interactive: flags.interactive,
+        tty: flags.tty,
+        remove: flags.rm,
+        restart: flags.restart,
+        stop_signal: flags.stop_signal,
+        stop_timeout: flags.stop_timeout,
+        health: HealthRequest {
+            cmd: flags.health_cmd,
+            interval: flags.health_interval,
+            timeout: flags.health_timeout,
+            start_period: flags.health_start_period,
+            retries: flags.health_retries,
+            disabled: flags.no_healthcheck,
+        },
+        log_max_size,
+        init: flags.init,
+        labels: flags.label,
+    };
+    Ok((req, flags.cidfile))
+}
+
+/// `--cidfile`: refuses an existing file, like docker.
+fn check_cidfile(path: &Option<PathBuf>) -> anyhow::Result<()> {
+    if let Some(p) = path
+        && p.exists()
+    {
+        anyhow::bail!("container id file {} exists: file exists", p.display());
+    }
+    Ok(())
+}
+
+fn write_cidfile(path: &Option<PathBuf>, id: &str) -> anyhow::Result<()> {
+    if let Some(p) = path {
+        std::fs::write(p, id).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
+
+pub fn run(dirs: &StorageDirs, args: RunArgs) -> anyhow::Result<i32> {
+    let (req, cidfile) = request(args.flags)?;
+    check_cidfile(&cidfile)?;
+    if args.detach {
+        let id = run_detached(dirs, &req)?;
+        write_cidfile(&cidfile, &id)?;
+        println!("{id}");
+        return Ok(0);
+    }
+    if cidfile.is_some() {
+        // The ID exists only once the container is created; a foreground
+        // run writes it through create + start -a.
+        let created = create_container(dirs, &req)?;
+        write_cidfile(&cidfile, &created.record.id)?;
+        let options = AttachOptions {
+            stdin: req.interactive,
+            ..AttachOptions::default()
+        };
+        return start_attached(dirs, &created.record.id, &options);
+    }
     Ok(run_container(dirs, &req)?)
+}
+
+/// Starts with the attach connection made first, so no output is missed;
+/// a container that already runs is attached to as it is.
+fn start_attached(dirs: &StorageDirs, name: &str, options: &AttachOptions) -> anyhow::Result<i32> {
+    let (record, socket) = start_container_with(dirs, name, true)?;
+    Ok(match socket {
+        Some(socket) => attach_connected(dirs, &record, socket, options)?,
+        None => attach_container(dirs, &record.id, options)?,
+    })
+}
+
+pub fn create(dirs: &StorageDirs, args: CreateArgs) -> anyhow::Result<i32> {
+    let (req, cidfile) = request(args.flags)?;
+    check_cidfile(&cidfile)?;
+    let created = create_container(dirs, &req)?;
+    write_cidfile(&cidfile, &created.record.id)?;
+    println!("{}", created.record.id);
+    Ok(0)
+}
+
+pub fn start(dirs: &StorageDirs, args: StartArgs) -> anyhow::Result<i32> {
+    let mut names = args.containers;
+    if args.all {
+        names.extend(
+            skiff::engine::lifecycle::list_containers(dirs)?
+                .into_iter()
+                .filter(|r| !r.status().is_active())
+                .map(|r| r.id),
+        );
+    }
+    if names.is_empty() {
+        anyhow::bail!("start requires at least one container name or ID (or --all)");
+    }
+    if args.attach || args.interactive {
+        if names.len() != 1 {
+            anyhow::bail!("you cannot start and attach multiple containers at once");
+        }
+        let options = AttachOptions {
+            stdin: args.interactive,
+            detach_keys: args.detach_keys,
+            ..AttachOptions::default()
+        };
+        return start_attached(dirs, &names[0], &options);
+    }
+    let mut failed = None;
+    for name in &names {
+        match start_container(dirs, name) {
+            Ok(_) => println!("{name}"),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                failed = Some(e.exit_code());
+            }
+        }
+    }
+    let _ = std::io::stdout().flush();
+    Ok(failed.unwrap_or(0))
+}
+
+pub fn attach(dirs: &StorageDirs, args: AttachArgs) -> anyhow::Result<i32> {
+    let options = AttachOptions {
+        stdin: !args.no_stdin,
+        sig_proxy: args.sig_proxy,
+        detach_keys: args.detach_keys,
+    };
+    Ok(attach_container(dirs, &args.container, &options)?)
 }

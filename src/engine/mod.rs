@@ -2,14 +2,30 @@
 //! and `state` together for one user-visible action. `cmd` parses flags
 //! and prints; everything in between lives here.
 
+pub mod attach;
+pub mod changes;
 mod cleanup;
+mod copy;
+mod create;
+mod exec;
+pub mod health;
 mod images;
 mod input;
+pub mod inspect;
+mod launch;
+pub mod lifecycle;
+pub mod monitor;
+pub mod processes;
 mod run;
+pub mod signals;
 
+pub use attach::{AttachOptions, attach_container};
+pub use copy::{CopyEndpoint, copy};
+pub use create::{HealthRequest, RunRequest, create_container};
+pub use exec::{ExecOptions, exec_container};
 pub use images::{import_rootfs, list_images, load_archive};
 pub use input::{parse_env_entries, parse_tmpfs, parse_volume};
-pub use run::{RunRequest, run_container};
+pub use run::{run_container, run_detached};
 
 use crate::layers::LayerError;
 use crate::net::NetError;
@@ -35,6 +51,14 @@ pub enum EngineError {
     Net(#[from] NetError),
     #[error(transparent)]
     Userns(#[from] UsernsError),
+    #[error(transparent)]
+    Log(#[from] crate::state::log::LogError),
+    /// The container's command could not be started (`exit_code` is
+    /// 125, or 126/127 when the command cannot run).
+    #[error("{error}")]
+    StartFailed { exit_code: i32, error: String },
+    #[error("timed out waiting for the container")]
+    Timeout,
     /// Bad user input caught before anything was changed.
     #[error("{0}")]
     Invalid(String),
@@ -51,6 +75,7 @@ impl EngineError {
     pub fn exit_code(&self) -> i32 {
         match self {
             EngineError::Sandbox(e) => e.exit_code(),
+            EngineError::StartFailed { exit_code, .. } => *exit_code,
             _ => 125,
         }
     }
@@ -58,6 +83,13 @@ impl EngineError {
     fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError {
         let what = what.into();
         move |source| EngineError::Io { what, source }
+    }
+
+    fn sys(what: &'static str) -> impl FnOnce(nix::Error) -> EngineError {
+        move |errno| EngineError::Io {
+            what: what.to_string(),
+            source: errno.into(),
+        }
     }
 }
 

@@ -20,9 +20,9 @@ use super::image::{ImageIndex, ImageRecord, parse_config};
 use super::reference::ImageReference;
 use super::spooled::Members;
 use super::store::{Store, tree_size};
-use super::timestamp::format_rfc3339_utc;
 use super::unpack::{Compression, UnpackStats};
 use super::{LayerError, invalid, io_error};
+use crate::timestamp::format_rfc3339_utc;
 
 const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";

@@ -471,7 +471,7 @@ fn import_makes_a_one_layer_image() {
     assert_eq!(img.config.architecture().to_string(), host_goarch());
     let created = img.config.created().clone().unwrap();
     assert!(
-        crate::layers::timestamp::parse_rfc3339(&created).is_some(),
+        crate::timestamp::parse_rfc3339(&created).is_some(),
         "{created}"
     );
     let history = img.config.history().clone().unwrap();

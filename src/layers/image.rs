@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::digest::Digest;
 use super::reference::ImageReference;
 use super::store::{Store, TempGuard};
-use super::timestamp::parse_rfc3339;
 use super::{ImageConfiguration, ImageSummary, LayerError, LocalImage, io_error};
+use crate::timestamp::parse_rfc3339;
 
 const NONE: &str = "<none>";
 
@@ -133,7 +133,9 @@ impl Store {
     }
 
     fn local_image(&self, record: &ImageRecord) -> Result<LocalImage, LayerError> {
-        let config = self.read_config(&record.id)?;
+        let data = self.read_blob(&record.id)?;
+        let config = parse_config(&data, &format!("config {}", record.id))?;
+        let healthcheck = parse_healthcheck(&data);
         let mut layer_dirs = Vec::with_capacity(record.diff_ids.len());
         for diff_id in &record.diff_ids {
             let dir = self.layer_dir(diff_id);
@@ -153,14 +155,9 @@ impl Store {
             id: record.id.clone(),
             names: record.names.clone(),
             config,
+            healthcheck,
             layer_dirs,
         })
-    }
-
-    /// Parses the config blob `id`.
-    pub(crate) fn read_config(&self, id: &Digest) -> Result<ImageConfiguration, LayerError> {
-        let data = self.read_blob(id)?;
-        parse_config(&data, &format!("config {id}"))
     }
 
     /// One row per (image, name), plus a `<none>` row for each untagged
@@ -206,6 +203,26 @@ pub(crate) fn parse_config(data: &[u8], subject: &str) -> Result<ImageConfigurat
         subject: subject.to_string(),
         problem: format!("invalid image config: {e}"),
     })
+}
+
+/// docker's `config.Healthcheck`, which the OCI image config (and so
+/// `oci-spec`) does not model. A malformed one is ignored, as docker does
+/// for fields it cannot use.
+fn parse_healthcheck(data: &[u8]) -> Option<super::ImageHealthcheck> {
+    #[derive(serde::Deserialize)]
+    struct Outer {
+        config: Option<Inner>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Inner {
+        #[serde(rename = "Healthcheck")]
+        healthcheck: Option<super::ImageHealthcheck>,
+    }
+    serde_json::from_slice::<Outer>(data)
+        .ok()?
+        .config?
+        .healthcheck
+        .filter(|h| !h.test.is_empty())
 }
 
 /// Lowercase hex of 3..=64 digits, optionally `sha256:`-prefixed.

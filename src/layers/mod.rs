@@ -21,14 +21,13 @@ mod spooled;
 mod store;
 #[cfg(test)]
 mod test_support;
-mod timestamp;
 mod unpack;
 
+pub use crate::timestamp::{format_rfc3339_utc, parse_rfc3339};
 pub use archive::LoadReport;
 pub use digest::{Digest, HashingReader, HashingWriter};
 pub use reference::ImageReference;
 pub use store::{PlacedLayer, Store};
-pub use timestamp::{format_rfc3339_utc, parse_rfc3339};
 pub use unpack::{
     Compression, OPAQUE_XATTR, UnpackStats, UnpackedLayer, is_whiteout, unpack_layer,
 };
@@ -104,8 +103,22 @@ pub struct LocalImage {
     /// Normalized references that point at it (`docker.io/library/busybox:latest`).
     pub names: Vec<String>,
     pub config: ImageConfiguration,
+    /// docker's HEALTHCHECK, kept in the config beside the OCI fields.
+    pub healthcheck: Option<ImageHealthcheck>,
     /// Unpacked layer directories, bottom layer first.
     pub layer_dirs: Vec<PathBuf>,
+}
+
+/// A HEALTHCHECK as docker stores it in an image config (durations in
+/// nanoseconds; 0 means the default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImageHealthcheck {
+    pub test: Vec<String>,
+    pub interval: u64,
+    pub timeout: u64,
+    pub start_period: u64,
+    pub retries: u32,
 }
 
 /// One row of `skiff images`.

@@ -46,6 +46,13 @@ impl SignalGuard {
     }
 }
 
+impl SignalGuard {
+    /// The signalfd the blocked signals arrive on.
+    pub fn fd(&self) -> &SignalFd {
+        &self.fd
+    }
+}
+
 impl Drop for SignalGuard {
     fn drop(&mut self) {
         let _ = self.old_mask.thread_set_mask();
@@ -53,12 +60,12 @@ impl Drop for SignalGuard {
 }
 
 /// Puts the caller's terminal in raw mode while the container owns it.
-struct RawMode {
+pub struct RawMode {
     saved: Termios,
 }
 
 impl RawMode {
-    fn enter(fd: BorrowedFd) -> Option<RawMode> {
+    pub fn enter(fd: BorrowedFd) -> Option<RawMode> {
         let saved = tcgetattr(fd).ok()?;
         let mut raw = saved.clone();
         cfmakeraw(&mut raw);

@@ -27,28 +27,59 @@ pub struct InitContext<'a> {
     pub interactive: bool,
     pub winsize: Option<Winsize>,
     pub private_network: bool,
+    /// `--init`: PID 1 stays a minimal init (this process) that runs the
+    /// command as its child, reaps orphans and forwards signals.
+    pub init_process: bool,
 }
 
 const EXIT_SETUP_FAILED: u8 = 125;
 
 /// Runs in the cloned child; never returns.
 pub fn container_init(ctx: &InitContext, chan: Channel) -> ! {
-    let failure = match setup(ctx, &chan) {
-        Ok(()) => {
-            let process = ctx.spec.process().as_ref().expect("spec has a process");
-            let args = process.args().clone().unwrap_or_default();
-            let env = process.env().clone().unwrap_or_default();
-            let failed = exec_command(&args, &env);
-            (failed.exit_code, failed.text)
-        }
-        Err(e) => (EXIT_SETUP_FAILED, e.to_string()),
+    if let Err(e) = setup(ctx, &chan) {
+        fail(chan, EXIT_SETUP_FAILED, e.to_string());
+    }
+    let chan = if ctx.init_process {
+        start_under_init(chan)
+    } else {
+        chan
     };
-    let _ = chan.send(&Message::Failed {
-        exit_code: failure.0,
-        text: failure.1,
-    });
+    exec_or_report(ctx, chan)
+}
+
+/// Reports a failure to skiff and exits with its code.
+fn fail(chan: Channel, exit_code: u8, text: String) -> ! {
+    let _ = chan.send(&Message::Failed { exit_code, text });
     // SAFETY: leaving the child without running the parent's destructors.
-    unsafe { libc::_exit(failure.0 as i32) }
+    unsafe { libc::_exit(exit_code as i32) }
+}
+
+/// Forks the command's process; this process stays PID 1 as its init.
+/// Returns (in the child) the channel to report an exec failure on.
+fn start_under_init(chan: Channel) -> Channel {
+    // SAFETY: the container's init is single-threaded.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => chan,
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            // The child's copy of the channel closes on exec: that EOF is
+            // what tells skiff the command runs.
+            drop(chan);
+            super::mini_init::supervise(child)
+        }
+        Err(e) => fail(
+            chan,
+            EXIT_SETUP_FAILED,
+            format!("forking the command under --init: {e}"),
+        ),
+    }
+}
+
+fn exec_or_report(ctx: &InitContext, chan: Channel) -> ! {
+    let process = ctx.spec.process().as_ref().expect("spec has a process");
+    let args = process.args().clone().unwrap_or_default();
+    let env = process.env().clone().unwrap_or_default();
+    let failed = exec_command(&args, &env);
+    fail(chan, failed.exit_code, failed.text)
 }
 
 fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
@@ -177,7 +208,11 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
     Ok(())
 }
 
-fn attach_terminal(chan: &Channel, winsize: Option<Winsize>, uid: u32) -> Result<(), SetupError> {
+pub(super) fn attach_terminal(
+    chan: &Channel,
+    winsize: Option<Winsize>,
+    uid: u32,
+) -> Result<(), SetupError> {
     let sys = |what: &str| {
         let what = what.to_string();
         move |source| SetupError::Sys { what, source }
@@ -217,7 +252,7 @@ fn attach_terminal(chan: &Channel, winsize: Option<Winsize>, uid: u32) -> Result
     Ok(())
 }
 
-fn reset_signals() {
+pub(super) fn reset_signals() {
     for sig in Signal::iterator() {
         if sig == Signal::SIGKILL || sig == Signal::SIGSTOP {
             continue;
@@ -228,7 +263,7 @@ fn reset_signals() {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
-fn close_inherited_fds() {
+pub(super) fn close_inherited_fds() {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds
     // from 3 upwards; it cannot invalidate memory.
     unsafe {

@@ -21,6 +21,8 @@ pub enum Message {
     PtyMaster,
     /// Init → parent: setup or exec failed; init exits with `exit_code`.
     Failed { exit_code: u8, text: String },
+    /// Exec helper → parent: the process that will exec has this PID.
+    Started { pid: i32 },
 }
 
 impl Message {
@@ -28,6 +30,11 @@ impl Message {
         match self {
             Message::Go => vec![b'G'],
             Message::PtyMaster => vec![b'P'],
+            Message::Started { pid } => {
+                let mut out = vec![b'S'];
+                out.extend_from_slice(&pid.to_be_bytes());
+                out
+            }
             Message::Failed { exit_code, text } => {
                 let mut out = vec![b'F', *exit_code];
                 out.extend_from_slice(text.as_bytes());
@@ -40,6 +47,9 @@ impl Message {
         match bytes {
             [b'G'] => Some(Message::Go),
             [b'P'] => Some(Message::PtyMaster),
+            [b'S', a, b, c, d] => Some(Message::Started {
+                pid: i32::from_be_bytes([*a, *b, *c, *d]),
+            }),
             [b'F', code, text @ ..] => Some(Message::Failed {
                 exit_code: *code,
                 text: String::from_utf8_lossy(text).into_owned(),

@@ -3,9 +3,12 @@
 
 pub mod command;
 mod copy_rootfs;
+pub mod enter;
+pub mod exec;
 pub mod foreground;
 mod init;
 mod message;
+mod mini_init;
 pub mod namespaces;
 pub mod paths;
 pub mod process;

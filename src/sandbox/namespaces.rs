@@ -50,9 +50,16 @@ struct CloneArgs {
 /// copy of our memory) but with all namespaces created at once, so the
 /// child is PID 1 of its PID namespace without a second fork.
 pub fn clone_into_namespaces(flags: CloneFlags) -> nix::Result<Option<Pid>> {
+    // With CLONE_PARENT the kernel takes the exit signal from the caller
+    // (our parent's SIGCHLD) and refuses one given here.
+    let exit_signal = if flags.contains(CloneFlags::CLONE_PARENT) {
+        0
+    } else {
+        libc::SIGCHLD as u64
+    };
     let args = CloneArgs {
         flags: flags.bits() as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal,
         ..Default::default()
     };
     // SAFETY: skiff is single-threaded on this path (no async runtime, no

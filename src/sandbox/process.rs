@@ -81,7 +81,7 @@ pub fn start(ctx: &InitContext) -> Result<StartedContainer, SandboxError> {
                 let _ = waitpid(pid, None);
                 return Err(SandboxError::Init { exit_code, text });
             }
-            Ok(Some((Message::Go, _))) => {}
+            Ok(Some((Message::Go | Message::Started { .. }, _))) => {}
             Err(e) => {
                 return Err(abort(SandboxError::sys(
                     "waiting for the container to start",

@@ -171,7 +171,7 @@ pub fn write_id_maps(pid: i32, uids: &[IdMapping], gids: &[IdMapping]) -> Result
 /// Runs `work` in a forked child and returns its output or error text. The
 /// child runs `enter` first (joining or creating a namespace). We are
 /// single-threaded on every path that calls this, so fork is safe.
-fn run_in_child(
+pub(super) fn run_in_child(
     namespaces: CloneFlags,
     enter: impl FnOnce(&OwnedFd) -> Result<(), String>,
     after_fork: impl FnOnce(Pid, &mut fs::File) -> Result<(), UsernsError>,

@@ -1191,3 +1191,9 @@ pub fn write_docker_archive(path: &Path, repo_tag: &str, layer: &[u8]) {
     fs::write(path, builder.into_inner().unwrap()).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
 }
+
+// ---------------------------------------------------------------------------
+// Container lifecycle helpers (ps, inspect, logs, processes)
+// ---------------------------------------------------------------------------
+
+pub mod containers;

@@ -1,5 +1,6 @@
-//! The two RFC 3339 operations the store needs, without a date crate:
-//! format a `SystemTime` in UTC, and parse an image's `created` for sorting.
+//! RFC 3339 timestamps without a date crate: image `created` fields, the
+//! container records' start and finish times, log lines. A leaf module that
+//! every layer below `cmd` may use.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -18,6 +19,28 @@ pub fn format_rfc3339_utc(t: SystemTime) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// `2024-05-01T12:34:56.123456789Z` (nanoseconds, UTC), as podman records
+/// container times and k8s-file log lines.
+pub fn format_rfc3339_nanos(t: SystemTime) -> String {
+    let whole = format_rfc3339_utc(t);
+    let nanos = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}.{nanos:09}Z", &whole[..whole.len() - 1])
+}
+
+/// The `SystemTime` of an RFC 3339 timestamp; `None` when malformed.
+pub fn parse_rfc3339_time(s: &str) -> Option<SystemTime> {
+    let (secs, nanos) = parse_rfc3339(s)?;
+    let since_epoch = std::time::Duration::new(secs.unsigned_abs(), nanos);
+    if secs >= 0 {
+        UNIX_EPOCH.checked_add(since_epoch)
+    } else {
+        UNIX_EPOCH.checked_sub(std::time::Duration::from_secs(secs.unsigned_abs()))
+    }
 }
 
 /// Seconds and nanoseconds since the epoch of an RFC 3339 timestamp
@@ -82,9 +105,44 @@ pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
     ))
 }
 
+/// A Go duration (`300ms`, `1m30s`, `2h`, `1.5s`), as docker's duration
+/// flags take it; a bare `0` is zero. `None` when malformed.
+pub fn parse_go_duration(text: &str) -> Option<std::time::Duration> {
+    if text == "0" {
+        return Some(std::time::Duration::ZERO);
+    }
+    let mut rest = text;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += number * seconds;
+        rest = &rest[unit_len..];
+    }
+    Some(std::time::Duration::from_secs_f64(total))
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
 /// `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -127,6 +185,25 @@ mod tests {
         assert_eq!(format_rfc3339_utc(t), "2024-02-29T12:34:56Z");
         let t = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(format_rfc3339_utc(t), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn go_durations_parse() {
+        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_go_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
+        for bad in ["", "5", "5x", "s", "1m-3s"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn nanosecond_times_round_trip() {
+        let t = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        let text = format_rfc3339_nanos(t);
+        assert_eq!(text, "2023-11-14T22:13:20.123456789Z");
+        assert_eq!(parse_rfc3339_time(&text), Some(t));
     }
 
     #[test]

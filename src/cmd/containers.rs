@@ -1,0 +1,519 @@
+//! `skiff ps`, `rm`, `stop`, `kill`, `restart`, `wait`, `rename`,
+//! `container prune`, `inspect`.
+
+use std::time::{Duration, SystemTime};
+
+use clap::Args;
+use serde_json::{Value, json};
+use skiff::engine::inspect::container_json;
+use skiff::engine::lifecycle::{self, StopOutcome, find_container, list_containers};
+use skiff::state::{ContainerRecord, ContainerStatus, ContainerStore, StorageDirs};
+use skiff::timestamp::parse_rfc3339_time;
+
+use super::format::{Table, human_duration};
+use super::template::{OutputFormat, render_one, render_rows};
+
+#[derive(Args)]
+pub struct PsArgs {
+    /// Show all containers (default: running only)
+    #[arg(short, long)]
+    all: bool,
+    /// Show only IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Show the latest created container
+    #[arg(short, long)]
+    latest: bool,
+    /// Show the N latest created containers
+    #[arg(short = 'n', long = "last")]
+    last: Option<usize>,
+    /// Do not truncate IDs and commands
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+    /// Show the size of each container's writable layer
+    #[arg(short, long)]
+    size: bool,
+    /// Sort by command, created, id, image, names, runningfor, size or status
+    #[arg(long, default_value = "created")]
+    sort: String,
+    /// Filter: status=, name=, id=, label=, ancestor=, exited=
+    #[arg(short, long = "filter")]
+    filter: Vec<String>,
+    /// Go template, `json`, or `table …`
+    #[arg(long)]
+    format: Option<String>,
+}
+
+/// docker's `Up 3 seconds` / `Exited (0) 2 minutes ago` / `Created`.
+fn status_text(record: &ContainerRecord, now: SystemTime) -> String {
+    let since = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(parse_rfc3339_time)
+            .and_then(|t| now.duration_since(t).ok())
+            .unwrap_or(Duration::ZERO)
+    };
+    let health = record
+        .state
+        .health
+        .as_ref()
+        .map(|h| {
+            format!(
+                " ({})",
+                serde_json::to_value(h.status)
+                    .unwrap_or_default()
+                    .as_str()
+                    .unwrap_or("")
+            )
+        })
+        .unwrap_or_default();
+    match record.status() {
+        ContainerStatus::Created => "Created".into(),
+        ContainerStatus::Running => {
+            format!(
+                "Up {}{health}",
+                human_duration(since(&record.state.started_at))
+            )
+        }
+        ContainerStatus::Paused => {
+            format!(
+                "Up {} (Paused)",
+                human_duration(since(&record.state.started_at))
+            )
+        }
+        ContainerStatus::Stopping => "Stopping".into(),
+        ContainerStatus::Exited => format!(
+            "Exited ({}) {} ago",
+            record.state.exit_code.unwrap_or(-1),
+            human_duration(since(&record.state.finished_at))
+        ),
+    }
+}
+
+fn command_text(record: &ContainerRecord, no_trunc: bool) -> String {
+    let full = record.config.args.join(" ");
+    if no_trunc || full.chars().count() <= 20 {
+        full
+    } else {
+        format!("{}...", full.chars().take(17).collect::<String>())
+    }
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path)
+        .map(|entries| entries.flatten().map(|e| dir_size(&e.path())).sum())
+        .unwrap_or(0)
+}
+
+/// One `ps` row with podman's template field names.
+fn ps_row(record: &ContainerRecord, store: &ContainerStore, args: &PsArgs) -> Value {
+    let now = SystemTime::now();
+    let created = parse_rfc3339_time(&record.created)
+        .and_then(|t| now.duration_since(t).ok())
+        .unwrap_or(Duration::ZERO);
+    let size = if args.size {
+        let bytes = dir_size(&store.paths(&record.id).dir.join("upper"));
+        super::format::human_size(bytes)
+    } else {
+        String::new()
+    };
+    let id = if args.no_trunc {
+        record.id.clone()
+    } else {
+        record.short_id().to_string()
+    };
+    json!({
+        "ID": id,
+        "Image": record.image,
+        "ImageID": record.image_id,
+        "Command": command_text(record, args.no_trunc),
+        "CreatedAt": record.created,
+        "Created": format!("{} ago", human_duration(created)),
+        "RunningFor": format!("{} ago", human_duration(created)),
+        "Status": status_text(record, now),
+        "State": record.status().as_str(),
+        "Names": record.name,
+        "Labels": record.config.labels,
+        "Ports": "",
+        "Size": size,
+        "Pid": record.state.pid.map(|p| p.pid).unwrap_or(0),
+        "ExitCode": record.state.exit_code.unwrap_or(0),
+        "Exited": record.status() == ContainerStatus::Exited,
+        "StartedAt": record.state.started_at.clone().unwrap_or_default(),
+        "ExitedAt": record.state.finished_at.clone().unwrap_or_default(),
+        "Mounts": record.config.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>(),
+    })
+}
+
+fn matches_filter(record: &ContainerRecord, filter: &str) -> anyhow::Result<bool> {
+    let (key, value) = filter
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("invalid filter \"{filter}\": expected KEY=VALUE"))?;
+    Ok(match key {
+        "status" => {
+            let valid = ["created", "running", "paused", "stopping", "exited"];
+            if !valid.contains(&value) {
+                anyhow::bail!(
+                    "invalid filter \"{filter}\": status must be one of {}",
+                    valid.join(", ")
+                );
+            }
+            record.status().as_str() == value
+        }
+        "name" => record.name.contains(value),
+        "id" => record.id.starts_with(value),
+        "label" => match value.split_once('=') {
+            Some((k, v)) => record.config.labels.get(k).is_some_and(|x| x == v),
+            None => record.config.labels.contains_key(value),
+        },
+        "ancestor" => {
+            record.image == value
+                || record
+                    .image_id
+                    .trim_start_matches("sha256:")
+                    .starts_with(value.trim_start_matches("sha256:"))
+                || record.image.split(':').next() == Some(value)
+        }
+        "exited" => {
+            let code: i32 = value.parse().map_err(|_| {
+                anyhow::anyhow!("invalid filter \"{filter}\": exited takes a number")
+            })?;
+            record.status() == ContainerStatus::Exited && record.state.exit_code == Some(code)
+        }
+        other => anyhow::bail!(
+            "invalid filter \"{other}\": use status, name, id, label, ancestor or exited"
+        ),
+    })
+}
+
+fn ps_header(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "ID" => "CONTAINER ID",
+        "Names" => "NAMES",
+        "RunningFor" => "CREATED",
+        "Created" => "CREATED",
+        "CreatedAt" => "CREATED AT",
+        _ => return None,
+    })
+}
+
+pub fn ps(dirs: &StorageDirs, args: PsArgs) -> anyhow::Result<i32> {
+    let store = ContainerStore::new(dirs);
+    let mut records = list_containers(dirs)?;
+    let limit = if args.latest { Some(1) } else { args.last };
+    let show_all = args.all || limit.is_some();
+    let mut kept = Vec::new();
+    for record in records.drain(..) {
+        if !show_all && !record.status().is_active() {
+            continue;
+        }
+        let mut keep = true;
+        for f in &args.filter {
+            keep &= matches_filter(&record, f)?;
+        }
+        if keep {
+            kept.push(record);
+        }
+    }
+    if let Some(n) = limit {
+        kept.truncate(n);
+    }
+    match args.sort.as_str() {
+        "created" => {}
+        "id" => kept.sort_by(|a, b| a.id.cmp(&b.id)),
+        "image" => kept.sort_by(|a, b| a.image.cmp(&b.image)),
+        "names" => kept.sort_by(|a, b| a.name.cmp(&b.name)),
+        "command" => kept.sort_by(|a, b| a.config.args.cmp(&b.config.args)),
+        "status" => kept.sort_by(|a, b| a.status().as_str().cmp(b.status().as_str())),
+        "runningfor" => kept.sort_by(|a, b| b.state.started_at.cmp(&a.state.started_at)),
+        "size" => kept.sort_by_key(|r| dir_size(&store.paths(&r.id).dir.join("upper"))),
+        other => anyhow::bail!(
+            "invalid sort field \"{other}\": use command, created, id, image, names, runningfor, size or status"
+        ),
+    }
+    if args.quiet {
+        for r in &kept {
+            println!("{}", if args.no_trunc { &r.id } else { r.short_id() });
+        }
+        return Ok(0);
+    }
+    let rows: Vec<Value> = kept.iter().map(|r| ps_row(r, &store, &args)).collect();
+    if let Some(format) = args.format.as_deref().filter(|f| *f != "table") {
+        let format = OutputFormat::parse(format)?;
+        print!("{}", render_rows(&format, &rows, &ps_header)?);
+        return Ok(0);
+    }
+    let mut header = vec![
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ];
+    if args.size {
+        header.push("SIZE");
+    }
+    let mut table = Table::new(&header);
+    for row in &rows {
+        let cell = |k: &str| row[k].as_str().unwrap_or_default().to_string();
+        let mut cells = vec![
+            cell("ID"),
+            cell("Image"),
+            cell("Command"),
+            cell("RunningFor"),
+            cell("Status"),
+            cell("Ports"),
+            cell("Names"),
+        ];
+        if args.size {
+            cells.push(cell("Size"));
+        }
+        table.row(cells);
+    }
+    print!("{table}");
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct RmArgs {
+    /// Stop and remove running containers
+    #[arg(short, long)]
+    force: bool,
+    /// Remove anonymous volumes too (none exist yet: accepted)
+    #[arg(short, long)]
+    volumes: bool,
+    /// Remove every container
+    #[arg(short, long)]
+    all: bool,
+    /// Ignore containers that do not exist
+    #[arg(short, long)]
+    ignore: bool,
+    containers: Vec<String>,
+}
+
+/// Runs `verb` on each name, printing what it returns; the exit code is
+/// 125 if any failed (1 for a missing container, like podman), 0 otherwise.
+fn each(
+    names: &[String],
+    mut verb: impl FnMut(&str) -> Result<Option<String>, skiff::engine::EngineError>,
+) -> i32 {
+    let mut code = 0;
+    for name in names {
+        match verb(name) {
+            Ok(Some(line)) => println!("{line}"),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = match e {
+                    skiff::engine::EngineError::State(
+                        skiff::state::StateError::NoSuchContainer { .. },
+                    ) if code == 0 => 1,
+                    _ => 125,
+                };
+            }
+        }
+    }
+    code
+}
+
+fn require_names(names: &[String], all: bool, verb: &str) -> anyhow::Result<()> {
+    if names.is_empty() && !all {
+        anyhow::bail!("{verb} requires at least one container name or ID (or --all)");
+    }
+    Ok(())
+}
+
+fn all_ids(dirs: &StorageDirs) -> anyhow::Result<Vec<String>> {
+    Ok(list_containers(dirs)?.into_iter().map(|r| r.id).collect())
+}
+
+pub fn rm(dirs: &StorageDirs, args: RmArgs) -> anyhow::Result<i32> {
+    require_names(&args.containers, args.all, "rm")?;
+    let names = if args.all {
+        all_ids(dirs)?
+    } else {
+        args.containers
+    };
+    let _ = args.volumes;
+    Ok(each(&names, |name| {
+        match lifecycle::remove_container(dirs, name, args.force) {
+            Err(skiff::engine::EngineError::State(skiff::state::StateError::NoSuchContainer {
+                ..
+            })) if args.ignore => Ok(None),
+            other => other.map(Some),
+        }
+    }))
+}
+
+#[derive(Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short, long = "time", visible_alias = "timeout")]
+    time: Option<u32>,
+    /// Stop every running container
+    #[arg(short, long)]
+    all: bool,
+    /// Ignore containers that do not exist
+    #[arg(short, long)]
+    ignore: bool,
+    containers: Vec<String>,
+}
+
+pub fn stop(dirs: &StorageDirs, args: StopArgs) -> anyhow::Result<i32> {
+    require_names(&args.containers, args.all, "stop")?;
+    let names = if args.all {
+        all_ids(dirs)?
+    } else {
+        args.containers
+    };
+    Ok(each(&names, |name| {
+        match lifecycle::stop_container(dirs, name, args.time) {
+            Ok(StopOutcome::Killed { signal, timeout }) => {
+                eprintln!(
+                    "WARN[0{timeout}] StopSignal {signal} failed to stop container {name} in {timeout} seconds, resorting to SIGKILL"
+                );
+                Ok(Some(name.to_string()))
+            }
+            Ok(_) => Ok(Some(name.to_string())),
+            Err(skiff::engine::EngineError::State(skiff::state::StateError::NoSuchContainer {
+                ..
+            })) if args.ignore => Ok(None),
+            Err(e) => Err(e),
+        }
+    }))
+}
+
+#[derive(Args)]
+pub struct KillArgs {
+    /// Signal to send (name or number)
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
+    /// Signal every running container
+    #[arg(short, long)]
+    all: bool,
+    containers: Vec<String>,
+}
+
+pub fn kill(dirs: &StorageDirs, args: KillArgs) -> anyhow::Result<i32> {
+    skiff::engine::signals::parse_signal(&args.signal)?;
+    require_names(&args.containers, args.all, "kill")?;
+    let names = if args.all {
+        list_containers(dirs)?
+            .into_iter()
+            .filter(|r| r.status().is_active())
+            .map(|r| r.id)
+            .collect()
+    } else {
+        args.containers
+    };
+    Ok(each(&names, |name| {
+        lifecycle::kill_container(dirs, name, &args.signal).map(|_| Some(name.to_string()))
+    }))
+}
+
+#[derive(Args)]
+pub struct RestartArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short, long = "time", visible_alias = "timeout")]
+    time: Option<u32>,
+    containers: Vec<String>,
+}
+
+pub fn restart(dirs: &StorageDirs, args: RestartArgs) -> anyhow::Result<i32> {
+    require_names(&args.containers, false, "restart")?;
+    Ok(each(&args.containers, |name| {
+        lifecycle::restart_container(dirs, name, args.time).map(|r| Some(r.id))
+    }))
+}
+
+#[derive(Args)]
+pub struct WaitArgs {
+    /// Condition to wait for: stopped (default), running, created, …
+    #[arg(long)]
+    condition: Vec<String>,
+    containers: Vec<String>,
+}
+
+pub fn wait(dirs: &StorageDirs, args: WaitArgs) -> anyhow::Result<i32> {
+    require_names(&args.containers, false, "wait")?;
+    Ok(each(&args.containers, |name| {
+        lifecycle::wait_container(dirs, name, &args.condition).map(|c| Some(c.to_string()))
+    }))
+}
+
+#[derive(Args)]
+pub struct RenameArgs {
+    container: String,
+    new_name: String,
+}
+
+pub fn rename(dirs: &StorageDirs, args: RenameArgs) -> anyhow::Result<i32> {
+    lifecycle::rename_container(dirs, &args.container, &args.new_name)?;
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+pub fn prune(dirs: &StorageDirs, args: PruneArgs) -> anyhow::Result<i32> {
+    let _ = args.force; // skiff never prompts
+    for id in lifecycle::prune_containers(dirs)? {
+        println!("{id}");
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Go template for each container
+    #[arg(short, long)]
+    format: Option<String>,
+    /// Inspect the latest created container
+    #[arg(short, long)]
+    latest: bool,
+    containers: Vec<String>,
+}
+
+pub fn inspect(dirs: &StorageDirs, args: InspectArgs) -> anyhow::Result<i32> {
+    let store = ContainerStore::new(dirs);
+    let mut names = args.containers;
+    if args.latest
+        && let Some(r) = list_containers(dirs)?.into_iter().next()
+    {
+        names.push(r.id);
+    }
+    if names.is_empty() {
+        anyhow::bail!("inspect requires at least one container name or ID");
+    }
+    let mut docs = Vec::new();
+    let mut code = 0;
+    for name in &names {
+        match find_container(&store, name) {
+            Ok(record) => docs.push(container_json(&record, &store.paths(&record.id))),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = 125;
+            }
+        }
+    }
+    match args.format.as_deref() {
+        None | Some("json") => println!("{}", serde_json::to_string_pretty(&docs)?),
+        Some(template) => {
+            for doc in &docs {
+                print!("{}", render_one(template, doc)?);
+            }
+        }
+    }
+    Ok(code)
+}

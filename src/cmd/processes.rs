@@ -1,0 +1,265 @@
+//! `skiff top`, `stats`, `pause`, `unpause`, `port`, `cp`, `diff`, `export`.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use skiff::engine::lifecycle::{find_container, list_containers};
+use skiff::engine::processes::{ContainerProcess, container_processes};
+use skiff::state::{ContainerStore, StorageDirs};
+
+use super::format::{Table, human_size};
+
+#[derive(Args)]
+pub struct TopArgs {
+    container: String,
+}
+
+/// `1h2m3s`-style, as podman prints ELAPSED and TIME.
+fn go_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, d.as_secs_f64() % 60.0);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0 || m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    out.push_str(&format!("{}s", (s * 1000.0).round() / 1000.0));
+    out
+}
+
+fn user_names(pid1: Option<i32>) -> impl Fn(u32) -> String {
+    let passwd = pid1
+        .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/root/etc/passwd")).ok())
+        .unwrap_or_default();
+    move |uid| {
+        passwd
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+            })
+            .unwrap_or_else(|| uid.to_string())
+    }
+}
+
+pub fn top(dirs: &StorageDirs, args: TopArgs) -> anyhow::Result<i32> {
+    let (record, processes) = container_processes(dirs, &args.container)?;
+    let name = user_names(record.state.pid.map(|p| p.pid));
+    let mut table = Table::new(&[
+        "USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND",
+    ]);
+    for p in &processes {
+        let cpu = 100.0 * p.cpu_time.as_secs_f64() / p.elapsed.as_secs_f64().max(0.001);
+        table.row(vec![
+            name(p.uid),
+            p.pid.to_string(),
+            p.ppid.to_string(),
+            format!("{cpu:.3}"),
+            go_duration(p.elapsed),
+            p.tty.clone(),
+            go_duration(p.cpu_time),
+            p.command.clone(),
+        ]);
+    }
+    print!("{table}");
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct StatsArgs {
+    /// Print one sample and exit
+    #[arg(long = "no-stream")]
+    no_stream: bool,
+    /// Show every container (default: running)
+    #[arg(short, long)]
+    all: bool,
+    containers: Vec<String>,
+}
+
+fn memory_total() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+fn cpu_total(processes: &[ContainerProcess]) -> Duration {
+    processes.iter().map(|p| p.cpu_time).sum()
+}
+
+pub fn stats(dirs: &StorageDirs, args: StatsArgs) -> anyhow::Result<i32> {
+    let names: Vec<String> = if args.containers.is_empty() {
+        list_containers(dirs)?
+            .into_iter()
+            .filter(|r| r.status().is_active())
+            .map(|r| r.id)
+            .collect()
+    } else {
+        args.containers.clone()
+    };
+    eprintln!(
+        "note: skiff does not create cgroups on this host; CPU, memory and PIDs are summed from /proc, and NET IO / BLOCK IO are not measured"
+    );
+    let total_memory = memory_total();
+    let sample = |names: &[String]| -> anyhow::Result<Vec<(String, String, Duration, u64, usize)>> {
+        let mut rows = Vec::new();
+        for n in names {
+            let (record, procs) = container_processes(dirs, n)?;
+            let rss = procs.iter().map(|p| p.rss_bytes).sum();
+            rows.push((
+                record.short_id().to_string(),
+                record.name.clone(),
+                cpu_total(&procs),
+                rss,
+                procs.len(),
+            ));
+        }
+        Ok(rows)
+    };
+    loop {
+        let before = sample(&names)?;
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_millis(500));
+        let after = sample(&names)?;
+        let wall = started.elapsed().as_secs_f64();
+        let mut table = Table::new(&[
+            "ID",
+            "NAME",
+            "CPU %",
+            "MEM USAGE / LIMIT",
+            "MEM %",
+            "NET IO",
+            "BLOCK IO",
+            "PIDS",
+        ]);
+        for ((id, name, cpu0, _, _), (_, _, cpu1, rss, pids)) in before.iter().zip(&after) {
+            let cpu = 100.0 * cpu1.saturating_sub(*cpu0).as_secs_f64() / wall;
+            let mem_pct = 100.0 * *rss as f64 / total_memory.max(1) as f64;
+            table.row(vec![
+                id.clone(),
+                name.clone(),
+                format!("{cpu:.2}%"),
+                format!("{} / {}", human_size(*rss), human_size(total_memory)),
+                format!("{mem_pct:.2}%"),
+                "--".into(),
+                "--".into(),
+                pids.to_string(),
+            ]);
+        }
+        if !args.no_stream {
+            print!("\x1b[2J\x1b[H");
+        }
+        print!("{table}");
+        let _ = std::io::stdout().flush();
+        if args.no_stream {
+            return Ok(0);
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct PauseArgs {
+    containers: Vec<String>,
+}
+
+/// Pausing needs a cgroup freezer and skiff creates no cgroups yet, so
+/// pause and unpause refuse clearly instead of half-working.
+pub fn pause(dirs: &StorageDirs, args: PauseArgs, verb: &str) -> anyhow::Result<i32> {
+    let store = ContainerStore::new(dirs);
+    for name in &args.containers {
+        let record = find_container(&store, name)?;
+        anyhow::bail!(
+            "cannot {verb} {}: {verb} needs the cgroup freezer, and skiff does not put containers in cgroups of their own on this host yet",
+            record.short_id()
+        );
+    }
+    anyhow::bail!("{verb} requires at least one container name or ID")
+}
+
+#[derive(Args)]
+pub struct PortArgs {
+    container: String,
+    /// PORT[/PROTO] to look up
+    port: Option<String>,
+}
+
+/// No published ports exist until private networking lands, so there is
+/// nothing to list; asking for one port says so like podman.
+pub fn port(dirs: &StorageDirs, args: PortArgs) -> anyhow::Result<i32> {
+    let store = ContainerStore::new(dirs);
+    find_container(&store, &args.container)?;
+    if let Some(port) = args.port {
+        let port = if port.contains('/') {
+            port
+        } else {
+            format!("{port}/tcp")
+        };
+        anyhow::bail!("failed to find published port \"{port}\"");
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct CpArgs {
+    /// CONTAINER:PATH, a host path, or - for a tar stream on stdin
+    source: String,
+    /// CONTAINER:PATH, a host path, or - for a tar stream on stdout
+    destination: String,
+}
+
+pub fn cp(dirs: &StorageDirs, args: CpArgs) -> anyhow::Result<i32> {
+    skiff::engine::copy(dirs, &args.source, &args.destination)?;
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct DiffArgs {
+    container: String,
+}
+
+pub fn diff(dirs: &StorageDirs, args: DiffArgs) -> anyhow::Result<i32> {
+    for change in skiff::engine::changes::container_changes(dirs, &args.container)? {
+        println!("{} {}", change.kind, change.path);
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// Write to a file instead of standard output
+    #[arg(short, long)]
+    output: Option<std::path::PathBuf>,
+    container: String,
+}
+
+pub fn export(dirs: &StorageDirs, args: ExportArgs) -> anyhow::Result<i32> {
+    use std::io::IsTerminal;
+    match &args.output {
+        Some(path) => {
+            let mut file = std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?;
+            skiff::engine::changes::export_container(dirs, &args.container, &mut file)?;
+        }
+        None => {
+            if std::io::stdout().is_terminal() {
+                anyhow::bail!(
+                    "refusing to write a tar archive to a terminal: use -o FILE or redirect the output"
+                );
+            }
+            skiff::engine::changes::export_container(
+                dirs,
+                &args.container,
+                &mut std::io::stdout().lock(),
+            )?;
+        }
+    }
+    Ok(0)
+}

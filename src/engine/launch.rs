@@ -1,0 +1,102 @@
+//! Starting a created container's process once: write its per-run files
+//! under the runroot and hand the spec and layers to the sandbox. Shared by
+//! a foreground `run`, the monitor of a detached container, and restarts.
+
+use std::fs;
+use std::path::PathBuf;
+
+use oci_spec::runtime::Spec;
+
+use super::EngineError;
+use super::create::etc_files;
+use crate::layers::Store;
+use crate::net::{self, NetworkMode};
+use crate::sandbox::process::{StartedContainer, start};
+use crate::sandbox::{InitContext, RootfsDriver, RootfsLayers};
+use crate::state::{ContainerPaths, ContainerRecord, StorageDirs};
+
+/// What starting a container needs besides its record.
+pub struct LaunchPlan {
+    pub spec: Spec,
+    pub layers: RootfsLayers,
+}
+
+impl LaunchPlan {
+    pub fn new(paths: &ContainerPaths, spec: Spec, layer_dirs: Vec<PathBuf>) -> LaunchPlan {
+        LaunchPlan {
+            spec,
+            layers: RootfsLayers {
+                lower: layer_dirs,
+                upper: paths.dir.join("upper"),
+                work: paths.dir.join("work"),
+                copy_dir: paths.dir.join("rootfs"),
+                driver: RootfsDriver::from_env(),
+            },
+        }
+    }
+
+    /// Reads back what `create` wrote: the spec, and the image's layers.
+    pub fn load(
+        dirs: &StorageDirs,
+        record: &ContainerRecord,
+        paths: &ContainerPaths,
+    ) -> Result<LaunchPlan, EngineError> {
+        let spec_path = paths.spec_file();
+        let json = fs::read(&spec_path)
+            .map_err(EngineError::io(format!("reading {}", spec_path.display())))?;
+        let spec: Spec = serde_json::from_slice(&json).map_err(|e| {
+            EngineError::Invalid(format!(
+                "{}: malformed runtime spec: {e}",
+                spec_path.display()
+            ))
+        })?;
+        let image = Store::open(&dirs.root)?.resolve_image(&record.image_id)?;
+        Ok(LaunchPlan::new(paths, spec, image.layer_dirs))
+    }
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), EngineError> {
+    fs::write(path, text).map_err(EngineError::io(format!("writing {}", path.display())))
+}
+
+/// The runroot half of a container: mount point and name-resolution
+/// files. Rewritten at every start (the runroot may have been wiped).
+fn prepare_run_dir(record: &ContainerRecord, paths: &ContainerPaths) -> Result<(), EngineError> {
+    fs::create_dir_all(paths.run_dir.join("merged")).map_err(EngineError::io(format!(
+        "creating {}",
+        paths.run_dir.display()
+    )))?;
+    let network: NetworkMode = record.config.network.parse().unwrap_or_default();
+    let hostname = &record.config.hostname;
+    let files = etc_files(paths);
+    let host_hosts = fs::read_to_string("/etc/hosts").ok();
+    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    write_file(
+        &files.hosts,
+        &net::hosts_file(network, hostname, host_hosts.as_deref()),
+    )?;
+    write_file(&files.resolv_conf, &net::resolv_conf(network, &host_resolv))?;
+    write_file(&files.hostname, &format!("{hostname}\n"))
+}
+
+/// Starts the container's process; returns once its command was exec'd.
+/// The process inherits the caller's stdin/stdout/stderr unless it has a
+/// terminal.
+pub fn launch(
+    plan: &LaunchPlan,
+    record: &ContainerRecord,
+    paths: &ContainerPaths,
+    winsize: Option<nix::pty::Winsize>,
+) -> Result<StartedContainer, EngineError> {
+    prepare_run_dir(record, paths)?;
+    let network: NetworkMode = record.config.network.parse().unwrap_or_default();
+    let ctx = InitContext {
+        spec: &plan.spec,
+        layers: &plan.layers,
+        interactive: record.config.interactive,
+        winsize,
+        private_network: network.is_private(),
+        init_process: record.config.init,
+    };
+    Ok(start(&ctx)?)
+}

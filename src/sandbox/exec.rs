@@ -1,0 +1,169 @@
+//! `skiff exec`: a new process inside a running container. A helper
+//! child joins the container's namespaces (its user namespace first, so
+//! joining the others is permitted rootless), then clones the process
+//! with `CLONE_PARENT`, so it is skiff's own child (skiff can wait for it)
+//! and, created after joining the PID namespace, lives inside it.
+
+use std::os::fd::OwnedFd;
+
+use nix::fcntl::{OFlag, open};
+use nix::pty::Winsize;
+use nix::sched::{CloneFlags, setns};
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::{Pid, dup2_stdin};
+use oci_spec::runtime::Process;
+
+use super::SandboxError;
+use super::command::exec_command;
+use super::init::{attach_terminal, close_inherited_fds, reset_signals};
+use super::message::{Channel, Message, channel_pair};
+use super::namespaces::clone_into_namespaces;
+
+/// What runs, and how it is wired, for one `exec`.
+pub struct ExecRequest<'a> {
+    pub container_pid: i32,
+    pub process: &'a Process,
+    pub interactive: bool,
+    pub winsize: Option<Winsize>,
+}
+
+/// An exec'd process: skiff's child, inside the container.
+pub struct ExecProcess {
+    pub pid: Pid,
+    pub pty_master: Option<OwnedFd>,
+}
+
+/// Namespaces in the order they are joined: user first (it grants the
+/// rights for the rest), mount last (the others are opened by /proc path,
+/// which the container's mount namespace would hide).
+const NAMESPACES: [(&str, CloneFlags); 6] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+fn same_namespace(pid: i32, name: &str) -> bool {
+    let ours = std::fs::metadata(format!("/proc/self/ns/{name}"));
+    let theirs = std::fs::metadata(format!("/proc/{pid}/ns/{name}"));
+    use std::os::unix::fs::MetadataExt;
+    matches!((ours, theirs), (Ok(a), Ok(b)) if a.ino() == b.ino() && a.dev() == b.dev())
+}
+
+fn open_namespaces(pid: i32) -> Result<Vec<(OwnedFd, CloneFlags)>, SandboxError> {
+    let mut fds = Vec::new();
+    for (name, flag) in NAMESPACES {
+        // Joining the namespace we are in is refused for user namespaces
+        // and pointless for the rest (e.g. `--network host`).
+        if same_namespace(pid, name) {
+            continue;
+        }
+        let path = format!("/proc/{pid}/ns/{name}");
+        let fd: OwnedFd = open(
+            path.as_str(),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| SandboxError::Setup(format!("opening {path}: {e}")))?;
+        fds.push((fd, flag));
+    }
+    Ok(fds)
+}
+
+/// Starts `req.process` in the container; returns once it was exec'd.
+pub fn exec_in_container(req: &ExecRequest) -> Result<ExecProcess, SandboxError> {
+    let namespaces = open_namespaces(req.container_pid)?;
+    let (parent_end, child_end) =
+        channel_pair().map_err(SandboxError::sys("creating the exec channel"))?;
+    let Some(helper) = clone_into_namespaces(CloneFlags::empty())
+        .map_err(SandboxError::sys("forking the exec helper"))?
+    else {
+        drop(parent_end);
+        join_and_spawn(req, &namespaces, child_end);
+    };
+    drop(child_end);
+    let _ = waitpid(helper, None);
+    let mut pid = None;
+    let mut pty_master = None;
+    loop {
+        match parent_end.recv() {
+            Ok(None) => break,
+            Ok(Some((Message::Started { pid: p }, _))) => pid = Some(Pid::from_raw(p)),
+            Ok(Some((Message::PtyMaster, fd))) => pty_master = fd,
+            Ok(Some((Message::Failed { exit_code, text }, _))) => {
+                if let Some(p) = pid {
+                    let _ = waitpid(p, None);
+                }
+                return Err(SandboxError::Init { exit_code, text });
+            }
+            Ok(Some((Message::Go, _))) => {}
+            Err(e) => return Err(SandboxError::sys("waiting for the exec'd process")(e)),
+        }
+    }
+    let pid = pid.ok_or_else(|| SandboxError::Setup("the exec helper ended early".into()))?;
+    Ok(ExecProcess { pid, pty_master })
+}
+
+fn fail(chan: &Channel, exit_code: u8, text: String) -> ! {
+    let _ = chan.send(&Message::Failed { exit_code, text });
+    // SAFETY: leave the forked child without running the parent's destructors.
+    unsafe { libc::_exit(exit_code as i32) }
+}
+
+/// In the helper: join, clone the process as skiff's child, report it.
+fn join_and_spawn(req: &ExecRequest, namespaces: &[(OwnedFd, CloneFlags)], chan: Channel) -> ! {
+    for (fd, flag) in namespaces {
+        if let Err(e) = setns(fd, *flag) {
+            fail(
+                &chan,
+                125,
+                format!("joining the container's namespaces: {e}"),
+            );
+        }
+    }
+    match clone_into_namespaces(CloneFlags::CLONE_PARENT) {
+        Ok(None) => run_process(req, chan),
+        Ok(Some(pid)) => {
+            let _ = chan.send(&Message::Started { pid: pid.as_raw() });
+            // SAFETY: as in `fail`.
+            unsafe { libc::_exit(0) }
+        }
+        Err(e) => fail(&chan, 125, format!("starting the process: {e}")),
+    }
+}
+
+/// In the new process: terminal, directory, identity, then exec.
+fn run_process(req: &ExecRequest, chan: Channel) -> ! {
+    let process = req.process;
+    let setup = || -> Result<(), String> {
+        nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+        if process.terminal() == Some(true) {
+            attach_terminal(&chan, req.winsize, process.user().uid()).map_err(|e| e.to_string())?;
+        } else if !req.interactive {
+            let null = open(
+                "/dev/null",
+                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| format!("opening /dev/null: {e}"))?;
+            dup2_stdin(&null).map_err(|e| format!("redirecting stdin: {e}"))?;
+        }
+        let cwd = process.cwd();
+        std::env::set_current_dir(cwd)
+            .map_err(|e| format!("entering working directory {}: {e}", cwd.display()))?;
+        super::security::apply_identity(process).map_err(|e| e.to_string())?;
+        reset_signals();
+        close_inherited_fds();
+        Ok(())
+    };
+    if let Err(text) = setup() {
+        fail(&chan, 125, text);
+    }
+    let args = process.args().clone().unwrap_or_default();
+    let env = process.env().clone().unwrap_or_default();
+    let failed = exec_command(&args, &env);
+    fail(&chan, failed.exit_code, failed.text)
+}

@@ -1,0 +1,341 @@
+//! What skiff remembers about one container between commands:
+//! `containers/<id>/state.json`. The `config` half is fixed at create time;
+//! the `state` half changes as the container runs, always under the
+//! container's lock (`ContainerLock`) and written atomically.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::StateError;
+use super::liveness::ProcessIdentity;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerStatus {
+    Created,
+    Running,
+    Paused,
+    /// `stop` sent the stop signal and waits for the container to exit.
+    Stopping,
+    Exited,
+}
+
+impl ContainerStatus {
+    /// The container has a live process (or had one a moment ago and its
+    /// monitor has not recorded the exit yet).
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Stopping
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerStatus::Created => "created",
+            ContainerStatus::Running => "running",
+            ContainerStatus::Paused => "paused",
+            ContainerStatus::Stopping => "stopping",
+            ContainerStatus::Exited => "exited",
+        }
+    }
+}
+
+/// `--restart`: what the monitor does when the container exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "Name", rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    Always,
+    OnFailure {
+        /// 0 means no limit, as in docker.
+        #[serde(rename = "MaximumRetryCount")]
+        max_retries: u32,
+    },
+    UnlessStopped,
+}
+
+impl RestartPolicy {
+    pub fn parse(text: &str) -> Result<RestartPolicy, StateError> {
+        let bad = || StateError::InvalidRestartPolicy {
+            policy: text.to_string(),
+        };
+        let (name, count) = match text.split_once(':') {
+            Some((name, count)) => (name, Some(count.parse::<u32>().map_err(|_| bad())?)),
+            None => (text, None),
+        };
+        match (name, count) {
+            ("" | "no", None) => Ok(RestartPolicy::No),
+            ("always", None) => Ok(RestartPolicy::Always),
+            ("unless-stopped", None) => Ok(RestartPolicy::UnlessStopped),
+            ("on-failure", count) => Ok(RestartPolicy::OnFailure {
+                max_retries: count.unwrap_or(0),
+            }),
+            _ => Err(bad()),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RestartPolicy::No => "no",
+            RestartPolicy::Always => "always",
+            RestartPolicy::OnFailure { .. } => "on-failure",
+            RestartPolicy::UnlessStopped => "unless-stopped",
+        }
+    }
+
+    /// Whether the monitor starts the container again after an exit with
+    /// `exit_code`, having restarted it `restarts` times already. A user's
+    /// `stop`/`kill` always wins.
+    pub fn wants_restart(self, exit_code: i32, restarts: u32, stopped_by_user: bool) -> bool {
+        if stopped_by_user {
+            return false;
+        }
+        match self {
+            RestartPolicy::No => false,
+            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+            RestartPolicy::OnFailure { max_retries } => {
+                exit_code != 0 && (max_retries == 0 || restarts < max_retries)
+            }
+        }
+    }
+}
+
+/// A healthcheck as the image's HEALTHCHECK or the `--health-*` flags
+/// define it. Durations in nanoseconds, as in the image config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthConfig {
+    /// `["CMD", arg…]` or `["CMD-SHELL", "command line"]`.
+    pub test: Vec<String>,
+    pub interval_ns: u64,
+    pub timeout_ns: u64,
+    pub start_period_ns: u64,
+    pub retries: u32,
+}
+
+/// One volume or tmpfs as `inspect` shows it under `.Mounts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MountSummary {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub source: String,
+    pub destination: String,
+    #[serde(rename = "RW")]
+    pub read_write: bool,
+}
+
+/// Decided at create time; never changes afterwards.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    /// The process as planned (entrypoint + command), for `ps` and `inspect`.
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: String,
+    pub user: String,
+    pub hostname: String,
+    pub network: String,
+    pub tty: bool,
+    pub interactive: bool,
+    /// `--rm`: the monitor (or foreground run) removes it after exit.
+    pub auto_remove: bool,
+    pub restart: RestartPolicy,
+    /// A signal name such as `SIGTERM`, from `--stop-signal` or the image.
+    pub stop_signal: String,
+    pub stop_timeout: u32,
+    pub healthcheck: Option<HealthConfig>,
+    pub log_max_size: Option<u64>,
+    /// `--init`: a minimal init (skiff) is PID 1 and runs the command.
+    pub init: bool,
+    pub labels: BTreeMap<String, String>,
+    pub mounts: Vec<MountSummary>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthProbe {
+    pub start: String,
+    pub end: String,
+    pub exit_code: i32,
+    pub output: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthState {
+    pub status: HealthStatus,
+    pub failing_streak: u32,
+    /// The last five probes, oldest first (as docker keeps them).
+    pub log: Vec<HealthProbe>,
+}
+
+/// Changes while the container lives; written by whoever holds the lock.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub status: Option<ContainerStatus>,
+    /// The container's PID 1 as the host sees it.
+    pub pid: Option<ProcessIdentity>,
+    /// The process that waits for PID 1: a `skiff run` in the foreground
+    /// or a detached container's monitor.
+    pub monitor: Option<ProcessIdentity>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub exit_code: Option<i32>,
+    pub oom_killed: bool,
+    pub restart_count: u32,
+    /// Set by `stop` and `kill`: the restart policy must not undo them.
+    pub stopped_by_user: bool,
+    /// Why the last start failed, or why the exit code is unknown.
+    pub error: Option<String>,
+    pub health: Option<HealthState>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    /// The image as the user named it, and the ID it resolved to.
+    pub image: String,
+    pub image_id: String,
+    /// RFC 3339 with nanoseconds.
+    pub created: String,
+    pub config: ContainerConfig,
+    pub state: ContainerState,
+}
+
+impl ContainerRecord {
+    pub fn status(&self) -> ContainerStatus {
+        self.state.status.unwrap_or(ContainerStatus::Created)
+    }
+
+    /// Writes `state.json` atomically (temp file + rename): readers see the
+    /// old or the new record, never half of one.
+    pub fn save(&self, dir: &Path) -> Result<(), StateError> {
+        let path = dir.join("state.json");
+        let tmp = dir.join(format!(".state.json.{}", std::process::id()));
+        let json = serde_json::to_vec(self).expect("container record serializes");
+        let write = || -> std::io::Result<()> {
+            let mut file = fs::File::create(&tmp)?;
+            file.write_all(&json)?;
+            fs::rename(&tmp, &path)
+        };
+        write().map_err(|source| {
+            let _ = fs::remove_file(&tmp);
+            StateError::Io {
+                path: path.clone(),
+                source,
+            }
+        })
+    }
+
+    pub fn load(dir: &Path) -> Result<ContainerRecord, StateError> {
+        let path = dir.join("state.json");
+        let mut text = Vec::new();
+        fs::File::open(&path)
+            .and_then(|mut f| f.read_to_end(&mut text))
+            .map_err(|source| StateError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        serde_json::from_slice(&text).map_err(|source| StateError::Malformed { path, source })
+    }
+
+    /// The short ID docker prints (12 hex digits).
+    pub fn short_id(&self) -> &str {
+        &self.id[..12.min(self.id.len())]
+    }
+}
+
+/// Where one container's files live.
+#[derive(Debug, Clone)]
+pub struct ContainerPaths {
+    /// `containers/<id>` under the root: state, spec, upper and work dirs, log.
+    pub dir: PathBuf,
+    /// `containers/<id>` under the runroot: mount point, /etc files, attach socket.
+    pub run_dir: PathBuf,
+}
+
+impl ContainerPaths {
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.join("ctr.log")
+    }
+
+    pub fn spec_file(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+
+    pub fn attach_socket(&self) -> PathBuf {
+        self.run_dir.join("attach")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies_parse_like_docker() {
+        assert_eq!(RestartPolicy::parse("no").unwrap(), RestartPolicy::No);
+        assert_eq!(
+            RestartPolicy::parse("on-failure:3").unwrap(),
+            RestartPolicy::OnFailure { max_retries: 3 }
+        );
+        assert_eq!(
+            RestartPolicy::parse("unless-stopped").unwrap(),
+            RestartPolicy::UnlessStopped
+        );
+        for bad in ["sometimes", "always:2", "on-failure:x", "no:1"] {
+            let err = RestartPolicy::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn on_failure_counts_retries_and_stop_wins() {
+        let p = RestartPolicy::OnFailure { max_retries: 2 };
+        assert!(p.wants_restart(1, 0, false));
+        assert!(p.wants_restart(1, 1, false));
+        assert!(!p.wants_restart(1, 2, false));
+        assert!(!p.wants_restart(0, 0, false));
+        assert!(RestartPolicy::Always.wants_restart(0, 99, false));
+        assert!(!RestartPolicy::Always.wants_restart(0, 0, true));
+        assert!(!RestartPolicy::No.wants_restart(1, 0, false));
+    }
+
+    #[test]
+    fn record_round_trips() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut rec = ContainerRecord {
+            id: "a".repeat(64),
+            name: "web".into(),
+            image: "busybox".into(),
+            image_id: "sha256:00".into(),
+            created: "2026-11-23T00:00:00.000000000Z".into(),
+            config: ContainerConfig::default(),
+            state: ContainerState::default(),
+        };
+        rec.state.status = Some(ContainerStatus::Exited);
+        rec.state.exit_code = Some(3);
+        rec.config.restart = RestartPolicy::OnFailure { max_retries: 5 };
+        rec.save(tmp.path()).unwrap();
+        let back = ContainerRecord::load(tmp.path()).unwrap();
+        assert_eq!(back.status(), ContainerStatus::Exited);
+        assert_eq!(back.state.exit_code, Some(3));
+        assert_eq!(back.config.restart, rec.config.restart);
+        assert_eq!(back.short_id().len(), 12);
+    }
+}

@@ -1,0 +1,233 @@
+//! Helpers for the container-lifecycle stories in `tests/containers.rs`:
+//! reading what `ps`, `inspect` and `logs` say about a container, waiting
+//! for a container to reach a state, and finding host processes.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::time::Duration;
+
+use nix::unistd::Pid;
+
+use super::{Ctx, assert_success, wait_for};
+
+/// How long a container may take to reach a state a test waits for.
+pub const STATE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `s` is `len` lowercase hex digits (a container ID or its short form).
+pub fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// Non-empty lines of `text`, trimmed.
+pub fn nonempty_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl Ctx {
+    /// `skiff run -d ARGS…`: asserts it printed one full 64-hex ID and
+    /// returns it.
+    pub fn run_detached(&self, args: &[&str]) -> String {
+        let mut full = vec!["run", "-d"];
+        full.extend_from_slice(args);
+        let out = self.run_ok(&full);
+        let id = out.trim().to_string();
+        assert!(
+            is_hex(&id, 64) && out == format!("{id}\n"),
+            "{}: `run -d` should print the full container ID and nothing else, got {out:?}",
+            self.user
+        );
+        id
+    }
+
+    /// `skiff inspect --format FORMAT CONTAINER`, trimmed.
+    pub fn inspect_format(&self, container: &str, format: &str) -> String {
+        self.run_ok(&["inspect", "--format", format, container])
+            .trim()
+            .to_string()
+    }
+
+    /// `.State.Status`: created, running, exited, …
+    pub fn status_of(&self, container: &str) -> String {
+        self.inspect_format(container, "{{.State.Status}}")
+    }
+
+    /// `skiff logs CONTAINER`: (stdout, stderr).
+    pub fn logs_of(&self, container: &str) -> (String, String) {
+        let out = self.run_status(&["logs", container]);
+        let stdout = assert_success(&out, &format!("logs {container}"));
+        (stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    /// How many stdout lines of the container's log are exactly `line`.
+    pub fn log_count(&self, container: &str, line: &str) -> usize {
+        self.logs_of(container)
+            .0
+            .lines()
+            .filter(|l| *l == line)
+            .count()
+    }
+
+    /// Waits until the container's log holds `count` lines equal to `line`
+    /// (containers print a line once their signal traps are installed).
+    pub fn wait_for_log_lines(&self, container: &str, line: &str, count: usize) {
+        wait_for(
+            &format!("{count} line(s) {line:?} in the log of {container}"),
+            STATE_TIMEOUT,
+            || self.log_count(container, line) >= count,
+        );
+    }
+
+    /// Waits until `.State.Status` is `status`.
+    pub fn wait_for_status(&self, container: &str, status: &str) {
+        wait_for(
+            &format!("{container} to be {status}"),
+            STATE_TIMEOUT,
+            || self.status_of(container) == status,
+        );
+    }
+
+    /// `skiff ps ARGS… --format {{.Names}}`, one name per element.
+    pub fn ps_names(&self, args: &[&str]) -> Vec<String> {
+        let mut full = vec!["ps"];
+        full.extend_from_slice(args);
+        full.extend(["--format", "{{.Names}}"]);
+        nonempty_lines(&self.run_ok(&full))
+    }
+
+    /// `skiff ps -aq`: the short IDs of every container.
+    pub fn all_short_ids(&self) -> Vec<String> {
+        nonempty_lines(&self.run_ok(&["ps", "-aq"]))
+    }
+}
+
+/// A `skiff ps` table as rows of column → value. Columns are found by
+/// their position in the header line (values contain single spaces, e.g.
+/// `Up 2 seconds`, and PORTS is usually empty).
+pub fn ps_table(output: &str) -> Vec<BTreeMap<String, String>> {
+    let mut lines = output.lines().filter(|l| !l.trim().is_empty());
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let columns = [
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ];
+    let mut starts: Vec<(usize, &str)> = columns
+        .iter()
+        .map(|c| {
+            let at = header
+                .find(c)
+                .unwrap_or_else(|| panic!("no {c} column in the ps header {header:?}"));
+            (at, *c)
+        })
+        .collect();
+    starts.sort();
+    lines
+        .map(|line| {
+            starts
+                .iter()
+                .enumerate()
+                .map(|(i, &(start, name))| {
+                    let end = starts.get(i + 1).map_or(line.len(), |&(next, _)| next);
+                    let value = line.get(start.min(line.len())..end.min(line.len()));
+                    (
+                        name.to_string(),
+                        value.unwrap_or_default().trim().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The process is gone: no such pid, or only a zombie is left.
+pub fn process_gone(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|at| stat[at + 1..].split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+        Err(_) => true,
+    }
+}
+
+/// Host processes whose command line contains `needle` anywhere (in any
+/// argument).
+pub fn pids_with_argv_containing(needle: &str) -> Vec<Pid> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+        .map(Pid::from_raw)
+        .collect()
+}
+
+/// `s` is an RFC 3339 timestamp: `2024-05-01T12:34:56[.frac](Z|±hh:mm)`.
+pub fn is_rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    if !(digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10)
+        && matches!(b.get(10), Some(b'T' | b't'))
+        && digits(11..13)
+        && b.get(13) == Some(&b':')
+        && digits(14..16)
+        && b.get(16) == Some(&b':')
+        && digits(17..19))
+    {
+        return false;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &frac[n..];
+    }
+    match rest.as_bytes() {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()),
+        _ => false,
+    }
+}
+
+/// Removes every container of the context (`rm -a -f`) when dropped, so a
+/// failing story leaves no container processes behind (the context's drop
+/// only removes files).
+pub struct RemoveAllOnDrop<'a>(pub &'a Ctx);
+
+impl Drop for RemoveAllOnDrop<'_> {
+    fn drop(&mut self) {
+        // Not `run_status`: that may panic, and this may run while a test
+        // is already unwinding. `rm -f` kills at once; it does not wait.
+        let mut cmd = self.0.skiff(&["rm", "--all", "--force"]);
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let _ = cmd.status();
+    }
+}
