@@ -5,9 +5,10 @@ use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use serde_json::{Value, json};
+use skiff::engine::EngineError;
 use skiff::engine::inspect::container_json;
 use skiff::engine::lifecycle::{self, StopOutcome, find_container, list_containers};
-use skiff::state::{ContainerRecord, ContainerStatus, ContainerStore, StorageDirs};
+use skiff::state::{ContainerRecord, ContainerStatus, ContainerStore, StateError, StorageDirs};
 use skiff::timestamp::parse_rfc3339_time;
 
 use super::format::{Table, human_duration};
@@ -298,11 +299,26 @@ pub struct RmArgs {
     containers: Vec<String>,
 }
 
+/// How a verb reports per-container failures: podman's exit codes.
+#[derive(Clone, Copy)]
+struct ExitCodes {
+    /// For a container that does not exist (1 for rm, else 125).
+    missing: i32,
+    /// For a running container the verb refuses (2 for rm).
+    running: i32,
+}
+
+const ENGINE_CODES: ExitCodes = ExitCodes {
+    missing: 125,
+    running: 125,
+};
+
 /// Runs `verb` on each name, printing what it returns; the exit code is
-/// 125 if any failed (1 for a missing container, like podman), 0 otherwise.
+/// that of the last failure, 0 when none failed.
 fn each(
     names: &[String],
-    mut verb: impl FnMut(&str) -> Result<Option<String>, skiff::engine::EngineError>,
+    codes: ExitCodes,
+    mut verb: impl FnMut(&str) -> Result<Option<String>, EngineError>,
 ) -> i32 {
     let mut code = 0;
     for name in names {
@@ -312,10 +328,9 @@ fn each(
             Err(e) => {
                 eprintln!("Error: {e}");
                 code = match e {
-                    skiff::engine::EngineError::State(
-                        skiff::state::StateError::NoSuchContainer { .. },
-                    ) if code == 0 => 1,
-                    _ => 125,
+                    EngineError::State(StateError::NoSuchContainer { .. }) => codes.missing,
+                    EngineError::ContainerRunning(_) => codes.running,
+                    other => other.exit_code(),
                 };
             }
         }
@@ -342,14 +357,18 @@ pub fn rm(dirs: &StorageDirs, args: RmArgs) -> anyhow::Result<i32> {
         args.containers
     };
     let _ = args.volumes;
-    Ok(each(&names, |name| {
-        match lifecycle::remove_container(dirs, name, args.force) {
-            Err(skiff::engine::EngineError::State(skiff::state::StateError::NoSuchContainer {
-                ..
-            })) if args.ignore => Ok(None),
-            other => other.map(Some),
-        }
-    }))
+    let codes = ExitCodes {
+        missing: 1,
+        running: 2,
+    };
+    Ok(each(
+        &names,
+        codes,
+        |name| match lifecycle::remove_container(dirs, name, args.force) {
+            Err(EngineError::State(StateError::NoSuchContainer { .. })) if args.ignore => Ok(None),
+            other => other.map(|_| Some(name.to_string())),
+        },
+    ))
 }
 
 #[derive(Args)]
@@ -369,12 +388,18 @@ pub struct StopArgs {
 pub fn stop(dirs: &StorageDirs, args: StopArgs) -> anyhow::Result<i32> {
     require_names(&args.containers, args.all, "stop")?;
     let names = if args.all {
-        all_ids(dirs)?
+        list_containers(dirs)?
+            .into_iter()
+            .filter(|r| r.status().is_active())
+            .map(|r| r.id)
+            .collect()
     } else {
         args.containers
     };
-    Ok(each(&names, |name| {
-        match lifecycle::stop_container(dirs, name, args.time) {
+    Ok(each(
+        &names,
+        ENGINE_CODES,
+        |name| match lifecycle::stop_container(dirs, name, args.time) {
             Ok(StopOutcome::Killed { signal, timeout }) => {
                 eprintln!(
                     "WARN[0{timeout}] StopSignal {signal} failed to stop container {name} in {timeout} seconds, resorting to SIGKILL"
@@ -382,12 +407,10 @@ pub fn stop(dirs: &StorageDirs, args: StopArgs) -> anyhow::Result<i32> {
                 Ok(Some(name.to_string()))
             }
             Ok(_) => Ok(Some(name.to_string())),
-            Err(skiff::engine::EngineError::State(skiff::state::StateError::NoSuchContainer {
-                ..
-            })) if args.ignore => Ok(None),
+            Err(EngineError::State(StateError::NoSuchContainer { .. })) if args.ignore => Ok(None),
             Err(e) => Err(e),
-        }
-    }))
+        },
+    ))
 }
 
 #[derive(Args)]
@@ -413,7 +436,7 @@ pub fn kill(dirs: &StorageDirs, args: KillArgs) -> anyhow::Result<i32> {
     } else {
         args.containers
     };
-    Ok(each(&names, |name| {
+    Ok(each(&names, ENGINE_CODES, |name| {
         lifecycle::kill_container(dirs, name, &args.signal).map(|_| Some(name.to_string()))
     }))
 }
@@ -428,8 +451,8 @@ pub struct RestartArgs {
 
 pub fn restart(dirs: &StorageDirs, args: RestartArgs) -> anyhow::Result<i32> {
     require_names(&args.containers, false, "restart")?;
-    Ok(each(&args.containers, |name| {
-        lifecycle::restart_container(dirs, name, args.time).map(|r| Some(r.id))
+    Ok(each(&args.containers, ENGINE_CODES, |name| {
+        lifecycle::restart_container(dirs, name, args.time).map(|_| Some(name.to_string()))
     }))
 }
 
@@ -443,7 +466,7 @@ pub struct WaitArgs {
 
 pub fn wait(dirs: &StorageDirs, args: WaitArgs) -> anyhow::Result<i32> {
     require_names(&args.containers, false, "wait")?;
-    Ok(each(&args.containers, |name| {
+    Ok(each(&args.containers, ENGINE_CODES, |name| {
         lifecycle::wait_container(dirs, name, &args.condition).map(|c| Some(c.to_string()))
     }))
 }

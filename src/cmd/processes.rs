@@ -95,6 +95,9 @@ fn cpu_total(processes: &[ContainerProcess]) -> Duration {
     processes.iter().map(|p| p.cpu_time).sum()
 }
 
+/// (short ID, name, CPU time so far, resident bytes, process count).
+type Sample = (String, String, Duration, u64, usize);
+
 pub fn stats(dirs: &StorageDirs, args: StatsArgs) -> anyhow::Result<i32> {
     let names: Vec<String> = if args.containers.is_empty() {
         list_containers(dirs)?
@@ -109,7 +112,7 @@ pub fn stats(dirs: &StorageDirs, args: StatsArgs) -> anyhow::Result<i32> {
         "note: skiff does not create cgroups on this host; CPU, memory and PIDs are summed from /proc, and NET IO / BLOCK IO are not measured"
     );
     let total_memory = memory_total();
-    let sample = |names: &[String]| -> anyhow::Result<Vec<(String, String, Duration, u64, usize)>> {
+    let sample = |names: &[String]| -> anyhow::Result<Vec<Sample>> {
         let mut rows = Vec::new();
         for n in names {
             let (record, procs) = container_processes(dirs, n)?;
@@ -174,14 +177,14 @@ pub struct PauseArgs {
 /// pause and unpause refuse clearly instead of half-working.
 pub fn pause(dirs: &StorageDirs, args: PauseArgs, verb: &str) -> anyhow::Result<i32> {
     let store = ContainerStore::new(dirs);
-    for name in &args.containers {
-        let record = find_container(&store, name)?;
-        anyhow::bail!(
-            "cannot {verb} {}: {verb} needs the cgroup freezer, and skiff does not put containers in cgroups of their own on this host yet",
-            record.short_id()
-        );
-    }
-    anyhow::bail!("{verb} requires at least one container name or ID")
+    let Some(name) = args.containers.first() else {
+        anyhow::bail!("{verb} requires at least one container name or ID");
+    };
+    let record = find_container(&store, name)?;
+    anyhow::bail!(
+        "cannot {verb} {}: {verb} needs the cgroup freezer, and skiff does not put containers in cgroups of their own on this host yet",
+        record.short_id()
+    )
 }
 
 #[derive(Args)]

@@ -295,6 +295,19 @@ pub fn create_container(
     };
     let spec = build_spec(&defaults, &plan)?;
     let process = spec.process().as_ref().expect("planned spec has a process");
+    // docker's rules, as build_spec applies them, kept apart for inspect.
+    let entrypoint = match &req.entrypoint {
+        Some(e) if e.is_empty() => Vec::new(),
+        Some(e) => vec![e.clone()],
+        None => defaults.entrypoint.clone(),
+    };
+    let cmd = if !req.command.is_empty() {
+        req.command.clone()
+    } else if req.entrypoint.is_some() {
+        Vec::new()
+    } else {
+        defaults.cmd.clone()
+    };
 
     let mut record = ContainerRecord {
         id: id.clone(),
@@ -304,6 +317,8 @@ pub fn create_container(
         created: format_rfc3339_nanos(std::time::SystemTime::now()),
         config: ContainerConfig {
             args: process.args().clone().unwrap_or_default(),
+            entrypoint,
+            cmd,
             env: process.env().clone().unwrap_or_default(),
             workdir: process.cwd().display().to_string(),
             user: user_spec,

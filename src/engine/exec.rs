@@ -120,6 +120,7 @@ pub fn exec_container(
         container_pid: pid,
         process: &process,
         interactive: options.interactive && !options.detach,
+        detach: options.detach,
         winsize: if options.tty { terminal_size() } else { None },
     })?;
     match signals {

@@ -126,6 +126,7 @@ fn probe(
         container_pid,
         process,
         interactive: false,
+        detach: false,
         winsize: None,
     });
     for (fd, target) in saved.iter().zip([1, 2]) {

@@ -311,7 +311,7 @@ pub fn remove_container(
     let record = refresh(&store, &id)?;
     if record.status().is_active() {
         if !force {
-            return Err(EngineError::Invalid(format!(
+            return Err(EngineError::ContainerRunning(format!(
                 "cannot remove container {} as it is {} - running or paused containers cannot be removed without force: container state improper",
                 record.id,
                 record.status().as_str()
@@ -358,7 +358,7 @@ pub fn prune_containers(dirs: &StorageDirs) -> Result<Vec<String>, EngineError> 
         match remove_container(dirs, &record.id, false) {
             Ok(id) => removed.push(id),
             // Started or removed by someone else meanwhile.
-            Err(EngineError::Invalid(_)) | Err(EngineError::State(_)) => {}
+            Err(EngineError::ContainerRunning(_)) | Err(EngineError::State(_)) => {}
             Err(e) => return Err(e),
         }
     }

@@ -57,6 +57,9 @@ pub enum EngineError {
     /// 125, or 126/127 when the command cannot run).
     #[error("{error}")]
     StartFailed { exit_code: i32, error: String },
+    /// The container runs (or is paused) and the verb needs it stopped.
+    #[error("{0}")]
+    ContainerRunning(String),
     #[error("timed out waiting for the container")]
     Timeout,
     /// Bad user input caught before anything was changed.

@@ -4,7 +4,7 @@
 //! with `CLONE_PARENT`, so it is skiff's own child (skiff can wait for it)
 //! and, created after joining the PID namespace, lives inside it.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::fcntl::{OFlag, open};
 use nix::pty::Winsize;
@@ -25,6 +25,9 @@ pub struct ExecRequest<'a> {
     pub container_pid: i32,
     pub process: &'a Process,
     pub interactive: bool,
+    /// `exec -d`: the process gets /dev/null for stdout and stderr too,
+    /// so it holds nothing of the caller's open.
+    pub detach: bool,
     pub winsize: Option<Winsize>,
 }
 
@@ -142,14 +145,18 @@ fn run_process(req: &ExecRequest, chan: Channel) -> ! {
         nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
         if process.terminal() == Some(true) {
             attach_terminal(&chan, req.winsize, process.user().uid()).map_err(|e| e.to_string())?;
-        } else if !req.interactive {
-            let null = open(
-                "/dev/null",
-                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|e| format!("opening /dev/null: {e}"))?;
+        } else if !req.interactive || req.detach {
+            let null = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
+                .map_err(|e| format!("opening /dev/null: {e}"))?;
             dup2_stdin(&null).map_err(|e| format!("redirecting stdin: {e}"))?;
+            if req.detach {
+                for target in [1, 2] {
+                    // SAFETY: dup2 onto a standard fd; `null` stays open.
+                    if unsafe { libc::dup2(null.as_raw_fd(), target) } < 0 {
+                        return Err(format!("redirecting output: {}", nix::Error::last()));
+                    }
+                }
+            }
         }
         let cwd = process.cwd();
         std::env::set_current_dir(cwd)

@@ -103,17 +103,27 @@ fn mount_kernel_overlay(layers: &RootfsLayers, target: &Path) -> Result<(), Setu
 }
 
 fn mount_fuse_overlay(layers: &RootfsLayers, target: &Path) -> Result<(), SetupError> {
-    let status = Command::new("fuse-overlayfs")
+    // Its notices ("unknown argument ignored: …") must not land on the
+    // container's stderr; they are shown only when the mount fails. The
+    // daemon points its own stdio at /dev/null, so reading ends.
+    let out = Command::new("fuse-overlayfs")
         .arg("-o")
         .arg(overlay_options(layers, false))
         .arg(target)
-        .status()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
         .map_err(io("running fuse-overlayfs"))?;
-    if status.success() {
+    if out.status.success() {
         Ok(())
     } else {
+        let detail = String::from_utf8_lossy(&out.stderr)
+            .trim()
+            .replace('\n', "; ");
         Err(SetupError::Message(format!(
-            "fuse-overlayfs failed: {status}"
+            "fuse-overlayfs failed ({}): {detail}",
+            out.status
         )))
     }
 }

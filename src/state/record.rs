@@ -136,6 +136,11 @@ pub struct MountSummary {
 pub struct ContainerConfig {
     /// The process as planned (entrypoint + command), for `ps` and `inspect`.
     pub args: Vec<String>,
+    /// The two halves `args` was made of, as `inspect` shows them.
+    #[serde(default)]
+    pub entrypoint: Vec<String>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
     pub env: Vec<String>,
     pub workdir: String,
     pub user: String,

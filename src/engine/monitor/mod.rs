@@ -10,6 +10,7 @@
 
 mod relay;
 mod spawn;
+mod trim;
 
 use std::fs::File;
 use std::io::Write;
@@ -108,6 +109,7 @@ pub fn monitor_main(dirs: &StorageDirs, id: &str, report_fd: RawFd, attach: bool
         }
     }
     drop(report_pipe);
+    trim::drop_clean_pages();
     monitor.supervise();
     0
 }
@@ -230,10 +232,8 @@ impl Monitor {
         loop {
             let started = Instant::now();
             let exit_code = self.relay.run(&self.dirs, &self.record);
-            let restart = match self.record_exit(exit_code) {
-                Ok(restart) => restart,
-                Err(_) => false,
-            };
+            // A record that cannot be written (removed meanwhile) ends it.
+            let restart = self.record_exit(exit_code).unwrap_or_default();
             if !restart {
                 self.relay.finish(exit_code);
                 self.clean_up(true);

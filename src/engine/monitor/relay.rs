@@ -241,10 +241,9 @@ impl Relay {
                     self.pending_stdin.extend_from_slice(&data);
                 }
             }
-            Some(Frame::StdinClosed) => {
-                if self.pending_stdin.is_empty() {
-                    self.streams.stdin = None;
-                }
+            // Close only once everything the client sent was delivered.
+            Some(Frame::StdinClosed) if self.pending_stdin.is_empty() => {
+                self.streams.stdin = None;
             }
             Some(Frame::Resize { rows, cols }) => {
                 if let Some(pty) = &self.streams.pty {
@@ -336,10 +335,11 @@ impl Relay {
             drop(fds);
             let is_ready = |i: Option<usize>| i.is_some_and(|i| ready[i]);
 
-            if ready[0] && self.handle_signals() {
-                if let Some(pid) = self.pid {
-                    let _ = kill(pid, Signal::SIGKILL);
-                }
+            if ready[0]
+                && self.handle_signals()
+                && let Some(pid) = self.pid
+            {
+                let _ = kill(pid, Signal::SIGKILL);
             }
             for (index, stream) in [(stdout_i, Stream::Stdout), (stderr_i, Stream::Stderr)] {
                 if !is_ready(index) {
