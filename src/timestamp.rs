@@ -2,7 +2,7 @@
 //! container records' start and finish times, log lines. A leaf module that
 //! every layer below `cmd` may use.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `2024-05-01T12:34:56Z` (whole seconds, UTC).
 pub fn format_rfc3339_utc(t: SystemTime) -> String {
@@ -12,7 +12,7 @@ pub fn format_rfc3339_utc(t: SystemTime) -> String {
     };
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = civil_from_days(days.into());
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
@@ -21,15 +21,16 @@ pub fn format_rfc3339_utc(t: SystemTime) -> String {
     )
 }
 
-/// `2024-05-01T12:34:56.123456789Z` (nanoseconds, UTC), as podman records
-/// container times and k8s-file log lines.
+/// Formats `t` as RFC3339 UTC with all nine fractional digits, so that
+/// timestamps line up in `logs -t` output.
 pub fn format_rfc3339_nanos(t: SystemTime) -> String {
-    let whole = format_rfc3339_utc(t);
-    let nanos = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{}.{nanos:09}Z", &whole[..whole.len() - 1])
+    let nanos = to_nanos(t);
+    let secs = nanos.div_euclid(NANOS_PER_SEC);
+    let (year, month, day) = civil_from_days(secs.div_euclid(SECS_PER_DAY));
+    let in_day = secs.rem_euclid(SECS_PER_DAY);
+    let (hour, minute, second) = (in_day / 3600, in_day / 60 % 60, in_day % 60);
+    let fraction = nanos.rem_euclid(NANOS_PER_SEC);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{fraction:09}Z")
 }
 
 /// The `SystemTime` of an RFC 3339 timestamp; `None` when malformed.
@@ -98,79 +99,131 @@ pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
         }
         _ => return None,
     };
-    let days = days_from_civil(year, month, day);
+    let days = days_from_civil(year.into(), month.into(), day.into()) as i64;
     Some((
         days * 86_400 + hour * 3600 + minute * 60 + second - offset,
         nanos,
     ))
 }
 
+/// Nanoseconds in a second and seconds in a day, for the calendar maths.
+pub const NANOS_PER_SEC: i128 = 1_000_000_000;
+pub const SECS_PER_DAY: i128 = 86_400;
+
 /// A Go duration (`300ms`, `1m30s`, `2h`, `1.5s`), as docker's duration
-/// flags take it; a bare `0` is zero. `None` when malformed.
+/// flags take it; a bare `0` is zero. `None` when malformed or negative.
 pub fn parse_go_duration(text: &str) -> Option<std::time::Duration> {
     if text == "0" {
         return Some(std::time::Duration::ZERO);
     }
-    let mut rest = text;
-    let mut total = 0f64;
+    let nanos = parse_go_duration_nanos(text)?;
+    u64::try_from(nanos)
+        .ok()
+        .map(std::time::Duration::from_nanos)
+}
+
+/// A Go duration (`90s`, `1h30m`, `1.5h`, `500ms`, `-10m`) in nanoseconds.
+pub fn parse_go_duration_nanos(text: &str) -> Option<i128> {
+    const UNITS: [(&str, i128); 8] = [
+        ("ns", 1),
+        ("us", 1_000),
+        ("µs", 1_000),
+        ("μs", 1_000),
+        ("ms", 1_000_000),
+        ("s", NANOS_PER_SEC),
+        ("m", 60 * NANOS_PER_SEC),
+        ("h", 3600 * NANOS_PER_SEC),
+    ];
+    let (sign, mut rest) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text.strip_prefix('+').unwrap_or(text)),
+    };
     if rest.is_empty() {
         return None;
     }
+    let mut total: i128 = 0;
     while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        let len = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
             .unwrap_or(rest.len());
-        let number: f64 = rest[..number_len].parse().ok()?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += number * seconds;
-        rest = &rest[unit_len..];
-    }
-    Some(std::time::Duration::from_secs_f64(total))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of `days_from_civil`.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
+        let (whole, fraction) = rest[..len].split_once('.').unwrap_or((&rest[..len], ""));
+        if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+            return None;
+        }
+        let (unit, per_unit) = UNITS
+            .iter()
+            .find(|(unit, _)| rest[len..].starts_with(unit))?;
+        let whole: i128 = if whole.is_empty() {
+            0
         } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
+            whole.parse().ok()?
+        };
+        let part = scale_fraction(fraction.as_bytes()) * per_unit / NANOS_PER_SEC;
+        total = total.checked_add(whole.checked_mul(*per_unit)?.checked_add(part)?)?;
+        rest = &rest[len + unit.len()..];
+    }
+    Some(sign * total)
+}
+
+/// Nanoseconds in the decimal fraction `digits` (ASCII digits; "5" is half a
+/// second). Digits past nanoseconds are dropped, as Go does.
+pub fn scale_fraction(digits: &[u8]) -> i128 {
+    let padded = digits.iter().copied().chain(std::iter::repeat(b'0'));
+    padded.take(9).fold(0, |n, d| n * 10 + i128::from(d - b'0'))
+}
+
+pub fn days_in_month(year: i128, month: i128) -> i128 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date. Years are counted
+/// from March, so that the leap day falls at the end of a year, in 400-year
+/// eras of exactly 146097 days.
+pub fn days_from_civil(year: i128, month: i128, day: i128) -> i128 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let (era, year_of_era) = (year.div_euclid(400), year.rem_euclid(400));
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    // 0000-03-01, where era 0 starts, is 719468 days before the epoch.
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The inverse of [`days_from_civil`]: (year, month, day).
+pub fn civil_from_days(days: i128) -> (i128, i128, i128) {
+    let days = days + 719_468;
+    let (era, day_of_era) = (days.div_euclid(146_097), days.rem_euclid(146_097));
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let march_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * march_month + 2) / 5 + 1;
+    let month = (march_month + 2) % 12 + 1;
+    (era * 400 + year_of_era + i128::from(month <= 2), month, day)
+}
+
+/// Nanoseconds since the epoch, negative before it. A SystemTime spans at
+/// most i64 seconds, far inside i128 nanoseconds, so the casts cannot wrap.
+pub fn to_nanos(t: SystemTime) -> i128 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_nanos() as i128,
+        Err(before) => -(before.duration().as_nanos() as i128),
+    }
+}
+
+pub fn from_nanos(nanos: i128) -> Option<SystemTime> {
+    let magnitude = nanos.unsigned_abs();
+    let secs = u64::try_from(magnitude / NANOS_PER_SEC as u128).ok()?;
+    let span = Duration::new(secs, (magnitude % NANOS_PER_SEC as u128) as u32);
+    if nanos >= 0 {
+        UNIX_EPOCH.checked_add(span)
+    } else {
+        UNIX_EPOCH.checked_sub(span)
+    }
 }
 
 #[cfg(test)]

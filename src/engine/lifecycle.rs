@@ -93,7 +93,8 @@ pub fn list_containers(dirs: &StorageDirs) -> Result<Vec<ContainerRecord>, Engin
         .list_ids()
         .iter()
         .filter_map(|id| refresh(&store, id).ok())
-        .filter(|r| store.lookup(&r.id).is_ok())
+        // `refresh` removes orphaned `--rm` containers.
+        .filter(|r| store.paths(&r.id).dir.join("state.json").exists())
         .collect();
     records.sort_by(|a, b| b.created.cmp(&a.created));
     Ok(records)

@@ -3,7 +3,6 @@
 //! changes between the many skiff processes that may act at once.
 
 use std::fs;
-use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 use nix::fcntl::{Flock, FlockArg};
@@ -161,7 +160,6 @@ impl ContainerStore {
                 name: id.to_string(),
             });
         }
-        let _ = lock.as_fd();
         Ok(ContainerLock { _lock: lock })
     }
 
@@ -241,8 +239,9 @@ mod tests {
         let id = "1".repeat(64);
         let mut rec = record(&id);
         s.create(&mut rec, Some("db")).unwrap();
-        let _lock = s.lock(&id).unwrap();
+        let lock = s.lock(&id).unwrap();
         s.forget(&rec);
+        drop(lock);
         assert!(s.lookup("db").is_err());
         assert!(s.list_ids().is_empty());
         assert!(matches!(

@@ -1,5 +1,6 @@
 use super::timestamp::*;
 use super::*;
+use crate::timestamp::civil_from_days;
 
 use std::fs;
 use std::io::Write;
