@@ -1,5 +1,8 @@
-//! Placeholder until the Go-template module lands: `json` and `{{.Field}}`
-//! paths only.
+//! `--format` for every command that takes it: `json`, `table TEMPLATE`
+//! (a header row, then one row per item) and plain templates. A small
+//! subset of Go's text/template: `{{.Field}}` and `{{.A.B}}` paths and
+//! `{{json .}}`; anything else is refused with a clear error. The full Go
+//! template language (pipelines, range, functions) is not implemented yet.
 
 use serde_json::Value;
 
@@ -70,8 +73,11 @@ pub fn render_rows(
     rows: &[Value],
     headers: &dyn Fn(&str) -> Option<&'static str>,
 ) -> Result<String, TemplateError> {
-    let _ = headers;
     let mut out = String::new();
+    if let OutputFormat::Table(t) = format {
+        out.push_str(&header_row(t, headers));
+        out.push('\n');
+    }
     match format {
         OutputFormat::Json => {
             out = serde_json::to_string_pretty(rows).unwrap_or_default();
@@ -87,7 +93,52 @@ pub fn render_rows(
     Ok(out)
 }
 
+/// The header of a `table` template: each `{{.Field}}` becomes the
+/// command's name for it, or the field name in capitals.
+fn header_row(text: &str, headers: &dyn Fn(&str) -> Option<&'static str>) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find("}}") else {
+            break;
+        };
+        let action = rest[start + 2..start + end].trim();
+        let field = action.strip_prefix('.').unwrap_or(action);
+        out.push_str(
+            &headers(field)
+                .map(String::from)
+                .unwrap_or_else(|| field.to_uppercase()),
+        );
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 pub fn render_one(template_text: &str, value: &Value) -> Result<String, TemplateError> {
     let text = template_text.replace("\\t", "\t").replace("\\n", "\n");
     Ok(format!("{}\n", render(&text, value)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fields_tables_and_json_render() {
+        let rows = vec![json!({"ID": "abc", "State": {"Pid": 7}})];
+        let none = |_: &str| None;
+        let lines = OutputFormat::parse("{{.ID}}\\t{{.State.Pid}}").unwrap();
+        assert_eq!(render_rows(&lines, &rows, &none).unwrap(), "abc\t7\n");
+        let table = OutputFormat::parse("table {{.ID}} {{.State}}").unwrap();
+        let named = |f: &str| (f == "ID").then_some("CONTAINER ID");
+        let out = render_rows(&table, &rows, &named).unwrap();
+        assert!(out.starts_with("CONTAINER ID STATE\n"), "{out}");
+        let err = render_one("{{.Nope}}", &rows[0]).unwrap_err().to_string();
+        assert!(err.contains("Nope"), "{err}");
+        assert!(render_one("{{range .}}{{end}}", &rows[0]).is_err());
+        assert!(render_one("{{json .State}}", &rows[0]).is_err());
+    }
 }
