@@ -2,12 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 mod cmd;
 
 fn main() -> ExitCode {
-    let cli = match cmd::Cli::try_parse() {
+    let cli = match cmd::parse() {
         Ok(cli) => cli,
         Err(err) => return cmd::report_usage_error(err),
     };
