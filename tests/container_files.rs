@@ -258,3 +258,33 @@ fn f08_pause_refuses_clearly_without_a_cgroup_freezer() {
         assert_eq!(ctx.status_of("p"), "running");
     });
 }
+
+#[test]
+fn f09_commit_makes_an_image_of_the_containers_changes() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let _cleanup = RemoveAllOnDrop(ctx);
+        let script = "echo made > /newfile; chown 1234:1234 /newfile; rm /bin/vi; \
+                      mkdir /d; echo x > /d/y";
+        ctx.run_ok(&["run", "--name", "c", "busybox", "sh", "-c", script]);
+        let out = ctx.run_ok(&["commit", "-m", "my change", "c", "mine:1"]);
+        assert!(
+            is_hex(out.trim(), 64),
+            "commit prints the image ID: {out:?}"
+        );
+        let check = "cat /newfile; stat -c %u /newfile; \
+                     test -e /bin/vi && echo vi-present || echo vi-gone; cat /d/y";
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", "mine:1", "sh", "-c", check]),
+            "made\n1234\nvi-gone\nx\n"
+        );
+        // The generated /etc files were mount points, not changes.
+        let hosts = ctx.run_ok(&["run", "--rm", "mine:1", "cat", "/etc/hostname"]);
+        assert!(!hosts.trim().is_empty());
+        // A container of the image still reports the base's layers intact.
+        assert!(
+            ctx.run_ok(&["images"]).contains("docker.io/library/mine"),
+            "the new image is listed"
+        );
+    });
+}

@@ -148,6 +148,8 @@ enum ContainerCommand {
     Rename(containers::RenameArgs),
     /// Copy files between a container and the host
     Cp(processes::CpArgs),
+    /// Create a new image from a container's changes
+    Commit(processes::CommitArgs),
     /// Show what a container changed in its filesystem
     Diff(processes::DiffArgs),
     /// Write a container's filesystem as a tar archive
@@ -199,6 +201,7 @@ fn dispatch_container(dirs: &StorageDirs, command: ContainerCommand) -> anyhow::
         ContainerCommand::Wait(args) => containers::wait(dirs, args),
         ContainerCommand::Rename(args) => containers::rename(dirs, args),
         ContainerCommand::Cp(args) => processes::cp(dirs, args),
+        ContainerCommand::Commit(args) => processes::commit(dirs, args),
         ContainerCommand::Diff(args) => processes::diff(dirs, args),
         ContainerCommand::Export(args) => processes::export(dirs, args),
         ContainerCommand::Top(args) => processes::top(dirs, args),

@@ -266,3 +266,32 @@ pub fn export(dirs: &StorageDirs, args: ExportArgs) -> anyhow::Result<i32> {
     }
     Ok(0)
 }
+
+#[derive(Args)]
+pub struct CommitArgs {
+    /// Author recorded in the image
+    #[arg(short, long)]
+    author: Option<String>,
+    /// Commit message, recorded in the image's history
+    #[arg(short, long)]
+    message: Option<String>,
+    /// Print only the image ID
+    #[arg(short, long)]
+    quiet: bool,
+    container: String,
+    /// Name for the new image
+    image: Option<String>,
+}
+
+pub fn commit(dirs: &StorageDirs, args: CommitArgs) -> anyhow::Result<i32> {
+    let options = skiff::layers::CommitOptions {
+        reference: args.image,
+        author: args.author,
+        message: args.message,
+        created_by: format!("skiff commit {}", args.container),
+    };
+    let id = skiff::engine::commit_container(dirs, &args.container, &options)?;
+    let _ = args.quiet; // the ID is all commit prints either way
+    println!("{}", id.hex());
+    Ok(0)
+}

@@ -11,7 +11,7 @@ use crate::state::StorageDirs;
 
 /// Runs `work` against the store, inside a mapped user namespace when
 /// rootless. Returns what `work` produced, one item per line.
-fn with_store_as_owner(
+pub(super) fn with_store_as_owner(
     dirs: &StorageDirs,
     work: impl FnOnce(&Store) -> Result<Vec<String>, EngineError>,
 ) -> Result<Vec<String>, EngineError> {

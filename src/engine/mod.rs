@@ -5,6 +5,7 @@
 pub mod attach;
 pub mod changes;
 mod cleanup;
+mod commit;
 mod copy;
 mod create;
 mod exec;
@@ -20,6 +21,7 @@ mod run;
 pub mod signals;
 
 pub use attach::{AttachOptions, attach_container};
+pub use commit::commit_container;
 pub use copy::{CopyEndpoint, copy};
 pub use create::{HealthRequest, RunRequest, create_container};
 pub use exec::{ExecOptions, exec_container};

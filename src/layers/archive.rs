@@ -147,7 +147,7 @@ impl Store {
         Ok((id, layer.stats))
     }
 
-    fn blob_compression(&self, blob: &Digest) -> Result<Compression, LayerError> {
+    pub(crate) fn blob_compression(&self, blob: &Digest) -> Result<Compression, LayerError> {
         let path = self.blob_path(blob);
         let file = File::open(&path).map_err(io_error("opening", &path))?;
         let mut magic = [0u8; 4];
@@ -242,7 +242,7 @@ struct DescriptorOut {
 }
 
 /// An OCI image manifest for a config and (blob, size, compression) layers.
-fn synthesize_manifest(
+pub(crate) fn synthesize_manifest(
     config: (&Digest, u64),
     layers: &[(Digest, u64, Compression)],
 ) -> Result<Vec<u8>, LayerError> {

@@ -237,7 +237,10 @@ fn id_prefix(s: &str) -> Option<&str> {
 
 /// The lookup order: a full ID, then a name, then an ID prefix (so an
 /// image named `abc` wins over IDs starting with `abc`).
-fn find_record<'a>(index: &'a ImageIndex, s: &str) -> Result<&'a ImageRecord, LayerError> {
+pub(crate) fn find_record<'a>(
+    index: &'a ImageIndex,
+    s: &str,
+) -> Result<&'a ImageRecord, LayerError> {
     let prefix = id_prefix(s);
     if let Some(hex) = prefix
         && hex.len() == 64

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 pub use oci_spec::image::ImageConfiguration;
 
 mod archive;
+mod commit;
 mod digest;
 mod image;
 mod reference;
@@ -25,6 +26,7 @@ mod unpack;
 
 pub use crate::timestamp::{format_rfc3339_utc, parse_rfc3339};
 pub use archive::LoadReport;
+pub use commit::CommitOptions;
 pub use digest::{Digest, HashingReader, HashingWriter};
 pub use reference::ImageReference;
 pub use store::{PlacedLayer, Store};
