@@ -61,7 +61,8 @@ fn walk_upper(
     Ok(())
 }
 
-fn xattr_set(path: &Path, name: &str) -> bool {
+/// Whether `path` (not followed if a symlink) carries xattr `name`.
+pub(super) fn xattr_set(path: &Path, name: &str) -> bool {
     let (Ok(p), Ok(n)) = (
         std::ffi::CString::new(path.as_os_str().as_encoded_bytes()),
         std::ffi::CString::new(name),

@@ -12,18 +12,6 @@ use super::lifecycle::find_container;
 use crate::layers::{CommitOptions, Digest, OPAQUE_XATTR};
 use crate::state::{ContainerStore, StorageDirs};
 
-fn has_xattr(path: &Path, name: &str) -> bool {
-    let (Ok(p), Ok(n)) = (
-        std::ffi::CString::new(path.as_os_str().as_encoded_bytes()),
-        std::ffi::CString::new(name),
-    ) else {
-        return false;
-    };
-    // SAFETY: NUL-terminated strings; a null buffer of size 0 only asks
-    // for the value's length.
-    unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), std::ptr::null_mut(), 0) >= 0 }
-}
-
 fn empty_entry(name: &Path) -> tar::Header {
     let mut header = tar::Header::new_gnu();
     header.set_size(0);
@@ -58,7 +46,7 @@ fn add_tree(
         }
         builder.append_path_with_name(&path, &child)?;
         if meta.is_dir() {
-            if has_xattr(&path, OPAQUE_XATTR) {
+            if super::changes::xattr_set(&path, OPAQUE_XATTR) {
                 let header = empty_entry(&child.join(".wh..wh..opq"));
                 builder.append(&header, std::io::empty())?;
             }

@@ -11,7 +11,8 @@ use nix::sched::{CloneFlags, setns};
 use super::rootfs::{RootfsLayers, mount_layers};
 use super::userns::{IdMappings, UsernsError, run_in_child, write_id_maps};
 
-fn same_namespace(pid: i32, name: &str) -> bool {
+/// Whether process `pid` is in our namespace of kind `name` (`user`, `mnt`, …).
+pub(super) fn same_namespace(pid: i32, name: &str) -> bool {
     use std::os::unix::fs::MetadataExt;
     let ours = std::fs::metadata(format!("/proc/self/ns/{name}"));
     let theirs = std::fs::metadata(format!("/proc/{pid}/ns/{name}"));

@@ -16,6 +16,7 @@ use oci_spec::runtime::Process;
 
 use super::SandboxError;
 use super::command::exec_command;
+use super::enter::same_namespace;
 use super::init::{attach_terminal, close_inherited_fds, reset_signals};
 use super::message::{Channel, Message, channel_pair};
 use super::namespaces::clone_into_namespaces;
@@ -48,13 +49,6 @@ const NAMESPACES: [(&str, CloneFlags); 6] = [
     ("pid", CloneFlags::CLONE_NEWPID),
     ("mnt", CloneFlags::CLONE_NEWNS),
 ];
-
-fn same_namespace(pid: i32, name: &str) -> bool {
-    let ours = std::fs::metadata(format!("/proc/self/ns/{name}"));
-    let theirs = std::fs::metadata(format!("/proc/{pid}/ns/{name}"));
-    use std::os::unix::fs::MetadataExt;
-    matches!((ours, theirs), (Ok(a), Ok(b)) if a.ino() == b.ino() && a.dev() == b.dev())
-}
 
 fn open_namespaces(pid: i32) -> Result<Vec<(OwnedFd, CloneFlags)>, SandboxError> {
     let mut fds = Vec::new();

@@ -100,7 +100,9 @@ fn exit_code(status: WaitStatus) -> Option<i32> {
     }
 }
 
-fn write_all(fd: BorrowedFd, mut data: &[u8]) {
+/// Writes all of `data` to `fd`, retrying on EINTR/EAGAIN; gives up
+/// silently on other errors (the reader went away).
+pub fn write_all(fd: BorrowedFd, mut data: &[u8]) {
     while !data.is_empty() {
         match nix::unistd::write(fd, data) {
             Ok(n) => data = &data[n..],

@@ -16,6 +16,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use crate::engine::attach::protocol::{Frame, MAX_PAYLOAD, listen_at};
+use crate::sandbox::foreground::write_all;
 use crate::state::log::{LogWriter, Stream};
 use crate::state::{ContainerRecord, StorageDirs};
 
@@ -426,14 +427,4 @@ fn slot<'a>(fd: Option<&'a OwnedFd>, flags: PollFlags, fds: &mut Vec<PollFd<'a>>
         fds.push(PollFd::new(f.as_fd(), flags));
         fds.len() - 1
     })
-}
-
-fn write_all(fd: BorrowedFd, mut data: &[u8]) {
-    while !data.is_empty() {
-        match nix::unistd::write(fd, data) {
-            Ok(n) => data = &data[n..],
-            Err(nix::Error::EINTR) | Err(nix::Error::EAGAIN) => continue,
-            Err(_) => return,
-        }
-    }
 }
