@@ -1,43 +1,278 @@
-//! `--format` for every command that takes it, with Go's text/template
-//! language (the `gotmpl` port) and the helpers podman users rely on:
-//! `json`, `lower`, `upper`, `title`, `truncate`, `join`, `split`.
+//! `--format` for every command that takes it (ps, images, inspect,
+//! history, …), as podman does it: Go's text/template language, through
+//! the `gotmpl` port, over rows whose keys are podman's field names.
 //!
-//! `json` alone prints the rows as a JSON array; `table TEMPLATE` prints a
-//! header row (from the fields the template names) and aligned columns;
-//! anything else is rendered once per row. A literal `\t` or `\n` typed in
-//! the format becomes a tab or newline, as in podman. A field the data
-//! does not have is an error, as with podman's structs.
+//! - `json` prints the rows as a pretty JSON array.
+//! - `table TEMPLATE` prints a header row, then one line per row, aligned
+//!   as podman's tabwriter does (columns at least 12 wide, 2 spaces apart).
+//!   A bare `table` asks for the command's own default table, which only
+//!   the caller knows: check for it before [`OutputFormat::parse`], which
+//!   refuses it with [`TemplateError::BareTable`].
+//! - Anything else is rendered once per row, unaligned.
+//!
+//! As in podman, a `\t` or `\n` typed outside `{{ }}` becomes a real tab
+//! or newline, a space outside `{{ }}` in a `table` template separates
+//! columns, and each row ends with a newline unless the template already
+//! does. A field the data lacks is an error, as with podman's structs,
+//! rather than Go's `<no value>` for maps.
 
+use gotmpl::parse::{Expr, Node, PipeNode};
 use gotmpl::{MissingKey, Template, Value};
 
-use super::format::Table;
+/// The template's name in error messages: `template: format:1:5: …`.
+const NAME: &str = "format";
+/// podman's tabwriter settings (`report.NewWriterDefault`).
+const MIN_WIDTH: usize = 12;
+const PADDING: usize = 2;
+/// Go's own template functions, to refuse any other name at parse time.
+const BUILTINS: &[&str] = &[
+    "and", "call", "eq", "ge", "gt", "html", "index", "js", "le", "len", "lt", "ne", "not", "or",
+    "print", "printf", "println", "slice", "urlquery",
+];
+/// podman's additions (`report.DefaultFuncs`), registered in `compile`.
+const HELPERS: &[&str] = &[
+    "join", "json", "lower", "pad", "split", "title", "truncate", "upper",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
-    /// gotmpl's message, always starting `template: ` as Go's do.
+    /// A syntax error or unknown function; the text reads like Go's,
+    /// `template: format:1: function "foo" not defined`.
     #[error("{0}")]
-    Template(String),
+    Parse(String),
+    /// Rendering failed, e.g. a field the data does not have.
+    #[error("template: {0}")]
+    Execute(String),
+    /// `parse` was given a bare `table`, which callers must answer with
+    /// their default table before parsing.
+    #[error("`table` alone selects the command's default table, not a template")]
+    BareTable,
+    #[error("rendering JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 impl From<gotmpl::TemplateError> for TemplateError {
     fn from(err: gotmpl::TemplateError) -> Self {
-        let text = err.to_string();
-        if text.starts_with("template:") {
-            TemplateError::Template(text)
-        } else {
-            TemplateError::Template(format!("template: {text}"))
+        use gotmpl::TemplateError as G;
+        match err {
+            G::Parse { .. } | G::Lex { .. } => TemplateError::Parse(err.to_string()),
+            // Worded as podman's struct lookups fail, not as Go's map lookups.
+            G::MissingKey { key } => TemplateError::Execute(format!("can't evaluate field {key}")),
+            G::Exec(message) => TemplateError::Execute(message),
+            other => TemplateError::Execute(other.to_string()),
         }
     }
 }
 
-/// What the user asked for with `--format`. The caller handles a bare
-/// `table` (its default table) before parsing.
+/// What the user asked for with `--format`.
 pub enum OutputFormat {
     Json,
-    Table { header: String, template: Template },
+    Table(Template),
     Lines(Template),
 }
 
+impl OutputFormat {
+    pub fn parse(format: &str) -> Result<OutputFormat, TemplateError> {
+        if format == "json" {
+            return Ok(OutputFormat::Json);
+        }
+        if format.trim() == "table" {
+            return Err(TemplateError::BareTable);
+        }
+        match format.strip_prefix("table ") {
+            Some(rest) if rest.trim().is_empty() => Err(TemplateError::BareTable),
+            Some(rest) => Ok(OutputFormat::Table(compile(&normalize(rest, true))?)),
+            None => Ok(OutputFormat::Lines(compile(&normalize(format, false))?)),
+        }
+    }
+}
+
+/// Renders `rows`; `headers` names a field's column in a `table`, where
+/// `None` falls back to the field name split into words and uppercased.
+pub fn render_rows(
+    format: &OutputFormat,
+    rows: &[serde_json::Value],
+    headers: &dyn Fn(&str) -> Option<&'static str>,
+) -> Result<String, TemplateError> {
+    match format {
+        OutputFormat::Json => Ok(serde_json::to_string_pretty(rows)? + "\n"),
+        OutputFormat::Lines(template) => rows.iter().map(|row| execute(template, row)).collect(),
+        OutputFormat::Table(template) => {
+            let mut text = header_row(template, headers);
+            for row in rows {
+                text.push_str(&execute(template, row)?);
+            }
+            Ok(align(&text))
+        }
+    }
+}
+
+/// Renders one value, as `inspect --format` does for each object; the
+/// caller handles `json` itself.
+pub fn render_one(template_text: &str, value: &serde_json::Value) -> Result<String, TemplateError> {
+    execute(&compile(&normalize(template_text, false))?, value)
+}
+
+fn execute(template: &Template, data: &serde_json::Value) -> Result<String, TemplateError> {
+    Ok(template.execute_to_string(&gotmpl::to_value(data)?)?)
+}
+
+/// podman's clean-up of a typed format (tabs and newlines are awkward to
+/// type in a shell). Only text outside actions changes, so a `\n` inside
+/// a Go string literal keeps its meaning.
+fn normalize(format: &str, table: bool) -> String {
+    let mut out = String::with_capacity(format.len() + 1);
+    let mut rest = format;
+    loop {
+        let end = rest.find("{{").unwrap_or(rest.len());
+        let text = rest[..end].replace("\\t", "\t").replace("\\n", "\n");
+        out.push_str(&if table { text.replace(' ', "\t") } else { text });
+        rest = &rest[end..];
+        if rest.is_empty() {
+            break;
+        }
+        let len = action_len(rest);
+        out.push_str(&rest[..len]);
+        rest = &rest[len..];
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+/// The length of the action that `s` starts with, through its `}}`; a
+/// `}}` inside a string literal or comment does not close it. All of `s`
+/// if unclosed, which the parser then reports.
+fn action_len(s: &str) -> usize {
+    // Bytes, not chars: every delimiter is ASCII, which UTF-8 never
+    // uses inside a multi-byte character.
+    let bytes = s.as_bytes();
+    let mut quote = None;
+    let mut i = 2;
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        match quote {
+            Some(q) if bytes[i] == q => quote = None,
+            Some(b'`') => {}
+            Some(_) if bytes[i] == b'\\' => i += 1,
+            Some(_) => {}
+            None if matches!(bytes[i], b'"' | b'\'' | b'`') => quote = Some(bytes[i]),
+            None if rest.starts_with(b"/*") => match s[i + 2..].find("*/") {
+                Some(end) => i += end + 3,
+                None => return s.len(),
+            },
+            None if rest.starts_with(b"}}") => return i + 2,
+            None => {}
+        }
+        i += 1;
+    }
+    s.len()
+}
+
+/// A helper that takes one value and returns a string.
+type StringHelper = fn(&Value) -> String;
+
+fn compile(text: &str) -> Result<Template, TemplateError> {
+    let one_arg: [(&'static str, StringHelper); 4] = [
+        ("json", |v| to_json(v).to_string()),
+        ("lower", |v| text_of(v).to_lowercase()),
+        ("upper", |v| text_of(v).to_uppercase()),
+        ("title", |v| title(&text_of(v))),
+    ];
+    let mut template = Template::new(NAME).missing_key(MissingKey::Error);
+    for (name, helper) in one_arg {
+        template = template.func(name, move |a| {
+            let [v] = args(name, a)?;
+            Ok(string(helper(v)))
+        });
+    }
+    let template = template
+        .func("truncate", |a| {
+            let [s, n] = args("truncate", a)?;
+            Ok(string(text_of(s).chars().take(count(n)?).collect()))
+        })
+        .func("pad", |a| {
+            let [s, before, after] = args("pad", a)?;
+            let (before, after) = (" ".repeat(count(before)?), " ".repeat(count(after)?));
+            Ok(string(format!("{before}{}{after}", text_of(s))))
+        })
+        .func("join", |a| {
+            let [list, sep] = args("join", a)?;
+            Ok(string(match list {
+                Value::List(items) => {
+                    let items: Vec<String> = items.iter().map(text_of).collect();
+                    items.join(&text_of(sep))
+                }
+                // skiff's rows may hold one name where podman's hold a list.
+                other => text_of(other),
+            }))
+        })
+        .func("split", |a| {
+            let [s, sep] = args("split", a)?;
+            let (s, sep) = (text_of(s), text_of(sep));
+            // Go splits at every character for an empty separator.
+            let parts: Vec<Value> = match sep.as_str() {
+                "" => s.chars().map(|c| string(c.to_string())).collect(),
+                sep => s.split(sep).map(|p| string(p.to_string())).collect(),
+            };
+            Ok(Value::List(parts.into()))
+        })
+        .parse(text)?;
+    refuse_unknown_functions(&template)?;
+    Ok(template)
+}
+
+/// Go refuses an unknown function while parsing, so a typo fails even
+/// with no rows to render; gotmpl would only notice while executing.
+fn refuse_unknown_functions(template: &Template) -> Result<(), TemplateError> {
+    let mut unknown = |e: &Expr| match e {
+        Expr::Identifier(pos, name)
+            if !BUILTINS.contains(&name.as_str()) && !HELPERS.contains(&name.as_str()) =>
+        {
+            Some(format!(
+                "template: {NAME}:{}: function {name:?} not defined",
+                pos.line
+            ))
+        }
+        _ => None,
+    };
+    let mut bodies = template
+        .templates()
+        .into_iter()
+        .filter_map(|n| template.lookup(n));
+    match bodies.find_map(|body| find_in_nodes(&body.nodes, &mut unknown)) {
+        Some(message) => Err(TemplateError::Parse(message)),
+        None => Ok(()),
+    }
+}
+
+/// A helper's arguments, refused unless there are exactly `N`.
+fn args<'a, const N: usize>(
+    name: &str,
+    args: &'a [Value],
+) -> Result<&'a [Value; N], gotmpl::TemplateError> {
+    args.try_into()
+        .map_err(|_| gotmpl::TemplateError::ArgCount {
+            name: name.to_string(),
+            expected: N,
+            got: args.len(),
+        })
+}
+
+fn count(v: &Value) -> Result<usize, gotmpl::TemplateError> {
+    let n = v.as_int().and_then(|n| usize::try_from(n).ok());
+    n.ok_or(gotmpl::TemplateError::TypeMismatch {
+        expected: "non-negative int",
+        got: v.type_name(),
+    })
+}
+
+fn string(s: String) -> Value {
+    Value::String(s.into())
+}
+
+/// A value as the string helpers see it; a null field reads as empty.
 fn text_of(v: &Value) -> String {
     match v {
         Value::String(s) => s.to_string(),
@@ -46,251 +281,174 @@ fn text_of(v: &Value) -> String {
     }
 }
 
-fn arg(args: &[Value], i: usize) -> Value {
-    args.get(i).cloned().unwrap_or(Value::Nil)
+/// Go's `strings.Title`: uppercase each letter that follows a separator.
+fn title(s: &str) -> String {
+    let mut after_separator = true;
+    s.chars()
+        .map(|c| {
+            let first = after_separator;
+            after_separator = if c.is_ascii() {
+                !(c.is_ascii_alphanumeric() || c == '_')
+            } else {
+                c.is_whitespace()
+            };
+            if first {
+                c.to_uppercase().collect()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
-/// A template value as JSON, for the `json` helper.
+/// Go's `json.Marshal` of a template value, which writes whole floats
+/// without a fraction (`2`, not `2.0`).
 fn to_json(v: &Value) -> serde_json::Value {
     use serde_json::Value as J;
     match v {
-        Value::Nil | Value::Function(_) => J::Null,
         Value::Bool(b) => J::Bool(*b),
         Value::Int(i) => J::from(*i),
         Value::Uint(u) => J::from(*u),
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => J::from(*f as i64),
         Value::Float(f) => J::from(*f),
-        Value::String(s) => J::String(s.to_string()),
+        Value::String(s) => J::from(&**s),
         Value::List(items) => J::Array(items.iter().map(to_json).collect()),
         Value::Map(map) => J::Object(
             map.iter()
                 .map(|(k, v)| (k.to_string(), to_json(v)))
                 .collect(),
         ),
+        _ => J::Null,
     }
 }
 
-fn string(s: String) -> Value {
-    Value::String(s.into())
+/// A `table` template's header line: its literal text, with each action
+/// replaced by the column name of the first field it reads.
+fn header_row(template: &Template, headers: &dyn Fn(&str) -> Option<&'static str>) -> String {
+    let Some(body) = template.lookup(NAME) else {
+        return String::new();
+    };
+    let mut first_field = |e: &Expr| match e {
+        Expr::Field(_, chain) => chain.first().map(|f| f.to_string()),
+        Expr::Variable(_, var, chain) if var == "$" => chain.first().map(|f| f.to_string()),
+        _ => None,
+    };
+    let header = |field: String| {
+        let text = headers(&field).map_or_else(|| camel_words(&field), str::to_string);
+        text.to_uppercase()
+    };
+    body.nodes
+        .iter()
+        .map(|node| match node {
+            Node::Text(text) => text.text.to_string(),
+            // An assignment prints nothing in the rows either.
+            Node::Action(action) if !action.pipe.decl.is_empty() => String::new(),
+            node => find_in_nodes(std::slice::from_ref(node), &mut first_field)
+                .map(header)
+                .unwrap_or_default(),
+        })
+        .collect()
 }
 
-fn title_case(s: &str) -> String {
-    s.split(' ')
-        .map(|w| {
-            let mut chars = w.chars();
-            match chars.next() {
-                Some(c) => c.to_uppercase().collect::<String>() + chars.as_str(),
-                None => String::new(),
+/// Splits a field name where podman's camelcase package does: where the
+/// kind of character changes, keeping the last capital of a run of
+/// capitals with the lowercase letters after it (`HTTPProxy` → `HTTP Proxy`).
+fn camel_words(field: &str) -> String {
+    let kind = |c: char| match c {
+        c if c.is_lowercase() => 'a',
+        c if c.is_uppercase() => 'A',
+        c if c.is_numeric() => '0',
+        _ => '.',
+    };
+    let kinds: Vec<char> = field.chars().map(kind).collect();
+    let mut out = String::new();
+    for (i, c) in field.chars().enumerate() {
+        if i > 0 {
+            let (prev, this, next) = (kinds[i - 1], kinds[i], kinds.get(i + 1));
+            if (prev != this && (prev, this) != ('A', 'a'))
+                || (prev == 'A' && this == 'A' && next == Some(&'a'))
+            {
+                out.push(' ');
             }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn compile(text: &str) -> Result<Template, TemplateError> {
-    Ok(Template::new("format")
-        .missing_key(MissingKey::Error)
-        .func("json", |a| Ok(string(to_json(&arg(a, 0)).to_string())))
-        .func("lower", |a| Ok(string(text_of(&arg(a, 0)).to_lowercase())))
-        .func("upper", |a| Ok(string(text_of(&arg(a, 0)).to_uppercase())))
-        .func("title", |a| Ok(string(title_case(&text_of(&arg(a, 0))))))
-        .func("truncate", |a| {
-            let n = arg(a, 1).as_int().unwrap_or(0).max(0) as usize;
-            Ok(string(text_of(&arg(a, 0)).chars().take(n).collect()))
-        })
-        .func("join", |a| {
-            let sep = text_of(&arg(a, 1));
-            Ok(match arg(a, 0) {
-                Value::List(items) => {
-                    string(items.iter().map(text_of).collect::<Vec<_>>().join(&sep))
-                }
-                other => string(text_of(&other)),
-            })
-        })
-        .func("split", |a| {
-            let (s, sep) = (text_of(&arg(a, 0)), text_of(&arg(a, 1)));
-            Ok(Value::List(
-                s.split(sep.as_str()).map(|p| string(p.into())).collect(),
-            ))
-        })
-        .parse(text)?)
-}
-
-fn normalize(format: &str) -> String {
-    format.replace("\\t", "\t").replace("\\n", "\n")
-}
-
-/// The header text of a `table` template: each action becomes the name
-/// of the first field it uses (`{{.Names | upper}}` → NAMES).
-fn header_of(text: &str, headers: &dyn Fn(&str) -> Option<&'static str>) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let Some(len) = rest[start..].find("}}") else {
-            break;
-        };
-        let action = &rest[start + 2..start + len];
-        let field: String = action
-            .split_once('.')
-            .map(|(_, after)| {
-                after
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push_str(
-            &headers(&field)
-                .map(String::from)
-                .unwrap_or_else(|| split_camel(&field)),
-        );
-        rest = &rest[start + len + 2..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// `CreatedAt` → `CREATED AT`, `ID` → `ID`.
-fn split_camel(field: &str) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = field.chars().collect();
-    for (i, c) in chars.iter().enumerate() {
-        let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-        if i > 0 && c.is_uppercase() && (chars[i - 1].is_lowercase() || next_lower) {
-            out.push(' ');
         }
-        out.extend(c.to_uppercase());
+        out.push(c);
     }
     out
 }
 
-impl OutputFormat {
-    pub fn parse(format: &str) -> Result<OutputFormat, TemplateError> {
-        let format = normalize(format);
-        if format == "json" {
-            return Ok(OutputFormat::Json);
+/// The first `Some` that `visit` returns for an expression in `nodes`.
+fn find_in_nodes<T>(nodes: &[Node], visit: &mut dyn FnMut(&Expr) -> Option<T>) -> Option<T> {
+    nodes.iter().find_map(|node| match node {
+        Node::List(list) => find_in_nodes(&list.nodes, visit),
+        Node::Action(action) => find_in_pipe(&action.pipe, visit),
+        Node::If(branch) | Node::Range(branch) | Node::With(branch) => {
+            find_in_pipe(&branch.pipe, visit)
+                .or_else(|| find_in_nodes(&branch.body.nodes, visit))
+                .or_else(|| find_in_nodes(&branch.else_body.as_ref()?.nodes, visit))
         }
-        match format.strip_prefix("table ") {
-            Some(rest) => Ok(OutputFormat::Table {
-                header: rest.to_string(),
-                template: compile(rest)?,
-            }),
-            None => Ok(OutputFormat::Lines(compile(&format)?)),
-        }
+        Node::Template(call) => find_in_pipe(call.pipe.as_ref()?, visit),
+        Node::Define(define) => find_in_nodes(&define.body.nodes, visit),
+        _ => None,
+    })
+}
+
+fn find_in_pipe<T>(pipe: &PipeNode, visit: &mut dyn FnMut(&Expr) -> Option<T>) -> Option<T> {
+    let mut exprs = pipe.commands.iter().flat_map(|command| &command.args);
+    exprs.find_map(|expr| find_in_expr(expr, visit))
+}
+
+fn find_in_expr<T>(expr: &Expr, visit: &mut dyn FnMut(&Expr) -> Option<T>) -> Option<T> {
+    visit(expr).or_else(|| match expr {
+        Expr::Pipe(_, pipe) => find_in_pipe(pipe, visit),
+        Expr::Chain(_, inner, _) => find_in_expr(inner, visit),
+        _ => None,
+    })
+}
+
+/// Aligns tab-separated cells as Go's text/tabwriter does with podman's
+/// settings. As there, a column is a run of adjacent lines that all have
+/// a tab-terminated cell in it, and the text after a line's last tab is
+/// never padded, so lines carry no trailing spaces.
+fn align(text: &str) -> String {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let lines: Vec<Vec<&str>> = text.split('\n').map(|l| l.split('\t').collect()).collect();
+    let mut out = String::with_capacity(text.len() * 2);
+    align_block(&lines, &mut Vec::new(), &mut out);
+    out
+}
+
+fn align_block(lines: &[Vec<&str>], widths: &mut Vec<usize>, out: &mut String) {
+    let column = widths.len();
+    let in_column = |line: &Vec<&str>| line.len() > column + 1;
+    let mut done = 0;
+    while let Some(start) = lines[done..].iter().position(in_column).map(|i| done + i) {
+        write_lines(&lines[done..start], widths, out);
+        let end = lines[start..]
+            .iter()
+            .position(|l| !in_column(l))
+            .map_or(lines.len(), |i| start + i);
+        let widest = lines[start..end].iter().map(|l| l[column].chars().count());
+        widths.push(widest.map(|w| w + PADDING).fold(MIN_WIDTH, usize::max));
+        align_block(&lines[start..end], widths, out);
+        widths.pop();
+        done = end;
     }
+    write_lines(&lines[done..], widths, out);
 }
 
-fn data(row: &serde_json::Value) -> Result<Value, TemplateError> {
-    Ok(gotmpl::to_value(row)?)
-}
-
-/// Renders rows; `headers` names a field's column in `table` output.
-pub fn render_rows(
-    format: &OutputFormat,
-    rows: &[serde_json::Value],
-    headers: &dyn Fn(&str) -> Option<&'static str>,
-) -> Result<String, TemplateError> {
-    match format {
-        OutputFormat::Json => {
-            let mut out = serde_json::to_string_pretty(rows).expect("JSON values serialize");
-            out.push('\n');
-            Ok(out)
-        }
-        OutputFormat::Lines(t) => {
-            let mut out = String::new();
-            for row in rows {
-                out.push_str(&t.execute_to_string(&data(row)?)?);
-                out.push('\n');
+fn write_lines(lines: &[Vec<&str>], widths: &[usize], out: &mut String) {
+    for line in lines {
+        for (i, cell) in line.iter().enumerate() {
+            out.push_str(cell);
+            if let Some(width) = widths.get(i) {
+                let pad = width.saturating_sub(cell.chars().count());
+                out.extend(std::iter::repeat_n(' ', pad));
             }
-            Ok(out)
         }
-        OutputFormat::Table { header, template } => {
-            let header_line = header_of(header, headers);
-            let columns: Vec<&str> = header_line.split('\t').collect();
-            let mut table = Table::new(&columns);
-            for row in rows {
-                let line = template.execute_to_string(&data(row)?)?;
-                table.row(line.split('\t').map(String::from).collect());
-            }
-            Ok(table.to_string())
-        }
+        out.push('\n');
     }
-}
-
-/// Renders one value (e.g. `inspect --format`), followed by a newline.
-pub fn render_one(template_text: &str, value: &serde_json::Value) -> Result<String, TemplateError> {
-    let template = compile(&normalize(template_text))?;
-    let mut out = template.execute_to_string(&data(value)?)?;
-    out.push('\n');
-    Ok(out)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn none(_: &str) -> Option<&'static str> {
-        None
-    }
-
-    #[test]
-    fn fields_nested_fields_and_ranges_render() {
-        let v = json!({"ID": "abc", "State": {"Pid": 7}, "Mounts": [{"Destination": "/a"}, {"Destination": "/b"}]});
-        assert_eq!(render_one("{{.ID}} {{.State.Pid}}", &v).unwrap(), "abc 7\n");
-        assert_eq!(
-            render_one("{{range .Mounts}}{{.Destination}};{{end}}", &v).unwrap(),
-            "/a;/b;\n"
-        );
-        assert_eq!(render_one("{{json .State}}", &v).unwrap(), "{\"Pid\":7}\n");
-    }
-
-    #[test]
-    fn helpers_work_like_podmans() {
-        let v = json!({"Name": "Web Server", "ID": "0123456789abcdef", "Names": ["a", "b"]});
-        assert_eq!(render_one("{{lower .Name}}", &v).unwrap(), "web server\n");
-        assert_eq!(render_one("{{upper .Name}}", &v).unwrap(), "WEB SERVER\n");
-        assert_eq!(
-            render_one("{{title \"hello world\"}}", &v).unwrap(),
-            "Hello World\n"
-        );
-        assert_eq!(render_one("{{truncate .ID 4}}", &v).unwrap(), "0123\n");
-        assert_eq!(render_one("{{join .Names \",\"}}", &v).unwrap(), "a,b\n");
-        assert_eq!(
-            render_one("{{len (split \"x:y:z\" \":\")}}", &v).unwrap(),
-            "3\n"
-        );
-    }
-
-    #[test]
-    fn a_missing_field_is_an_error_naming_it() {
-        let err = render_one("{{.Nope}}", &json!({"ID": 1}))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("Nope"), "{err}");
-        assert!(OutputFormat::parse("{{.ID").is_err());
-    }
-
-    #[test]
-    fn tables_get_headers_and_aligned_columns() {
-        let rows = vec![
-            json!({"ID": "abc", "CreatedAt": "now"}),
-            json!({"ID": "d", "CreatedAt": "later"}),
-        ];
-        let named = |f: &str| (f == "ID").then_some("CONTAINER ID");
-        let format = OutputFormat::parse("table {{.ID}}\\t{{.CreatedAt | upper}}").unwrap();
-        let out = render_rows(&format, &rows, &named).unwrap();
-        assert_eq!(
-            out,
-            "CONTAINER ID  CREATED AT\nabc           NOW\nd             LATER\n"
-        );
-        let lines = OutputFormat::parse("{{.ID}}\\t{{.CreatedAt}}").unwrap();
-        assert_eq!(
-            render_rows(&lines, &rows[..1], &none).unwrap(),
-            "abc\tnow\n"
-        );
-        let json = render_rows(&OutputFormat::parse("json").unwrap(), &rows[..1], &none).unwrap();
-        assert!(json.starts_with('['), "{json}");
-        assert_eq!(split_camel("RunningFor"), "RUNNING FOR");
-    }
-}
+#[path = "template_tests.rs"]
+mod tests;
