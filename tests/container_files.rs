@@ -118,10 +118,9 @@ fn f03_cp_cannot_write_outside_the_container_through_its_symlinks() {
                 .success()
         });
         let host = ctx.write_file("payload", "x");
-        let out = ctx.run_status(&["cp", host.to_str().unwrap(), "c:/escape/"]);
         // Whatever skiff answers, the host directory stays untouched: the
         // link resolves inside the container's root.
-        let _ = out;
+        ctx.run_status(&["cp", host.to_str().unwrap(), "c:/escape/"]);
         assert!(
             fs::read_dir(&target).unwrap().next().is_none(),
             "cp wrote through a container symlink onto the host"

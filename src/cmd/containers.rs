@@ -388,11 +388,7 @@ pub struct StopArgs {
 pub fn stop(dirs: &StorageDirs, args: StopArgs) -> anyhow::Result<i32> {
     require_names(&args.containers, args.all, "stop")?;
     let names = if args.all {
-        list_containers(dirs)?
-            .into_iter()
-            .filter(|r| r.status().is_active())
-            .map(|r| r.id)
-            .collect()
+        lifecycle::active_container_ids(dirs)?
     } else {
         args.containers
     };
@@ -428,11 +424,7 @@ pub fn kill(dirs: &StorageDirs, args: KillArgs) -> anyhow::Result<i32> {
     skiff::engine::signals::parse_signal(&args.signal)?;
     require_names(&args.containers, args.all, "kill")?;
     let names = if args.all {
-        list_containers(dirs)?
-            .into_iter()
-            .filter(|r| r.status().is_active())
-            .map(|r| r.id)
-            .collect()
+        lifecycle::active_container_ids(dirs)?
     } else {
         args.containers
     };

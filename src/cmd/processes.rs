@@ -4,7 +4,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use skiff::engine::lifecycle::{find_container, list_containers};
+use skiff::engine::lifecycle::{self, find_container};
 use skiff::engine::processes::{ContainerProcess, container_processes};
 use skiff::state::{ContainerStore, StorageDirs};
 
@@ -100,11 +100,7 @@ type Sample = (String, String, Duration, u64, usize);
 
 pub fn stats(dirs: &StorageDirs, args: StatsArgs) -> anyhow::Result<i32> {
     let names: Vec<String> = if args.containers.is_empty() {
-        list_containers(dirs)?
-            .into_iter()
-            .filter(|r| r.status().is_active())
-            .map(|r| r.id)
-            .collect()
+        lifecycle::active_container_ids(dirs)?
     } else {
         args.containers.clone()
     };

@@ -100,6 +100,16 @@ pub fn list_containers(dirs: &StorageDirs) -> Result<Vec<ContainerRecord>, Engin
     Ok(records)
 }
 
+/// IDs of the containers that run (or are paused or stopping), newest
+/// first: what `stop -a`, `kill -a` and `stats` act on.
+pub fn active_container_ids(dirs: &StorageDirs) -> Result<Vec<String>, EngineError> {
+    Ok(list_containers(dirs)?
+        .into_iter()
+        .filter(|r| r.status().is_active())
+        .map(|r| r.id)
+        .collect())
+}
+
 /// Starts a created or exited container under a new monitor. Returns
 /// the record as running. Starting a running container does nothing.
 pub fn start_container(dirs: &StorageDirs, name: &str) -> Result<ContainerRecord, EngineError> {

@@ -69,13 +69,7 @@ pub fn monitor_main(dirs: &StorageDirs, id: &str, report_fd: RawFd, attach: bool
     let mut monitor = match Monitor::new(dirs, id) {
         Ok(m) => m,
         Err(e) => {
-            report(
-                &mut report_pipe,
-                &StartReport::Failed {
-                    exit_code: e.exit_code(),
-                    error: e.to_string(),
-                },
-            );
+            report(&mut report_pipe, &StartReport::failed(&e));
             return 1;
         }
     };
@@ -97,13 +91,7 @@ pub fn monitor_main(dirs: &StorageDirs, id: &str, report_fd: RawFd, attach: bool
     match monitor.start_container(true) {
         Ok(pid) => report(&mut report_pipe, &StartReport::Started { pid }),
         Err(e) => {
-            report(
-                &mut report_pipe,
-                &StartReport::Failed {
-                    exit_code: e.exit_code(),
-                    error: e.to_string(),
-                },
-            );
+            report(&mut report_pipe, &StartReport::failed(&e));
             monitor.clean_up(false);
             return 1;
         }

@@ -43,6 +43,16 @@ pub enum StartReport {
     },
 }
 
+impl StartReport {
+    /// The report of a start that failed with `err`.
+    pub fn failed(err: &EngineError) -> StartReport {
+        StartReport::Failed {
+            exit_code: err.exit_code(),
+            error: err.to_string(),
+        }
+    }
+}
+
 fn cstring(text: &str) -> Result<CString, EngineError> {
     CString::new(text).map_err(|_| EngineError::Invalid(format!("NUL byte in {text:?}")))
 }

@@ -143,3 +143,7 @@ fn number_after(s: &mut &[u8], sep: u8) -> Option<i128> {
     *s = rest;
     Some(n)
 }
+
+#[cfg(test)]
+#[path = "timestamp_tests.rs"]
+mod tests;
