@@ -13,10 +13,12 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+use super::assemble::{LayerBlob, NewImage};
 use super::digest::Digest;
 use super::image::{ImageIndex, ImageRecord, parse_config};
+use super::manifest::{Descriptor, OciDocument, Platform, host_goarch, synthesize_manifest};
 use super::reference::ImageReference;
 use super::spooled::Members;
 use super::store::{Store, tree_size};
@@ -24,12 +26,6 @@ use super::unpack::{Compression, UnpackStats};
 use super::{LayerError, invalid, io_error};
 use crate::timestamp::format_rfc3339_utc;
 
-const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
-const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
-const INDEX_MEDIA_TYPES: [&str; 2] = [
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-];
 /// Full image name annotation written by containerd and docker ≥ 25.
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
 const OCI_REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -158,18 +154,6 @@ impl Store {
     }
 }
 
-/// The GOARCH spelling of the host architecture.
-pub(crate) fn host_goarch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        "loongarch64" => "loong64",
-        other => other,
-    }
-}
-
 /// An image verified and stored, waiting for the index update.
 struct PendingImage {
     record: ImageRecord,
@@ -193,77 +177,6 @@ struct DockerManifestEntry {
     #[serde(default)]
     repo_tags: Option<Vec<String>>,
     layers: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Descriptor {
-    media_type: Option<String>,
-    digest: String,
-    size: u64,
-    #[serde(default)]
-    annotations: HashMap<String, String>,
-    platform: Option<Platform>,
-}
-
-#[derive(Deserialize)]
-struct Platform {
-    architecture: String,
-    os: String,
-}
-
-/// An OCI image index or image manifest (which fields are present tells).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OciDocument {
-    media_type: Option<String>,
-    #[serde(default)]
-    manifests: Option<Vec<Descriptor>>,
-    config: Option<Descriptor>,
-    #[serde(default)]
-    layers: Vec<Descriptor>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ManifestOut {
-    schema_version: u32,
-    media_type: &'static str,
-    config: DescriptorOut,
-    layers: Vec<DescriptorOut>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DescriptorOut {
-    media_type: &'static str,
-    digest: Digest,
-    size: u64,
-}
-
-/// An OCI image manifest for a config and (blob, size, compression) layers.
-pub(crate) fn synthesize_manifest(
-    config: (&Digest, u64),
-    layers: &[(Digest, u64, Compression)],
-) -> Result<Vec<u8>, LayerError> {
-    let manifest = ManifestOut {
-        schema_version: 2,
-        media_type: MANIFEST_MEDIA_TYPE,
-        config: DescriptorOut {
-            media_type: CONFIG_MEDIA_TYPE,
-            digest: config.0.clone(),
-            size: config.1,
-        },
-        layers: layers
-            .iter()
-            .map(|(digest, size, c)| DescriptorOut {
-                media_type: c.layer_media_type(),
-                digest: digest.clone(),
-                size: *size,
-            })
-            .collect(),
-    };
-    serde_json::to_vec(&manifest).map_err(|e| LayerError::Other(e.to_string()))
 }
 
 /// The digest a docker-archive member name carries: `<hex>.json` or
@@ -324,8 +237,7 @@ impl Loader<'_, '_> {
 
     fn oci_archive(&mut self) -> Result<Vec<PendingImage>, LayerError> {
         let data = self.members.read("index.json")?;
-        let index: OciDocument = serde_json::from_slice(&data)
-            .map_err(|e| invalid("index.json", format!("invalid image index: {e}")))?;
+        let index = OciDocument::parse(&data, "index.json")?;
         let descriptors = index.manifests.unwrap_or_default();
         if descriptors.is_empty() {
             return Err(invalid("index.json", "lists no manifests"));
@@ -334,10 +246,7 @@ impl Loader<'_, '_> {
         for descriptor in &descriptors {
             let names = oci_names(&descriptor.annotations);
             let (manifest_digest, manifest) = self.resolve_manifest(descriptor, 0)?;
-            let config_desc = manifest
-                .config
-                .as_ref()
-                .ok_or_else(|| invalid(format!("manifest {manifest_digest}"), "has no config"))?;
+            let config_desc = manifest.config(&format!("manifest {manifest_digest}"))?;
             let config = self.read_blob_member(config_desc, "config")?;
             let subject = format!("config {}", config_desc.digest);
             let mut layers = Vec::new();
@@ -376,36 +285,11 @@ impl Loader<'_, '_> {
         }
         let data = self.read_blob_member(descriptor, "manifest")?;
         let digest = Digest::parse(&descriptor.digest)?;
-        let document: OciDocument = serde_json::from_slice(&data)
-            .map_err(|e| invalid(format!("manifest {digest}"), format!("invalid JSON: {e}")))?;
-        let media_type = descriptor
-            .media_type
-            .as_deref()
-            .or(document.media_type.as_deref());
-        let is_index = match media_type {
-            Some(t) => INDEX_MEDIA_TYPES.contains(&t),
-            None => document.manifests.is_some(),
-        };
-        if !is_index {
+        let document = OciDocument::parse(&data, &format!("manifest {digest}"))?;
+        if !document.is_index(descriptor.media_type.as_deref()) {
             return Ok((digest, document));
         }
-        let arch = host_goarch();
-        let chosen = document
-            .manifests
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .find(|d| {
-                d.platform
-                    .as_ref()
-                    .is_some_and(|p| p.os == "linux" && p.architecture == arch)
-            })
-            .ok_or_else(|| {
-                invalid(
-                    format!("image index {digest}"),
-                    format!("has no manifest for linux/{arch}"),
-                )
-            })?;
+        let chosen = document.choose(&Platform::host(), &format!("image index {digest}"))?;
         self.resolve_manifest(chosen, depth + 1)
     }
 
@@ -433,10 +317,10 @@ impl Loader<'_, '_> {
         Ok(data)
     }
 
-    /// Verifies and stores one image: config blob, layer blobs (member
-    /// name, digest its name or descriptor carries, size), unpacked
-    /// layers checked against the config's diff-ids, and a manifest blob
-    /// (`manifest` when the archive had one, else synthesized).
+    /// Verifies and stores one image: layer blobs (member name, digest its
+    /// name or descriptor carries, size), then the config, the unpacked
+    /// layers and the manifest (`manifest` when the archive had one, else
+    /// synthesized) through `Store::assemble_image`.
     fn store_image(
         &mut self,
         config: &[u8],
@@ -445,69 +329,47 @@ impl Loader<'_, '_> {
         manifest: Option<Digest>,
         names: Vec<String>,
     ) -> Result<PendingImage, LayerError> {
-        let parsed = parse_config(config, subject)?;
-        let mut diff_ids = Vec::new();
-        for (i, d) in parsed.rootfs().diff_ids().iter().enumerate() {
-            diff_ids.push(
-                Digest::parse(d)
-                    .map_err(|e| invalid(subject, format!("rootfs.diff_ids[{i}]: {e}")))?,
-            );
-        }
-        if diff_ids.len() != layers.len() {
-            return Err(invalid(
-                subject,
-                format!(
-                    "lists {} diff_ids but the image has {} layers",
-                    diff_ids.len(),
-                    layers.len()
-                ),
-            ));
-        }
-        let id = self.store.put_blob_bytes(config, subject)?;
+        // Refuse a malformed config before storing any layer of it.
+        parse_config(config, subject)?;
         let mut blobs = Vec::new();
-        let mut layer_sizes = Vec::new();
-        for ((name, digest, size), diff_id) in layers.iter().zip(&diff_ids) {
-            let label = name.as_str();
+        for (name, digest, size) in layers {
             let mut reader = self.members.open(name)?;
             let (blob, blob_size) = self.store.put_blob(
                 &mut reader,
                 digest.as_ref(),
                 Some(*size),
-                &format!("layer {label}"),
+                &format!("layer {name}"),
             )?;
-            blobs.push((blob.clone(), blob_size, self.store.blob_compression(&blob)?));
-            let placed = self.store.ensure_layer(&blob, Some(diff_id), label)?;
-            self.stats.add(&placed.stats);
-            let size = placed
-                .size
-                .or_else(|| self.known.layer_size(diff_id))
-                .unwrap_or_else(|| tree_size(&self.store.layer_dir(diff_id)));
-            layer_sizes.push(size);
+            blobs.push(LayerBlob {
+                digest: blob,
+                size: blob_size,
+                label: name.clone(),
+            });
         }
         let manifest = match manifest {
             Some(digest) => {
                 let data = self
                     .members
                     .read(&format!("blobs/sha256/{}", digest.hex()))?;
-                self.store
-                    .put_blob_bytes(&data, &format!("manifest {digest}"))?
+                Some(
+                    self.store
+                        .put_blob_bytes(&data, &format!("manifest {digest}"))?,
+                )
             }
-            None => {
-                let data = synthesize_manifest((&id, config.len() as u64), &blobs)?;
-                self.store.put_blob_bytes(&data, "image manifest")?
-            }
+            None => None,
         };
-        Ok(PendingImage {
-            record: ImageRecord {
-                id,
-                names,
+        let record = self.store.assemble_image(
+            &NewImage {
+                config,
+                subject,
+                layers: &blobs,
                 manifest,
-                size: layer_sizes.iter().sum(),
-                diff_ids,
-                layer_sizes,
-                created: parsed.created().clone(),
+                names,
             },
-        })
+            &self.known,
+            &mut self.stats,
+        )?;
+        Ok(PendingImage { record })
     }
 }
 

@@ -3,6 +3,10 @@
 use std::fs;
 
 use super::*;
+use crate::layers::manifest::{
+    INDEX_MEDIA_TYPES, OCI_CONFIG as CONFIG_MEDIA_TYPE, OCI_MANIFEST as MANIFEST_MEDIA_TYPE,
+    host_goarch,
+};
 use crate::layers::test_support::{TarBuilder, gzip};
 
 /// A docker-style config for `layers` (uncompressed tars).

@@ -5,8 +5,8 @@
 use std::io::Read;
 use std::time::SystemTime;
 
-use super::archive::synthesize_manifest;
 use super::image::{ImageRecord, find_record};
+use super::manifest::synthesize_manifest;
 use super::store::tree_size;
 use super::{Digest, ImageReference, LayerError, Store};
 use crate::timestamp::format_rfc3339_utc;

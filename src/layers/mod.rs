@@ -14,9 +14,11 @@ use std::path::{Path, PathBuf};
 pub use oci_spec::image::ImageConfiguration;
 
 mod archive;
+mod assemble;
 mod commit;
 mod digest;
 mod image;
+mod manifest;
 mod reference;
 mod spooled;
 mod store;
@@ -28,6 +30,7 @@ pub use crate::timestamp::{format_rfc3339_utc, parse_rfc3339};
 pub use archive::LoadReport;
 pub use commit::CommitOptions;
 pub use digest::{Digest, HashingReader, HashingWriter};
+pub use manifest::Platform;
 pub use reference::ImageReference;
 pub use store::{PlacedLayer, Store};
 pub use unpack::{

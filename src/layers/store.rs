@@ -112,34 +112,49 @@ impl Store {
             check_size(subject, expected_size, meta.len())?;
             return Ok((expected.clone(), meta.len()));
         }
+        let mut writer = self.blob_writer()?;
+        copy_reading(input, &mut writer.writer, subject, writer.tmp.path())?;
+        writer.commit(expected, expected_size, subject)
+    }
+
+    /// A blob written piece by piece (a download): bytes go to a temp file
+    /// under `tmp/` and become visible only through `BlobWriter::commit`.
+    pub fn blob_writer(&self) -> Result<BlobWriter<'_>, LayerError> {
         let tmp = TempGuard::new(self.temp_path("blob"));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(tmp.path())
             .map_err(io_error("creating", tmp.path()))?;
-        let mut writer = HashingWriter::new(io::BufWriter::with_capacity(128 * 1024, file));
-        copy_reading(input, &mut writer, subject, tmp.path())?;
-        let (buffered, digest, size) = writer.finish();
-        buffered
-            .into_inner()
-            .map_err(|e| io_error("writing", tmp.path())(e.into_error()))?;
-        if let Some(expected) = expected
-            && *expected != digest
-        {
-            return Err(LayerError::DigestMismatch {
-                subject: subject.to_string(),
-                expected: expected.clone(),
-                actual: digest,
-            });
+        Ok(BlobWriter {
+            store: self,
+            writer: HashingWriter::new(io::BufWriter::with_capacity(128 * 1024, file)),
+            tmp,
+        })
+    }
+
+    /// Removes what crashed or killed processes left under `tmp/` (names
+    /// carry the writer's PID; entries of live processes stay).
+    pub fn sweep_stale_temp(&self) {
+        let Ok(entries) = fs::read_dir(self.tmp_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.split('-').nth(1))
+                .and_then(|p| p.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            // SAFETY: kill with signal 0 only checks that the PID exists.
+            let gone = unsafe { libc::kill(pid, 0) } == -1
+                && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            if gone {
+                remove_tree(&entry.path());
+            }
         }
-        check_size(subject, expected_size, size)?;
-        let target = self.blob_path(&digest);
-        if !target.exists() {
-            fs::rename(tmp.path(), &target).map_err(io_error("renaming into", &target))?;
-            tmp.keep();
-        }
-        Ok((digest, size))
     }
 
     /// Stores in-memory bytes (generated configs and manifests).
@@ -194,6 +209,53 @@ impl Store {
             size: Some(unpacked.stats.size),
             stats: unpacked.stats,
         })
+    }
+}
+
+/// A blob being written; see `Store::blob_writer`. Dropped without
+/// `commit`, it leaves nothing behind.
+pub struct BlobWriter<'s> {
+    store: &'s Store,
+    writer: HashingWriter<io::BufWriter<File>>,
+    tmp: TempGuard,
+}
+
+impl BlobWriter<'_> {
+    pub fn write(&mut self, data: &[u8]) -> Result<(), LayerError> {
+        self.writer
+            .write_all(data)
+            .map_err(io_error("writing", self.tmp.path()))
+    }
+
+    /// Checks the content against `expected` digest and size (naming
+    /// `subject` in the error) and renames it into `blobs/`.
+    pub fn commit(
+        self,
+        expected: Option<&Digest>,
+        expected_size: Option<u64>,
+        subject: &str,
+    ) -> Result<(Digest, u64), LayerError> {
+        let BlobWriter { store, writer, tmp } = self;
+        let (buffered, digest, size) = writer.finish();
+        buffered
+            .into_inner()
+            .map_err(|e| io_error("writing", tmp.path())(e.into_error()))?;
+        if let Some(expected) = expected
+            && *expected != digest
+        {
+            return Err(LayerError::DigestMismatch {
+                subject: subject.to_string(),
+                expected: expected.clone(),
+                actual: digest,
+            });
+        }
+        check_size(subject, expected_size, size)?;
+        let target = store.blob_path(&digest);
+        if !target.exists() {
+            fs::rename(tmp.path(), &target).map_err(io_error("renaming into", &target))?;
+            tmp.keep();
+        }
+        Ok((digest, size))
     }
 }
 
