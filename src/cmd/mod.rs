@@ -8,6 +8,7 @@ mod images;
 mod logs;
 mod monitor;
 mod processes;
+mod registry;
 mod run;
 mod template;
 
@@ -99,6 +100,14 @@ enum Command {
     Import(images::ImportArgs),
     /// List images in local storage
     Images(images::ImagesArgs),
+    /// Pull an image from a registry
+    Pull(registry::PullArgs),
+    /// Push an image to a registry
+    Push(registry::PushArgs),
+    /// Log in to a registry
+    Login(registry::LoginArgs),
+    /// Log out of a registry
+    Logout(registry::LogoutArgs),
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -177,6 +186,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Load(args) => images::load(&dirs, args).map(|()| 0),
         Command::Import(args) => images::import(&dirs, args).map(|()| 0),
         Command::Images(args) => images::images(&dirs, args).map(|()| 0),
+        Command::Pull(args) => registry::pull(&dirs, args).map(|()| 0),
+        Command::Push(args) => registry::push(&dirs, args).map(|()| 0),
+        Command::Login(args) => registry::login(args).map(|()| 0),
+        Command::Logout(args) => registry::logout(args).map(|()| 0),
         Command::Container { command } | Command::Containers(command) => {
             dispatch_container(&dirs, command)
         }

@@ -95,6 +95,8 @@ pub struct ContainerFlags {
     /// Write the container ID to this file
     #[arg(long)]
     cidfile: Option<PathBuf>,
+    #[command(flatten)]
+    pull: super::registry::RunPullFlags,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -187,7 +189,10 @@ fn request(flags: ContainerFlags) -> anyhow::Result<(RunRequest, Option<PathBuf>
             _ => anyhow::bail!("invalid log option \"{opt}\": supported is max-size=SIZE"),
         }
     }
+    let (pull, pull_options) = flags.pull.policy()?;
     let req = RunRequest {
+        pull,
+        pull_options,
         image: flags.image,
         command: flags.command,
         entrypoint: flags.entrypoint,

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use oci_spec::runtime::Spec;
 
 use super::input::{parse_env_entries, parse_tmpfs, parse_volume};
+use super::pull::{PullOptions, PullPolicy, image_for_run};
 use super::signals::{parse_signal, signal_name};
 use super::{EngineError, is_rootless};
 use crate::layers::{LocalImage, Store};
@@ -61,6 +62,9 @@ pub struct RunRequest {
     pub log_max_size: Option<u64>,
     pub init: bool,
     pub labels: Vec<String>,
+    /// `--pull`, and how to pull (`--platform`, `--tls-verify`, …).
+    pub pull: PullPolicy,
+    pub pull_options: PullOptions,
 }
 
 const DEFAULT_HEALTH_INTERVAL_NS: u64 = 30_000_000_000;
@@ -243,7 +247,7 @@ pub fn create_container(
     let labels = parse_labels(&req.labels)?;
 
     let store = Store::open(&dirs.root)?;
-    let image = store.resolve_image(&req.image)?;
+    let image = image_for_run(dirs, &store, &req.image, req.pull, &req.pull_options)?;
     let defaults = image_defaults(&image);
     let image_config = image.config.config().clone().unwrap_or_default();
     let stop_signal = match req

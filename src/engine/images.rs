@@ -15,8 +15,9 @@ pub(super) fn with_store_as_owner(
     dirs: &StorageDirs,
     work: impl FnOnce(&Store) -> Result<Vec<String>, EngineError>,
 ) -> Result<Vec<String>, EngineError> {
+    let store = Store::open(&dirs.root)?;
+    let _gc_guard = store.lock_for_writing()?;
     if !is_rootless() {
-        let store = Store::open(&dirs.root)?;
         return work(&store);
     }
     let maps = caller_mappings();

@@ -17,6 +17,8 @@ mod launch;
 pub mod lifecycle;
 pub mod monitor;
 pub mod processes;
+mod pull;
+mod push;
 mod run;
 pub mod signals;
 
@@ -27,6 +29,8 @@ pub use create::{HealthRequest, RunRequest, create_container};
 pub use exec::{ExecOptions, exec_container};
 pub use images::{import_rootfs, list_images, load_archive};
 pub use input::{parse_env_entries, parse_tmpfs, parse_volume};
+pub use pull::{PullOptions, PullPolicy, PulledImage, image_for_run, print_pull_event, pull_image};
+pub use push::push_image;
 pub use run::{run_container, run_detached};
 
 use crate::layers::LayerError;

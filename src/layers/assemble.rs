@@ -12,7 +12,7 @@ use super::{LayerError, invalid};
 
 /// A layer blob already in `blobs/`.
 #[derive(Debug, Clone)]
-pub(crate) struct LayerBlob {
+pub struct LayerBlob {
     pub digest: Digest,
     pub size: u64,
     /// What errors call the layer (an archive member name, a digest).

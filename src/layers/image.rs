@@ -154,6 +154,7 @@ impl Store {
         Ok(LocalImage {
             id: record.id.clone(),
             names: record.names.clone(),
+            manifest: record.manifest.clone(),
             config,
             healthcheck,
             layer_dirs,

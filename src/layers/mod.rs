@@ -20,6 +20,7 @@ mod digest;
 mod image;
 mod manifest;
 mod reference;
+pub mod registry;
 mod spooled;
 mod store;
 #[cfg(test)]
@@ -28,6 +29,7 @@ mod unpack;
 
 pub use crate::timestamp::{format_rfc3339_utc, parse_rfc3339};
 pub use archive::LoadReport;
+pub use assemble::LayerBlob;
 pub use commit::CommitOptions;
 pub use digest::{Digest, HashingReader, HashingWriter};
 pub use manifest::Platform;
@@ -73,6 +75,13 @@ pub enum LayerError {
     /// Anything that went wrong while loading an archive.
     #[error("loading archive: {inner}")]
     Archive { inner: Box<LayerError> },
+    /// A registry operation failed: `pulling docker.io/library/x:1: manifest unknown`.
+    #[error("{action} {reference}: {problem}")]
+    Registry {
+        action: &'static str,
+        reference: String,
+        problem: String,
+    },
     #[error("image store {root} is corrupt: {problem}")]
     Corrupt { root: PathBuf, problem: String },
     #[error("{op} {}: {error}", path.display())]
@@ -107,6 +116,8 @@ pub struct LocalImage {
     pub id: Digest,
     /// Normalized references that point at it (`docker.io/library/busybox:latest`).
     pub names: Vec<String>,
+    /// The manifest blob the image is stored with.
+    pub manifest: Digest,
     pub config: ImageConfiguration,
     /// docker's HEALTHCHECK, kept in the config beside the OCI fields.
     pub healthcheck: Option<ImageHealthcheck>,

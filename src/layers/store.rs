@@ -133,6 +133,34 @@ impl Store {
         })
     }
 
+    /// Held (shared) while blobs and layers are written and not yet in
+    /// the index, so a concurrent garbage collection (`lock_for_gc`) does
+    /// not take them for orphans.
+    pub fn lock_for_writing(&self) -> Result<File, LayerError> {
+        let lock = self.open_gc_lock()?;
+        lock.lock_shared()
+            .map_err(io_error("locking", &self.root.join("gc.lock")))?;
+        Ok(lock)
+    }
+
+    /// Held (exclusive) while unreferenced blobs and layers are removed.
+    pub fn lock_for_gc(&self) -> Result<File, LayerError> {
+        let lock = self.open_gc_lock()?;
+        lock.lock()
+            .map_err(io_error("locking", &self.root.join("gc.lock")))?;
+        Ok(lock)
+    }
+
+    fn open_gc_lock(&self) -> Result<File, LayerError> {
+        let path = self.root.join("gc.lock");
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_error("opening", &path))
+    }
+
     /// Removes what crashed or killed processes left under `tmp/` (names
     /// carry the writer's PID; entries of live processes stay).
     pub fn sweep_stale_temp(&self) {
