@@ -516,10 +516,14 @@ pub fn inspect(dirs: &StorageDirs, args: InspectArgs) -> anyhow::Result<i32> {
     for name in &names {
         match find_container(&store, name) {
             Ok(record) => docs.push(container_json(&record, &store.paths(&record.id))),
-            Err(e) => {
-                eprintln!("Error: {e}");
-                code = 125;
-            }
+            // `skiff inspect NAME` also finds images, as podman's does.
+            Err(e) => match skiff::engine::inspect_image(dirs, name) {
+                Ok(image) => docs.push(image),
+                Err(_) => {
+                    eprintln!("Error: {e}");
+                    code = 125;
+                }
+            },
         }
     }
     match args.format.as_deref() {

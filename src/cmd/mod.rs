@@ -4,6 +4,7 @@
 mod containers;
 mod exec;
 mod format;
+mod image_ops;
 mod images;
 mod logs;
 mod monitor;
@@ -108,6 +109,19 @@ enum Command {
     Login(registry::LoginArgs),
     /// Log out of a registry
     Logout(registry::LogoutArgs),
+    /// Add names to an image
+    Tag(image_ops::TagArgs),
+    /// Remove names from an image
+    Untag(image_ops::UntagArgs),
+    /// Remove images
+    Rmi(image_ops::RmiArgs),
+    /// Show the history of an image
+    History(image_ops::HistoryArgs),
+    /// Manage images
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -123,6 +137,37 @@ enum Command {
     /// The monitor of a detached container (started by skiff itself)
     #[command(name = "container-monitor", hide = true)]
     ContainerMonitor(monitor::MonitorArgs),
+}
+
+/// Image verbs under `skiff image`.
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// List images in local storage
+    #[command(visible_alias = "ls", alias = "list")]
+    Images(images::ImagesArgs),
+    /// Pull an image from a registry
+    Pull(registry::PullArgs),
+    /// Push an image to a registry
+    Push(registry::PushArgs),
+    /// Remove images
+    #[command(alias = "rmi")]
+    Rm(image_ops::RmiArgs),
+    /// Remove unused images
+    Prune(image_ops::ImagePruneArgs),
+    /// Add names to an image
+    Tag(image_ops::TagArgs),
+    /// Remove names from an image
+    Untag(image_ops::UntagArgs),
+    /// Show images' configuration as JSON
+    Inspect(image_ops::ImageInspectArgs),
+    /// Show the history of an image
+    History(image_ops::HistoryArgs),
+    /// Exit 0 when an image is in local storage, 1 when not
+    Exists(image_ops::ExistsArgs),
+    /// Load images from a docker-archive or oci-archive
+    Load(images::LoadArgs),
+    /// Create an image from a tarball of a root filesystem
+    Import(images::ImportArgs),
 }
 
 /// Container verbs, reachable as `skiff VERB` and `skiff container VERB`.
@@ -190,11 +235,33 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Push(args) => registry::push(&dirs, args).map(|()| 0),
         Command::Login(args) => registry::login(args).map(|()| 0),
         Command::Logout(args) => registry::logout(args).map(|()| 0),
+        Command::Tag(args) => image_ops::tag(&dirs, args).map(|()| 0),
+        Command::Untag(args) => image_ops::untag(&dirs, args).map(|()| 0),
+        Command::Rmi(args) => image_ops::rmi(&dirs, args),
+        Command::History(args) => image_ops::history(&dirs, args).map(|()| 0),
+        Command::Image { command } => dispatch_image(&dirs, command),
         Command::Container { command } | Command::Containers(command) => {
             dispatch_container(&dirs, command)
         }
         Command::ContainerMonitor(args) => Ok(monitor::monitor(&dirs, args)),
         Command::Healthcheck { command } => monitor::healthcheck(&dirs, command),
+    }
+}
+
+fn dispatch_image(dirs: &StorageDirs, command: ImageCommand) -> anyhow::Result<i32> {
+    match command {
+        ImageCommand::Images(args) => images::images(dirs, args).map(|()| 0),
+        ImageCommand::Pull(args) => registry::pull(dirs, args).map(|()| 0),
+        ImageCommand::Push(args) => registry::push(dirs, args).map(|()| 0),
+        ImageCommand::Rm(args) => image_ops::rmi(dirs, args),
+        ImageCommand::Prune(args) => image_ops::prune(dirs, args).map(|()| 0),
+        ImageCommand::Tag(args) => image_ops::tag(dirs, args).map(|()| 0),
+        ImageCommand::Untag(args) => image_ops::untag(dirs, args).map(|()| 0),
+        ImageCommand::Inspect(args) => image_ops::inspect(dirs, args),
+        ImageCommand::History(args) => image_ops::history(dirs, args).map(|()| 0),
+        ImageCommand::Exists(args) => image_ops::exists(dirs, args),
+        ImageCommand::Load(args) => images::load(dirs, args).map(|()| 0),
+        ImageCommand::Import(args) => images::import(dirs, args).map(|()| 0),
     }
 }
 

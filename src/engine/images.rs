@@ -9,15 +9,26 @@ use crate::layers::{ImageSummary, Store};
 use crate::sandbox::userns::{caller_mappings, run_in_new_userns};
 use crate::state::StorageDirs;
 
-/// Runs `work` against the store, inside a mapped user namespace when
-/// rootless. Returns what `work` produced, one item per line.
+/// Runs `work`, which adds content, against the store: under the shared
+/// GC lock (see `Store::lock_for_writing`), as the store's owner.
 pub(super) fn with_store_as_owner(
     dirs: &StorageDirs,
     work: impl FnOnce(&Store) -> Result<Vec<String>, EngineError>,
 ) -> Result<Vec<String>, EngineError> {
     let store = Store::open(&dirs.root)?;
     let _gc_guard = store.lock_for_writing()?;
+    as_store_owner(dirs, work)
+}
+
+/// Runs `work` against the store, inside a mapped user namespace when
+/// rootless (layer files belong to subordinate IDs). Returns what `work`
+/// produced, one item per line.
+pub(super) fn as_store_owner(
+    dirs: &StorageDirs,
+    work: impl FnOnce(&Store) -> Result<Vec<String>, EngineError>,
+) -> Result<Vec<String>, EngineError> {
     if !is_rootless() {
+        let store = Store::open(&dirs.root)?;
         return work(&store);
     }
     let maps = caller_mappings();

@@ -3,7 +3,7 @@
 //! indexed as the store's owner (in a mapped user namespace when rootless).
 
 use super::EngineError;
-use super::images::with_store_as_owner;
+use super::images::as_store_owner;
 use crate::layers::registry::{FetchedImage, PullEvent, RegistryOptions, fetch_image};
 use crate::layers::{Digest, ImageReference, LayerError, LocalImage, Platform, Store};
 use crate::state::StorageDirs;
@@ -76,7 +76,7 @@ pub fn pull_image(
         &options.registry,
         progress,
     )?;
-    let lines = with_store_as_owner(dirs, |store| {
+    let lines = as_store_owner(dirs, |store| {
         let (id, _) = store.add_fetched_image(&fetched)?;
         Ok(vec![id.to_string()])
     })?;

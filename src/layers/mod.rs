@@ -17,12 +17,14 @@ mod archive;
 mod assemble;
 mod commit;
 mod digest;
+mod gc;
 mod image;
 mod manifest;
 mod reference;
 pub mod registry;
 mod spooled;
 mod store;
+mod tags;
 #[cfg(test)]
 mod test_support;
 mod unpack;
@@ -32,9 +34,11 @@ pub use archive::LoadReport;
 pub use assemble::LayerBlob;
 pub use commit::CommitOptions;
 pub use digest::{Digest, HashingReader, HashingWriter};
+pub use gc::GcReport;
 pub use manifest::Platform;
 pub use reference::ImageReference;
 pub use store::{PlacedLayer, Store};
+pub use tags::Removal;
 pub use unpack::{
     Compression, OPAQUE_XATTR, UnpackStats, UnpackedLayer, is_whiteout, unpack_layer,
 };
@@ -82,6 +86,10 @@ pub enum LayerError {
         reference: String,
         problem: String,
     },
+    #[error(
+        "image {image} is in use by container {container}: remove the container first, or use --force"
+    )]
+    ImageInUse { image: String, container: String },
     #[error("image store {root} is corrupt: {problem}")]
     Corrupt { root: PathBuf, problem: String },
     #[error("{op} {}: {error}", path.display())]

@@ -1,0 +1,209 @@
+//! Managing stored images: tag, untag, rmi, prune, history, inspect.
+//! Removal refuses images that containers use (`force` removes those
+//! containers first, as podman does); freed blobs and layers are
+//! collected at the end, as the store's owner.
+
+use serde_json::{Value, json};
+
+use super::EngineError;
+use super::images::as_store_owner;
+use super::lifecycle::remove_container;
+use crate::layers::{Digest, GcReport, ImageReference, LayerError, Removal, Store};
+use crate::state::{ContainerStore, StorageDirs};
+
+/// `skiff tag SOURCE TARGET…`.
+pub fn tag_image(dirs: &StorageDirs, source: &str, targets: &[String]) -> Result<(), EngineError> {
+    let store = Store::open(&dirs.root)?;
+    for target in targets {
+        store.tag_image(source, target)?;
+    }
+    Ok(())
+}
+
+/// `skiff untag IMAGE [NAME…]`: returns the names removed.
+pub fn untag_image(
+    dirs: &StorageDirs,
+    source: &str,
+    names: &[String],
+) -> Result<Vec<String>, EngineError> {
+    Ok(Store::open(&dirs.root)?.untag_image(source, names)?)
+}
+
+/// The containers (IDs) created from image `id`.
+fn containers_using(dirs: &StorageDirs, id: &Digest) -> Vec<String> {
+    let store = ContainerStore::new(dirs);
+    let id = id.to_string();
+    store
+        .list_ids()
+        .into_iter()
+        .filter(|c| store.load(c).is_ok_and(|r| r.image_id == id))
+        .collect()
+}
+
+/// `skiff rmi NAME`: one line per effect (`Untagged: …`, `Deleted: …`).
+/// Content is freed by `collect_garbage` afterwards.
+pub fn remove_image(
+    dirs: &StorageDirs,
+    name: &str,
+    force: bool,
+) -> Result<Vec<String>, EngineError> {
+    let store = Store::open(&dirs.root)?;
+    let mut lines = Vec::new();
+    if force {
+        let image = store.resolve_image(name)?;
+        for container in containers_using(dirs, &image.id) {
+            remove_container(dirs, &container, true)?;
+            lines.push(format!("Removed container: {container}"));
+        }
+    }
+    let in_use = |id: &Digest| containers_using(dirs, id).into_iter().next();
+    match store.remove_image(name, force, &in_use)? {
+        Removal::Untagged(n) => lines.push(format!("Untagged: {n}")),
+        Removal::Deleted { id, names } => {
+            lines.extend(names.iter().map(|n| format!("Untagged: {n}")));
+            lines.push(format!("Deleted: {id}"));
+        }
+    }
+    Ok(lines)
+}
+
+/// The IDs of every stored image (`rmi -a`).
+pub fn all_image_ids(dirs: &StorageDirs) -> Result<Vec<String>, EngineError> {
+    let mut ids: Vec<String> = Store::open(&dirs.root)?
+        .list_images()?
+        .into_iter()
+        .map(|row| row.id.to_string())
+        .collect();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// `skiff image prune`: removes untagged images (`all`: every image) that
+/// no container uses, then the content nothing refers to. Returns the
+/// removed image IDs and what the collection freed.
+pub fn prune_images(dirs: &StorageDirs, all: bool) -> Result<(Vec<Digest>, GcReport), EngineError> {
+    let store = Store::open(&dirs.root)?;
+    let mut removed = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for row in store.list_images()? {
+        let untagged = row.repository == "<none>";
+        if !(all || untagged) || !seen.insert(row.id.clone()) {
+            continue;
+        }
+        if !containers_using(dirs, &row.id).is_empty() {
+            continue;
+        }
+        match store.remove_image(&row.id.to_string(), true, &|_| None) {
+            Ok(_) => removed.push(row.id),
+            Err(LayerError::NoSuchImage { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let report = collect_garbage(dirs)?;
+    Ok((removed, report))
+}
+
+/// Removes blobs and layers no image uses (rootless: in the owner's user
+/// namespace, since layer files belong to subordinate IDs).
+pub fn collect_garbage(dirs: &StorageDirs) -> Result<GcReport, EngineError> {
+    let lines = as_store_owner(dirs, |store| {
+        let r = store.collect_garbage()?;
+        Ok(vec![
+            r.blobs.to_string(),
+            r.layers.to_string(),
+            r.bytes.to_string(),
+        ])
+    })?;
+    let number = |i: usize| lines.get(i).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok(GcReport {
+        blobs: number(0) as usize,
+        layers: number(1) as usize,
+        bytes: number(2),
+    })
+}
+
+/// One row of `skiff history`, newest first.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryRow {
+    /// The image ID on the newest row, `<missing>` below (as docker).
+    pub id: String,
+    pub created: Option<String>,
+    pub created_by: String,
+    pub size: u64,
+    pub comment: String,
+}
+
+/// `skiff history IMAGE`.
+pub fn image_history(dirs: &StorageDirs, name: &str) -> Result<Vec<HistoryRow>, EngineError> {
+    let store = Store::open(&dirs.root)?;
+    let image = store.resolve_image(name)?;
+    let sizes = store.layer_sizes(&image.id)?;
+    let mut layer_sizes = sizes.into_iter();
+    let mut rows: Vec<HistoryRow> = image
+        .config
+        .history()
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .map(|h| HistoryRow {
+            id: "<missing>".to_string(),
+            created: h.created().clone(),
+            created_by: h.created_by().clone().unwrap_or_default(),
+            size: if h.empty_layer().unwrap_or(false) {
+                0
+            } else {
+                layer_sizes.next().unwrap_or(0)
+            },
+            comment: h.comment().clone().unwrap_or_default(),
+        })
+        .collect();
+    rows.reverse();
+    match rows.first_mut() {
+        Some(top) => top.id = image.id.hex().to_string(),
+        None => rows.push(HistoryRow {
+            id: image.id.hex().to_string(),
+            created: image.config.created().clone(),
+            created_by: String::new(),
+            size: store.layer_sizes(&image.id)?.iter().sum(),
+            comment: String::new(),
+        }),
+    }
+    Ok(rows)
+}
+
+/// `skiff image inspect`: podman's fields for one image.
+pub fn inspect_image(dirs: &StorageDirs, name: &str) -> Result<Value, EngineError> {
+    let store = Store::open(&dirs.root)?;
+    let image = store.resolve_image(name)?;
+    let config = serde_json::to_value(&image.config).unwrap_or(Value::Null);
+    let repo_digests: Vec<String> = image
+        .names
+        .iter()
+        .filter_map(|n| ImageReference::parse(n).ok())
+        .map(|r| format!("{}@{}", r.name(), image.manifest))
+        .collect();
+    let size: u64 = store.layer_sizes(&image.id)?.iter().sum();
+    let inner = config.get("config").cloned().unwrap_or(json!({}));
+    Ok(json!({
+        "Id": image.id.hex(),
+        "Digest": image.manifest.to_string(),
+        "RepoTags": image.names,
+        "RepoDigests": repo_digests,
+        "Created": config.get("created"),
+        "Author": config.get("author").cloned().unwrap_or(json!("")),
+        "Architecture": config.get("architecture"),
+        "Os": config.get("os"),
+        "Variant": config.get("variant"),
+        "Config": inner,
+        "Labels": inner.get("Labels").cloned().unwrap_or(Value::Null),
+        "User": inner.get("User").cloned().unwrap_or(json!("")),
+        "Size": size,
+        "VirtualSize": size,
+        "RootFS": {
+            "Type": "layers",
+            "Layers": config.pointer("/rootfs/diff_ids").cloned().unwrap_or(json!([])),
+        },
+        "History": config.get("history").cloned().unwrap_or(json!([])),
+        "Healthcheck": image.healthcheck,
+    }))
+}

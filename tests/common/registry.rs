@@ -1,0 +1,155 @@
+//! A real registry for pull/push tests: Debian's `docker-registry` (the
+//! CNCF Distribution server) on 127.0.0.1, one per test, plain HTTP or
+//! with htpasswd auth and a self-signed TLS certificate. Stopped and
+//! removed on drop.
+
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::{TESTS_DIR, output_of, wait_for};
+
+/// How long the registry may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub const REGISTRY_USER: &str = "tester";
+pub const REGISTRY_PASSWORD: &str = "s3cret-pw";
+
+/// What a test registry requires.
+#[derive(Clone, Copy, Default)]
+pub struct RegistrySetup {
+    /// htpasswd basic auth with [`REGISTRY_USER`]/[`REGISTRY_PASSWORD`].
+    pub auth: bool,
+    /// HTTPS with a self-signed certificate for 127.0.0.1.
+    pub tls: bool,
+}
+
+pub struct Registry {
+    child: Child,
+    dir: PathBuf,
+    /// `127.0.0.1:PORT`, as image references name it.
+    pub address: String,
+    /// A directory holding the CA certificate (`ca.crt`), for `--cert-dir`.
+    pub cert_dir: Option<PathBuf>,
+}
+
+impl Registry {
+    pub fn start(setup: RegistrySetup) -> Registry {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = Path::new(TESTS_DIR).join(format!("p{}-registry-{n}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        // The rootless test user reads the CA certificate from here.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let port = free_port();
+        let address = format!("127.0.0.1:{port}");
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n",
+            dir.join("data").display()
+        );
+        let mut cert_dir = None;
+        if setup.tls {
+            let certs = dir.join("certs");
+            fs::create_dir_all(&certs).unwrap();
+            fs::set_permissions(&certs, fs::Permissions::from_mode(0o755)).unwrap();
+            make_certificate(&certs);
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                certs.join("ca.crt").display(),
+                dir.join("key.pem").display()
+            ));
+            fs::rename(certs.join("key.pem"), dir.join("key.pem")).unwrap();
+            cert_dir = Some(certs);
+        }
+        if setup.auth {
+            let htpasswd = dir.join("htpasswd");
+            let mut cmd = Command::new("htpasswd");
+            cmd.args(["-Bbn", REGISTRY_USER, REGISTRY_PASSWORD]);
+            let out = output_of(cmd, None, Duration::from_secs(30));
+            assert!(out.status.success(), "htpasswd failed");
+            fs::write(&htpasswd, &out.stdout).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        let config_path = dir.join("config.yml");
+        fs::write(&config_path, config).unwrap();
+        let log = fs::File::create(dir.join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting docker-registry (apt-get install docker-registry)");
+        let registry = Registry {
+            child,
+            dir,
+            address,
+            cert_dir,
+        };
+        wait_for("the registry to accept connections", START_TIMEOUT, || {
+            TcpStream::connect(&registry.address).is_ok()
+        });
+        registry
+    }
+
+    /// `127.0.0.1:PORT/NAME`.
+    pub fn image(&self, name: &str) -> String {
+        format!("{}/{name}", self.address)
+    }
+
+    /// The files of every blob the registry stores (`…/blobs/sha256/xx/<hex>/data`).
+    pub fn blob_file(&self, hex: &str) -> PathBuf {
+        self.dir
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A self-signed certificate for 127.0.0.1 (`ca.crt`, `key.pem` in `dir`).
+fn make_certificate(dir: &Path) {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("ca.crt"))
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ]);
+    let out = output_of(cmd, None, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "openssl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::set_permissions(dir.join("ca.crt"), fs::Permissions::from_mode(0o644)).unwrap();
+}

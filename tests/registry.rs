@@ -1,0 +1,401 @@
+//! Pull, push, login against a real registry (Debian's docker-registry on
+//! 127.0.0.1, started per test). Each test runs as root and rootless.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::registry::{REGISTRY_PASSWORD, REGISTRY_USER, Registry, RegistrySetup, free_port};
+use common::*;
+
+const PLAIN: &str = "--tls-verify=false";
+
+/// Pushes the busybox image of `ctx` to `reference`; returns the image ID.
+fn push_busybox(ctx: &Ctx, reference: &str) -> String {
+    ctx.load_busybox();
+    ctx.run_ok(&["push", PLAIN, "busybox", reference]);
+    ctx.image_ids()[0].clone()
+}
+
+/// Every blob file in the store.
+fn store_blobs(ctx: &Ctx) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(ctx.root.join("blobs/sha256"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn push_then_pull_into_an_empty_store_and_run() {
+    let registry = Registry::start(RegistrySetup::default());
+    for_each_user(|ctx| {
+        let reference = registry.image(&format!("{}/busybox:1", ctx.user));
+        let id = push_busybox(ctx, &reference);
+
+        let fresh = Ctx::new(ctx.user);
+        let out = fresh.run_status(&["pull", PLAIN, &reference]);
+        let stdout = assert_success(&out, "pull");
+        let stderr = stderr_of(&out);
+        assert!(
+            stdout.trim().starts_with(&id),
+            "pull printed {stdout:?}, image {id}"
+        );
+        assert!(
+            stderr.contains(&format!("Trying to pull {reference}...")),
+            "{stderr}"
+        );
+        assert!(stderr.contains(": Pull complete"), "{stderr}");
+        assert!(stderr.contains("Digest: sha256:"), "{stderr}");
+        assert_eq!(
+            fresh.run_ok(&["run", "--rm", &reference, "echo", "pulled"]),
+            "pulled\n"
+        );
+        let listed = fresh.run_ok(&["images"]);
+        assert!(
+            listed.contains(&registry.image(&format!("{}/busybox", ctx.user))),
+            "{listed}"
+        );
+
+        // Present layers are not fetched again.
+        let out = fresh.run_status(&["pull", PLAIN, &reference]);
+        assert_success(&out, "second pull");
+        assert!(
+            stderr_of(&out).contains(": Already exists"),
+            "{}",
+            stderr_of(&out)
+        );
+        assert!(
+            !stderr_of(&out).contains("Pull complete"),
+            "{}",
+            stderr_of(&out)
+        );
+
+        // By digest, and quiet: only the ID.
+        let digest = stderr_of(&out)
+            .lines()
+            .find_map(|l| l.strip_prefix("Digest: "))
+            .unwrap()
+            .to_string();
+        let by_digest = format!(
+            "{}@{digest}",
+            registry.image(&format!("{}/busybox", ctx.user))
+        );
+        let other = Ctx::new(ctx.user);
+        let quiet = other.run_ok(&["pull", "-q", PLAIN, &by_digest]);
+        assert!(
+            quiet.trim().starts_with(&id) && quiet.lines().count() == 1,
+            "{quiet:?}"
+        );
+        assert_eq!(other.run_ok(&["run", "--rm", &by_digest, "true"]), "");
+    });
+}
+
+#[test]
+fn run_pulls_a_missing_image_as_the_pull_policy_says() {
+    let registry = Registry::start(RegistrySetup::default());
+    for_each_user(|ctx| {
+        let reference = registry.image(&format!("{}/auto:latest", ctx.user));
+        push_busybox(ctx, &reference);
+        let fresh = Ctx::new(ctx.user);
+
+        let out = fresh.run_status(&["run", "--rm", "--pull=never", &reference, "true"]);
+        assert_exit_code(&out, 125, "run --pull=never of a missing image");
+        assert_one_error_mentioning(&out, "image not known", "run --pull=never");
+
+        let out = fresh.run_status(&["run", "--rm", PLAIN, &reference, "echo", "auto"]);
+        assert_eq!(assert_success(&out, "run with pull"), "auto\n");
+        assert!(
+            stderr_of(&out).contains("Trying to pull"),
+            "{}",
+            stderr_of(&out)
+        );
+
+        // Present now: no pull, even with the registry gone for this name.
+        let out = fresh.run_status(&["run", "--rm", &reference, "echo", "again"]);
+        assert_eq!(assert_success(&out, "run of the present image"), "again\n");
+        assert!(
+            !stderr_of(&out).contains("Trying to pull"),
+            "{}",
+            stderr_of(&out)
+        );
+
+        // --pull=always contacts the registry: a bad registry fails.
+        let gone = format!("127.0.0.1:{}/x:1", free_port());
+        fresh.run_ok(&["tag", &reference, &gone]);
+        let out = fresh.run_status(&["run", "--rm", "--pull=always", PLAIN, &gone, "true"]);
+        assert_exit_code(&out, 125, "run --pull=always against no registry");
+        assert_one_error_mentioning(&out, "connection refused", "--pull=always");
+        let out = fresh.run_status(&["run", "--rm", "--pull=bogus", &reference, "true"]);
+        assert_exit_code(&out, 125, "run --pull=bogus");
+        assert_one_error_mentioning(&out, "invalid pull policy", "--pull=bogus");
+    });
+}
+
+#[test]
+fn registry_errors_are_one_line_naming_the_reference() {
+    let registry = Registry::start(RegistrySetup::default());
+    for_each_user(|ctx| {
+        let missing = registry.image("nothing/here:1");
+        let out = ctx.run_status(&["pull", PLAIN, &missing]);
+        assert_exit_code(&out, 125, "pull of a missing image");
+        assert_one_error_mentioning(&out, &missing, "pull of a missing image");
+        assert!(
+            stderr_of(&out).contains("manifest unknown"),
+            "{}",
+            stderr_of(&out)
+        );
+
+        let nobody = format!("127.0.0.1:{}/x:1", free_port());
+        let out = ctx.run_status(&["pull", PLAIN, &nobody]);
+        assert_exit_code(&out, 125, "pull from a closed port");
+        assert_one_error_mentioning(&out, "connection refused", "pull from a closed port");
+
+        // Plain HTTP registry without --tls-verify=false.
+        let out = ctx.run_status(&["pull", &missing]);
+        assert_exit_code(&out, 125, "pull over TLS from an HTTP registry");
+        assert_one_error_mentioning(&out, "TLS", "pull over TLS from an HTTP registry");
+
+        let out = ctx.run_status(&["pull", "Bad/Name"]);
+        assert_exit_code(&out, 125, "pull of a malformed reference");
+        assert_one_error_mentioning(&out, "invalid reference format", "malformed reference");
+        assert!(ctx.image_ids().is_empty());
+    });
+}
+
+#[test]
+fn a_tampered_blob_is_refused_and_nothing_is_stored() {
+    let registry = Registry::start(RegistrySetup::default());
+    for_each_user(|ctx| {
+        let reference = registry.image(&format!("{}/tampered:1", ctx.user));
+        push_busybox(ctx, &reference);
+        // The layer blob: the largest blob of the pushed image.
+        let layer = store_blobs(ctx)
+            .into_iter()
+            .max_by_key(|hex| {
+                fs::metadata(ctx.root.join("blobs/sha256").join(hex))
+                    .unwrap()
+                    .len()
+            })
+            .unwrap();
+        let file = registry.blob_file(&layer);
+        let mut bytes = fs::read(&file).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        fs::write(&file, &bytes).unwrap();
+
+        let fresh = Ctx::new(ctx.user);
+        let out = fresh.run_status(&["pull", PLAIN, &reference]);
+        assert_exit_code(&out, 125, "pull of a tampered blob");
+        assert_one_error_mentioning(&out, "digest mismatch", "pull of a tampered blob");
+        assert!(fresh.image_ids().is_empty(), "an image was stored");
+        assert!(
+            !store_blobs(&fresh).contains(&layer),
+            "the tampered blob was stored"
+        );
+        let tmp: Vec<_> = fs::read_dir(fresh.root.join("tmp")).unwrap().collect();
+        assert!(tmp.is_empty(), "temp files left: {tmp:?}");
+    });
+}
+
+#[test]
+fn login_with_htpasswd_auth_and_logout() {
+    let registry = Registry::start(RegistrySetup {
+        auth: true,
+        tls: false,
+    });
+    for_each_user(|ctx| {
+        let reference = registry.image(&format!("{}/private:1", ctx.user));
+        ctx.load_busybox();
+        let out = ctx.run_status(&["push", PLAIN, "busybox", &reference]);
+        assert_exit_code(&out, 125, "push without login");
+        assert_one_error_mentioning(&out, "unauthorized", "push without login");
+
+        let out = ctx.run_stdin(
+            &[
+                "login",
+                PLAIN,
+                "-u",
+                REGISTRY_USER,
+                "--password-stdin",
+                &registry.address,
+            ],
+            b"wrong-password\n",
+        );
+        assert_exit_code(&out, 125, "login with a wrong password");
+        assert_one_error_mentioning(&out, "invalid username/password", "wrong password");
+
+        let out = ctx.run_stdin(
+            &[
+                "login",
+                PLAIN,
+                "-u",
+                REGISTRY_USER,
+                "--password-stdin",
+                &registry.address,
+            ],
+            format!("{REGISTRY_PASSWORD}\n").as_bytes(),
+        );
+        assert_eq!(assert_success(&out, "login"), "Login Succeeded!\n");
+        // podman's auth.json format, in $XDG_RUNTIME_DIR/containers.
+        let auth_file = ctx.dir.join("xdg-runtime/containers/auth.json");
+        let saved: serde_json::Value =
+            serde_json::from_slice(&fs::read(&auth_file).unwrap()).unwrap();
+        assert!(
+            saved["auths"][&registry.address]["auth"].is_string(),
+            "{saved}"
+        );
+        assert_eq!(
+            fs::metadata(&auth_file).unwrap().permissions().mode() & 0o077,
+            0
+        );
+
+        ctx.run_ok(&["push", PLAIN, "busybox", &reference]);
+        let fresh = Ctx::new(ctx.user);
+        let out = fresh.run_status(&["pull", PLAIN, &reference]);
+        assert_exit_code(
+            &out,
+            125,
+            "pull from another user session without credentials",
+        );
+        let creds = format!("{REGISTRY_USER}:{REGISTRY_PASSWORD}");
+        fresh.run_ok(&["pull", PLAIN, "--creds", &creds, &reference]);
+
+        assert_eq!(
+            ctx.run_ok(&["logout", &registry.address]),
+            format!("Removed login credentials for {}\n", registry.address)
+        );
+        let out = ctx.run_status(&["pull", PLAIN, &reference]);
+        assert_exit_code(&out, 125, "pull after logout");
+        assert_one_error_mentioning(&out, "unauthorized", "pull after logout");
+        let out = ctx.run_status(&["logout", &registry.address]);
+        assert_exit_code(&out, 125, "second logout");
+    });
+}
+
+#[test]
+fn tls_registry_needs_its_ca_or_tls_verify_false() {
+    let registry = Registry::start(RegistrySetup {
+        auth: false,
+        tls: true,
+    });
+    let cert_dir = registry.cert_dir.clone().unwrap();
+    let cert_dir = cert_dir.to_str().unwrap();
+    for_each_user(|ctx| {
+        let reference = registry.image(&format!("{}/tls:1", ctx.user));
+        ctx.load_busybox();
+        let out = ctx.run_status(&["push", "busybox", &reference]);
+        assert_exit_code(&out, 125, "push to an untrusted certificate");
+        assert_one_error_mentioning(&out, "TLS", "untrusted certificate");
+
+        ctx.run_ok(&["push", "--cert-dir", cert_dir, "busybox", &reference]);
+        let fresh = Ctx::new(ctx.user);
+        fresh.run_ok(&["pull", "--cert-dir", cert_dir, &reference]);
+        let other = Ctx::new(ctx.user);
+        other.run_ok(&["pull", PLAIN, &reference]);
+        assert_eq!(
+            other.run_ok(&["run", "--rm", &reference, "echo", "tls"]),
+            "tls\n"
+        );
+    });
+}
+
+#[test]
+fn a_killed_pull_leaves_nothing_and_the_next_pull_works() {
+    let registry = Registry::start(RegistrySetup::default());
+    for_each_user(|ctx| {
+        // A layer big enough that the pull is still downloading when killed.
+        let rootfs = ctx.work.join("big.tar");
+        let mut builder = tar::Builder::new(Vec::new());
+        let data: Vec<u8> = (0..96u32 << 20)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "big.bin", &data[..])
+            .unwrap();
+        fs::write(&rootfs, builder.into_inner().unwrap()).unwrap();
+        fs::set_permissions(&rootfs, fs::Permissions::from_mode(0o644)).unwrap();
+        let reference = registry.image(&format!("{}/big:1", ctx.user));
+        ctx.run_ok(&["import", rootfs.to_str().unwrap(), &reference]);
+        ctx.run_ok(&["push", PLAIN, &reference]);
+
+        let fresh = Ctx::new(ctx.user);
+        let mut pull = fresh.start(fresh.skiff(&["pull", PLAIN, &reference]));
+        let tmp = fresh.root.join("tmp");
+        let mut downloading = false;
+        pull.wait_until(
+            "a blob to be half downloaded",
+            Duration::from_secs(60),
+            || {
+                downloading = fs::read_dir(&tmp).is_ok_and(|d| {
+                    d.flatten()
+                        .any(|e| e.metadata().is_ok_and(|m| m.len() > 1 << 20))
+                });
+                downloading
+            },
+        );
+        pull.signal(nix::sys::signal::Signal::SIGKILL);
+        let _ = pull.wait(Duration::from_secs(30));
+        assert!(fresh.image_ids().is_empty());
+        let big_blobs = store_blobs(&fresh)
+            .into_iter()
+            .filter(|hex| {
+                fs::metadata(fresh.root.join("blobs/sha256").join(hex))
+                    .unwrap()
+                    .len()
+                    > 1 << 20
+            })
+            .count();
+        assert_eq!(big_blobs, 0, "a partial blob became visible");
+
+        let out = fresh.run_status(&["pull", PLAIN, &reference]);
+        assert_success(&out, "pull after a killed pull");
+        assert_eq!(
+            fresh.run_ok(&["run", "--rm", &reference, "/big.bin"]).len(),
+            0,
+        );
+        assert!(
+            fs::read_dir(&tmp).unwrap().next().is_none(),
+            "the killed pull's temp file stayed"
+        );
+    });
+}
+
+#[test]
+fn concurrent_pulls_sharing_layers_both_succeed() {
+    let registry = Registry::start(RegistrySetup::default());
+    for_each_user(|ctx| {
+        let first = registry.image(&format!("{}/one:1", ctx.user));
+        let second = registry.image(&format!("{}/two:1", ctx.user));
+        push_busybox(ctx, &first);
+        ctx.run_ok(&["push", PLAIN, "busybox", &second]);
+
+        let fresh = Ctx::new(ctx.user);
+        let a = fresh.start(fresh.skiff(&["pull", PLAIN, &first]));
+        let b = fresh.start(fresh.skiff(&["pull", PLAIN, &second]));
+        assert_success(&a.wait(COMMAND_TIMEOUT), "first concurrent pull");
+        assert_success(&b.wait(COMMAND_TIMEOUT), "second concurrent pull");
+        let listed = fresh.run_ok(&["images"]);
+        assert!(
+            listed.contains("/one") && listed.contains("/two"),
+            "{listed}"
+        );
+        assert_eq!(fresh.image_ids().len(), 1, "both names are one image");
+        let layers = fs::read_dir(fresh.root.join("layers")).unwrap().count();
+        assert_eq!(layers, 1, "the shared layer is stored once");
+        assert_eq!(
+            fresh.run_ok(&["run", "--rm", &second, "echo", "ok"]),
+            "ok\n"
+        );
+    });
+}
