@@ -171,8 +171,9 @@ fn registry_errors_are_one_line_naming_the_reference() {
 
 #[test]
 fn a_tampered_blob_is_refused_and_nothing_is_stored() {
-    let registry = Registry::start(RegistrySetup::default());
     for_each_user(|ctx| {
+        // One registry each: blobs are shared across a registry's repositories.
+        let registry = Registry::start(RegistrySetup::default());
         let reference = registry.image(&format!("{}/tampered:1", ctx.user));
         push_busybox(ctx, &reference);
         // The layer blob: the largest blob of the pushed image.
@@ -313,12 +314,15 @@ fn a_killed_pull_leaves_nothing_and_the_next_pull_works() {
         // A layer big enough that the pull is still downloading when killed.
         let rootfs = ctx.work.join("big.tar");
         let mut builder = tar::Builder::new(Vec::new());
-        let data: Vec<u8> = (0..96u32 << 20)
+        let data: Vec<u8> = (0..64u32 << 20)
             .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
             .collect();
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
         header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
         header.set_cksum();
         builder
             .append_data(&mut header, "big.bin", &data[..])
@@ -360,10 +364,7 @@ fn a_killed_pull_leaves_nothing_and_the_next_pull_works() {
 
         let out = fresh.run_status(&["pull", PLAIN, &reference]);
         assert_success(&out, "pull after a killed pull");
-        assert_eq!(
-            fresh.run_ok(&["run", "--rm", &reference, "/big.bin"]).len(),
-            0,
-        );
+        assert_eq!(fresh.image_ids().len(), 1);
         assert!(
             fs::read_dir(&tmp).unwrap().next().is_none(),
             "the killed pull's temp file stayed"

@@ -1197,3 +1197,4 @@ pub fn write_docker_archive(path: &Path, repo_tag: &str, layer: &[u8]) {
 // ---------------------------------------------------------------------------
 
 pub mod containers;
+pub mod registry;

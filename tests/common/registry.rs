@@ -58,10 +58,12 @@ impl Registry {
             make_certificate(&certs);
             config.push_str(&format!(
                 "  tls:\n    certificate: {}\n    key: {}\n",
-                certs.join("ca.crt").display(),
+                dir.join("server.crt").display(),
                 dir.join("key.pem").display()
             ));
+            // Only the CA stays in the directory given as --cert-dir.
             fs::rename(certs.join("key.pem"), dir.join("key.pem")).unwrap();
+            fs::rename(certs.join("server.crt"), dir.join("server.crt")).unwrap();
             cert_dir = Some(certs);
         }
         if setup.auth {
@@ -131,25 +133,70 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A self-signed certificate for 127.0.0.1 (`ca.crt`, `key.pem` in `dir`).
+/// A CA (`ca.crt`) and a server certificate for 127.0.0.1 signed by it
+/// (`server.crt`, key `key.pem`) in `dir`.
 fn make_certificate(dir: &Path) {
-    let mut cmd = Command::new("openssl");
-    cmd.args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
-        .arg("-keyout")
-        .arg(dir.join("key.pem"))
-        .arg("-out")
-        .arg(dir.join("ca.crt"))
-        .args([
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ]);
-    let out = output_of(cmd, None, Duration::from_secs(60));
-    assert!(
-        out.status.success(),
-        "openssl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let openssl = |args: &[&str]| {
+        let mut cmd = Command::new("openssl");
+        cmd.args(args).current_dir(dir);
+        let out = output_of(cmd, None, Duration::from_secs(60));
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-subj",
+        "/CN=skiff test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "server.crt",
+        "-extfile",
+        "server.ext",
+    ]);
+    for private in ["ca.key", "server.csr", "server.ext", "ca.srl"] {
+        let _ = fs::rename(dir.join(private), dir.join("..").join(private));
+    }
     fs::set_permissions(dir.join("ca.crt"), fs::Permissions::from_mode(0o644)).unwrap();
 }
