@@ -375,3 +375,123 @@ fn assert_no_file_named(dir: &Path, needle: &str) {
         }
     }
 }
+
+#[test]
+fn tag_untag_and_rmi_like_docker() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let id = ctx.image_ids()[0].clone();
+        ctx.run_ok(&["tag", "busybox", "mine:1", "localhost/other:2"]);
+        let listed = ctx.run_ok(&["images"]);
+        assert!(
+            listed.contains("docker.io/library/mine") && listed.contains("localhost/other"),
+            "{listed}"
+        );
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", "mine:1", "echo", "tagged"]),
+            "tagged\n"
+        );
+
+        // A name of an image with other names is only untagged.
+        assert_eq!(
+            ctx.run_ok(&["rmi", "mine:1"]),
+            "Untagged: docker.io/library/mine:1\n"
+        );
+        ctx.run_ok(&["untag", "busybox", "localhost/other:2"]);
+        assert_eq!(
+            table(&ctx.run_ok(&["images"])).len(),
+            2,
+            "header and one row"
+        );
+        assert_eq!(
+            ctx.run_status(&["image", "exists", "mine:1"]).status.code(),
+            Some(1)
+        );
+        assert_eq!(
+            ctx.run_status(&["image", "exists", "busybox"])
+                .status
+                .code(),
+            Some(0)
+        );
+
+        // An image a container uses is refused, and -f removes both.
+        ctx.run_ok(&["create", "--name", "user1", "busybox", "true"]);
+        let out = ctx.run_status(&["rmi", "busybox"]);
+        assert_exit_code(&out, 2, "rmi of an image in use");
+        assert_one_error_mentioning(&out, "in use by container", "rmi of an image in use");
+        let out = ctx.run_ok(&["rmi", "-f", "busybox"]);
+        assert!(
+            out.contains("Removed container: ") && out.contains(&format!("Deleted: sha256:{id}")),
+            "{out}"
+        );
+        assert!(ctx.image_ids().is_empty());
+        assert_exit_code(
+            &ctx.run_status(&["rm", "user1"]),
+            1,
+            "rm of the removed container",
+        );
+        // Its content went with it.
+        let left = |sub: &str| fs::read_dir(ctx.root.join(sub)).unwrap().count();
+        assert_eq!((left("blobs/sha256"), left("layers")), (0, 0));
+        let out = ctx.run_status(&["rmi", "busybox"]);
+        assert_exit_code(&out, 1, "rmi of a missing image");
+        assert_one_error_mentioning(&out, "image not known", "rmi of a missing image");
+    });
+}
+
+#[test]
+fn image_prune_removes_unused_images_and_their_content() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        ctx.run_ok(&["import", path_str(busybox_rootfs_tar()), "imported:1"]);
+        ctx.run_ok(&["untag", "imported:1"]);
+        assert_eq!(ctx.image_ids().len(), 2);
+        // Only the untagged image goes.
+        let out = ctx.run_ok(&["image", "prune", "-f"]);
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert_eq!(ctx.image_ids().len(), 1);
+        // -a keeps images that containers use.
+        ctx.run_ok(&["create", "busybox", "true"]);
+        ctx.run_ok(&["image", "prune", "-a", "-f"]);
+        assert_eq!(ctx.image_ids().len(), 1);
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", "busybox", "echo", "kept"]),
+            "kept\n"
+        );
+    });
+}
+
+#[test]
+fn history_and_inspect_describe_the_image() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let id = ctx.image_ids()[0].clone();
+        let rows = table(&ctx.run_ok(&["history", "busybox"]));
+        assert_eq!(rows[0], ["ID", "CREATED", "CREATED BY", "SIZE", "COMMENT"]);
+        assert_eq!(rows[1][0], id[..12]);
+        let ids = ctx.run_ok(&["history", "-q", "--no-trunc", "busybox"]);
+        assert!(ids.starts_with(&id), "{ids}");
+        let by = ctx.run_ok(&["history", "--format", "{{.CreatedBy}}", "busybox"]);
+        assert!(!by.trim().is_empty());
+
+        let doc: serde_json::Value =
+            serde_json::from_str(&ctx.run_ok(&["image", "inspect", "busybox"])).unwrap();
+        assert!(doc[0]["Id"].as_str().unwrap().starts_with(&id), "{doc}");
+        assert_eq!(doc[0]["RepoTags"][0], BUSYBOX_REF);
+        assert_eq!(doc[0]["Os"], "linux");
+        assert!(
+            doc[0]["RootFS"]["Layers"]
+                .as_array()
+                .is_some_and(|l| !l.is_empty())
+        );
+        let formatted = ctx.run_ok(&[
+            "inspect",
+            "--format",
+            "{{.Os}}/{{index .RepoTags 0}}",
+            "busybox",
+        ]);
+        assert_eq!(formatted.trim(), format!("linux/{BUSYBOX_REF}"));
+        let out = ctx.run_status(&["image", "inspect", "nosuch"]);
+        assert_exit_code(&out, 125, "inspect of a missing image");
+    });
+}
