@@ -102,11 +102,11 @@ pub fn image_for_run(
     options: &PullOptions,
 ) -> Result<LocalImage, EngineError> {
     let local = store.resolve_image(name);
-    let wants_pull = match (&local, policy) {
-        (_, PullPolicy::Always | PullPolicy::Newer) => true,
-        (Err(LayerError::NoSuchImage { .. }), PullPolicy::Missing) => true,
-        _ => false,
-    };
+    let wants_pull = matches!(
+        (&local, policy),
+        (_, PullPolicy::Always | PullPolicy::Newer)
+            | (Err(LayerError::NoSuchImage { .. }), PullPolicy::Missing)
+    );
     if !wants_pull {
         return Ok(local?);
     }
