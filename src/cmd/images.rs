@@ -1,15 +1,17 @@
-//! `skiff load`, `skiff import`, `skiff images`.
+//! `skiff load`, `skiff save`, `skiff import`, `skiff images`.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 use skiff::engine;
+use skiff::layers::ArchiveFormat;
 use skiff::state::StorageDirs;
 
 use super::format::{Table, human_age, human_size};
+use super::template::{OutputFormat, render_rows};
 
 #[derive(Args)]
 pub struct LoadArgs {
@@ -27,19 +29,55 @@ pub struct ImportArgs {
     source: String,
     /// Name for the new image
     reference: Option<String>,
+    /// Apply a Dockerfile instruction to the image config (CMD, ENV, …)
+    #[arg(short, long)]
+    change: Vec<String>,
+    /// Commit message recorded in the image's history
+    #[arg(short, long)]
+    message: Option<String>,
     /// Print nothing but errors
     #[arg(short, long)]
     quiet: bool,
 }
 
 #[derive(Args)]
+pub struct SaveArgs {
+    /// Write to this file (or directory, for oci-dir) instead of standard output
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// docker-archive (default), oci-archive or oci-dir
+    #[arg(long, default_value = "docker-archive")]
+    format: String,
+    /// Print nothing but errors
+    #[arg(short, long)]
+    quiet: bool,
+    /// Images to save (names or IDs)
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+#[derive(Args)]
 pub struct ImagesArgs {
+    /// Show all images (skiff keeps no intermediate images, so: the same list)
+    #[arg(short, long)]
+    all: bool,
     /// Show only image IDs
     #[arg(short, long)]
     quiet: bool,
     /// Do not truncate image IDs
     #[arg(long)]
     no_trunc: bool,
+    /// Show the manifest digests
+    #[arg(long)]
+    digests: bool,
+    /// Filter: dangling=BOOL, reference=PATTERN, label=KEY[=VALUE], before=IMAGE, since=IMAGE
+    #[arg(short, long)]
+    filter: Vec<String>,
+    /// Format the output with a Go template, `table …` or json
+    #[arg(long)]
+    format: Option<String>,
+    /// Only images with this name (a reference pattern)
+    reference: Option<String>,
 }
 
 fn open_input(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Read>> {
@@ -52,8 +90,18 @@ fn open_input(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Read>> {
 }
 
 pub fn load(dirs: &StorageDirs, args: LoadArgs) -> anyhow::Result<()> {
-    let mut input = open_input(args.input.as_ref())?;
-    let loaded = engine::load_archive(dirs, &mut input)?;
+    let loaded = match &args.input {
+        // An OCI layout directory (`save --format oci-dir`).
+        Some(dir) if dir.is_dir() => engine::load_directory(dirs, dir)?,
+        input => {
+            if input.is_none() && std::io::stdin().is_terminal() {
+                anyhow::bail!(
+                    "cannot read an archive from a terminal: use -i FILE or redirect standard input"
+                );
+            }
+            engine::load_archive(dirs, &mut open_input(input.as_ref())?)?
+        }
+    };
     if !args.quiet {
         for name in loaded {
             println!("Loaded image: {name}");
@@ -65,15 +113,47 @@ pub fn load(dirs: &StorageDirs, args: LoadArgs) -> anyhow::Result<()> {
 pub fn import(dirs: &StorageDirs, args: ImportArgs) -> anyhow::Result<()> {
     let source = PathBuf::from(&args.source);
     let mut input = open_input(Some(&source))?;
-    let id = engine::import_rootfs(dirs, &mut input, args.reference.as_deref())?;
+    let options = skiff::layers::CommitOptions {
+        reference: args.reference,
+        message: args.message,
+        changes: args.change,
+        ..Default::default()
+    };
+    let id = engine::import_rootfs(dirs, &mut input, &options)?;
     if !args.quiet {
         println!("{id}");
     }
     Ok(())
 }
 
+pub fn save(dirs: &StorageDirs, args: SaveArgs) -> anyhow::Result<()> {
+    let format = ArchiveFormat::parse(&args.format)?;
+    if args.output.is_none() && std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "refusing to write an archive to a terminal: use -o FILE or redirect standard output"
+        );
+    }
+    let _ = args.quiet; // skiff prints no progress while saving
+    engine::save_images(dirs, &args.images, format, args.output.as_deref())?;
+    Ok(())
+}
+
+/// Column names for `images --format 'table …'`.
+fn images_header(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "ID" => "IMAGE ID",
+        "CreatedSince" | "CreatedAt" => "CREATED",
+        _ => return None,
+    })
+}
+
 pub fn images(dirs: &StorageDirs, args: ImagesArgs) -> anyhow::Result<()> {
-    let rows = engine::list_images(dirs)?;
+    let _ = args.all;
+    let mut filters = args.filter.clone();
+    if let Some(reference) = &args.reference {
+        filters.push(format!("reference={reference}"));
+    }
+    let rows = engine::list_images(dirs, &filters)?;
     let id_of = |hex: &str| {
         if args.no_trunc {
             format!("sha256:{hex}")
@@ -81,6 +161,27 @@ pub fn images(dirs: &StorageDirs, args: ImagesArgs) -> anyhow::Result<()> {
             hex[..12.min(hex.len())].to_string()
         }
     };
+    if let Some(format) = &args.format {
+        let values: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|row| {
+                serde_json::json!({
+                    "ID": id_of(row.id.hex()),
+                    "Id": row.id.hex(),
+                    "Repository": row.repository,
+                    "Tag": row.tag,
+                    "Digest": row.digest.to_string(),
+                    "CreatedAt": row.created.clone().unwrap_or_default(),
+                    "CreatedSince": row.created.as_deref().map(human_age).unwrap_or_default(),
+                    "Size": human_size(row.size),
+                    "Dangling": row.repository == "<none>",
+                })
+            })
+            .collect();
+        let format = OutputFormat::parse(format)?;
+        print!("{}", render_rows(&format, &values, &images_header)?);
+        return Ok(());
+    }
     if args.quiet {
         let mut seen = std::collections::HashSet::new();
         for row in &rows {
@@ -90,11 +191,18 @@ pub fn images(dirs: &StorageDirs, args: ImagesArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let mut table = Table::new(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
+    let mut header = vec!["REPOSITORY", "TAG"];
+    if args.digests {
+        header.push("DIGEST");
+    }
+    header.extend(["IMAGE ID", "CREATED", "SIZE"]);
+    let mut table = Table::new(&header);
     for row in &rows {
-        table.row(vec![
-            row.repository.clone(),
-            row.tag.clone(),
+        let mut cells = vec![row.repository.clone(), row.tag.clone()];
+        if args.digests {
+            cells.push(row.digest.to_string());
+        }
+        cells.extend([
             id_of(row.id.hex()),
             row.created
                 .as_deref()
@@ -102,6 +210,7 @@ pub fn images(dirs: &StorageDirs, args: ImagesArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "unknown".into()),
             human_size(row.size),
         ]);
+        table.row(cells);
     }
     print!("{table}");
     Ok(())

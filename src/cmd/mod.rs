@@ -97,6 +97,8 @@ pub fn parse() -> Result<Cli, clap::Error> {
 enum Command {
     /// Load images from a docker-archive or oci-archive
     Load(images::LoadArgs),
+    /// Save images to a docker-archive, oci-archive or oci-dir
+    Save(images::SaveArgs),
     /// Create an image from a tarball of a root filesystem
     Import(images::ImportArgs),
     /// List images in local storage
@@ -166,6 +168,8 @@ enum ImageCommand {
     Exists(image_ops::ExistsArgs),
     /// Load images from a docker-archive or oci-archive
     Load(images::LoadArgs),
+    /// Save images to a docker-archive, oci-archive or oci-dir
+    Save(images::SaveArgs),
     /// Create an image from a tarball of a root filesystem
     Import(images::ImportArgs),
 }
@@ -230,6 +234,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Load(args) => images::load(&dirs, args).map(|()| 0),
         Command::Import(args) => images::import(&dirs, args).map(|()| 0),
+        Command::Save(args) => images::save(&dirs, args).map(|()| 0),
         Command::Images(args) => images::images(&dirs, args).map(|()| 0),
         Command::Pull(args) => registry::pull(&dirs, args).map(|()| 0),
         Command::Push(args) => registry::push(&dirs, args).map(|()| 0),
@@ -262,6 +267,7 @@ fn dispatch_image(dirs: &StorageDirs, command: ImageCommand) -> anyhow::Result<i
         ImageCommand::Exists(args) => image_ops::exists(dirs, args),
         ImageCommand::Load(args) => images::load(dirs, args).map(|()| 0),
         ImageCommand::Import(args) => images::import(dirs, args).map(|()| 0),
+        ImageCommand::Save(args) => images::save(dirs, args).map(|()| 0),
     }
 }
 

@@ -271,6 +271,9 @@ pub struct CommitArgs {
     /// Commit message, recorded in the image's history
     #[arg(short, long)]
     message: Option<String>,
+    /// Apply a Dockerfile instruction to the image config (CMD, ENV, …)
+    #[arg(short, long)]
+    change: Vec<String>,
     /// Print only the image ID
     #[arg(short, long)]
     quiet: bool,
@@ -284,6 +287,7 @@ pub fn commit(dirs: &StorageDirs, args: CommitArgs) -> anyhow::Result<i32> {
         reference: args.image,
         author: args.author,
         message: args.message,
+        changes: args.change,
         created_by: format!("skiff commit {}", args.container),
     };
     let id = skiff::engine::commit_container(dirs, &args.container, &options)?;

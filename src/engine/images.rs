@@ -4,8 +4,9 @@
 
 use std::io::Read;
 
+use super::image_filter::{filter_images, parse_image_filters};
 use super::{EngineError, is_rootless};
-use crate::layers::{ImageSummary, Store};
+use crate::layers::{ArchiveFormat, CommitOptions, ImageSummary, Store};
 use crate::sandbox::userns::{caller_mappings, run_in_new_userns};
 use crate::state::StorageDirs;
 
@@ -56,20 +57,93 @@ pub fn load_archive(
 pub fn import_rootfs(
     dirs: &StorageDirs,
     tarball: &mut dyn Read,
-    reference: Option<&str>,
+    options: &CommitOptions,
 ) -> Result<String, EngineError> {
-    if let Some(r) = reference {
+    if let Some(r) = &options.reference {
         // Refuse a bad name before reading a possibly large tarball.
         crate::layers::ImageReference::parse(r)?;
     }
     let lines = with_store_as_owner(dirs, |store| {
-        let id = store.import_rootfs(tarball, reference)?;
+        let (id, _) = store.import_rootfs_report(tarball, options)?;
         Ok(vec![id.hex().to_string()])
     })?;
     Ok(lines.into_iter().next().unwrap_or_default())
 }
 
-/// `skiff images`.
-pub fn list_images(dirs: &StorageDirs) -> Result<Vec<ImageSummary>, EngineError> {
-    Ok(Store::open(&dirs.root)?.list_images()?)
+/// `skiff images`, with `--filter` arguments (see `image_filter`).
+pub fn list_images(
+    dirs: &StorageDirs,
+    filters: &[String],
+) -> Result<Vec<ImageSummary>, EngineError> {
+    let store = Store::open(&dirs.root)?;
+    let rows = store.list_images()?;
+    if filters.is_empty() {
+        return Ok(rows);
+    }
+    let parsed = parse_image_filters(&store, filters)?;
+    let labels = |row: &ImageSummary| {
+        store
+            .resolve_image(&row.id.to_string())
+            .ok()
+            .and_then(|image| image.config.config().clone())
+            .and_then(|config| config.labels().clone())
+            .map(|labels| labels.into_iter().collect())
+            .unwrap_or_default()
+    };
+    Ok(filter_images(rows, &parsed, &labels))
+}
+
+/// `skiff load -i DIR`: an OCI layout directory (`save --format oci-dir`).
+pub fn load_directory(
+    dirs: &StorageDirs,
+    dir: &std::path::Path,
+) -> Result<Vec<String>, EngineError> {
+    let dir = dir.to_path_buf();
+    with_store_as_owner(dirs, move |store| Ok(store.load_directory(&dir)?.images))
+}
+
+/// `skiff save`: `output` is a file (stdout when `None`) for the archive
+/// formats, a directory for `oci-dir`. A file is written beside its final
+/// name and renamed, so a failed save leaves no partial archive.
+pub fn save_images(
+    dirs: &StorageDirs,
+    names: &[String],
+    format: ArchiveFormat,
+    output: Option<&std::path::Path>,
+) -> Result<(), EngineError> {
+    let store = Store::open(&dirs.root)?;
+    match (format, output) {
+        (ArchiveFormat::OciDir, Some(dir)) => Ok(store.save_directory(names, dir)?),
+        (ArchiveFormat::OciDir, None) => Err(EngineError::Invalid(
+            "--format oci-dir needs a directory: give it with -o".into(),
+        )),
+        (_, None) => {
+            let mut stdout = std::io::stdout().lock();
+            store.save_archive(names, format, &mut stdout)?;
+            std::io::Write::flush(&mut stdout).map_err(EngineError::io("writing standard output"))
+        }
+        (_, Some(path)) => {
+            let partial = path.with_file_name(format!(
+                ".{}.skiff-partial-{}",
+                path.file_name()
+                    .map_or("archive".into(), |n| n.to_string_lossy()),
+                std::process::id()
+            ));
+            let written = (|| -> Result<(), EngineError> {
+                let file = std::fs::File::create(&partial)
+                    .map_err(EngineError::io(format!("creating {}", partial.display())))?;
+                let mut out = std::io::BufWriter::new(file);
+                store.save_archive(names, format, &mut out)?;
+                out.into_inner().map_err(|e| {
+                    EngineError::io(format!("writing {}", partial.display()))(e.into_error())
+                })?;
+                std::fs::rename(&partial, path)
+                    .map_err(EngineError::io(format!("renaming into {}", path.display())))
+            })();
+            if written.is_err() {
+                let _ = std::fs::remove_file(&partial);
+            }
+            written
+        }
+    }
 }

@@ -10,6 +10,7 @@ mod copy;
 mod create;
 mod exec;
 pub mod health;
+mod image_filter;
 mod image_ops;
 mod images;
 mod input;
@@ -32,7 +33,7 @@ pub use image_ops::{
     HistoryRow, all_image_ids, collect_garbage, image_history, inspect_image, prune_images,
     remove_image, tag_image, untag_image,
 };
-pub use images::{import_rootfs, list_images, load_archive};
+pub use images::{import_rootfs, list_images, load_archive, load_directory, save_images};
 pub use input::{parse_env_entries, parse_tmpfs, parse_volume};
 pub use pull::{PullOptions, PullPolicy, PulledImage, image_for_run, print_pull_event, pull_image};
 pub use push::push_image;

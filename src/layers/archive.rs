@@ -16,6 +16,8 @@ use std::time::SystemTime;
 use serde::Deserialize;
 
 use super::assemble::{LayerBlob, NewImage};
+use super::commit::CommitOptions;
+use super::config_changes::apply_changes;
 use super::digest::Digest;
 use super::image::{ImageIndex, ImageRecord, parse_config};
 use super::manifest::{Descriptor, OciDocument, Platform, host_goarch, synthesize_manifest};
@@ -61,10 +63,12 @@ impl Store {
             known,
             stats: UnpackStats::default(),
         };
-        let images = if loader.members.has("manifest.json") {
-            loader.docker_archive()?
-        } else if loader.members.has("oci-layout") && loader.members.has("index.json") {
+        // docker ≥ 25 (and `skiff save`) write both layouts; the OCI one
+        // keeps the manifests, so a loaded image keeps its digest.
+        let images = if loader.members.has("oci-layout") && loader.members.has("index.json") {
             loader.oci_archive()?
+        } else if loader.members.has("manifest.json") {
+            loader.docker_archive()?
         } else {
             return Err(invalid(
                 "archive",
@@ -87,23 +91,49 @@ impl Store {
         })
     }
 
+    /// Loads an OCI image layout directory (`save --format oci-dir`): it
+    /// is packed into a tar under `tmp/` and loaded like an archive.
+    pub fn load_directory(&self, dir: &std::path::Path) -> Result<LoadReport, LayerError> {
+        let tmp = super::store::TempGuard::new(self.temp_path("layout"));
+        let file = File::create(tmp.path()).map_err(io_error("creating", tmp.path()))?;
+        let mut builder = tar::Builder::new(file);
+        builder.follow_symlinks(false);
+        builder
+            .append_dir_all(".", dir)
+            .map_err(|e| invalid(dir.display().to_string(), format!("reading: {e}")))?;
+        builder
+            .into_inner()
+            .map_err(io_error("writing", tmp.path()))?;
+        let mut packed = File::open(tmp.path()).map_err(io_error("opening", tmp.path()))?;
+        self.load_archive_report(&mut packed)
+    }
+
     /// Turns a plain rootfs tarball into a one-layer image.
     pub fn import_rootfs(
         &self,
         tarball: &mut dyn Read,
         reference: Option<&str>,
     ) -> Result<Digest, LayerError> {
-        self.import_rootfs_report(tarball, reference)
+        let options = CommitOptions {
+            reference: reference.map(str::to_string),
+            ..CommitOptions::default()
+        };
+        self.import_rootfs_report(tarball, &options)
             .map(|(id, _)| id)
     }
 
-    /// `import_rootfs`, also returning the unpack counters.
+    /// `import_rootfs` with a message and `--change`s (`options`'
+    /// `created_by` is ignored), also returning the unpack counters.
     pub fn import_rootfs_report(
         &self,
         tarball: &mut dyn Read,
-        reference: Option<&str>,
+        options: &CommitOptions,
     ) -> Result<(Digest, UnpackStats), LayerError> {
-        let name = reference
+        let mut probe = serde_json::json!({});
+        apply_changes(&mut probe, &options.changes)?;
+        let name = options
+            .reference
+            .as_deref()
             .map(ImageReference::parse)
             .transpose()?
             .map(|r| r.to_string());
@@ -115,14 +145,19 @@ impl Store {
             None => tree_size(&self.layer_dir(&layer.diff_id)),
         };
         let now = format_rfc3339_utc(SystemTime::now());
-        let config = serde_json::json!({
+        let mut history = serde_json::json!({ "created": now, "created_by": "skiff import" });
+        if let Some(message) = &options.message {
+            history["comment"] = message.clone().into();
+        }
+        let mut config = serde_json::json!({
             "created": now,
             "architecture": host_goarch(),
             "os": "linux",
             "config": {},
             "rootfs": { "type": "layers", "diff_ids": [layer.diff_id.to_string()] },
-            "history": [{ "created": now, "created_by": "skiff import" }],
+            "history": [history],
         });
+        apply_changes(&mut config, &options.changes)?;
         let config = serde_json::to_vec(&config).map_err(|e| LayerError::Other(e.to_string()))?;
         let id = self.put_blob_bytes(&config, "image config")?;
         let manifest = synthesize_manifest(

@@ -5,18 +5,21 @@
 use std::io::Read;
 use std::time::SystemTime;
 
+use super::config_changes::apply_changes;
 use super::image::{ImageRecord, find_record};
 use super::manifest::synthesize_manifest;
 use super::store::tree_size;
 use super::{Digest, ImageReference, LayerError, Store};
 use crate::timestamp::format_rfc3339_utc;
 
-/// What `commit` records beside the layer.
+/// What `commit` (and `import`) record beside the layer.
 #[derive(Debug, Clone, Default)]
 pub struct CommitOptions {
     pub reference: Option<String>,
     pub author: Option<String>,
     pub message: Option<String>,
+    /// `--change` instructions applied to the config.
+    pub changes: Vec<String>,
     /// `created_by` in the history entry.
     pub created_by: String,
 }
@@ -43,6 +46,8 @@ impl Store {
         let index = self.read_index()?;
         let base = find_record(&index, base)?.clone();
 
+        let mut probe = serde_json::json!({});
+        apply_changes(&mut probe, &options.changes)?;
         let (blob, blob_size) = self.put_blob(layer_tar, None, None, "committed layer")?;
         let layer = self.ensure_layer(&blob, None, "committed layer")?;
         let size = layer
@@ -65,6 +70,7 @@ impl Store {
         if let Some(message) = &options.message {
             entry["comment"] = message.clone().into();
         }
+        apply_changes(&mut config, &options.changes)?;
         match config.get_mut("history").and_then(|h| h.as_array_mut()) {
             Some(history) => history.push(entry),
             None => config["history"] = serde_json::json!([entry]),

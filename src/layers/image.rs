@@ -178,6 +178,7 @@ impl Store {
                 id: record.id.clone(),
                 repository,
                 tag,
+                digest: record.manifest.clone(),
                 created: record.created.clone(),
                 size: record.size,
             };

@@ -16,12 +16,14 @@ pub use oci_spec::image::ImageConfiguration;
 mod archive;
 mod assemble;
 mod commit;
+mod config_changes;
 mod digest;
 mod gc;
 mod image;
 mod manifest;
 mod reference;
 pub mod registry;
+mod save;
 mod spooled;
 mod store;
 mod tags;
@@ -37,6 +39,7 @@ pub use digest::{Digest, HashingReader, HashingWriter};
 pub use gc::GcReport;
 pub use manifest::Platform;
 pub use reference::ImageReference;
+pub use save::ArchiveFormat;
 pub use store::{PlacedLayer, Store};
 pub use tags::Removal;
 pub use unpack::{
@@ -152,6 +155,8 @@ pub struct ImageSummary {
     /// `docker.io/library/busybox` and `latest`; `<none>` for an untagged image.
     pub repository: String,
     pub tag: String,
+    /// The manifest digest (`images --digests`).
+    pub digest: Digest,
     /// RFC 3339 creation time from the image config, if any.
     pub created: Option<String>,
     /// Sum of the unpacked layer sizes in bytes.
