@@ -495,3 +495,187 @@ fn history_and_inspect_describe_the_image() {
         assert_exit_code(&out, 125, "inspect of a missing image");
     });
 }
+
+#[test]
+fn save_and_load_round_trip_in_every_format() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        ctx.run_ok(&["tag", "busybox", "second:2"]);
+        let digests = ctx.run_ok(&[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}} {{.Digest}} {{.ID}}",
+        ]);
+        for (format, output) in [
+            ("docker-archive", ctx.work.join("saved-docker.tar")),
+            ("oci-archive", ctx.work.join("saved-oci.tar")),
+            ("oci-dir", ctx.work.join("saved-dir")),
+        ] {
+            let out_path = output.to_str().unwrap();
+            ctx.run_ok(&[
+                "save", "--format", format, "-o", out_path, "busybox", "second:2",
+            ]);
+            let other = Ctx::new(ctx.user);
+            let loaded = other.run_ok(&["load", "-i", out_path]);
+            assert!(
+                loaded.contains(&format!("Loaded image: {BUSYBOX_REF}"))
+                    && loaded.contains("Loaded image: docker.io/library/second:2"),
+                "{format}: {loaded}"
+            );
+            // Same names, manifest digests and IDs as the source store.
+            let again = other.run_ok(&[
+                "images",
+                "--format",
+                "{{.Repository}}:{{.Tag}} {{.Digest}} {{.ID}}",
+            ]);
+            assert_eq!(again, digests, "{format}");
+            assert_eq!(
+                other.run_ok(&["run", "--rm", "second:2", "echo", format]),
+                format!("{format}\n")
+            );
+        }
+        // To standard output too, loaded from standard input.
+        let out = ctx.skiff(&["save", "busybox"]).output().unwrap();
+        assert!(out.status.success());
+        let other = Ctx::new(ctx.user);
+        let loaded = other.run_stdin(&["load"], &out.stdout);
+        assert_eq!(
+            assert_success(&loaded, "load from stdin").trim(),
+            format!("Loaded image: {BUSYBOX_REF}")
+        );
+
+        let out = ctx.run_status(&["save", "--format", "tarball", "-o", "x.tar", "busybox"]);
+        assert_exit_code(&out, 125, "save with an unknown format");
+        assert_one_error_mentioning(&out, "tarball", "unknown save format");
+        let out = ctx.run_status(&["save", "-o", "missing.tar", "nosuch"]);
+        assert_exit_code(&out, 125, "save of a missing image");
+        assert!(
+            !ctx.dir.join("missing.tar").exists(),
+            "a failed save left a file"
+        );
+    });
+}
+
+#[test]
+fn images_filters_digests_and_format() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        ctx.run_ok(&[
+            "import",
+            "-c",
+            "LABEL tier=web",
+            path_str(busybox_rootfs_tar()),
+            "quay.io/me/app:1",
+        ]);
+        ctx.run_ok(&["import", path_str(busybox_rootfs_tar())]);
+        let names = |args: &[&str]| -> Vec<String> {
+            let mut all = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
+            all.extend_from_slice(args);
+            let mut v: Vec<String> = ctx.run_ok(&all).lines().map(str::to_string).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&["--filter", "dangling=true"]), ["<none>:<none>"]);
+        assert_eq!(names(&["--filter", "label=tier=web"]), ["quay.io/me/app:1"]);
+        assert_eq!(names(&["--filter", "reference=busybox"]), [BUSYBOX_REF]);
+        assert_eq!(names(&["busybox"]), [BUSYBOX_REF]);
+        assert_eq!(
+            names(&["--filter", "reference=quay.io/*/app:1"]),
+            ["quay.io/me/app:1"]
+        );
+        assert_eq!(
+            names(&["--filter", "since=busybox", "--filter", "dangling=false"]),
+            ["quay.io/me/app:1"]
+        );
+        assert!(names(&["--filter", "before=busybox"]).is_empty());
+        let out = ctx.run_status(&["images", "--filter", "color=red"]);
+        assert_exit_code(&out, 125, "unknown filter");
+        assert_one_error_mentioning(&out, "color", "unknown filter");
+
+        let rows = table(&ctx.run_ok(&["images", "--digests", "busybox"]));
+        assert_eq!(
+            rows[0],
+            ["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"]
+        );
+        assert!(
+            rows[1][2].starts_with("sha256:") && rows[1][2].len() == 71,
+            "{rows:?}"
+        );
+        let rows = table(&ctx.run_ok(&[
+            "images",
+            "--format",
+            "table {{.ID}} {{.Repository}}",
+            "busybox",
+        ]));
+        assert_eq!(rows[0], ["IMAGE ID", "REPOSITORY"]);
+        assert_eq!(rows[1][1], "docker.io/library/busybox");
+        let json: serde_json::Value =
+            serde_json::from_str(&ctx.run_ok(&["images", "--format", "json"])).unwrap();
+        assert_eq!(json.as_array().unwrap().len(), 3);
+    });
+}
+
+#[test]
+fn import_and_commit_apply_changes() {
+    for_each_user(|ctx| {
+        let out = ctx.run_ok(&[
+            "import",
+            "--change",
+            r#"CMD ["sh", "-c", "echo $GREETING from $(pwd)"]"#,
+            "-c",
+            "ENV GREETING=hello",
+            "-c",
+            "WORKDIR /tmp",
+            "-m",
+            "imported by a test",
+            path_str(busybox_rootfs_tar()),
+            "changed:1",
+        ]);
+        assert_eq!(out.trim().len(), 64);
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", "changed:1"]),
+            "hello from /tmp\n"
+        );
+        let comment = ctx.run_ok(&["history", "--format", "{{.Comment}}", "changed:1"]);
+        assert_eq!(comment.trim(), "imported by a test");
+
+        ctx.run_ok(&[
+            "run",
+            "--name",
+            "src",
+            "changed:1",
+            "sh",
+            "-c",
+            "echo kept > /tmp/file",
+        ]);
+        ctx.run_ok(&[
+            "commit",
+            "-c",
+            r#"CMD ["cat", "/tmp/file"]"#,
+            "-c",
+            "USER 1000",
+            "src",
+            "committed:1",
+        ]);
+        assert_eq!(ctx.run_ok(&["run", "--rm", "committed:1"]), "kept\n");
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", "committed:1", "id", "-u"]),
+            "1000\n"
+        );
+
+        let out = ctx.run_status(&[
+            "import",
+            "-c",
+            "RUN make",
+            path_str(busybox_rootfs_tar()),
+            "bad:1",
+        ]);
+        assert_exit_code(&out, 125, "import with RUN");
+        assert_one_error_mentioning(&out, "unknown instruction RUN", "import with RUN");
+        assert_eq!(
+            ctx.image_ids().len(),
+            2,
+            "the refused import stored an image"
+        );
+    });
+}
