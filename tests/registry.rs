@@ -400,3 +400,185 @@ fn concurrent_pulls_sharing_layers_both_succeed() {
         );
     });
 }
+
+/// The GOARCH name of this machine.
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// Puts a one-layer busybox image into `repository` the way other tools
+/// would (raw registry API): `compression` of the layer, docker schema 2
+/// or OCI media types, a config whose CMD echoes `message`. Returns the
+/// manifest's digest and size.
+fn put_image(
+    registry: &Registry,
+    repository: &str,
+    compression: &str,
+    docker_types: bool,
+    arch: &str,
+    message: &str,
+) -> (String, usize) {
+    use std::io::Write;
+    let tar = fs::read(busybox_rootfs_tar()).unwrap();
+    let diff_id = format!("sha256:{}", sha256_hex(&tar));
+    let (layer, layer_type) = match (compression, docker_types) {
+        ("gzip", true) => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&tar).unwrap();
+            (
+                gz.finish().unwrap(),
+                "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            )
+        }
+        ("gzip", false) => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&tar).unwrap();
+            (
+                gz.finish().unwrap(),
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+            )
+        }
+        ("zstd", _) => (
+            zstd::encode_all(&tar[..], 3).unwrap(),
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+        ),
+        (_, _) => (tar.clone(), "application/vnd.oci.image.layer.v1.tar"),
+    };
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": arch,
+        "os": "linux",
+        "created": "2024-01-01T00:00:00Z",
+        "config": {"Cmd": ["echo", message], "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "a test"}],
+    }))
+    .unwrap();
+    let layer_digest = registry.put_blob(repository, &layer);
+    let config_digest = registry.put_blob(repository, &config);
+    let (manifest_type, config_type) = if docker_types {
+        (
+            "application/vnd.docker.distribution.manifest.v2+json",
+            "application/vnd.docker.container.image.v1+json",
+        )
+    } else {
+        (
+            "application/vnd.oci.image.manifest.v1+json",
+            "application/vnd.oci.image.config.v1+json",
+        )
+    };
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": manifest_type,
+        "config": {"mediaType": config_type, "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": layer_type, "digest": layer_digest, "size": layer.len()}],
+    }))
+    .unwrap();
+    let digest = registry.put_manifest(
+        repository,
+        &format!("{compression}-{arch}"),
+        manifest_type,
+        &manifest,
+    );
+    (digest, manifest.len())
+}
+
+#[test]
+fn pulls_docker_and_oci_manifests_with_every_layer_compression() {
+    let registry = Registry::start(RegistrySetup::default());
+    for_each_user(|ctx| {
+        for (compression, docker_types) in [
+            ("gzip", true),
+            ("gzip", false),
+            ("zstd", false),
+            ("none", false),
+        ] {
+            let repository = format!("{}/formats-{compression}-{docker_types}", ctx.user);
+            put_image(
+                &registry,
+                &repository,
+                compression,
+                docker_types,
+                host_arch(),
+                compression,
+            );
+            let reference = registry.image(&format!("{repository}:{compression}-{}", host_arch()));
+            ctx.run_ok(&["pull", "-q", PLAIN, &reference]);
+            assert_eq!(
+                ctx.run_ok(&["run", "--rm", &reference]),
+                format!("{compression}\n"),
+                "{compression}, docker types: {docker_types}"
+            );
+        }
+        // Every variant has the same uncompressed layer: unpacked once.
+        assert_eq!(fs::read_dir(ctx.root.join("layers")).unwrap().count(), 1);
+    });
+}
+
+#[test]
+fn an_index_gives_the_host_platform_unless_another_is_asked_for() {
+    let registry = Registry::start(RegistrySetup::default());
+    for_each_user(|ctx| {
+        let repository = format!("{}/multi", ctx.user);
+        let other_arch = if host_arch() == "arm64" {
+            "amd64"
+        } else {
+            "arm64"
+        };
+        let mine = put_image(&registry, &repository, "gzip", false, host_arch(), "native");
+        let theirs = put_image(&registry, &repository, "gzip", false, other_arch, "foreign");
+        let entry = |(digest, size): &(String, usize), arch: &str| {
+            serde_json::json!({
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": digest, "size": size,
+                "platform": {"os": "linux", "architecture": arch},
+            })
+        };
+        let index = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [entry(&theirs, other_arch), entry(&mine, host_arch())],
+        }))
+        .unwrap();
+        let index_digest = registry.put_manifest(
+            &repository,
+            "latest",
+            "application/vnd.oci.image.index.v1+json",
+            &index,
+        );
+        let reference = registry.image(&format!("{repository}:latest"));
+
+        let out = ctx.run_status(&["pull", PLAIN, &reference]);
+        assert_success(&out, "pull of an index");
+        assert!(
+            stderr_of(&out).contains(&format!("Digest: {index_digest}")),
+            "{}",
+            stderr_of(&out)
+        );
+        assert_eq!(ctx.run_ok(&["run", "--rm", &reference]), "native\n");
+
+        let other = Ctx::new(ctx.user);
+        other.run_ok(&[
+            "pull",
+            "-q",
+            PLAIN,
+            "--platform",
+            &format!("linux/{other_arch}"),
+            &reference,
+        ]);
+        let arch = other.run_ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Architecture}}",
+            &reference,
+        ]);
+        assert_eq!(arch.trim(), other_arch);
+        let out = other.run_status(&["pull", PLAIN, "--platform", "linux/s390x", &reference]);
+        assert_exit_code(&out, 125, "pull of a platform the index lacks");
+        assert_one_error_mentioning(&out, "has no manifest for linux/s390x", "missing platform");
+    });
+}

@@ -200,3 +200,110 @@ fn make_certificate(dir: &Path) {
     }
     fs::set_permissions(dir.join("ca.crt"), fs::Permissions::from_mode(0o644)).unwrap();
 }
+
+/// What a raw HTTP request to a plain-HTTP test registry answered.
+pub struct HttpAnswer {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Registry {
+    /// One HTTP/1.1 request to the registry (plain HTTP only): for tests
+    /// that put content the way other tools would, not through skiff.
+    pub fn request(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> HttpAnswer {
+        use std::io::{Read, Write};
+        let mut stream = TcpStream::connect(&self.address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.address,
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("an HTTP answer");
+        let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let location = head.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("location")
+                .then(|| value.trim().to_string())
+        });
+        HttpAnswer {
+            status,
+            location,
+            body: answer[split + 4..].to_vec(),
+        }
+    }
+
+    /// Uploads `data` as a blob of `repository`; returns its digest.
+    pub fn put_blob(&self, repository: &str, data: &[u8]) -> String {
+        let digest = format!("sha256:{}", super::sha256_hex(data));
+        let start = self.request(
+            "POST",
+            &format!("/v2/{repository}/blobs/uploads/"),
+            "application/octet-stream",
+            b"",
+        );
+        assert_eq!(
+            start.status,
+            202,
+            "starting an upload: {}",
+            String::from_utf8_lossy(&start.body)
+        );
+        let location = start.location.expect("an upload location");
+        let path = match location.find("/v2/") {
+            Some(i) => location[i..].to_string(),
+            None => location,
+        };
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let done = self.request(
+            "PUT",
+            &format!("{path}{separator}digest={digest}"),
+            "application/octet-stream",
+            data,
+        );
+        assert_eq!(
+            done.status,
+            201,
+            "finishing an upload: {}",
+            String::from_utf8_lossy(&done.body)
+        );
+        digest
+    }
+
+    /// Puts a manifest (or index) of `media_type` as `repository:reference`.
+    pub fn put_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        data: &[u8],
+    ) -> String {
+        let answer = self.request(
+            "PUT",
+            &format!("/v2/{repository}/manifests/{reference}"),
+            media_type,
+            data,
+        );
+        assert_eq!(
+            answer.status,
+            201,
+            "putting a manifest: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        format!("sha256:{}", super::sha256_hex(data))
+    }
+}
