@@ -679,3 +679,73 @@ fn import_and_commit_apply_changes() {
         );
     });
 }
+
+#[test]
+fn system_df_counts_images_and_containers() {
+    for_each_user(|ctx| {
+        let counts = || -> Vec<String> {
+            ctx.run_ok(&[
+                "system",
+                "df",
+                "--format",
+                "{{.Type}}:{{.Total}}:{{.Active}}:{{.RawSize}}:{{.RawReclaimable}}",
+            ])
+            .lines()
+            .map(str::to_string)
+            .collect()
+        };
+        assert_eq!(
+            counts(),
+            [
+                "Images:0:0:0:0",
+                "Containers:0:0:0:0",
+                "Local Volumes:0:0:0:0"
+            ]
+        );
+        ctx.load_busybox();
+        let rows = counts();
+        let image: Vec<u64> = rows[0]
+            .split(':')
+            .skip(1)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!(&image[..2], [1, 0]);
+        assert!(
+            image[2] > 1 << 20,
+            "busybox is over 1 MiB unpacked: {rows:?}"
+        );
+        assert_eq!(image[3], image[2], "an unused image is all reclaimable");
+
+        ctx.run_ok(&[
+            "run",
+            "--name",
+            "writer",
+            "busybox",
+            "sh",
+            "-c",
+            "head -c 100000 /dev/zero > /big",
+        ]);
+        let rows = counts();
+        let image: Vec<u64> = rows[0]
+            .split(':')
+            .skip(1)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!((image[1], image[3]), (1, 0), "{rows:?}");
+        let container: Vec<u64> = rows[1]
+            .split(':')
+            .skip(1)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!(&container[..2], [1, 0]);
+        assert!(
+            container[2] >= 100_000 && container[3] == container[2],
+            "{rows:?}"
+        );
+        let table_text = ctx.run_ok(&["system", "df"]);
+        assert_eq!(
+            table(&table_text)[0],
+            ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+        );
+    });
+}

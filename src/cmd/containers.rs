@@ -99,18 +99,6 @@ fn command_text(record: &ContainerRecord, no_trunc: bool) -> String {
     }
 }
 
-fn dir_size(path: &std::path::Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(path)
-        .map(|entries| entries.flatten().map(|e| dir_size(&e.path())).sum())
-        .unwrap_or(0)
-}
-
 /// One `ps` row with podman's template field names.
 fn ps_row(record: &ContainerRecord, store: &ContainerStore, args: &PsArgs) -> Value {
     let now = SystemTime::now();
@@ -118,7 +106,7 @@ fn ps_row(record: &ContainerRecord, store: &ContainerStore, args: &PsArgs) -> Va
         .and_then(|t| now.duration_since(t).ok())
         .unwrap_or(Duration::ZERO);
     let size = if args.size {
-        let bytes = dir_size(&store.paths(&record.id).dir.join("upper"));
+        let bytes = skiff::layers::tree_size(&store.paths(&record.id).dir.join("upper"));
         super::format::human_size(bytes)
     } else {
         String::new()
@@ -232,7 +220,9 @@ pub fn ps(dirs: &StorageDirs, args: PsArgs) -> anyhow::Result<i32> {
         "command" => kept.sort_by(|a, b| a.config.args.cmp(&b.config.args)),
         "status" => kept.sort_by(|a, b| a.status().as_str().cmp(b.status().as_str())),
         "runningfor" => kept.sort_by(|a, b| b.state.started_at.cmp(&a.state.started_at)),
-        "size" => kept.sort_by_key(|r| dir_size(&store.paths(&r.id).dir.join("upper"))),
+        "size" => {
+            kept.sort_by_key(|r| skiff::layers::tree_size(&store.paths(&r.id).dir.join("upper")))
+        }
         other => anyhow::bail!(
             "invalid sort field \"{other}\": use command, created, id, image, names, runningfor, size or status"
         ),

@@ -11,6 +11,7 @@ mod monitor;
 mod processes;
 mod registry;
 mod run;
+mod system;
 mod template;
 
 use std::path::PathBuf;
@@ -119,6 +120,11 @@ enum Command {
     Rmi(image_ops::RmiArgs),
     /// Show the history of an image
     History(image_ops::HistoryArgs),
+    /// Manage skiff itself
+    System {
+        #[command(subcommand)]
+        command: system::SystemCommand,
+    },
     /// Manage images
     Image {
         #[command(subcommand)]
@@ -245,6 +251,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Rmi(args) => image_ops::rmi(&dirs, args),
         Command::History(args) => image_ops::history(&dirs, args).map(|()| 0),
         Command::Image { command } => dispatch_image(&dirs, command),
+        Command::System { command } => system::dispatch(&dirs, command),
         Command::Container { command } | Command::Containers(command) => {
             dispatch_container(&dirs, command)
         }

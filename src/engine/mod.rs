@@ -8,6 +8,7 @@ mod cleanup;
 mod commit;
 mod copy;
 mod create;
+mod disk_usage;
 mod exec;
 pub mod health;
 mod image_filter;
@@ -28,6 +29,7 @@ pub use attach::{AttachOptions, attach_container};
 pub use commit::commit_container;
 pub use copy::{CopyEndpoint, copy};
 pub use create::{HealthRequest, RunRequest, create_container};
+pub use disk_usage::{DiskUsage, UsageLine, disk_usage};
 pub use exec::{ExecOptions, exec_container};
 pub use image_ops::{
     HistoryRow, all_image_ids, collect_garbage, image_history, inspect_image, prune_images,

@@ -40,7 +40,7 @@ pub use gc::GcReport;
 pub use manifest::Platform;
 pub use reference::ImageReference;
 pub use save::ArchiveFormat;
-pub use store::{PlacedLayer, Store};
+pub use store::{PlacedLayer, Store, tree_size};
 pub use tags::Removal;
 pub use unpack::{
     Compression, OPAQUE_XATTR, UnpackStats, UnpackedLayer, is_whiteout, unpack_layer,

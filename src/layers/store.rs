@@ -399,9 +399,10 @@ fn make_dirs_writable(dir: &Path) {
     }
 }
 
-/// Sum of the regular file sizes under `dir` (for layers unpacked by an
-/// earlier, interrupted load whose size was never recorded).
-pub(crate) fn tree_size(dir: &Path) -> u64 {
+/// Sum of the regular file sizes under `dir` (layers unpacked by an
+/// earlier, interrupted load whose size was never recorded; container
+/// upper directories). 0 for a missing directory.
+pub fn tree_size(dir: &Path) -> u64 {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;
     };
