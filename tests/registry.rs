@@ -582,3 +582,25 @@ fn an_index_gives_the_host_platform_unless_another_is_asked_for() {
         assert_one_error_mentioning(&out, "has no manifest for linux/s390x", "missing platform");
     });
 }
+
+#[test]
+fn pull_on_a_terminal_shows_a_progress_bar() {
+    let registry = Registry::start(RegistrySetup::default());
+    for_each_user(|ctx| {
+        let reference = registry.image(&format!("{}/tty:1", ctx.user));
+        push_busybox(ctx, &reference);
+        let fresh = Ctx::new(ctx.user);
+        let session = fresh.start_on_tty(&["pull", PLAIN, &reference], 24, 100);
+        let (status, output) = session.wait(COMMAND_TIMEOUT);
+        assert!(status.success(), "{output}");
+        assert!(
+            output.contains("Copying 1 blob(s) ["),
+            "no progress bar: {output:?}"
+        );
+        assert!(output.contains("Pull complete"), "{output:?}");
+        // Without a terminal: plain lines only.
+        let other = Ctx::new(ctx.user);
+        let out = other.run_status(&["pull", PLAIN, &reference]);
+        assert!(!stderr_of(&out).contains('\r'), "{:?}", stderr_of(&out));
+    });
+}

@@ -336,8 +336,9 @@ impl ProgressLine {
         let mut stderr = std::io::stderr().lock();
         let _ = write!(
             stderr,
-            "\r\x1b[KCopying {} blob(s): {} / {}",
+            "\r\x1b[KCopying {} blob(s) {} {} / {}",
             blobs.len(),
+            progress_bar(received, size, 30),
             human_size(received),
             human_size(size)
         );
@@ -351,9 +352,37 @@ impl ProgressLine {
     }
 }
 
+/// `[=========>          ]`, `width` cells between the brackets.
+fn progress_bar(done: u64, total: u64, width: usize) -> String {
+    let filled = if total == 0 {
+        0
+    } else {
+        ((done.min(total) as u128 * width as u128) / total as u128) as usize
+    };
+    let mut bar = String::with_capacity(width + 2);
+    bar.push('[');
+    for i in 0..width {
+        bar.push(match i.cmp(&filled) {
+            std::cmp::Ordering::Less => '=',
+            std::cmp::Ordering::Equal if filled < width => '>',
+            _ => ' ',
+        });
+    }
+    bar.push(']');
+    bar
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_bars_fill_in_proportion() {
+        assert_eq!(progress_bar(0, 100, 10), "[>         ]");
+        assert_eq!(progress_bar(50, 100, 10), "[=====>    ]");
+        assert_eq!(progress_bar(100, 100, 10), "[==========]");
+        assert_eq!(progress_bar(5, 0, 4), "[>   ]");
+    }
 
     #[test]
     fn login_servers_name_registries() {
