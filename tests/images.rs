@@ -703,12 +703,12 @@ fn system_df_counts_images_and_containers() {
             ]
         );
         ctx.load_busybox();
+        // TOTAL, ACTIVE, SIZE, RECLAIMABLE of one row.
+        let numbers = |row: &str| -> Vec<u64> {
+            row.split(':').skip(1).map(|n| n.parse().unwrap()).collect()
+        };
         let rows = counts();
-        let image: Vec<u64> = rows[0]
-            .split(':')
-            .skip(1)
-            .map(|n| n.parse().unwrap())
-            .collect();
+        let image = numbers(&rows[0]);
         assert_eq!(&image[..2], [1, 0]);
         assert!(
             image[2] > 1 << 20,
@@ -726,17 +726,9 @@ fn system_df_counts_images_and_containers() {
             "head -c 100000 /dev/zero > /big",
         ]);
         let rows = counts();
-        let image: Vec<u64> = rows[0]
-            .split(':')
-            .skip(1)
-            .map(|n| n.parse().unwrap())
-            .collect();
+        let image = numbers(&rows[0]);
         assert_eq!((image[1], image[3]), (1, 0), "{rows:?}");
-        let container: Vec<u64> = rows[1]
-            .split(':')
-            .skip(1)
-            .map(|n| n.parse().unwrap())
-            .collect();
+        let container = numbers(&rows[1]);
         assert_eq!(&container[..2], [1, 0]);
         assert!(
             container[2] >= 100_000 && container[3] == container[2],
@@ -746,6 +738,33 @@ fn system_df_counts_images_and_containers() {
         assert_eq!(
             table(&table_text)[0],
             ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+        );
+    });
+}
+
+#[test]
+fn rmi_all_keeps_images_in_use_and_shared_layers() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        // Same layer as busybox, another config: the layer is shared.
+        ctx.run_ok(&["import", path_str(busybox_rootfs_tar()), "sharing:1"]);
+        ctx.run_ok(&["tag", "sharing:1", "sharing:2"]);
+        ctx.run_ok(&["create", "--name", "user1", "sharing:1", "true"]);
+        let out = ctx.run_status(&["rmi", "-a"]);
+        assert_exit_code(&out, 2, "rmi -a with an image in use");
+        assert_one_error_mentioning(&out, "in use by container", "rmi -a");
+        let left = ctx.run_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+        let mut left: Vec<&str> = left.lines().collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["docker.io/library/sharing:1", "docker.io/library/sharing:2"]
+        );
+        // The shared layer stayed for the image still there.
+        ctx.run_ok(&["start", "-a", "user1"]);
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", "sharing:2", "echo", "ok"]),
+            "ok\n"
         );
     });
 }

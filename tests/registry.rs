@@ -218,31 +218,22 @@ fn login_with_htpasswd_auth_and_logout() {
         assert_exit_code(&out, 125, "push without login");
         assert_one_error_mentioning(&out, "unauthorized", "push without login");
 
-        let out = ctx.run_stdin(
-            &[
+        let login = |password: &str| {
+            let args = [
                 "login",
                 PLAIN,
                 "-u",
                 REGISTRY_USER,
                 "--password-stdin",
                 &registry.address,
-            ],
-            b"wrong-password\n",
-        );
+            ];
+            ctx.run_stdin(&args, format!("{password}\n").as_bytes())
+        };
+        let out = login("wrong-password");
         assert_exit_code(&out, 125, "login with a wrong password");
         assert_one_error_mentioning(&out, "invalid username/password", "wrong password");
 
-        let out = ctx.run_stdin(
-            &[
-                "login",
-                PLAIN,
-                "-u",
-                REGISTRY_USER,
-                "--password-stdin",
-                &registry.address,
-            ],
-            format!("{REGISTRY_PASSWORD}\n").as_bytes(),
-        );
+        let out = login(REGISTRY_PASSWORD);
         assert_eq!(assert_success(&out, "login"), "Login Succeeded!\n");
         // podman's auth.json format, in $XDG_RUNTIME_DIR/containers.
         let auth_file = ctx.dir.join("xdg-runtime/containers/auth.json");

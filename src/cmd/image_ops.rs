@@ -96,7 +96,7 @@ pub fn rmi(dirs: &StorageDirs, args: RmiArgs) -> anyhow::Result<i32> {
     }
     let mut code = 0;
     for name in &names {
-        match engine::remove_image(dirs, name, args.force || args.all) {
+        match engine::remove_image(dirs, name, args.force, args.force || args.all) {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
             Err(e) => {
                 eprintln!("Error: {e}");

@@ -41,11 +41,14 @@ fn containers_using(dirs: &StorageDirs, id: &Digest) -> Vec<String> {
 }
 
 /// `skiff rmi NAME`: one line per effect (`Untagged: …`, `Deleted: …`).
-/// Content is freed by `collect_garbage` afterwards.
+/// `force` removes the containers using the image first; `all_names`
+/// deletes an image with several names (`-f`, `-a`). Content is freed by
+/// `collect_garbage` afterwards.
 pub fn remove_image(
     dirs: &StorageDirs,
     name: &str,
     force: bool,
+    all_names: bool,
 ) -> Result<Vec<String>, EngineError> {
     let store = Store::open(&dirs.root)?;
     let mut lines = Vec::new();
@@ -57,7 +60,7 @@ pub fn remove_image(
         }
     }
     let in_use = |id: &Digest| containers_using(dirs, id).into_iter().next();
-    match store.remove_image(name, force, &in_use)? {
+    match store.remove_image(name, force || all_names, &in_use)? {
         Removal::Untagged(n) => lines.push(format!("Untagged: {n}")),
         Removal::Deleted { id, names } => {
             lines.extend(names.iter().map(|n| format!("Untagged: {n}")));

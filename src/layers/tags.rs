@@ -76,12 +76,12 @@ impl Store {
 
     /// docker's `rmi NAME`: a name of an image with other names is only
     /// untagged; an ID, or an image's last name, removes the image from
-    /// the index (`force` also when it has other names). `in_use` tells
-    /// whether a container uses an image ID; such images are refused.
+    /// the index (`all_names`: also when it has other names). `in_use`
+    /// names a container using an image ID; such images are refused.
     pub fn remove_image(
         &self,
         name_or_id: &str,
-        force: bool,
+        all_names: bool,
         in_use: &dyn Fn(&Digest) -> Option<String>,
     ) -> Result<Removal, LayerError> {
         self.update_index(|index| {
@@ -93,13 +93,13 @@ impl Store {
                 .filter(|n| record.names.contains(n));
             if let Some(name) = by_name
                 && record.names.len() > 1
-                && !force
+                && !all_names
             {
                 let record = index.images.iter_mut().find(|r| r.id == id).expect("found");
                 record.names.retain(|n| *n != name);
                 return Ok(Removal::Untagged(name));
             }
-            if record.names.len() > 1 && !force {
+            if record.names.len() > 1 && !all_names {
                 return Err(LayerError::Other(format!(
                     "unable to delete image {} (must force) - image is referenced in multiple repositories",
                     id.short()
