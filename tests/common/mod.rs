@@ -1197,4 +1197,5 @@ pub fn write_docker_archive(path: &Path, repo_tag: &str, layer: &[u8]) {
 // ---------------------------------------------------------------------------
 
 pub mod containers;
+pub mod image_output;
 pub mod registry;
