@@ -21,10 +21,12 @@ pub fn apply_changes(config: &mut Value, changes: &[String]) -> Result<(), Layer
 fn apply_change(config: &mut Value, change: &str) -> Result<(), LayerError> {
     let bad = |problem: String| invalid(format!("--change {change:?}"), problem);
     let text = change.trim();
-    let (instruction, rest) = text
-        .split_once(char::is_whitespace)
-        .map(|(i, r)| (i, r.trim()))
-        .unwrap_or((text, ""));
+    // `CMD ["sh"]`, or podman's `CMD=["sh"]`: the instruction ends at the
+    // first blank or `=`.
+    let (instruction, rest) = match text.find(|c: char| c.is_whitespace() || c == '=') {
+        Some(i) => (&text[..i], text[i + 1..].trim()),
+        None => (text, ""),
+    };
     let instruction = instruction.to_ascii_uppercase();
     if rest.is_empty() {
         return Err(bad(format!("{instruction} needs an argument")));
@@ -226,6 +228,14 @@ mod tests {
         assert_eq!(c["WorkingDir"], "/srv/app");
         assert_eq!(c["StopSignal"], "SIGINT");
         assert_eq!(c["OnBuild"], json!(["RUN true"]));
+    }
+
+    #[test]
+    fn podman_equals_form_is_accepted() {
+        let c = changed(&["CMD=/bin/sh", "ENV=A=b", "USER=nobody"]).unwrap();
+        assert_eq!(c["Cmd"], json!(["/bin/sh", "-c", "/bin/sh"]));
+        assert_eq!(c["Env"], json!(["PATH=/bin", "A=b"]));
+        assert_eq!(c["User"], "nobody");
     }
 
     #[test]
