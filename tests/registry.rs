@@ -7,7 +7,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use common::registry::{REGISTRY_PASSWORD, REGISTRY_USER, Registry, RegistrySetup, free_port};
+use common::registry::{Registry, RegistrySetup, free_port};
 use common::*;
 
 const PLAIN: &str = "--tls-verify=false";
@@ -202,99 +202,6 @@ fn a_tampered_blob_is_refused_and_nothing_is_stored() {
         );
         let tmp: Vec<_> = fs::read_dir(fresh.root.join("tmp")).unwrap().collect();
         assert!(tmp.is_empty(), "temp files left: {tmp:?}");
-    });
-}
-
-#[test]
-fn login_with_htpasswd_auth_and_logout() {
-    let registry = Registry::start(RegistrySetup {
-        auth: true,
-        tls: false,
-    });
-    for_each_user(|ctx| {
-        let reference = registry.image(&format!("{}/private:1", ctx.user));
-        ctx.load_busybox();
-        let out = ctx.run_status(&["push", PLAIN, "busybox", &reference]);
-        assert_exit_code(&out, 125, "push without login");
-        assert_one_error_mentioning(&out, "unauthorized", "push without login");
-
-        let login = |password: &str| {
-            let args = [
-                "login",
-                PLAIN,
-                "-u",
-                REGISTRY_USER,
-                "--password-stdin",
-                &registry.address,
-            ];
-            ctx.run_stdin(&args, format!("{password}\n").as_bytes())
-        };
-        let out = login("wrong-password");
-        assert_exit_code(&out, 125, "login with a wrong password");
-        assert_one_error_mentioning(&out, "invalid username/password", "wrong password");
-
-        let out = login(REGISTRY_PASSWORD);
-        assert_eq!(assert_success(&out, "login"), "Login Succeeded!\n");
-        // podman's auth.json format, in $XDG_RUNTIME_DIR/containers.
-        let auth_file = ctx.dir.join("xdg-runtime/containers/auth.json");
-        let saved: serde_json::Value =
-            serde_json::from_slice(&fs::read(&auth_file).unwrap()).unwrap();
-        assert!(
-            saved["auths"][&registry.address]["auth"].is_string(),
-            "{saved}"
-        );
-        assert_eq!(
-            fs::metadata(&auth_file).unwrap().permissions().mode() & 0o077,
-            0
-        );
-
-        ctx.run_ok(&["push", PLAIN, "busybox", &reference]);
-        let fresh = Ctx::new(ctx.user);
-        let out = fresh.run_status(&["pull", PLAIN, &reference]);
-        assert_exit_code(
-            &out,
-            125,
-            "pull from another user session without credentials",
-        );
-        let creds = format!("{REGISTRY_USER}:{REGISTRY_PASSWORD}");
-        fresh.run_ok(&["pull", PLAIN, "--creds", &creds, &reference]);
-
-        assert_eq!(
-            ctx.run_ok(&["logout", &registry.address]),
-            format!("Removed login credentials for {}\n", registry.address)
-        );
-        let out = ctx.run_status(&["pull", PLAIN, &reference]);
-        assert_exit_code(&out, 125, "pull after logout");
-        assert_one_error_mentioning(&out, "unauthorized", "pull after logout");
-        let out = ctx.run_status(&["logout", &registry.address]);
-        assert_exit_code(&out, 125, "second logout");
-    });
-}
-
-#[test]
-fn tls_registry_needs_its_ca_or_tls_verify_false() {
-    let registry = Registry::start(RegistrySetup {
-        auth: false,
-        tls: true,
-    });
-    let cert_dir = registry.cert_dir.clone().unwrap();
-    let cert_dir = cert_dir.to_str().unwrap();
-    for_each_user(|ctx| {
-        let reference = registry.image(&format!("{}/tls:1", ctx.user));
-        ctx.load_busybox();
-        let out = ctx.run_status(&["push", "busybox", &reference]);
-        assert_exit_code(&out, 125, "push to an untrusted certificate");
-        assert_one_error_mentioning(&out, "TLS", "untrusted certificate");
-
-        ctx.run_ok(&["push", "--cert-dir", cert_dir, "busybox", &reference]);
-        let fresh = Ctx::new(ctx.user);
-        fresh.run_ok(&["pull", "--cert-dir", cert_dir, &reference]);
-        let other = Ctx::new(ctx.user);
-        other.run_ok(&["pull", PLAIN, &reference]);
-        assert_eq!(
-            other.run_ok(&["run", "--rm", &reference, "echo", "tls"]),
-            "tls\n"
-        );
     });
 }
 

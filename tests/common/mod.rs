@@ -1199,3 +1199,4 @@ pub fn write_docker_archive(path: &Path, repo_tag: &str, layer: &[u8]) {
 pub mod containers;
 pub mod image_output;
 pub mod registry;
+pub mod token_server;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use super::token_server::TokenServer;
 use super::{TESTS_DIR, output_of, wait_for};
 
 /// How long the registry may take to accept connections.
@@ -25,6 +26,10 @@ pub struct RegistrySetup {
     pub auth: bool,
     /// HTTPS with a self-signed certificate for 127.0.0.1.
     pub tls: bool,
+    /// Bearer tokens from a token service (see `token_server.rs`) for
+    /// [`REGISTRY_USER`]/[`REGISTRY_PASSWORD`]; anonymous clients get
+    /// tokens without access.
+    pub token: bool,
 }
 
 pub struct Registry {
@@ -34,6 +39,8 @@ pub struct Registry {
     pub address: String,
     /// A directory holding the CA certificate (`ca.crt`), for `--cert-dir`.
     pub cert_dir: Option<PathBuf>,
+    /// Dropped after the registry process is gone.
+    _token_server: Option<TokenServer>,
 }
 
 impl Registry {
@@ -78,6 +85,10 @@ impl Registry {
                 htpasswd.display()
             ));
         }
+        let token_server = setup.token.then(|| TokenServer::start(&dir));
+        if let Some(server) = &token_server {
+            config.push_str(&server.registry_auth_config());
+        }
         let config_path = dir.join("config.yml");
         fs::write(&config_path, config).unwrap();
         let log = fs::File::create(dir.join("registry.log")).unwrap();
@@ -94,6 +105,7 @@ impl Registry {
             dir,
             address,
             cert_dir,
+            _token_server: token_server,
         };
         wait_for("the registry to accept connections", START_TIMEOUT, || {
             TcpStream::connect(&registry.address).is_ok()
@@ -204,6 +216,8 @@ fn make_certificate(dir: &Path) {
 /// What a raw HTTP request to a plain-HTTP test registry answered.
 pub struct HttpAnswer {
     pub status: u16,
+    /// The status line and headers.
+    pub head: String,
     pub location: Option<String>,
     pub body: Vec<u8>,
 }
@@ -243,6 +257,7 @@ impl Registry {
         });
         HttpAnswer {
             status,
+            head: head.clone(),
             location,
             body: answer[split + 4..].to_vec(),
         }
