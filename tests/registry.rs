@@ -135,6 +135,51 @@ fn run_pulls_a_missing_image_as_the_pull_policy_says() {
         let out = fresh.run_status(&["run", "--rm", "--pull=bogus", &reference, "true"]);
         assert_exit_code(&out, 125, "run --pull=bogus");
         assert_one_error_mentioning(&out, "invalid pull policy", "--pull=bogus");
+        // --pull=newer keeps the local image when the registry is gone.
+        let out = fresh.run_status(&["run", "--rm", "--pull=newer", PLAIN, &gone, "echo", "local"]);
+        assert_eq!(
+            assert_success(&out, "run --pull=newer without a registry"),
+            "local\n"
+        );
+        assert!(
+            stderr_of(&out).contains("using the local image"),
+            "{}",
+            stderr_of(&out)
+        );
+
+        // create pulls too.
+        let other = Ctx::new(ctx.user);
+        let id = other.run_ok(&[
+            "create", PLAIN, "--name", "made", &reference, "echo", "created",
+        ]);
+        assert_eq!(id.trim().len(), 64, "{id:?}");
+        assert_eq!(other.run_ok(&["start", "-a", "made"]), "created\n");
+        assert_eq!(other.run_ok(&["image", "ls", "-q"]).lines().count(), 1);
+    });
+}
+
+#[test]
+fn insecure_registries_can_be_configured() {
+    let registry = Registry::start(RegistrySetup::default());
+    for_each_user(|ctx| {
+        let reference = registry.image(&format!("{}/insecure:1", ctx.user));
+        push_busybox(ctx, &reference);
+        let fresh = Ctx::new(ctx.user);
+        let mut pull = fresh.skiff(&["pull", "-q", &reference]);
+        pull.env(
+            "SKIFF_INSECURE_REGISTRIES",
+            format!("example.com,{}", registry.address),
+        );
+        fresh.ok(pull);
+        // --tls-verify (true) overrides the setting.
+        let mut pull = fresh.skiff(&["pull", "--tls-verify", &reference]);
+        pull.env("SKIFF_INSECURE_REGISTRIES", &registry.address);
+        let out = output_of(pull, None, COMMAND_TIMEOUT);
+        assert_exit_code(
+            &out,
+            125,
+            "pull with --tls-verify from a plain HTTP registry",
+        );
     });
 }
 

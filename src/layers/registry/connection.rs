@@ -35,7 +35,11 @@ impl Connection {
     pub async fn open(registry: &str, options: &RegistryOptions) -> Result<Connection, LayerError> {
         install_crypto_provider();
         let host = api_host(registry);
-        let insecure = options.tls_verify == Some(false) || listed_insecure(registry);
+        // An explicit --tls-verify wins over the insecure list.
+        let insecure = match options.tls_verify {
+            Some(verify) => !verify,
+            None => listed_insecure(registry),
+        };
         let certificates = read_certificates(options.cert_dir.as_deref(), registry)?;
         let http = http_client(insecure, &certificates)
             .map_err(|e| LayerError::Other(format!("setting up TLS for {registry}: {e}")))?;
