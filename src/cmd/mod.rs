@@ -151,7 +151,7 @@ enum Command {
 #[derive(Subcommand)]
 enum ImageCommand {
     /// List images in local storage
-    #[command(visible_alias = "ls", alias = "list")]
+    #[command(name = "ls", visible_alias = "list")]
     Images(images::ImagesArgs),
     /// Pull an image from a registry
     Pull(registry::PullArgs),
@@ -228,7 +228,7 @@ enum ContainerCommand {
     Unpause(processes::PauseArgs),
     /// List a container's published ports
     Port(processes::PortArgs),
-    /// Show a container's configuration and state as JSON
+    /// Show containers' (or images') configuration and state as JSON
     Inspect(containers::InspectArgs),
     /// Remove all stopped containers
     #[command(hide = true)]

@@ -111,10 +111,10 @@ pub fn image_for_run(
         return Ok(local?);
     }
     // An ID (prefix) names a local image only; there is nothing to pull.
-    if ImageReference::parse(name).is_err() {
+    let Ok(reference) = ImageReference::parse(name) else {
         return Ok(local?);
-    }
-    eprintln!("Trying to pull {}...", ImageReference::parse(name)?);
+    };
+    eprintln!("Trying to pull {reference}...");
     match pull_image(dirs, name, options, &print_pull_event) {
         Ok(pulled) => Ok(store.resolve_image(&pulled.id.to_string())?),
         Err(e) if policy == PullPolicy::Newer && local.is_ok() => {
