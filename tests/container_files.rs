@@ -202,6 +202,26 @@ fn f06_top_lists_the_containers_processes_with_container_pids() {
         assert_eq!(pid1["PID"], "1");
         assert_eq!(pid1["USER"], "root");
         assert!(rows.iter().any(|r| r["COMMAND"] == "sleep 31"), "{top}");
+
+        // podman's descriptors pick the columns.
+        let picked = ctx.run_ok(&["top", "t", "pid", "comm", "state", "hpid"]);
+        let rows = table_rows(&picked, &["PID", "COMMAND", "STATE", "HPID"]);
+        let pid1 = rows.iter().find(|r| r["PID"] == "1").expect(&picked);
+        assert_eq!(
+            (pid1["COMMAND"].as_str(), pid1["STATE"].as_str()),
+            ("sleep", "S")
+        );
+        let host_pid = ctx.run_ok(&["inspect", "--format", "{{.State.Pid}}", "t"]);
+        assert_eq!(pid1["HPID"], host_pid.trim());
+        let listed = ctx.run_ok(&["top", "t", "-o", "pid,args"]);
+        assert!(
+            listed.starts_with("PID") && listed.contains("sleep 32"),
+            "{listed}"
+        );
+        let out = ctx.run_status(&["top", "t", "bogus"]);
+        assert_exit_code(&out, 125, "top with an unknown descriptor");
+        assert_one_error_mentioning(&out, "unknown descriptor \"bogus\"", "top bogus");
+
         let stats = ctx.run_status(&["stats", "--no-stream", "t"]);
         assert_exit_code(&stats, 0, "stats --no-stream");
         let table = table_rows(&stdout_of(&stats), &["ID", "NAME", "CPU %", "PIDS"]);

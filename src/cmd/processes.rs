@@ -13,7 +13,82 @@ use super::format::{Table, human_size};
 #[derive(Args)]
 pub struct TopArgs {
     container: String,
+    /// Columns (podman's descriptors): user huser pid ppid hpid pcpu etime
+    /// time tty args comm state nice vsz rss; `-o LIST` is accepted too
+    #[arg(allow_hyphen_values = true)]
+    descriptors: Vec<String>,
 }
+
+/// One `top` column: header and cell of a process.
+type TopColumn = (&'static str, fn(&TopRow<'_>) -> String);
+
+/// What a `top` cell is made from.
+struct TopRow<'a> {
+    process: &'a ContainerProcess,
+    user: String,
+}
+
+const TOP_DEFAULT: [&str; 8] = [
+    "user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args",
+];
+
+fn top_column(descriptor: &str) -> Option<TopColumn> {
+    Some(match descriptor {
+        "user" => ("USER", |r| r.user.clone()),
+        "huser" => ("HUSER", |r| r.process.host_uid.to_string()),
+        "pid" => ("PID", |r| r.process.pid.to_string()),
+        "ppid" => ("PPID", |r| r.process.ppid.to_string()),
+        "hpid" => ("HPID", |r| r.process.host_pid.to_string()),
+        "pcpu" => ("%CPU", |r| {
+            let p = r.process;
+            format!(
+                "{:.3}",
+                100.0 * p.cpu_time.as_secs_f64() / p.elapsed.as_secs_f64().max(0.001)
+            )
+        }),
+        "etime" => ("ELAPSED", |r| go_duration(r.process.elapsed)),
+        "time" => ("TIME", |r| go_duration(r.process.cpu_time)),
+        "tty" => ("TTY", |r| r.process.tty.clone()),
+        "args" => ("COMMAND", |r| r.process.command.clone()),
+        "comm" => ("COMMAND", |r| r.process.name.clone()),
+        "state" => ("STATE", |r| r.process.state.to_string()),
+        "nice" => ("NI", |r| r.process.nice.to_string()),
+        "vsz" => ("VSZ", |r| (r.process.vsz_bytes / 1024).to_string()),
+        "rss" => ("RSS", |r| (r.process.rss_bytes / 1024).to_string()),
+        _ => return None,
+    })
+}
+
+/// The columns `descriptors` ask for: words or comma lists, optionally
+/// after ps's `-o`/`-eo`. docker users' `-ef` and `aux` (which docker
+/// passes to ps) give the default columns.
+fn top_columns(descriptors: &[String]) -> anyhow::Result<Vec<TopColumn>> {
+    let mut words = Vec::new();
+    for arg in descriptors {
+        match arg.as_str() {
+            "-o" | "-eo" | "-e" | "-A" | "-f" | "-ef" | "aux" | "-aux" => continue,
+            flag if flag.starts_with('-') => anyhow::bail!(
+                "ps option {flag:?} is not supported: give descriptors ({})",
+                TOP_DESCRIPTORS
+            ),
+            list => words.extend(list.split(',').filter(|w| !w.is_empty())),
+        }
+    }
+    if words.is_empty() {
+        words.extend(TOP_DEFAULT);
+    }
+    words
+        .into_iter()
+        .map(|w| {
+            top_column(w).ok_or_else(|| {
+                anyhow::anyhow!("unknown descriptor {w:?}: supported are {TOP_DESCRIPTORS}")
+            })
+        })
+        .collect()
+}
+
+const TOP_DESCRIPTORS: &str =
+    "user, huser, pid, ppid, hpid, pcpu, etime, time, tty, args, comm, state, nice, vsz, rss";
 
 /// `1h2m3s`-style, as podman prints ELAPSED and TIME.
 fn go_duration(d: Duration) -> String {
@@ -46,23 +121,17 @@ fn user_names(pid1: Option<i32>) -> impl Fn(u32) -> String {
 }
 
 pub fn top(dirs: &StorageDirs, args: TopArgs) -> anyhow::Result<i32> {
+    let columns = top_columns(&args.descriptors)?;
     let (record, processes) = container_processes(dirs, &args.container)?;
     let name = user_names(record.state.pid.map(|p| p.pid));
-    let mut table = Table::new(&[
-        "USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND",
-    ]);
-    for p in &processes {
-        let cpu = 100.0 * p.cpu_time.as_secs_f64() / p.elapsed.as_secs_f64().max(0.001);
-        table.row(vec![
-            name(p.uid),
-            p.pid.to_string(),
-            p.ppid.to_string(),
-            format!("{cpu:.3}"),
-            go_duration(p.elapsed),
-            p.tty.clone(),
-            go_duration(p.cpu_time),
-            p.command.clone(),
-        ]);
+    let headers: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
+    let mut table = Table::new(&headers);
+    for process in &processes {
+        let row = TopRow {
+            process,
+            user: name(process.uid),
+        };
+        table.row(columns.iter().map(|(_, cell)| cell(&row)).collect());
     }
     print!("{table}");
     Ok(0)

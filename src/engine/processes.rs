@@ -17,8 +17,15 @@ pub struct ContainerProcess {
     /// The parent's PID in the container; 0 for a parent outside it.
     pub ppid: i32,
     pub host_pid: i32,
-    /// The user ID inside the container.
+    /// The user ID inside the container, and on the host.
     pub uid: u32,
+    pub host_uid: u32,
+    /// The short name (`/proc/PID/comm`).
+    pub name: String,
+    /// `R`, `S`, `Z`, … as ps shows it.
+    pub state: char,
+    pub nice: i64,
+    pub vsz_bytes: u64,
     pub cpu_time: Duration,
     pub elapsed: Duration,
     pub rss_bytes: u64,
@@ -96,10 +103,13 @@ fn read_process(
         .next()?
         .parse()
         .ok()?;
-    let rss_kb: u64 = status_field(&status, "VmRSS:")
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let kb = |field: &str| -> u64 {
+        status_field(&status, field)
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let name = stat[stat.find('(')? + 1..stat.rfind(')')?].to_string();
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let command = String::from_utf8_lossy(&cmdline)
         .split('\0')
@@ -117,9 +127,14 @@ fn read_process(
         ppid: ns_ppid as i32,
         host_pid: pid,
         uid: to_container_id(uid_map, host_uid),
+        host_uid,
+        name,
+        state: fields.first()?.chars().next()?,
+        nice: num(19)?,
+        vsz_bytes: kb("VmSize:") * 1024,
         cpu_time: Duration::from_secs_f64(cpu.max(0.0)),
         elapsed: Duration::from_secs_f64((now_secs - started).max(0.0)),
-        rss_bytes: rss_kb * 1024,
+        rss_bytes: kb("VmRSS:") * 1024,
         tty: tty_name(num(7)?),
         command,
     })
