@@ -250,47 +250,57 @@ fn a_tampered_blob_is_refused_and_nothing_is_stored() {
     });
 }
 
+/// Pushes a one-layer image with a 64 MiB file, big enough that a pull
+/// is still downloading when a test acts on it; returns its reference.
+fn push_big_image(ctx: &Ctx, registry: &Registry, name: &str) -> String {
+    let rootfs = ctx.work.join("big.tar");
+    let mut builder = tar::Builder::new(Vec::new());
+    let data: Vec<u8> = (0..64u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let mut header = tar::Header::new_gnu();
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, "big.bin", &data[..])
+        .unwrap();
+    fs::write(&rootfs, builder.into_inner().unwrap()).unwrap();
+    fs::set_permissions(&rootfs, fs::Permissions::from_mode(0o644)).unwrap();
+    let reference = registry.image(&format!("{}/{name}:1", ctx.user));
+    ctx.run_ok(&["import", rootfs.to_str().unwrap(), &reference]);
+    ctx.run_ok(&["push", PLAIN, &reference]);
+    reference
+}
+
+/// Starts `skiff pull` of `reference` in `ctx` and returns once more than
+/// 1 MiB of a blob has arrived in the store's `tmp/`.
+fn start_pull_and_wait_for_download(ctx: &Ctx, reference: &str) -> Running {
+    let mut pull = ctx.start(ctx.skiff(&["pull", PLAIN, reference]));
+    let tmp = ctx.root.join("tmp");
+    pull.wait_until(
+        "a blob to be half downloaded",
+        Duration::from_secs(60),
+        || {
+            fs::read_dir(&tmp).is_ok_and(|d| {
+                d.flatten()
+                    .any(|e| e.metadata().is_ok_and(|m| m.len() > 1 << 20))
+            })
+        },
+    );
+    pull
+}
+
 #[test]
 fn a_killed_pull_leaves_nothing_and_the_next_pull_works() {
     let registry = Registry::start(RegistrySetup::default());
     for_each_user(|ctx| {
-        // A layer big enough that the pull is still downloading when killed.
-        let rootfs = ctx.work.join("big.tar");
-        let mut builder = tar::Builder::new(Vec::new());
-        let data: Vec<u8> = (0..64u32 << 20)
-            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-            .collect();
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_mtime(0);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, "big.bin", &data[..])
-            .unwrap();
-        fs::write(&rootfs, builder.into_inner().unwrap()).unwrap();
-        fs::set_permissions(&rootfs, fs::Permissions::from_mode(0o644)).unwrap();
-        let reference = registry.image(&format!("{}/big:1", ctx.user));
-        ctx.run_ok(&["import", rootfs.to_str().unwrap(), &reference]);
-        ctx.run_ok(&["push", PLAIN, &reference]);
-
+        let reference = push_big_image(ctx, &registry, "big");
         let fresh = Ctx::new(ctx.user);
-        let mut pull = fresh.start(fresh.skiff(&["pull", PLAIN, &reference]));
-        let tmp = fresh.root.join("tmp");
-        let mut downloading = false;
-        pull.wait_until(
-            "a blob to be half downloaded",
-            Duration::from_secs(60),
-            || {
-                downloading = fs::read_dir(&tmp).is_ok_and(|d| {
-                    d.flatten()
-                        .any(|e| e.metadata().is_ok_and(|m| m.len() > 1 << 20))
-                });
-                downloading
-            },
-        );
+        let pull = start_pull_and_wait_for_download(&fresh, &reference);
         pull.signal(nix::sys::signal::Signal::SIGKILL);
         let _ = pull.wait(Duration::from_secs(30));
         assert!(fresh.image_ids().is_empty());
@@ -309,8 +319,52 @@ fn a_killed_pull_leaves_nothing_and_the_next_pull_works() {
         assert_success(&out, "pull after a killed pull");
         assert_eq!(fresh.image_ids().len(), 1);
         assert!(
-            fs::read_dir(&tmp).unwrap().next().is_none(),
+            fs::read_dir(fresh.root.join("tmp"))
+                .unwrap()
+                .next()
+                .is_none(),
             "the killed pull's temp file stayed"
+        );
+    });
+}
+
+#[test]
+fn prune_during_a_pull_keeps_what_the_pull_wrote() {
+    let registry = Registry::start(RegistrySetup::default());
+    for_each_user(|ctx| {
+        let reference = push_big_image(ctx, &registry, "during-prune");
+        let fresh = Ctx::new(ctx.user);
+        fresh.load_busybox();
+        let pull = start_pull_and_wait_for_download(&fresh, &reference);
+        // Removes busybox now; collects garbage once the pull is done.
+        let mut prune = fresh.start(fresh.skiff(&["image", "prune", "-a", "-f"]));
+        wait_for(
+            "prune to remove busybox from the index",
+            COMMAND_TIMEOUT,
+            || !fresh.run_ok(&["images"]).contains("busybox"),
+        );
+        let mut pull = pull;
+        if pull.try_status().is_none() {
+            assert!(
+                prune.try_status().is_none(),
+                "prune collected garbage while a pull was still writing"
+            );
+        }
+        assert_success(&pull.wait(COMMAND_TIMEOUT), "pull during a prune");
+        assert_success(&prune.wait(COMMAND_TIMEOUT), "prune during a pull");
+        let listed = fresh.run_ok(&["images", "--format", "{{.Repository}}"]);
+        assert_eq!(
+            listed.trim(),
+            registry.image(&format!("{}/during-prune", ctx.user))
+        );
+        // Its blobs and layer are whole: saving reads every blob.
+        let saved = fresh.work.join("saved.tar");
+        fresh.run_ok(&["save", "-o", saved.to_str().unwrap(), &reference]);
+        assert!(fs::metadata(&saved).unwrap().len() > 64 << 20);
+        let layers = fs::read_dir(fresh.root.join("layers")).unwrap().count();
+        assert_eq!(
+            layers, 1,
+            "busybox's layer is collected, the pulled one kept"
         );
     });
 }
