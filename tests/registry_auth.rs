@@ -12,6 +12,19 @@ use common::*;
 
 const PLAIN: &str = "--tls-verify=false";
 
+/// `skiff login` to `registry` as the test user with `password` on stdin.
+fn login(ctx: &Ctx, registry: &Registry, password: &str) -> std::process::Output {
+    let args = [
+        "login",
+        PLAIN,
+        "-u",
+        REGISTRY_USER,
+        "--password-stdin",
+        &registry.address,
+    ];
+    ctx.run_stdin(&args, format!("{password}\n").as_bytes())
+}
+
 #[test]
 fn login_with_htpasswd_auth_and_logout() {
     let registry = Registry::start(RegistrySetup {
@@ -25,22 +38,11 @@ fn login_with_htpasswd_auth_and_logout() {
         assert_exit_code(&out, 125, "push without login");
         assert_one_error_mentioning(&out, "unauthorized", "push without login");
 
-        let login = |password: &str| {
-            let args = [
-                "login",
-                PLAIN,
-                "-u",
-                REGISTRY_USER,
-                "--password-stdin",
-                &registry.address,
-            ];
-            ctx.run_stdin(&args, format!("{password}\n").as_bytes())
-        };
-        let out = login("wrong-password");
+        let out = login(ctx, &registry, "wrong-password");
         assert_exit_code(&out, 125, "login with a wrong password");
         assert_one_error_mentioning(&out, "invalid username/password", "wrong password");
 
-        let out = login(REGISTRY_PASSWORD);
+        let out = login(ctx, &registry, REGISTRY_PASSWORD);
         assert_eq!(assert_success(&out, "login"), "Login Succeeded!\n");
         // podman's auth.json format, in $XDG_RUNTIME_DIR/containers.
         let auth_file = ctx.dir.join("xdg-runtime/containers/auth.json");
@@ -126,18 +128,7 @@ fn bearer_token_registry_login_push_pull() {
         assert_exit_code(&out, 125, "anonymous push to a token registry");
         assert_one_error_mentioning(&out, &reference, "anonymous push");
 
-        let login = |password: &str| {
-            let args = [
-                "login",
-                PLAIN,
-                "-u",
-                REGISTRY_USER,
-                "--password-stdin",
-                &registry.address,
-            ];
-            ctx.run_stdin(&args, format!("{password}\n").as_bytes())
-        };
-        let out = login("wrong");
+        let out = login(ctx, &registry, "wrong");
         assert_exit_code(
             &out,
             125,
@@ -145,7 +136,7 @@ fn bearer_token_registry_login_push_pull() {
         );
         assert_one_error_mentioning(&out, "invalid username/password", "bearer login");
         assert_eq!(
-            assert_success(&login(REGISTRY_PASSWORD), "bearer login"),
+            assert_success(&login(ctx, &registry, REGISTRY_PASSWORD), "bearer login"),
             "Login Succeeded!\n"
         );
 
