@@ -118,7 +118,7 @@ impl Registry {
         format!("{}/{name}", self.address)
     }
 
-    /// The files of every blob the registry stores (`…/blobs/sha256/xx/<hex>/data`).
+    /// Where the registry stores the blob `hex` (`…/blobs/sha256/xx/<hex>/data`).
     pub fn blob_file(&self, hex: &str) -> PathBuf {
         self.dir
             .join("data/docker/registry/v2/blobs/sha256")

@@ -24,7 +24,8 @@ const PARALLEL_DOWNLOADS: usize = 4;
 /// What a pull reports as it goes.
 #[derive(Debug, Clone)]
 pub enum PullEvent {
-    /// The manifest is known: `layers` blobs, `bytes` in all to consider.
+    /// The manifest is known (`digest`, what the reference resolved to)
+    /// and lists `layers` layer blobs.
     Resolved { digest: Digest, layers: usize },
     /// A layer blob was already in the store.
     LayerExists { digest: Digest },
