@@ -106,6 +106,17 @@ fn history_and_inspect_describe_the_image() {
         assert!(ids.starts_with(&id), "{ids}");
         let by = ctx.run_ok(&["history", "--format", "{{.CreatedBy}}", "busybox"]);
         assert!(!by.trim().is_empty());
+        let rows = table(&ctx.run_ok(&[
+            "history",
+            "--format",
+            "table {{.ID}} {{.CreatedBy}}",
+            "busybox",
+        ]));
+        assert_eq!(rows[0], ["ID", "CREATED BY"]);
+        assert_eq!(
+            (rows[1][0].as_str(), rows[1][1].as_str()),
+            (&id[..12], by.lines().next().unwrap())
+        );
 
         let doc: serde_json::Value =
             serde_json::from_str(&ctx.run_ok(&["image", "inspect", "busybox"])).unwrap();

@@ -6,7 +6,7 @@ use skiff::engine;
 use skiff::state::StorageDirs;
 
 use super::format::{Table, human_age, human_size};
-use super::template::render_one;
+use super::template::{OutputFormat, render_one, render_rows};
 
 #[derive(Args)]
 pub struct TagArgs {
@@ -139,22 +139,28 @@ pub fn history(dirs: &StorageDirs, args: HistoryArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(format) = &args.format {
-        for row in &rows {
-            let value = serde_json::json!({
-                "ID": short(&row.id),
-                "Created": row.created.clone().unwrap_or_default(),
-                "CreatedSince": row.created.as_deref().map(human_age).unwrap_or_default(),
-                "CreatedBy": row.created_by,
-                "Size": human_size(row.size),
-                "Comment": row.comment,
-            });
-            let text = render_one(format, &value)?;
-            if text.ends_with('\n') {
-                print!("{text}");
-            } else {
-                println!("{text}");
-            }
-        }
+        let values: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|row| {
+                serde_json::json!({
+                    "ID": short(&row.id),
+                    "Created": row.created.clone().unwrap_or_default(),
+                    "CreatedSince": row.created.as_deref().map(human_age).unwrap_or_default(),
+                    "CreatedBy": row.created_by,
+                    "Size": human_size(row.size),
+                    "Comment": row.comment,
+                })
+            })
+            .collect();
+        let header = |field: &str| match field {
+            "CreatedSince" => Some("CREATED"),
+            "CreatedBy" => Some("CREATED BY"),
+            _ => None,
+        };
+        print!(
+            "{}",
+            render_rows(&OutputFormat::parse(format)?, &values, &header)?
+        );
         return Ok(());
     }
     let mut table = Table::new(&["ID", "CREATED", "CREATED BY", "SIZE", "COMMENT"]);

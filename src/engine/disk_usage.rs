@@ -48,9 +48,8 @@ pub fn disk_usage(dirs: &StorageDirs) -> Result<DiskUsage, EngineError> {
             images.active += 1;
         }
         let image = store.resolve_image(&row.id.to_string())?;
-        let sizes = store.layer_sizes(&row.id)?;
-        for (dir, size) in image.layer_dirs.iter().zip(sizes) {
-            all_layers.insert(dir.clone(), size);
+        for (dir, size) in image.layer_dirs.iter().zip(&image.layer_sizes) {
+            all_layers.insert(dir.clone(), *size);
             if active {
                 active_layers.insert(dir.clone());
             }

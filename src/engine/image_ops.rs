@@ -72,13 +72,13 @@ pub fn remove_image(
 
 /// The IDs of every stored image (`rmi -a`).
 pub fn all_image_ids(dirs: &StorageDirs) -> Result<Vec<String>, EngineError> {
-    let mut ids: Vec<String> = Store::open(&dirs.root)?
+    let mut seen = std::collections::HashSet::new();
+    Ok(Store::open(&dirs.root)?
         .list_images()?
         .into_iter()
+        .filter(|row| seen.insert(row.id.clone()))
         .map(|row| row.id.to_string())
-        .collect();
-    ids.dedup();
-    Ok(ids)
+        .collect())
 }
 
 /// `skiff image prune`: removes untagged images (`all`: every image) that
@@ -93,12 +93,12 @@ pub fn prune_images(dirs: &StorageDirs, all: bool) -> Result<(Vec<Digest>, GcRep
         if !(all || untagged) || !seen.insert(row.id.clone()) {
             continue;
         }
-        if !containers_using(dirs, &row.id).is_empty() {
-            continue;
-        }
-        match store.remove_image(&row.id.to_string(), true, &|_| None) {
+        // Checked under the index lock: a container created meanwhile keeps
+        // its image.
+        let in_use = |id: &Digest| containers_using(dirs, id).into_iter().next();
+        match store.remove_image(&row.id.to_string(), true, &in_use) {
             Ok(_) => removed.push(row.id),
-            Err(LayerError::NoSuchImage { .. }) => {}
+            Err(LayerError::NoSuchImage { .. } | LayerError::ImageInUse { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -140,12 +140,11 @@ pub struct HistoryRow {
 pub fn image_history(dirs: &StorageDirs, name: &str) -> Result<Vec<HistoryRow>, EngineError> {
     let store = Store::open(&dirs.root)?;
     let image = store.resolve_image(name)?;
-    let sizes = store.layer_sizes(&image.id)?;
-    let mut layer_sizes = sizes.into_iter();
+    let mut layer_sizes = image.layer_sizes.iter().copied();
     let mut rows: Vec<HistoryRow> = image
         .config
         .history()
-        .clone()
+        .as_deref()
         .unwrap_or_default()
         .iter()
         .map(|h| HistoryRow {
@@ -167,7 +166,7 @@ pub fn image_history(dirs: &StorageDirs, name: &str) -> Result<Vec<HistoryRow>, 
             id: image.id.hex().to_string(),
             created: image.config.created().clone(),
             created_by: String::new(),
-            size: store.layer_sizes(&image.id)?.iter().sum(),
+            size: image.layer_sizes.iter().sum(),
             comment: String::new(),
         }),
     }
@@ -185,7 +184,7 @@ pub fn inspect_image(dirs: &StorageDirs, name: &str) -> Result<Value, EngineErro
         .filter_map(|n| ImageReference::parse(n).ok())
         .map(|r| format!("{}@{}", r.name(), image.manifest))
         .collect();
-    let size: u64 = store.layer_sizes(&image.id)?.iter().sum();
+    let size: u64 = image.layer_sizes.iter().sum();
     let inner = config.get("config").cloned().unwrap_or(json!({}));
     Ok(json!({
         "Id": image.id.hex(),

@@ -17,8 +17,9 @@ pub struct ContainerProcess {
     /// The parent's PID in the container; 0 for a parent outside it.
     pub ppid: i32,
     pub host_pid: i32,
-    /// The user ID inside the container, and on the host.
+    /// The user ID inside the container.
     pub uid: u32,
+    /// The user ID on the host (a subordinate ID when rootless).
     pub host_uid: u32,
     /// The short name (`/proc/PID/comm`).
     pub name: String,

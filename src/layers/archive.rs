@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::assemble::{LayerBlob, NewImage};
 use super::commit::CommitOptions;
-use super::config_changes::apply_changes;
+use super::config_changes::{apply_changes, validate_changes};
 use super::digest::Digest;
 use super::image::{ImageIndex, ImageRecord, parse_config};
 use super::manifest::{Descriptor, OciDocument, Platform, host_goarch, synthesize_manifest};
@@ -129,8 +129,7 @@ impl Store {
         tarball: &mut dyn Read,
         options: &CommitOptions,
     ) -> Result<(Digest, UnpackStats), LayerError> {
-        let mut probe = serde_json::json!({});
-        apply_changes(&mut probe, &options.changes)?;
+        validate_changes(&options.changes)?;
         let name = options
             .reference
             .as_deref()

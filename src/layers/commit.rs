@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::time::SystemTime;
 
-use super::config_changes::apply_changes;
+use super::config_changes::{apply_changes, validate_changes};
 use super::image::{ImageRecord, find_record};
 use super::manifest::synthesize_manifest;
 use super::store::tree_size;
@@ -46,8 +46,7 @@ impl Store {
         let index = self.read_index()?;
         let base = find_record(&index, base)?.clone();
 
-        let mut probe = serde_json::json!({});
-        apply_changes(&mut probe, &options.changes)?;
+        validate_changes(&options.changes)?;
         let (blob, blob_size) = self.put_blob(layer_tar, None, None, "committed layer")?;
         let layer = self.ensure_layer(&blob, None, "committed layer")?;
         let size = layer

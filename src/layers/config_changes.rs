@@ -18,6 +18,12 @@ pub fn apply_changes(config: &mut Value, changes: &[String]) -> Result<(), Layer
     Ok(())
 }
 
+/// Checks `changes` without a config to apply them to, so a command can
+/// refuse bad input before it reads a tarball or writes anything.
+pub fn validate_changes(changes: &[String]) -> Result<(), LayerError> {
+    apply_changes(&mut json!({}), changes)
+}
+
 fn apply_change(config: &mut Value, change: &str) -> Result<(), LayerError> {
     let bad = |problem: String| invalid(format!("--change {change:?}"), problem);
     let text = change.trim();

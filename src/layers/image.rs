@@ -132,13 +132,6 @@ impl Store {
         self.local_image(record)
     }
 
-    /// The unpacked size of each layer of image `id`, bottom first.
-    pub fn layer_sizes(&self, id: &Digest) -> Result<Vec<u64>, LayerError> {
-        let index = self.read_index()?;
-        let record = find_record(&index, &id.to_string())?;
-        Ok(record.layer_sizes.clone())
-    }
-
     fn local_image(&self, record: &ImageRecord) -> Result<LocalImage, LayerError> {
         let data = self.read_blob(&record.id)?;
         let config = parse_config(&data, &format!("config {}", record.id))?;
@@ -162,6 +155,7 @@ impl Store {
             id: record.id.clone(),
             names: record.names.clone(),
             manifest: record.manifest.clone(),
+            layer_sizes: record.layer_sizes.clone(),
             config,
             healthcheck,
             layer_dirs,

@@ -134,6 +134,9 @@ pub struct LocalImage {
     pub healthcheck: Option<ImageHealthcheck>,
     /// Unpacked layer directories, bottom layer first.
     pub layer_dirs: Vec<PathBuf>,
+    /// The unpacked size of each layer, parallel to `layer_dirs` (empty
+    /// for images stored before sizes were recorded).
+    pub layer_sizes: Vec<u64>,
 }
 
 /// A HEALTHCHECK as docker stores it in an image config (durations in

@@ -24,10 +24,10 @@ const USER_AGENT: &str = concat!("skiff/", env!("CARGO_PKG_VERSION"));
 /// A client ready for one registry.
 pub(super) struct Connection {
     pub client: oci_client::Client,
-    /// A plain HTTP client with the same TLS settings (login's checks).
-    pub http: reqwest::Client,
     pub scheme: &'static str,
     pub auth: RegistryAuth,
+    insecure: bool,
+    certificates: Vec<Vec<u8>>,
 }
 
 impl Connection {
@@ -41,9 +41,8 @@ impl Connection {
             None => listed_insecure(registry),
         };
         let certificates = read_certificates(options.cert_dir.as_deref(), registry)?;
-        let http = http_client(insecure, &certificates)
-            .map_err(|e| LayerError::Other(format!("setting up TLS for {registry}: {e}")))?;
-        let scheme = if insecure && !speaks_tls(&http, host).await {
+        // Only an insecure registry is probed; a verified one is HTTPS.
+        let scheme = if insecure && !speaks_tls(&http_client(registry, true, &[])?, host).await {
             "http"
         } else {
             "https"
@@ -64,10 +63,10 @@ impl Connection {
             },
             accept_invalid_certificates: insecure,
             extra_root_certificates: certificates
-                .into_iter()
+                .iter()
                 .map(|data| Certificate {
                     encoding: CertificateEncoding::Pem,
-                    data,
+                    data: data.clone(),
                 })
                 .collect(),
             platform_resolver: None,
@@ -79,10 +78,18 @@ impl Connection {
             .map_err(|e| LayerError::Other(format!("setting up the client for {registry}: {e}")))?;
         Ok(Connection {
             client,
-            http,
             scheme,
             auth,
+            insecure,
+            certificates,
         })
+    }
+
+    /// A plain HTTP client with the connection's TLS settings (login's
+    /// checks). Built on demand: a verifying client loads the system CA
+    /// store, which pulls and pushes need not pay for twice.
+    pub fn http_client(&self, registry: &str) -> Result<reqwest::Client, LayerError> {
+        http_client(registry, self.insecure, &self.certificates)
     }
 }
 
@@ -123,19 +130,23 @@ fn install_crypto_provider() {
 }
 
 fn http_client(
+    registry: &str,
     insecure: bool,
     certificates: &[Vec<u8>],
-) -> Result<reqwest::Client, reqwest::Error> {
-    let mut builder = reqwest::Client::builder()
-        .danger_accept_invalid_certs(insecure)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .user_agent(USER_AGENT);
-    let roots = certificates
-        .iter()
-        .map(|pem| reqwest::Certificate::from_pem(pem))
-        .collect::<Result<Vec<_>, _>>()?;
-    builder = builder.tls_certs_merge(roots);
-    builder.build()
+) -> Result<reqwest::Client, LayerError> {
+    let build = || -> Result<reqwest::Client, reqwest::Error> {
+        let roots = certificates
+            .iter()
+            .map(|pem| reqwest::Certificate::from_pem(pem))
+            .collect::<Result<Vec<_>, _>>()?;
+        reqwest::Client::builder()
+            .danger_accept_invalid_certs(insecure)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(USER_AGENT)
+            .tls_certs_merge(roots)
+            .build()
+    };
+    build().map_err(|e| LayerError::Other(format!("setting up TLS for {registry}: {e}")))
 }
 
 /// True when `host` answers a TLS request (any HTTP status will do).

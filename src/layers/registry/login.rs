@@ -25,7 +25,7 @@ pub fn login(
         let connection = Connection::open(registry, &options).await?;
         let host = api_host(registry);
         let root = format!("{}://{host}/v2/", connection.scheme);
-        let http = &connection.http;
+        let http = &connection.http_client(registry)?;
         let response = send(http.get(&root), host).await.map_err(fail)?;
         let status = response.status();
         if status.is_success() {
