@@ -10,6 +10,7 @@ mod logs;
 mod monitor;
 mod processes;
 mod registry;
+mod resources;
 mod run;
 mod system;
 mod template;
@@ -299,8 +300,8 @@ fn dispatch_container(dirs: &StorageDirs, command: ContainerCommand) -> anyhow::
         ContainerCommand::Export(args) => processes::export(dirs, args),
         ContainerCommand::Top(args) => processes::top(dirs, args),
         ContainerCommand::Stats(args) => processes::stats(dirs, args),
-        ContainerCommand::Pause(args) => processes::pause(dirs, args, "pause"),
-        ContainerCommand::Unpause(args) => processes::pause(dirs, args, "unpause"),
+        ContainerCommand::Pause(args) => processes::pause(dirs, args, true),
+        ContainerCommand::Unpause(args) => processes::pause(dirs, args, false),
         ContainerCommand::Port(args) => processes::port(dirs, args),
         ContainerCommand::Inspect(args) => containers::inspect(dirs, args),
         ContainerCommand::Prune(args) => containers::prune(dirs, args),

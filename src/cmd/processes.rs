@@ -5,8 +5,10 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use skiff::engine::lifecycle::{self, find_container};
+use skiff::engine::pause::set_paused;
 use skiff::engine::processes::{ContainerProcess, container_processes};
-use skiff::state::{ContainerStore, StorageDirs};
+use skiff::engine::stats::{UsageSample, idle_sample, sample_usage, stats_targets};
+use skiff::state::{ContainerStatus, ContainerStore, StorageDirs};
 
 use super::format::{Table, human_size};
 
@@ -148,80 +150,81 @@ pub struct StatsArgs {
     containers: Vec<String>,
 }
 
-fn memory_total() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
+fn sample_all(dirs: &StorageDirs, names: &[String], all: bool) -> anyhow::Result<Vec<UsageSample>> {
+    let mut rows = Vec::new();
+    for name in names {
+        match sample_usage(dirs, name) {
+            Ok(sample) => rows.push(sample),
+            Err(_) if all => rows.push(idle_sample(dirs, name)?),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(rows)
 }
 
-fn cpu_total(processes: &[ContainerProcess]) -> Duration {
-    processes.iter().map(|p| p.cpu_time).sum()
+fn stats_table(before: &[UsageSample], after: &[UsageSample], wall: f64) -> Table {
+    let mut table = Table::new(&[
+        "ID",
+        "NAME",
+        "CPU %",
+        "MEM USAGE / LIMIT",
+        "MEM %",
+        "NET IO",
+        "BLOCK IO",
+        "PIDS",
+    ]);
+    for (old, new) in before.iter().zip(after) {
+        let cpu = 100.0 * new.cpu.saturating_sub(old.cpu).as_secs_f64() / wall;
+        let mem_pct = 100.0 * new.memory_usage as f64 / new.memory_limit.max(1) as f64;
+        let block_io = match new.block_io {
+            Some((read, write)) => format!("{} / {}", human_size(read), human_size(write)),
+            None => "--".into(),
+        };
+        table.row(vec![
+            new.id[..12.min(new.id.len())].to_string(),
+            new.name.clone(),
+            format!("{cpu:.2}%"),
+            format!(
+                "{} / {}",
+                human_size(new.memory_usage),
+                human_size(new.memory_limit)
+            ),
+            format!("{mem_pct:.2}%"),
+            format!(
+                "{} / {}",
+                human_size(new.net_rx_bytes),
+                human_size(new.net_tx_bytes)
+            ),
+            block_io,
+            new.pids.to_string(),
+        ]);
+    }
+    table
 }
-
-/// (short ID, name, CPU time so far, resident bytes, process count).
-type Sample = (String, String, Duration, u64, usize);
 
 pub fn stats(dirs: &StorageDirs, args: StatsArgs) -> anyhow::Result<i32> {
     let names: Vec<String> = if args.containers.is_empty() {
-        lifecycle::active_container_ids(dirs)?
+        stats_targets(dirs, args.all)?
     } else {
         args.containers.clone()
     };
-    eprintln!(
-        "note: skiff does not create cgroups on this host; CPU, memory and PIDs are summed from /proc, and NET IO / BLOCK IO are not measured"
-    );
-    let total_memory = memory_total();
-    let sample = |names: &[String]| -> anyhow::Result<Vec<Sample>> {
-        let mut rows = Vec::new();
-        for n in names {
-            let (record, procs) = container_processes(dirs, n)?;
-            let rss = procs.iter().map(|p| p.rss_bytes).sum();
-            rows.push((
-                record.short_id().to_string(),
-                record.name.clone(),
-                cpu_total(&procs),
-                rss,
-                procs.len(),
-            ));
-        }
-        Ok(rows)
-    };
+    let mut noted = false;
     loop {
-        let before = sample(&names)?;
+        let before = sample_all(dirs, &names, args.all)?;
         let started = Instant::now();
         std::thread::sleep(Duration::from_millis(500));
-        let after = sample(&names)?;
-        let wall = started.elapsed().as_secs_f64();
-        let mut table = Table::new(&[
-            "ID",
-            "NAME",
-            "CPU %",
-            "MEM USAGE / LIMIT",
-            "MEM %",
-            "NET IO",
-            "BLOCK IO",
-            "PIDS",
-        ]);
-        for ((id, name, cpu0, _, _), (_, _, cpu1, rss, pids)) in before.iter().zip(&after) {
-            let cpu = 100.0 * cpu1.saturating_sub(*cpu0).as_secs_f64() / wall;
-            let mem_pct = 100.0 * *rss as f64 / total_memory.max(1) as f64;
-            table.row(vec![
-                id.clone(),
-                name.clone(),
-                format!("{cpu:.2}%"),
-                format!("{} / {}", human_size(*rss), human_size(total_memory)),
-                format!("{mem_pct:.2}%"),
-                "--".into(),
-                "--".into(),
-                pids.to_string(),
-            ]);
+        let after = sample_all(dirs, &names, args.all)?;
+        if !noted {
+            for sample in after.iter().filter(|s| s.without_cgroup.is_some()) {
+                eprintln!(
+                    "note: {} has no cgroup of its own, so its CPU, memory and PIDs are summed from /proc and BLOCK IO is not measured: {}",
+                    &sample.id[..12.min(sample.id.len())],
+                    sample.without_cgroup.as_deref().unwrap_or_default()
+                );
+            }
+            noted = true;
         }
+        let table = stats_table(&before, &after, started.elapsed().as_secs_f64());
         if !args.no_stream {
             print!("\x1b[2J\x1b[H");
         }
@@ -235,21 +238,43 @@ pub fn stats(dirs: &StorageDirs, args: StatsArgs) -> anyhow::Result<i32> {
 
 #[derive(Args)]
 pub struct PauseArgs {
+    /// Pause (or unpause) every running (or paused) container
+    #[arg(short, long)]
+    all: bool,
     containers: Vec<String>,
 }
 
-/// Pausing needs a cgroup freezer and skiff creates no cgroups yet, so
-/// pause and unpause refuse clearly instead of half-working.
-pub fn pause(dirs: &StorageDirs, args: PauseArgs, verb: &str) -> anyhow::Result<i32> {
-    let store = ContainerStore::new(dirs);
-    let Some(name) = args.containers.first() else {
-        anyhow::bail!("{verb} requires at least one container name or ID");
-    };
-    let record = find_container(&store, name)?;
-    anyhow::bail!(
-        "cannot {verb} {}: {verb} needs the cgroup freezer, and skiff does not put containers in cgroups of their own on this host yet",
-        record.short_id()
-    )
+/// Freezes or thaws each container named; prints each one done, like
+/// docker, and reports the others' errors.
+pub fn pause(dirs: &StorageDirs, args: PauseArgs, paused: bool) -> anyhow::Result<i32> {
+    let verb = if paused { "pause" } else { "unpause" };
+    let mut names = args.containers;
+    if args.all {
+        let wanted = if paused {
+            ContainerStatus::Running
+        } else {
+            ContainerStatus::Paused
+        };
+        names.extend(
+            lifecycle::list_containers(dirs)?
+                .into_iter()
+                .filter(|r| r.status() == wanted)
+                .map(|r| r.id),
+        );
+    } else if names.is_empty() {
+        anyhow::bail!("{verb} requires at least one container name or ID (or --all)");
+    }
+    let mut failed = false;
+    for name in &names {
+        match set_paused(dirs, name, paused) {
+            Ok(_) => println!("{name}"),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 125 } else { 0 })
 }
 
 #[derive(Args)]

@@ -97,6 +97,8 @@ pub struct ContainerFlags {
     cidfile: Option<PathBuf>,
     #[command(flatten)]
     pull: super::registry::RunPullFlags,
+    #[command(flatten)]
+    resources: super::resources::ResourceFlags,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -222,6 +224,7 @@ fn request(flags: ContainerFlags) -> anyhow::Result<(RunRequest, Option<PathBuf>
         log_max_size,
         init: flags.init,
         labels: flags.label,
+        resources: flags.resources.request(),
     };
     Ok((req, flags.cidfile))
 }

@@ -10,6 +10,7 @@ use oci_spec::runtime::Spec;
 
 use super::input::{parse_env_entries, parse_tmpfs, parse_volume};
 use super::pull::{PullOptions, PullPolicy, image_for_run};
+use super::resources::{ResourceRequest, cgroups_enabled, check_cgroup_parent, plan_resources};
 use super::signals::{parse_signal, signal_name};
 use super::{EngineError, is_rootless};
 use crate::layers::{LocalImage, Store};
@@ -65,6 +66,8 @@ pub struct RunRequest {
     /// `--pull`, and how to pull (`--platform`, `--tls-verify`, …).
     pub pull: PullPolicy,
     pub pull_options: PullOptions,
+    /// `--memory`, `--cpus`, `--pids-limit`, `--cgroups`, … as given.
+    pub resources: ResourceRequest,
 }
 
 const DEFAULT_HEALTH_INTERVAL_NS: u64 = 30_000_000_000;
@@ -245,6 +248,9 @@ pub fn create_container(
         ));
     }
     let labels = parse_labels(&req.labels)?;
+    let resources = plan_resources(&req.resources)?;
+    let cgroups_disabled = !cgroups_enabled(&req.resources)?;
+    check_cgroup_parent(&req.resources.cgroup_parent)?;
 
     let store = Store::open(&dirs.root)?;
     let image = image_for_run(dirs, &store, &req.image, req.pull, &req.pull_options)?;
@@ -296,8 +302,10 @@ pub fn create_container(
         private_network: req.network.is_private(),
         id_mappings,
         etc_files: etc_files(&paths),
+        resources,
     };
     let spec = build_spec(&defaults, &plan)?;
+    super::cgroup::check_limits(&spec, cgroups_disabled)?;
     let process = spec.process().as_ref().expect("planned spec has a process");
     // docker's rules, as build_spec applies them, kept apart for inspect.
     let entrypoint = match &req.entrypoint {
@@ -339,6 +347,8 @@ pub fn create_container(
             init: req.init,
             labels,
             mounts: mount_summaries(&mounts),
+            cgroups_disabled,
+            cgroup_parent: req.resources.cgroup_parent.clone(),
         },
         state: ContainerState::default(),
     };

@@ -10,6 +10,7 @@ use super::EngineError;
 use super::input::parse_env_entries;
 use super::launch::LaunchPlan;
 use super::lifecycle::find_container;
+use crate::sandbox::cgroups::Cgroup;
 use crate::sandbox::exec::{ExecRequest, exec_in_container};
 use crate::sandbox::foreground::{SignalGuard, terminal_size, wait_foreground};
 use crate::sandbox::user::resolve_user;
@@ -74,6 +75,7 @@ pub fn exec_container(
             )));
         }
     };
+    let cgroup = record.state.cgroup_path.as_deref().and_then(Cgroup::open);
     let plan = LaunchPlan::load(dirs, &record, &store.paths(&record.id))?;
     let mut process: Process = plan.spec.process().clone().unwrap_or_default();
     process.set_args(Some(options.command.clone()));
@@ -122,6 +124,7 @@ pub fn exec_container(
         interactive: options.interactive && !options.detach,
         detach: options.detach,
         winsize: if options.tty { terminal_size() } else { None },
+        cgroup: cgroup.as_ref(),
     })?;
     match signals {
         None => Ok(0),

@@ -15,6 +15,7 @@ use nix::unistd::pipe2;
 use super::EngineError;
 use super::launch::LaunchPlan;
 use super::lifecycle::find_container;
+use crate::sandbox::cgroups::Cgroup;
 use crate::sandbox::exec::{ExecRequest, exec_in_container};
 use crate::state::{
     ContainerStatus, ContainerStore, HealthProbe, HealthState, HealthStatus, StorageDirs,
@@ -64,7 +65,8 @@ pub fn run_healthcheck(dirs: &StorageDirs, name: &str) -> Result<HealthStatus, E
 
     let start = SystemTime::now();
     let timeout = Duration::from_nanos(check.timeout_ns.max(1_000_000));
-    let (exit_code, output) = probe(pid, &process, timeout)?;
+    let cgroup = record.state.cgroup_path.as_deref().and_then(Cgroup::open);
+    let (exit_code, output) = probe(pid, cgroup.as_ref(), &process, timeout)?;
     let probe = HealthProbe {
         start: format_rfc3339_nanos(start),
         end: format_rfc3339_nanos(SystemTime::now()),
@@ -107,6 +109,7 @@ pub fn run_healthcheck(dirs: &StorageDirs, name: &str) -> Result<HealthStatus, E
 /// (exit code -1, as docker records a timed-out probe).
 fn probe(
     container_pid: i32,
+    cgroup: Option<&Cgroup>,
     process: &oci_spec::runtime::Process,
     timeout: Duration,
 ) -> Result<(i32, String), EngineError> {
@@ -128,6 +131,7 @@ fn probe(
         interactive: false,
         detach: false,
         winsize: None,
+        cgroup,
     });
     for (fd, target) in saved.iter().zip([1, 2]) {
         // SAFETY: restores our own stdout/stderr from the saved copies.

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::sandbox::cgroups::Limits;
 use crate::state::{ContainerPaths, ContainerRecord, ContainerStatus};
 
 /// Go's zero time, which podman prints for times that never happened.
@@ -16,6 +17,17 @@ fn split_args(record: &ContainerRecord) -> (String, Vec<String>) {
     }
     let path = args.remove(0);
     (path, args)
+}
+
+/// The limits planned into the container's runtime spec.
+fn planned_limits(paths: &ContainerPaths) -> Limits {
+    std::fs::read(paths.spec_file())
+        .ok()
+        .and_then(|json| serde_json::from_slice::<oci_spec::runtime::Spec>(&json).ok())
+        .map(|spec| {
+            Limits::from_resources(spec.linux().as_ref().and_then(|l| l.resources().as_ref()))
+        })
+        .unwrap_or_default()
 }
 
 /// podman's `inspect` document for one container.
@@ -40,6 +52,11 @@ pub fn container_json(record: &ContainerRecord, paths: &ContainerPaths) -> Value
             "Retries": h.retries,
         })
     });
+    let limits = planned_limits(paths);
+    let nano_cpus = match (limits.cpu_quota, limits.cpu_period) {
+        (Some(q), Some(p)) if q > 0 && p > 0 => q as u64 * 1_000_000_000 / p,
+        _ => 0,
+    };
     let (restart_name, max_retries) = match config.restart {
         crate::state::RestartPolicy::OnFailure { max_retries } => ("on-failure", max_retries),
         other => (other.name(), 0),
@@ -64,6 +81,7 @@ pub fn container_json(record: &ContainerRecord, paths: &ContainerPaths) -> Value
             "StartedAt": state.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
             "FinishedAt": state.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
             "Health": health,
+            "CgroupPath": state.cgroup_path.clone().unwrap_or_default(),
         },
         "Image": record.image_id.trim_start_matches("sha256:"),
         "ImageName": record.image,
@@ -100,6 +118,18 @@ pub fn container_json(record: &ContainerRecord, paths: &ContainerPaths) -> Value
                 "MaximumRetryCount": max_retries,
             },
             "AutoRemove": config.auto_remove,
+            "Memory": limits.memory.unwrap_or(0),
+            "MemorySwap": limits.memory_swap.unwrap_or(0),
+            "MemoryReservation": limits.memory_reservation.unwrap_or(0),
+            "NanoCpus": nano_cpus,
+            "CpuShares": limits.cpu_shares.unwrap_or(0),
+            "CpuQuota": limits.cpu_quota.unwrap_or(0),
+            "CpuPeriod": limits.cpu_period.unwrap_or(0),
+            "CpusetCpus": limits.cpuset_cpus.clone().unwrap_or_default(),
+            "CpusetMems": limits.cpuset_mems.clone().unwrap_or_default(),
+            "PidsLimit": limits.pids.unwrap_or(0),
+            "CgroupParent": config.cgroup_parent.clone().unwrap_or_default(),
+            "Cgroups": if config.cgroups_disabled { "disabled" } else { "default" },
             "NetworkMode": config.network,
             "Init": config.init,
             "LogConfig": {

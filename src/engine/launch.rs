@@ -7,10 +7,11 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::Spec;
 
-use super::EngineError;
 use super::create::etc_files;
+use super::{EngineError, cgroup};
 use crate::layers::Store;
 use crate::net::{self, NetworkMode};
+use crate::sandbox::cgroups::Cgroup;
 use crate::sandbox::process::{StartedContainer, start};
 use crate::sandbox::{InitContext, RootfsDriver, RootfsLayers};
 use crate::state::{ContainerPaths, ContainerRecord, StorageDirs};
@@ -79,16 +80,17 @@ fn prepare_run_dir(record: &ContainerRecord, paths: &ContainerPaths) -> Result<(
     write_file(&files.hostname, &format!("{hostname}\n"))
 }
 
-/// Starts the container's process; returns once its command was exec'd.
-/// The process inherits the caller's stdin/stdout/stderr unless it has a
-/// terminal.
+/// Starts the container's process in its own cgroup (when the host has
+/// one for us); returns once its command was exec'd. The process inherits
+/// the caller's stdin/stdout/stderr unless it has a terminal.
 pub fn launch(
     plan: &LaunchPlan,
     record: &ContainerRecord,
     paths: &ContainerPaths,
     winsize: Option<nix::pty::Winsize>,
-) -> Result<StartedContainer, EngineError> {
+) -> Result<(StartedContainer, Option<Cgroup>), EngineError> {
     prepare_run_dir(record, paths)?;
+    let cgroup = cgroup::create_for_run(record, &plan.spec)?;
     let network: NetworkMode = record.config.network.parse().unwrap_or_default();
     let ctx = InitContext {
         spec: &plan.spec,
@@ -97,6 +99,13 @@ pub fn launch(
         winsize,
         private_network: network.is_private(),
         init_process: record.config.init,
+        cgroup: cgroup.as_ref(),
     };
-    Ok(start(&ctx)?)
+    match start(&ctx) {
+        Ok(started) => Ok((started, cgroup)),
+        Err(e) => {
+            cgroup::release(cgroup.as_ref());
+            Err(e.into())
+        }
+    }
 }

@@ -10,7 +10,9 @@ use nix::unistd::Pid;
 use super::EngineError;
 use super::cleanup::remove_tree;
 use super::monitor::{StartReport, spawn_monitor};
+use super::pause::thaw_for_signal;
 use super::signals::parse_signal;
+use crate::sandbox::cgroups::Cgroup;
 use crate::state::{
     ContainerLock, ContainerRecord, ContainerStatus, ContainerStore, ProcessIdentity, StorageDirs,
 };
@@ -57,10 +59,15 @@ pub fn refresh(store: &ContainerStore, id: &str) -> Result<ContainerRecord, Engi
     if let Some(pid) = record.state.pid.filter(|p| p.is_alive()) {
         let _ = kill(Pid::from_raw(pid.pid), Signal::SIGKILL);
     }
+    // Kills whatever is left in it (thawing a paused one) and removes it.
+    if let Some(cgroup) = record.state.cgroup_path.as_deref().and_then(Cgroup::open) {
+        let _ = cgroup.remove();
+    }
     let state = &mut record.state;
     state.status = Some(ContainerStatus::Exited);
     state.pid = None;
     state.monitor = None;
+    state.cgroup_path = None;
     state.exit_code = Some(UNKNOWN_EXIT_CODE);
     state.finished_at = Some(format_rfc3339_nanos(SystemTime::now()));
     state.error =
@@ -218,18 +225,19 @@ pub fn stop_container(
         let _lock = store.lock(&id)?;
         let mut record = store.load(&id)?;
         record.state.stopped_by_user = true;
-        if record.status().is_active() {
-            record.state.status = Some(ContainerStatus::Stopping);
+        if !record.status().is_active() {
+            store.save(&record)?;
+            return Ok(StopOutcome::NotRunning);
         }
+        let signal = parse_signal(&record.config.stop_signal)?;
+        let _ = send_signal(&record, signal);
+        // A paused container gets to handle the stop signal, as docker's.
+        thaw_for_signal(&record);
+        record.state.status = Some(ContainerStatus::Stopping);
         store.save(&record)?;
         record
     };
-    if !record.status().is_active() {
-        return Ok(StopOutcome::NotRunning);
-    }
     let timeout = timeout.unwrap_or(record.config.stop_timeout);
-    let signal = parse_signal(&record.config.stop_signal)?;
-    let _ = send_signal(&record, signal);
     let exited = |r: &ContainerRecord| !r.status().is_active();
     let deadline = Instant::now() + Duration::from_secs(timeout.into());
     match wait_for_record(&store, &id, Some(deadline), exited) {
@@ -254,6 +262,11 @@ pub fn kill_container(dirs: &StorageDirs, name: &str, signal: &str) -> Result<St
     let _lock = store.lock(&id)?;
     let mut record = store.load(&id)?;
     send_signal(&record, number)?;
+    // docker thaws a paused container for SIGKILL only; other signals wait.
+    if number == libc::SIGKILL && thaw_for_signal(&record) {
+        record.state.status = Some(ContainerStatus::Running);
+        store.save(&record)?;
+    }
     if matches!(number, libc::SIGKILL | libc::SIGTERM | libc::SIGINT) {
         record.state.stopped_by_user = true;
         store.save(&record)?;
@@ -332,8 +345,11 @@ pub fn remove_container(
             let _lock = store.lock(&id)?;
             let mut r = store.load(&id)?;
             r.state.stopped_by_user = true;
-            store.save(&r)?;
             let _ = send_signal(&r, libc::SIGKILL);
+            if thaw_for_signal(&r) {
+                r.state.status = Some(ContainerStatus::Running);
+            }
+            store.save(&r)?;
         }
         wait_for_record(&store, &id, Some(Instant::now() + KILL_GRACE), |r| {
             !r.status().is_active() && r.state.monitor.is_none_or(|m| !m.is_alive())

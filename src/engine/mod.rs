@@ -3,6 +3,7 @@
 //! and prints; everything in between lives here.
 
 pub mod attach;
+mod cgroup;
 pub mod changes;
 mod cleanup;
 mod commit;
@@ -19,11 +20,14 @@ pub mod inspect;
 mod launch;
 pub mod lifecycle;
 pub mod monitor;
+pub mod pause;
 pub mod processes;
 mod pull;
 mod push;
+pub mod resources;
 mod run;
 pub mod signals;
+pub mod stats;
 
 pub use attach::{AttachOptions, attach_container};
 pub use commit::commit_container;
@@ -39,6 +43,7 @@ pub use images::{import_rootfs, list_images, load_archive, load_directory, save_
 pub use input::{parse_env_entries, parse_tmpfs, parse_volume};
 pub use pull::{PullOptions, PullPolicy, PulledImage, image_for_run, print_pull_event, pull_image};
 pub use push::push_image;
+pub use resources::ResourceRequest;
 pub use run::{run_container, run_detached};
 
 use crate::layers::LayerError;

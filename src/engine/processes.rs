@@ -149,7 +149,10 @@ pub fn container_processes(
     let store = ContainerStore::new(dirs);
     let record = find_container(&store, name)?;
     let pid1 = match (record.status(), record.state.pid) {
-        (ContainerStatus::Running | ContainerStatus::Stopping, Some(p)) if p.is_alive() => p.pid,
+        (
+            ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Stopping,
+            Some(p),
+        ) if p.is_alive() => p.pid,
         _ => {
             return Err(EngineError::Invalid(format!(
                 "container {} is not running: container state improper",

@@ -7,12 +7,13 @@
 use std::os::fd::OwnedFd;
 use std::time::SystemTime;
 
-use super::EngineError;
 use super::attach::{AttachOptions, attach_connected, attach_container};
 use super::cleanup::remove_tree;
 use super::create::{CreatedContainer, RunRequest, create_container};
 use super::launch::{LaunchPlan, launch};
 use super::lifecycle::{UNKNOWN_EXIT_CODE, identity_of, start_locked};
+use super::{EngineError, cgroup};
+use crate::sandbox::cgroups::Cgroup;
 use crate::sandbox::foreground::{SignalGuard, terminal_size, wait_foreground};
 use crate::state::{
     ContainerPaths, ContainerRecord, ContainerStatus, ContainerStore, ProcessIdentity,
@@ -62,11 +63,13 @@ fn record_running(
     store: &ContainerStore,
     record: &mut ContainerRecord,
     pid: nix::unistd::Pid,
+    cgroup: Option<&Cgroup>,
 ) -> Result<(), EngineError> {
     let _lock = store.lock(&record.id)?;
     let state = &mut record.state;
     state.status = Some(ContainerStatus::Running);
     state.pid = identity_of(pid);
+    state.cgroup_path = cgroup.map(Cgroup::path);
     state.monitor = Some(ProcessIdentity::current());
     state.started_at = Some(format_rfc3339_nanos(SystemTime::now()));
     store.save(record)?;
@@ -77,6 +80,7 @@ fn record_exit(
     store: &ContainerStore,
     record: &mut ContainerRecord,
     result: &Result<i32, EngineError>,
+    oom_killed: bool,
 ) -> Result<(), EngineError> {
     let _lock = store.lock(&record.id)?;
     // `stop`/`kill` from another terminal may have changed the record.
@@ -87,6 +91,8 @@ fn record_exit(
     state.status = Some(ContainerStatus::Exited);
     state.pid = None;
     state.monitor = None;
+    state.cgroup_path = None;
+    state.oom_killed = oom_killed;
     state.finished_at = Some(format_rfc3339_nanos(SystemTime::now()));
     match result {
         Ok(code) => state.exit_code = Some(*code),
@@ -124,6 +130,7 @@ fn run_as_parent(dirs: &StorageDirs, created: CreatedContainer) -> Result<i32, E
     } = created;
     let plan = LaunchPlan::new(&paths, spec, layer_dirs);
     let mut user_namespace: Option<OwnedFd> = None;
+    let mut cgroup = None;
     let result = (|| {
         let winsize = if record.config.tty {
             terminal_size()
@@ -131,9 +138,10 @@ fn run_as_parent(dirs: &StorageDirs, created: CreatedContainer) -> Result<i32, E
             None
         };
         let signals = SignalGuard::block()?;
-        let started = launch(&plan, &record, &paths, winsize)?;
+        let (started, started_cgroup) = launch(&plan, &record, &paths, winsize)?;
         user_namespace = started.user_namespace;
-        record_running(&store, &mut record, started.pid)?;
+        cgroup = started_cgroup;
+        record_running(&store, &mut record, started.pid, cgroup.as_ref())?;
         wait_foreground(
             started.pid,
             &signals,
@@ -143,11 +151,12 @@ fn run_as_parent(dirs: &StorageDirs, created: CreatedContainer) -> Result<i32, E
         .map_err(EngineError::from)
     })();
 
+    let oom_killed = cgroup::release(cgroup.as_ref());
     let _ = remove_tree(&paths.run_dir, user_namespace.as_ref());
     if record.config.auto_remove {
         remove_all(&store, &record, &paths, user_namespace.as_ref())?;
     } else {
-        record_exit(&store, &mut record, &result)?;
+        record_exit(&store, &mut record, &result, oom_killed)?;
     }
     result
 }

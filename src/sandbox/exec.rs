@@ -30,6 +30,8 @@ pub struct ExecRequest<'a> {
     /// so it holds nothing of the caller's open.
     pub detach: bool,
     pub winsize: Option<Winsize>,
+    /// The container's cgroup, joined before its namespaces.
+    pub cgroup: Option<&'a super::cgroups::Cgroup>,
 }
 
 /// An exec'd process: skiff's child, inside the container.
@@ -112,6 +114,13 @@ fn fail(chan: &Channel, exit_code: u8, text: String) -> ! {
 
 /// In the helper: join, clone the process as skiff's child, report it.
 fn join_and_spawn(req: &ExecRequest, namespaces: &[(OwnedFd, CloneFlags)], chan: Channel) -> ! {
+    // First, while our view of the cgroup filesystem is still the host's;
+    // the process cloned below inherits it.
+    if let Some(cgroup) = req.cgroup
+        && let Err(e) = cgroup.join(0)
+    {
+        fail(&chan, 125, format!("joining the container's cgroup: {e}"));
+    }
     for (fd, flag) in namespaces {
         if let Err(e) = setns(fd, *flag) {
             fail(

@@ -30,6 +30,9 @@ pub struct InitContext<'a> {
     /// `--init`: PID 1 stays a minimal init (this process) that runs the
     /// command as its child, reaps orphans and forwards signals.
     pub init_process: bool,
+    /// The container's cgroup; the parent moves init into it before
+    /// releasing it, so everything the container runs is inside.
+    pub cgroup: Option<&'a super::cgroups::Cgroup>,
 }
 
 const EXIT_SETUP_FAILED: u8 = 125;

@@ -1,6 +1,7 @@
 //! Fork-to-exec: turns a runtime Spec plus a set of layer directories into
 //! a running container. Knows nothing of images or CLI flags.
 
+pub mod cgroups;
 pub mod command;
 mod copy_rootfs;
 pub mod enter;
@@ -50,6 +51,8 @@ pub enum SandboxError {
     Setup(String),
     #[error(transparent)]
     Userns(#[from] userns::UsernsError),
+    #[error("putting the container in its cgroup: {0}")]
+    Cgroup(#[from] cgroups::CgroupError),
 }
 
 impl SandboxError {

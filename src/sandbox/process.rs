@@ -58,6 +58,9 @@ pub fn start(ctx: &InitContext) -> Result<StartedContainer, SandboxError> {
         let _ = waitpid(pid, None);
         err
     };
+    if let Some(cgroup) = ctx.cgroup {
+        cgroup.join(pid.as_raw()).map_err(|e| abort(e.into()))?;
+    }
     let mut user_namespace = None;
     if let Some((uids, gids)) = mappings(ctx.spec) {
         write_id_maps(pid.as_raw(), &uids, &gids).map_err(|e| abort(e.into()))?;

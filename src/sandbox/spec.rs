@@ -78,6 +78,8 @@ pub struct RunPlan {
     /// Subordinate ID mappings when running rootless; `None` as root.
     pub id_mappings: Option<(Vec<IdMapping>, Vec<IdMapping>)>,
     pub etc_files: EtcFiles,
+    /// cgroup limits (`--memory`, `--cpus`, …); `None` for none.
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
 }
 
 /// docker's default capability set.
@@ -385,6 +387,9 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
         .masked_paths(MASKED_PATHS.map(String::from).to_vec())
         .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
         .rootfs_propagation("rprivate");
+    if let Some(resources) = &plan.resources {
+        linux = linux.resources(resources.clone());
+    }
     if let Some((uids, gids)) = &plan.id_mappings {
         linux = linux
             .uid_mappings(id_mappings(uids)?)

@@ -36,6 +36,7 @@ fn plan() -> RunPlan {
             resolv_conf: "/r".into(),
             hostname: "/n".into(),
         },
+        resources: None,
     }
 }
 
@@ -213,4 +214,31 @@ fn docker_default_capabilities_and_no_new_privs() {
     assert_eq!(bounding.len(), 14);
     assert!(bounding.contains(&Capability::NetBindService));
     assert!(!bounding.contains(&Capability::SysAdmin));
+}
+
+#[test]
+fn resources_land_in_the_spec() {
+    let mut p = plan();
+    assert!(
+        build_spec(&image(), &p)
+            .unwrap()
+            .linux()
+            .as_ref()
+            .unwrap()
+            .resources()
+            .is_none()
+    );
+    let pids = oci_spec::runtime::LinuxPidsBuilder::default()
+        .limit(7)
+        .build()
+        .unwrap();
+    p.resources = Some(
+        oci_spec::runtime::LinuxResourcesBuilder::default()
+            .pids(pids)
+            .build()
+            .unwrap(),
+    );
+    let spec = build_spec(&image(), &p).unwrap();
+    let resources = spec.linux().as_ref().unwrap().resources().as_ref().unwrap();
+    assert_eq!(resources.pids().as_ref().unwrap().limit(), 7);
 }

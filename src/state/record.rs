@@ -160,6 +160,12 @@ pub struct ContainerConfig {
     pub init: bool,
     pub labels: BTreeMap<String, String>,
     pub mounts: Vec<MountSummary>,
+    /// `--cgroups=disabled`: no cgroup of its own (no limits, no pause).
+    #[serde(default)]
+    pub cgroups_disabled: bool,
+    /// `--cgroup-parent`: where its cgroup goes instead of `/skiff`.
+    #[serde(default)]
+    pub cgroup_parent: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +213,10 @@ pub struct ContainerState {
     /// Why the last start failed, or why the exit code is unknown.
     pub error: Option<String>,
     pub health: Option<HealthState>,
+    /// The running container's cgroup, as a path inside the hierarchy
+    /// (`/skiff/<id>`); `None` when it runs without one.
+    #[serde(default)]
+    pub cgroup_path: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -23,9 +23,10 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::stat::Mode;
 use nix::unistd::pipe2;
 
-use super::EngineError;
 use super::cleanup::remove_tree;
 use super::launch::{LaunchPlan, launch};
+use super::{EngineError, cgroup};
+use crate::sandbox::cgroups::Cgroup;
 use crate::state::log::LogWriter;
 use crate::state::{
     ContainerPaths, ContainerRecord, ContainerStatus, ContainerStore, ProcessIdentity, StorageDirs,
@@ -49,6 +50,8 @@ struct Monitor {
     relay: Relay,
     /// The container's user namespace (rootless), for removing its files.
     user_namespace: Option<OwnedFd>,
+    /// The running container's cgroup; removed after each exit.
+    cgroup: Option<Cgroup>,
 }
 
 fn report(pipe: &mut File, message: &StartReport) {
@@ -147,6 +150,7 @@ impl Monitor {
             paths,
             plan,
             user_namespace: None,
+            cgroup: None,
         })
     }
 
@@ -177,7 +181,8 @@ impl Monitor {
         for target in 0..=2 {
             redirect(&null, target)?;
         }
-        let started = started?;
+        let (started, cgroup) = started?;
+        self.cgroup = cgroup;
         streams.pty = started.pty_master;
         if started.user_namespace.is_some() {
             self.user_namespace = started.user_namespace;
@@ -196,6 +201,7 @@ impl Monitor {
         state.status = Some(ContainerStatus::Running);
         state.pid = ProcessIdentity::of(pid);
         state.monitor = Some(ProcessIdentity::current());
+        state.cgroup_path = self.cgroup.as_ref().map(Cgroup::path);
         state.started_at = Some(format_rfc3339_nanos(SystemTime::now()));
         state.finished_at = None;
         state.exit_code = None;
@@ -249,11 +255,14 @@ impl Monitor {
 
     /// Writes the exit into the record; says whether to restart.
     fn record_exit(&mut self, exit_code: i32) -> Result<bool, EngineError> {
+        let oom_killed = cgroup::release(self.cgroup.take().as_ref());
         let _lock = self.store.lock(&self.record.id)?;
         self.record = self.store.load(&self.record.id)?;
         let state = &mut self.record.state;
         state.status = Some(ContainerStatus::Exited);
         state.pid = None;
+        state.cgroup_path = None;
+        state.oom_killed = oom_killed;
         state.exit_code = Some(exit_code);
         state.finished_at = Some(format_rfc3339_nanos(SystemTime::now()));
         let restart = self.record.config.restart.wants_restart(
@@ -273,6 +282,7 @@ impl Monitor {
     /// Removes the per-run files and, for `--rm` containers that ran,
     /// the whole container.
     fn clean_up(&mut self, ran: bool) {
+        cgroup::release(self.cgroup.take().as_ref());
         let Ok(_lock) = self.store.lock(&self.record.id) else {
             let _ = remove_tree(&self.paths.run_dir, self.user_namespace.as_ref());
             return;

@@ -1,0 +1,74 @@
+//! A container's cgroup across its runs: made before each start (so every
+//! run starts with fresh counters), asked about OOM kills and removed after
+//! each exit; found again by `pause`, `stats` and `exec` in the record.
+
+use oci_spec::runtime::Spec;
+
+use super::{EngineError, is_rootless};
+use crate::sandbox::cgroups::{Cgroup, HostCgroups, Limits};
+use crate::state::ContainerRecord;
+
+fn limits_of(spec: &Spec) -> Limits {
+    Limits::from_resources(spec.linux().as_ref().and_then(|l| l.resources().as_ref()))
+}
+
+fn host_for(record: &ContainerRecord) -> HostCgroups {
+    if record.config.cgroups_disabled {
+        HostCgroups::none("the container was created with --cgroups=disabled")
+    } else {
+        HostCgroups::detect(is_rootless())
+    }
+}
+
+/// Refuses, at create time, limits this host cannot apply for this user,
+/// so a container that could never start is not created.
+pub(super) fn check_limits(spec: &Spec, cgroups_disabled: bool) -> Result<(), EngineError> {
+    let limits = limits_of(spec);
+    if limits.is_empty() || cgroups_disabled {
+        return Ok(());
+    }
+    match HostCgroups::detect(is_rootless()).usable() {
+        Ok(_) => Ok(()),
+        Err(reason) => Err(EngineError::Invalid(format!(
+            "cannot apply resource limits: {reason}"
+        ))),
+    }
+}
+
+/// The container's cgroup for the run about to start, with the spec's
+/// limits; `None` when the host offers none and no limit was asked for.
+pub(super) fn create_for_run(
+    record: &ContainerRecord,
+    spec: &Spec,
+) -> Result<Option<Cgroup>, EngineError> {
+    let limits = limits_of(spec);
+    let cgroup = Cgroup::create(
+        &host_for(record),
+        record.config.cgroup_parent.as_deref(),
+        &record.id,
+        &limits,
+    );
+    cgroup.map_err(|e| EngineError::Invalid(e.to_string()))
+}
+
+/// After the container's PID 1 was reaped: whether the OOM killer ended a
+/// process of the run, then the cgroup is removed.
+pub(super) fn release(cgroup: Option<&Cgroup>) -> bool {
+    let Some(cgroup) = cgroup else {
+        return false;
+    };
+    let oom_killed = cgroup.oom_kills() > 0;
+    let _ = cgroup.remove();
+    oom_killed
+}
+
+/// Why a container has no cgroup to act on, for `pause` and `stats`.
+pub fn missing_cgroup_reason(record: &ContainerRecord) -> String {
+    if record.config.cgroups_disabled {
+        return "it was created with --cgroups=disabled".into();
+    }
+    match HostCgroups::detect(is_rootless()).usable() {
+        Err(reason) => reason.to_string(),
+        Ok(_) => "it was started without one".into(),
+    }
+}
