@@ -1,7 +1,7 @@
 //! Starting a container: clone the child into its namespaces, write its ID
 //! maps, release it, and learn whether its exec succeeded.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::waitpid;
@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 use super::SandboxError;
 use super::init::{InitContext, container_init};
 use super::message::{Message, channel_pair};
-use super::namespaces::{clone_flags, clone_into_namespaces};
+use super::namespaces::{clone_flags, clone_into_namespaces_and_cgroup};
 use super::userns::{IdMapping, write_id_maps};
 
 /// A container whose command has been exec'd.
@@ -45,7 +45,8 @@ pub fn start(ctx: &InitContext) -> Result<StartedContainer, SandboxError> {
     let (parent_end, child_end) =
         channel_pair().map_err(SandboxError::sys("creating the setup channel"))?;
     let flags = clone_flags(ctx.spec);
-    let Some(pid) = clone_into_namespaces(flags)
+    let cgroup_fd = ctx.cgroup.and_then(|c| c.directory_fd());
+    let Some(pid) = clone_into_namespaces_and_cgroup(flags, cgroup_fd.as_ref().map(|f| f.as_fd()))
         .map_err(SandboxError::sys("creating the container's namespaces"))?
     else {
         drop(parent_end);
@@ -58,7 +59,9 @@ pub fn start(ctx: &InitContext) -> Result<StartedContainer, SandboxError> {
         let _ = waitpid(pid, None);
         err
     };
-    if let Some(cgroup) = ctx.cgroup {
+    if let Some(cgroup) = ctx.cgroup
+        && cgroup_fd.is_none()
+    {
         cgroup.join(pid.as_raw()).map_err(|e| abort(e.into()))?;
     }
     let mut user_namespace = None;

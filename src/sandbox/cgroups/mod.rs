@@ -162,6 +162,15 @@ impl Cgroup {
         }
     }
 
+    /// v2: the cgroup's directory, for starting a child inside it
+    /// (`CLONE_INTO_CGROUP`); v1 has no such thing.
+    pub fn directory_fd(&self) -> Option<std::os::fd::OwnedFd> {
+        match self {
+            Cgroup::V2 { dir, .. } => std::fs::File::open(dir).ok().map(Into::into),
+            Cgroup::V1 { .. } => None,
+        }
+    }
+
     /// Moves process `pid` (0: the caller) into the cgroup.
     pub fn join(&self, pid: i32) -> Result<(), CgroupError> {
         match self {
