@@ -219,15 +219,9 @@ fn docker_default_capabilities_and_no_new_privs() {
 #[test]
 fn resources_land_in_the_spec() {
     let mut p = plan();
-    assert!(
-        build_spec(&image(), &p)
-            .unwrap()
-            .linux()
-            .as_ref()
-            .unwrap()
-            .resources()
-            .is_none()
-    );
+    let spec = build_spec(&image(), &p).unwrap();
+    let resources = spec.linux().as_ref().unwrap().resources().as_ref();
+    assert!(crate::sandbox::cgroups::Limits::from_resources(resources).is_empty());
     let pids = oci_spec::runtime::LinuxPidsBuilder::default()
         .limit(7)
         .build()
