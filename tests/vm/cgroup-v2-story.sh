@@ -1,0 +1,47 @@
+# The story the cgroup v2 test VM runs as root and as uid 1000, sourced by
+# its init (tests/vm/cgroup-v2-init.sh). Prints `RESULT <who> <key> <value>`.
+story() { # story WHO ROOT RUNROOT
+    who=$1
+    sk() { /skiff --root "$ROOT" --runroot "$RUNROOT" "$@"; }
+    ROOT=$2 RUNROOT=$3
+    res() { echo "RESULT $who $1 $2"; }
+    sk load -i /busybox.tar >/dev/null 2>&1
+    sk run -d --name l -m 32m --pids-limit 10 --cpus 0.5 busybox sleep 300 >/dev/null 2>/tmp/$who-err
+    res run-d "$?:$(tr '\n' ' ' </tmp/$who-err)"
+    path=$(sk inspect --format '{{.State.CgroupPath}}' l)
+    res path "$path"
+    res memory.max "$(cat /sys/fs/cgroup$path/memory.max)"
+    res pids.max "$(cat /sys/fs/cgroup$path/pids.max)"
+    res cpu.max "$(cat /sys/fs/cgroup$path/cpu.max | tr ' ' _)"
+    res pid1-cgroup "$(sk exec l cat /proc/1/cgroup)"
+    res exec-cgroup "$(sk exec l cat /proc/self/cgroup)"
+    sk pause l >/dev/null
+    res paused-status "$(sk inspect --format '{{.State.Status}}' l)"
+    res frozen "$(grep frozen /sys/fs/cgroup$path/cgroup.events | tr ' ' _)"
+    sk unpause l >/dev/null
+    res unpaused-status "$(sk inspect --format '{{.State.Status}}' l)"
+    res thawed "$(grep frozen /sys/fs/cgroup$path/cgroup.events | tr ' ' _)"
+    sk stats --no-stream l >/tmp/$who-stats 2>/tmp/$who-stats-err
+    res stats-limit "$(grep -c '/ 33.6 MB' /tmp/$who-stats)"
+    res stats-note "$(grep -c '/proc' /tmp/$who-stats-err)"
+    sk rm -f l >/dev/null
+    if [ -e "/sys/fs/cgroup$path" ]; then res cgroup-after-rm present; else res cgroup-after-rm gone; fi
+    sk run --name o -m 16m busybox dd if=/dev/zero of=/dev/null bs=64M count=1 >/dev/null 2>&1
+    res oom-exit "$?"
+    res oom-killed "$(sk inspect --format '{{.State.OOMKilled}}' o)"
+}
+
+refusals() { # refusals WHO ROOT RUNROOT: a user without a delegated cgroup
+    who=$1 ROOT=$2 RUNROOT=$3
+    sk() { /skiff --root "$ROOT" --runroot "$RUNROOT" "$@"; }
+    res() { echo "RESULT $who $1 $2"; }
+    sk load -i /busybox.tar >/dev/null 2>&1
+    sk run --rm -m 32m busybox true 2>/tmp/$who-err
+    res limits-exit "$?"
+    res limits-error "$(grep -c 'not delegated' /tmp/$who-err)"
+    sk run -d --name p busybox sleep 300 >/dev/null 2>&1
+    sk pause p 2>/tmp/$who-err
+    res pause-exit "$?"
+    res pause-error "$(grep -c 'cgroup freezer' /tmp/$who-err)"
+    sk rm -f p >/dev/null 2>&1
+}
