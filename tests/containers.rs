@@ -11,6 +11,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::path::Path;
 use std::time::Duration;
 
 use common::containers::*;
@@ -834,6 +835,13 @@ fn s29_init_runs_as_pid1_and_forwards_the_stop_signal() {
         // sleep is not PID 1 here, so TERM (forwarded by the init) kills it.
         ctx.run_ok(&["stop", "-t", "5", "inited"]);
         assert_eq!(ctx.inspect_format("inited", "{{.State.ExitCode}}"), "143");
+
+        // Real-time signals are forwarded too (37 is SIGRTMIN+3 in glibc).
+        let script = "trap 'echo got-rt' 37; echo ready; while :; do sleep 1; done";
+        ctx.run_detached(&["--name", "rt", "--init", "busybox", "sh", "-c", script]);
+        ctx.wait_for_log_lines("rt", "ready", 1);
+        ctx.run_ok(&["kill", "-s", "SIGRTMIN+3", "rt"]);
+        ctx.wait_for_log_lines("rt", "got-rt", 1);
     });
 }
 
@@ -1215,6 +1223,17 @@ fn s39_twenty_containers_started_stopped_and_removed_in_parallel_leave_nothing()
                     && pids_with_argv_containing(&store).is_empty()
             },
         );
+        // No cgroup is left either (v2, or any v1 controller's hierarchy).
+        let hierarchies = ["", "memory", "pids", "freezer", "cpu", "cpuacct", "blkio"];
+        for id in &ids {
+            for hierarchy in hierarchies {
+                let dir = Path::new("/sys/fs/cgroup")
+                    .join(hierarchy)
+                    .join("skiff")
+                    .join(id.trim());
+                assert!(!dir.exists(), "{} is left", dir.display());
+            }
+        }
     });
 }
 

@@ -98,6 +98,7 @@ impl RestartPolicy {
         }
         match self {
             RestartPolicy::No => false,
+            // docker differs only when its daemon restarts; there is none.
             RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
             RestartPolicy::OnFailure { max_retries } => {
                 exit_code != 0 && (max_retries == 0 || restarts < max_retries)

@@ -100,7 +100,7 @@ pub fn monitor_main(dirs: &StorageDirs, id: &str, report_fd: RawFd, attach: bool
         }
     }
     drop(report_pipe);
-    trim::drop_clean_pages();
+    monitor.relay.trim();
     monitor.supervise();
     0
 }

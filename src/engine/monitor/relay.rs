@@ -15,6 +15,7 @@ use nix::sys::time::TimeVal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use super::trim::Trimmer;
 use crate::engine::attach::protocol::{Frame, MAX_PAYLOAD, listen_at};
 use crate::sandbox::foreground::write_all;
 use crate::state::log::{LogWriter, Stream};
@@ -55,6 +56,7 @@ pub struct Relay {
     streams: Streams,
     pending_stdin: Vec<u8>,
     health: Option<HealthTimer>,
+    trimmer: Trimmer,
 }
 
 fn exit_code_of(status: WaitStatus) -> Option<i32> {
@@ -91,7 +93,13 @@ impl Relay {
             streams: Streams::default(),
             pending_stdin: Vec::new(),
             health: None,
+            trimmer: Trimmer::new(),
         }
+    }
+
+    /// Gives back what start-up (or the last burst of work) left resident.
+    pub fn trim(&mut self) {
+        self.trimmer.trim();
     }
 
     /// Starts relaying for a freshly started container process.
@@ -324,6 +332,7 @@ impl Relay {
                     .unwrap_or(PollTimeout::MAX),
                 None => PollTimeout::NONE,
             };
+            self.trimmer.trim_if_due();
             match poll(&mut fds, timeout) {
                 Ok(_) => {}
                 Err(nix::Error::EINTR) => continue,

@@ -1,32 +1,42 @@
-//! Keeps an idle monitor small. After start-up, most of the binary's
-//! code and read-only data it touched (argument parsing, JSON, the
-//! sandbox) is never needed again, yet stays mapped and counts as
-//! resident. Mappings that are clean and never written can be dropped:
-//! the kernel faults back in, from the file, whatever the poll loop uses.
+//! Keeps an idle monitor small. Most of the binary's code and read-only
+//! data it touched (argument parsing, JSON, the sandbox) is never needed
+//! again, yet stays mapped and counts as resident; so does each burst of
+//! relaying, since the kernel maps file pages around every fault (whole
+//! folios of the page cache). Mappings that are clean and never written
+//! can be dropped from our page tables at any time: the kernel faults back
+//! in, from the page cache, whatever the next wake-up uses. The stack
+//! below the current frame and the heap start-up freed go back too.
 
-/// Gives the heap that start-up freed (the parsed command line, the
-/// spec, JSON buffers) back to the kernel, then drops clean, read-only,
-/// file-backed pages of this process.
-pub fn drop_clean_pages() {
-    // SAFETY: malloc_trim only returns free heap memory to the kernel; no
-    // allocation is in use by another thread (the monitor has none).
-    unsafe { libc::malloc_trim(0) };
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
-        return;
-    };
-    let mut current: Option<(usize, usize, bool)> = None;
-    let mut dirty = 0u64;
-    let flush = |range: Option<(usize, usize, bool)>, dirty: u64| {
-        if let Some((start, end, eligible)) = range
-            && eligible
-            && dirty == 0
-        {
-            // SAFETY: the range is a whole mapping of ours that is not
-            // writable and holds no private modifications, so dropping it
-            // only makes later reads fault the same bytes back from the file.
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
-        }
-    };
+use std::time::{Duration, Instant};
+
+/// At most one trim per second: each costs a few dozen syscalls and the
+/// next wake-up a few dozen minor faults.
+const TRIM_INTERVAL: Duration = Duration::from_secs(1);
+/// Left alone below the stack pointer: the frames of the calls the loop
+/// makes next (poll, the syscall wrappers).
+const STACK_KEPT: usize = 16 << 10;
+const PAGE: usize = 4096;
+
+pub struct Trimmer {
+    /// Clean, read-only, private file mappings.
+    clean: Vec<(usize, usize)>,
+    /// The main thread's stack mapping.
+    stack: Option<(usize, usize)>,
+    last: Option<Instant>,
+}
+
+/// One mapping of `/proc/self/smaps`: range, whether it may be dropped,
+/// whether it is the stack.
+struct Mapping {
+    start: usize,
+    end: usize,
+    eligible: bool,
+    stack: bool,
+    dirty_kb: u64,
+}
+
+fn mappings(smaps: &str) -> Vec<Mapping> {
+    let mut out: Vec<Mapping> = Vec::new();
     for line in smaps.lines() {
         let mut fields = line.split_whitespace();
         let first = fields.next().unwrap_or_default();
@@ -36,22 +46,26 @@ pub fn drop_clean_pages() {
                 usize::from_str_radix(end, 16),
             )
         {
-            flush(current.take(), dirty);
-            dirty = 0;
             let perms = fields.next().unwrap_or_default();
             let inode = fields.nth(2).unwrap_or("0");
             let path = fields.next().unwrap_or_default();
-            // File-backed, private, not writable; never the vdso/vvar.
-            let eligible = !perms.contains('w')
-                && perms.ends_with('p')
-                && inode != "0"
-                && path.starts_with('/');
-            current = Some((start, end, eligible));
+            out.push(Mapping {
+                start,
+                end,
+                // File-backed, private, not writable; never the vdso/vvar.
+                eligible: !perms.contains('w')
+                    && perms.ends_with('p')
+                    && inode != "0"
+                    && path.starts_with('/'),
+                stack: path == "[stack]",
+                dirty_kb: 0,
+            });
         } else if let Some(value) = line
             .strip_prefix("Private_Dirty:")
             .or_else(|| line.strip_prefix("Anonymous:"))
+            && let Some(current) = out.last_mut()
         {
-            dirty += value
+            current.dirty_kb += value
                 .trim()
                 .trim_end_matches("kB")
                 .trim()
@@ -59,5 +73,108 @@ pub fn drop_clean_pages() {
                 .unwrap_or(1);
         }
     }
-    flush(current, dirty);
+    out
+}
+
+impl Trimmer {
+    /// Reads our mappings once; they do not change afterwards (the monitor
+    /// loads no libraries and maps no files).
+    pub fn new() -> Trimmer {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+        let all = mappings(&smaps);
+        Trimmer {
+            // A mapping with private changes (relocated read-only data)
+            // would lose them: only wholly clean ones qualify.
+            clean: all
+                .iter()
+                .filter(|m| m.eligible && m.dirty_kb == 0)
+                .map(|m| (m.start, m.end))
+                .collect(),
+            stack: all.iter().find(|m| m.stack).map(|m| (m.start, m.end)),
+            last: None,
+        }
+    }
+
+    /// Trims now.
+    pub fn trim(&mut self) {
+        self.last = Some(Instant::now());
+        // SAFETY: malloc_trim only returns free heap memory to the kernel;
+        // the monitor has no other thread that could be allocating.
+        unsafe { libc::malloc_trim(0) };
+        for &(start, end) in &self.clean {
+            // SAFETY: the range is a whole mapping of ours that is not
+            // writable and holds no private modifications, so dropping it
+            // only makes later reads fault the same bytes back from the file.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        }
+        if let Some((start, end)) = self.stack {
+            let marker = 0u8;
+            let sp = std::ptr::addr_of!(marker) as usize;
+            let below = sp.saturating_sub(STACK_KEPT) & !(PAGE - 1);
+            // Only on the main thread's stack (another thread's lies
+            // elsewhere, and then nothing below it is ours to drop).
+            if (start..end).contains(&sp) && below > start {
+                // SAFETY: the stack grows down; everything below the current
+                // frame minus STACK_KEPT holds only dead frames, which read
+                // as zeros if they are ever touched again.
+                unsafe {
+                    libc::madvise(
+                        start as *mut libc::c_void,
+                        below - start,
+                        libc::MADV_DONTNEED,
+                    )
+                };
+            }
+        }
+    }
+
+    /// Trims unless it did so less than a second ago: for the idle loop,
+    /// right before it sleeps.
+    pub fn trim_if_due(&mut self) {
+        if self.last.is_none_or(|t| t.elapsed() >= TRIM_INTERVAL) {
+            self.trim();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_clean_read_only_file_mappings_and_the_stack_are_found() {
+        let smaps = "\
+5612cb4bc000-5612cb6c0000 r--p 00000000 08:01 123 /usr/bin/skiff
+Rss:                  64 kB
+Private_Dirty:         0 kB
+Anonymous:             0 kB
+5612cbd65000-5612cbdc3000 r--p 008a9000 08:01 123 /usr/bin/skiff
+Private_Dirty:       376 kB
+Anonymous:           376 kB
+5612cbdc3000-5612cbdc5000 rw-p 00907000 08:01 123 /usr/bin/skiff
+Private_Dirty:         8 kB
+7ffc27197000-7ffc271b8000 rw-p 00000000 00:00 0 [stack]
+Private_Dirty:        72 kB
+7ffc271f0000-7ffc271f2000 r-xp 00000000 00:00 0 [vdso]
+Private_Dirty:         0 kB
+";
+        let found = mappings(smaps);
+        assert_eq!(found.len(), 5);
+        let droppable: Vec<bool> = found
+            .iter()
+            .map(|m| m.eligible && m.dirty_kb == 0)
+            .collect();
+        assert_eq!(droppable, [true, false, false, false, false]);
+        assert!(found[3].stack);
+    }
+
+    #[test]
+    fn trimming_this_process_keeps_it_working() {
+        let mut trimmer = Trimmer::new();
+        assert!(!trimmer.clean.is_empty(), "the test binary maps clean code");
+        trimmer.trim();
+        // Code and data fault back in: the process still computes.
+        let text: String = (0..1000).map(|i| i.to_string()).collect();
+        assert!(text.len() > 1000);
+    }
 }
