@@ -1,6 +1,7 @@
 //! One file per command group: parse flags, call one engine function,
 //! print. Output formatting lives in `format`.
 
+mod argv;
 mod containers;
 mod exec;
 mod format;
@@ -18,7 +19,7 @@ mod template;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use skiff::state::StorageDirs;
 
 #[derive(Parser)]
@@ -84,7 +85,10 @@ fn first_subcommand(args: &[std::ffi::OsString]) -> Option<&str> {
 pub fn parse() -> Result<Cli, clap::Error> {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if first_subcommand(&args) == Some("run") {
-        let fast = RunCli::try_parse_from(&args)?;
+        let mut command = RunCli::command();
+        let args = argv::end_flags_at_first_positional(&command, args);
+        let matches = command.try_get_matches_from_mut(args)?;
+        let fast = RunCli::from_arg_matches(&matches)?;
         let RunOnly::Run(run) = fast.command;
         return Ok(Cli {
             root: fast.root,
@@ -92,7 +96,10 @@ pub fn parse() -> Result<Cli, clap::Error> {
             command: Command::Containers(ContainerCommand::Run(run)),
         });
     }
-    Cli::try_parse_from(args)
+    let mut command = Cli::command();
+    let args = argv::end_flags_at_first_positional(&command, args);
+    let matches = command.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches(&matches)
 }
 
 #[derive(Subcommand)]
