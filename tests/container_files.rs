@@ -290,3 +290,19 @@ fn f09_commit_makes_an_image_of_the_containers_changes() {
         );
     });
 }
+
+#[test]
+fn f10_port_lists_no_mappings_for_a_container_without_published_ports() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let _cleanup = RemoveAllOnDrop(ctx);
+        ctx.run_detached(&["--name", "np", "busybox", "sleep", "30"]);
+        assert_eq!(ctx.run_ok(&["port", "np"]), "", "nothing is published");
+        let out = ctx.run_status(&["port", "np", "80"]);
+        assert_exit_code(&out, 125, "port np 80");
+        assert_one_error_mentioning(&out, "failed to find published port \"80/tcp\"", "port 80");
+        let out = ctx.run_status(&["port", "nosuch"]);
+        assert_exit_code(&out, 125, "port of a missing container");
+        assert_one_error_mentioning(&out, "nosuch", "port nosuch");
+    });
+}
