@@ -4,7 +4,8 @@
 //! the busybox image (`tests/vm/`). Inside, the same story runs as root
 //! (containers below `/sys/fs/cgroup/skiff`) and as a user with a cgroup
 //! subtree delegated the way systemd's `user@.service` does it: limits in
-//! the v2 files, pause through `cgroup.freeze`, stats from the counters,
+//! the v2 files, a cgroup namespace with the container's cgroup read-only
+//! at /sys/fs/cgroup, pause through `cgroup.freeze`, stats from the counters,
 //! exec in the container's cgroup, OOM kills recorded, the cgroup removed;
 //! and a user outside any delegated subtree gets clear refusals.
 //! `scripts/test` installs `qemu-system-x86` and `linux-image-amd64`.
@@ -168,8 +169,11 @@ fn v01_cgroup_v2_limits_pause_stats_and_oom_as_root_and_as_a_delegated_user() {
         assert_eq!(get(who, "memory.max"), "33554432", "{context}");
         assert_eq!(get(who, "pids.max"), "10", "{context}");
         assert_eq!(get(who, "cpu.max"), "50000_100000", "{context}");
-        assert_eq!(get(who, "pid1-cgroup"), format!("0::{path}"), "{context}");
-        assert_eq!(get(who, "exec-cgroup"), format!("0::{path}"), "{context}");
+        assert_eq!(get(who, "pid1-cgroup"), "0::/", "{context}");
+        assert_eq!(get(who, "exec-cgroup"), "0::/", "{context}");
+        assert_eq!(get(who, "inside-memory.max"), "33554432", "{context}");
+        assert_eq!(get(who, "inside-read-only"), "1", "{context}");
+        assert_eq!(get(who, "exec-in-cgroup"), "1", "{context}");
         assert_eq!(get(who, "paused-status"), "paused", "{context}");
         assert_eq!(get(who, "frozen"), "frozen_1", "{context}");
         assert_eq!(get(who, "unpaused-status"), "running", "{context}");

@@ -15,6 +15,7 @@ use super::signals::{parse_signal, signal_name};
 use super::{EngineError, is_rootless};
 use crate::layers::{LocalImage, Store};
 use crate::net::NetworkMode;
+use crate::sandbox::cgroups::unified_host;
 use crate::sandbox::spec::{EtcFiles, ImageDefaults, MountRequest, RunPlan, build_spec};
 use crate::sandbox::user::resolve_user;
 use crate::sandbox::userns::caller_mappings;
@@ -303,6 +304,7 @@ pub fn create_container(
         id_mappings,
         etc_files: etc_files(&paths),
         resources,
+        cgroup_namespace: !cgroups_disabled && unified_host(),
     };
     let spec = build_spec(&defaults, &plan)?;
     super::cgroup::check_limits(&spec, cgroups_disabled)?;

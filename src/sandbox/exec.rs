@@ -43,12 +43,13 @@ pub struct ExecProcess {
 /// Namespaces in the order they are joined: user first (it grants the
 /// rights for the rest), mount last (the others are opened by /proc path,
 /// which the container's mount namespace would hide).
-const NAMESPACES: [(&str, CloneFlags); 6] = [
+const NAMESPACES: [(&str, CloneFlags); 7] = [
     ("user", CloneFlags::CLONE_NEWUSER),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("net", CloneFlags::CLONE_NEWNET),
     ("pid", CloneFlags::CLONE_NEWPID),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
     ("mnt", CloneFlags::CLONE_NEWNS),
 ];
 

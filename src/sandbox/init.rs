@@ -108,6 +108,22 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
         }
     }
 
+    // 1b. The parent has put us in the container's cgroup by now (or we
+    //     were born there): a cgroup namespace made here is rooted at it.
+    let wants_cgroupns = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::Cgroup);
+    if wants_cgroupns {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).map_err(|source| {
+            SetupError::Sys {
+                what: "creating the cgroup namespace".into(),
+                source,
+            }
+        })?;
+    }
+
     // 2. Own session: the container is not in skiff's process group (a
     //    terminal's Ctrl-C would otherwise hit it twice) and can take a
     //    controlling terminal.

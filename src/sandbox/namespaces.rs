@@ -18,7 +18,9 @@ pub fn clone_flags(spec: &Spec) -> CloneFlags {
     for ns in namespaces {
         flags |= match ns.typ() {
             LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
-            LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+            // Unshared by init once it is in its cgroup (`init::setup`): a
+            // namespace made at clone time would be rooted at ours.
+            LinuxNamespaceType::Cgroup => CloneFlags::empty(),
             LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
             LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
             LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,

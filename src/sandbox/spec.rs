@@ -80,6 +80,9 @@ pub struct RunPlan {
     pub etc_files: EtcFiles,
     /// cgroup limits (`--memory`, `--cpus`, …); `None` for none.
     pub resources: Option<oci_spec::runtime::LinuxResources>,
+    /// A cgroup namespace of its own, with its cgroup mounted read-only
+    /// at /sys/fs/cgroup (cgroup v2 hosts, as docker does there).
+    pub cgroup_namespace: bool,
 }
 
 /// docker's default capability set.
@@ -234,7 +237,7 @@ fn system_mounts(plan: &RunPlan) -> Result<Vec<Mount>, PlanError> {
             &["nosuid", "noexec", "nodev", "ro"],
         )?
     };
-    Ok(vec![
+    let mut mounts = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         mount(
             "/dev",
@@ -256,7 +259,18 @@ fn system_mounts(plan: &RunPlan) -> Result<Vec<Mount>, PlanError> {
             &["nosuid", "noexec", "nodev"],
         )?,
         sys,
-    ])
+    ];
+    if plan.cgroup_namespace {
+        // Mounted inside the container's cgroup namespace, its root is the
+        // container's own cgroup.
+        mounts.push(mount(
+            "/sys/fs/cgroup",
+            "cgroup2",
+            "cgroup2",
+            &["ro", "nosuid", "noexec", "nodev"],
+        )?);
+    }
+    Ok(mounts)
 }
 
 fn etc_mounts(files: &EtcFiles) -> Result<Vec<Mount>, PlanError> {
@@ -364,6 +378,9 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     }
     if plan.id_mappings.is_some() {
         namespaces.push(LinuxNamespaceType::User);
+    }
+    if plan.cgroup_namespace {
+        namespaces.push(LinuxNamespaceType::Cgroup);
     }
     let namespaces = namespaces
         .into_iter()

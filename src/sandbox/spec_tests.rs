@@ -37,6 +37,7 @@ fn plan() -> RunPlan {
             hostname: "/n".into(),
         },
         resources: None,
+        cgroup_namespace: false,
     }
 }
 
@@ -235,4 +236,25 @@ fn resources_land_in_the_spec() {
     let spec = build_spec(&image(), &p).unwrap();
     let resources = spec.linux().as_ref().unwrap().resources().as_ref().unwrap();
     assert_eq!(resources.pids().as_ref().unwrap().limit(), 7);
+}
+
+#[test]
+fn a_cgroup_namespace_brings_its_mount() {
+    let mut p = plan();
+    let has_cgroup_mount = |spec: &Spec| {
+        spec.mounts()
+            .iter()
+            .flatten()
+            .any(|m| m.destination() == Path::new("/sys/fs/cgroup"))
+    };
+    assert!(!has_cgroup_mount(&build_spec(&image(), &p).unwrap()));
+    p.cgroup_namespace = true;
+    let spec = build_spec(&image(), &p).unwrap();
+    assert!(has_cgroup_mount(&spec));
+    let namespaces = spec.linux().as_ref().unwrap().namespaces().clone().unwrap();
+    assert!(
+        namespaces
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::Cgroup)
+    );
 }

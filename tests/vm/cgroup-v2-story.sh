@@ -13,8 +13,17 @@ story() { # story WHO ROOT RUNROOT
     res memory.max "$(cat /sys/fs/cgroup$path/memory.max)"
     res pids.max "$(cat /sys/fs/cgroup$path/pids.max)"
     res cpu.max "$(cat /sys/fs/cgroup$path/cpu.max | tr ' ' _)"
+    # Inside, its own cgroup namespace: its cgroup is the root, mounted
+    # read-only at /sys/fs/cgroup with its limits.
     res pid1-cgroup "$(sk exec l cat /proc/1/cgroup)"
     res exec-cgroup "$(sk exec l cat /proc/self/cgroup)"
+    res inside-memory.max "$(sk exec l cat /sys/fs/cgroup/memory.max)"
+    res inside-read-only "$(sk exec l sh -c 'echo 1 >/sys/fs/cgroup/pids.max' 2>&1 | grep -c 'Read-only')"
+    # An exec'd process is in the container's cgroup, seen from the host.
+    n=$((700 + ${#who}))
+    sk exec -d l sleep $n
+    pid=$(ps -o pid,args | awk -v n=$n '$2 == "sleep" && $3 == n { print $1 }')
+    res exec-in-cgroup "$(grep -c "^$pid\$" /sys/fs/cgroup$path/cgroup.procs)"
     sk pause l >/dev/null
     res paused-status "$(sk inspect --format '{{.State.Status}}' l)"
     res frozen "$(grep frozen /sys/fs/cgroup$path/cgroup.events | tr ' ' _)"

@@ -63,6 +63,16 @@ impl HostCgroups {
     }
 }
 
+/// Whether this host's cgroups are a unified (v2) hierarchy with
+/// controllers: containers then get a cgroup namespace of their own, as
+/// docker gives them on such hosts.
+pub fn unified_host() -> bool {
+    current_mounts().unified.is_some_and(|mount| {
+        let controllers = controllers_of(&mount);
+        V2_USEFUL.iter().any(|c| controllers.iter().any(|x| x == c))
+    })
+}
+
 fn controllers_of(dir: &Path) -> Vec<String> {
     std::fs::read_to_string(dir.join("cgroup.controllers"))
         .map(|t| t.split_whitespace().map(String::from).collect())

@@ -16,7 +16,7 @@ mod v2;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use host::{CgroupHost, HostCgroups};
+pub use host::{CgroupHost, HostCgroups, unified_host};
 pub use limits::Limits;
 
 #[derive(Debug, thiserror::Error)]
