@@ -229,6 +229,34 @@ fn g02_pause_freezes_the_container_and_unpause_resumes_it() {
             !cgroup_file("freezer", &path, "").exists(),
             "the cgroup is removed"
         );
+
+        // `stop` thaws a paused container so it can act on the stop
+        // signal: the trap runs and sets the exit code.
+        let trapper = "trap 'exit 3' TERM; echo ready; while :; do usleep 20000; done";
+        ctx.run_detached(&["--name", "t", "busybox", "sh", "-c", trapper]);
+        ctx.wait_for_log_lines("t", "ready", 1);
+        ctx.run_ok(&["pause", "t"]);
+        let out = ctx.run_status(&["stop", "-t", "20", "t"]);
+        assert_exit_code(&out, 0, "stop of a paused container");
+        assert!(
+            !stderr_of(&out).contains("SIGKILL"),
+            "it was not killed: {}",
+            stderr_of(&out)
+        );
+        assert_eq!(ctx.inspect_format("t", "{{.State.ExitCode}}"), "3");
+
+        // `rm -f` of a paused container.
+        ctx.run_detached(&["--name", "r", "busybox", "sleep", "30"]);
+        let pid: i32 = ctx.inspect_format("r", "{{.State.Pid}}").parse().unwrap();
+        ctx.run_ok(&["pause", "r"]);
+        ctx.run_ok(&["rm", "-f", "r"]);
+        assert!(
+            !ctx.ps_names(&["-a"]).contains(&"r".to_string()),
+            "rm -f removed the paused container"
+        );
+        wait_for("its frozen process to die", STATE_TIMEOUT, || {
+            process_gone(pid)
+        });
     });
 }
 
