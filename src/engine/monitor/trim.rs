@@ -35,17 +35,20 @@ struct Mapping {
     dirty_kb: u64,
 }
 
+/// The address range a `maps`/`smaps` mapping line starts with.
+fn range_of(line: &str) -> Option<(usize, usize)> {
+    let (start, end) = line.split_whitespace().next()?.split_once('-')?;
+    Some((
+        usize::from_str_radix(start, 16).ok()?,
+        usize::from_str_radix(end, 16).ok()?,
+    ))
+}
+
 fn mappings(smaps: &str) -> Vec<Mapping> {
     let mut out: Vec<Mapping> = Vec::new();
     for line in smaps.lines() {
-        let mut fields = line.split_whitespace();
-        let first = fields.next().unwrap_or_default();
-        if let Some((start, end)) = first.split_once('-')
-            && let (Ok(start), Ok(end)) = (
-                usize::from_str_radix(start, 16),
-                usize::from_str_radix(end, 16),
-            )
-        {
+        if let Some((start, end)) = range_of(line) {
+            let mut fields = line.split_whitespace().skip(1);
             let perms = fields.next().unwrap_or_default();
             let inode = fields.nth(2).unwrap_or("0");
             let path = fields.next().unwrap_or_default();
@@ -101,7 +104,12 @@ impl Trimmer {
         // SAFETY: malloc_trim only returns free heap memory to the kernel;
         // the monitor has no other thread that could be allocating.
         unsafe { libc::malloc_trim(0) };
-        for &(start, end) in &self.clean {
+        // Only ranges that are still the same mappings: one unmapped since
+        // could now hold something else (a heap arena) that must not be
+        // dropped.
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+        let current: Vec<(usize, usize)> = maps.lines().filter_map(range_of).collect();
+        for &(start, end) in self.clean.iter().filter(|r| current.contains(r)) {
             // SAFETY: the range is a whole mapping of ours that is not
             // writable and holds no private modifications, so dropping it
             // only makes later reads fault the same bytes back from the file.
