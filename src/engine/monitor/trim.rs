@@ -23,6 +23,10 @@ pub struct Trimmer {
     /// The main thread's stack mapping.
     stack: Option<(usize, usize)>,
     last: Option<Instant>,
+    /// `/proc/self/maps`, read into the same buffer each time.
+    maps: Vec<u8>,
+    /// What one trim drops, found before anything is dropped.
+    to_drop: Vec<(usize, usize)>,
 }
 
 /// One mapping of `/proc/self/smaps`: range, whether it may be dropped,
@@ -85,54 +89,64 @@ impl Trimmer {
     pub fn new() -> Trimmer {
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
         let all = mappings(&smaps);
+        // A mapping with private changes (relocated read-only data) would
+        // lose them: only wholly clean ones qualify.
+        let clean: Vec<(usize, usize)> = all
+            .iter()
+            .filter(|m| m.eligible && m.dirty_kb == 0)
+            .map(|m| (m.start, m.end))
+            .collect();
         Trimmer {
-            // A mapping with private changes (relocated read-only data)
-            // would lose them: only wholly clean ones qualify.
-            clean: all
-                .iter()
-                .filter(|m| m.eligible && m.dirty_kb == 0)
-                .map(|m| (m.start, m.end))
-                .collect(),
+            to_drop: Vec::with_capacity(clean.len()),
+            clean,
             stack: all.iter().find(|m| m.stack).map(|m| (m.start, m.end)),
             last: None,
+            maps: Vec::with_capacity(smaps.len().min(64 << 10)),
         }
     }
 
-    /// Trims now.
+    /// Trims now. Everything is decided first, and the syscalls come last
+    /// in one tight loop: code that runs after the binary's own pages are
+    /// dropped faults them straight back in.
     pub fn trim(&mut self) {
         self.last = Some(Instant::now());
+        // malloc_trim gives free heap pages (between live blocks too) back
+        // to the kernel.
         // SAFETY: malloc_trim only returns free heap memory to the kernel;
         // the monitor has no other thread that could be allocating.
         unsafe { libc::malloc_trim(0) };
         // Only ranges that are still the same mappings: one unmapped since
         // could now hold something else (a heap arena) that must not be
-        // dropped.
-        let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
-        let current: Vec<(usize, usize)> = maps.lines().filter_map(range_of).collect();
-        for &(start, end) in self.clean.iter().filter(|r| current.contains(r)) {
-            // SAFETY: the range is a whole mapping of ours that is not
-            // writable and holds no private modifications, so dropping it
-            // only makes later reads fault the same bytes back from the file.
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        // dropped. The buffers are reused, so trimming allocates nothing.
+        self.maps.clear();
+        if let Ok(mut file) = std::fs::File::open("/proc/self/maps") {
+            let _ = std::io::Read::read_to_end(&mut file, &mut self.maps);
         }
-        if let Some((start, end)) = self.stack {
-            let marker = 0u8;
-            let sp = std::ptr::addr_of!(marker) as usize;
-            let below = sp.saturating_sub(STACK_KEPT) & !(PAGE - 1);
-            // Only on the main thread's stack (another thread's lies
-            // elsewhere, and then nothing below it is ours to drop).
-            if (start..end).contains(&sp) && below > start {
-                // SAFETY: the stack grows down; everything below the current
-                // frame minus STACK_KEPT holds only dead frames, which read
-                // as zeros if they are ever touched again.
-                unsafe {
-                    libc::madvise(
-                        start as *mut libc::c_void,
-                        below - start,
-                        libc::MADV_DONTNEED,
-                    )
-                };
+        let maps = std::str::from_utf8(&self.maps).unwrap_or_default();
+        self.to_drop.clear();
+        for range in &self.clean {
+            if maps.lines().filter_map(range_of).any(|m| m == *range) {
+                self.to_drop.push(*range);
             }
+        }
+        let marker = 0u8;
+        let sp = std::ptr::addr_of!(marker) as usize;
+        let below = sp.saturating_sub(STACK_KEPT) & !(PAGE - 1);
+        // Only on the main thread's stack (another thread's lies elsewhere,
+        // and then nothing below it is ours to drop).
+        if let Some((start, end)) = self.stack
+            && (start..end).contains(&sp)
+            && below > start
+        {
+            self.to_drop.push((start, below));
+        }
+        for &(start, end) in &self.to_drop {
+            // SAFETY: each range is either a whole mapping of ours that is
+            // not writable and holds no private modifications (dropping it
+            // only makes later reads fault the same bytes back from the
+            // file), or the stack below the current frame minus STACK_KEPT,
+            // which holds only dead frames (they read as zeros if touched).
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
         }
     }
 
