@@ -317,12 +317,14 @@ impl Relay {
             for c in &self.clients {
                 fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
             }
+            self.trimmer.trim_if_due();
             let wake_at = [
                 drain_deadline,
                 self.health
                     .as_ref()
                     .filter(|h| h.running.is_none())
                     .map(|h| h.next),
+                self.trimmer.due_at(),
             ]
             .into_iter()
             .flatten()
@@ -332,9 +334,8 @@ impl Relay {
                     .unwrap_or(PollTimeout::MAX),
                 None => PollTimeout::NONE,
             };
-            self.trimmer.trim_if_due();
             match poll(&mut fds, timeout) {
-                Ok(_) => {}
+                Ok(_) => self.trimmer.note_activity(),
                 Err(nix::Error::EINTR) => continue,
                 Err(_) => std::thread::sleep(Duration::from_millis(10)),
             }
