@@ -43,6 +43,57 @@ struct Mapping {
     dirty_kb: u64,
 }
 
+/// Reads `/proc/self/maps` into `buf` (its capacity reused) with plain
+/// syscalls: the trim's own code should be all it touches, as every page
+/// of code it runs stays resident afterwards.
+fn read_maps(buf: &mut Vec<u8>) {
+    buf.clear();
+    // SAFETY: a NUL-terminated path; the fd is closed below.
+    let fd = unsafe {
+        libc::open(
+            c"/proc/self/maps".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return;
+    }
+    loop {
+        if buf.capacity() - buf.len() < PAGE {
+            buf.reserve(PAGE * 4);
+        }
+        let spare = buf.capacity() - buf.len();
+        // SAFETY: reads at most `spare` bytes into the vector's spare
+        // capacity, then grows its length by exactly what was read.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().add(buf.len()).cast(), spare) };
+        if n <= 0 {
+            break;
+        }
+        // SAFETY: `n` bytes were just initialised by read(2).
+        unsafe { buf.set_len(buf.len() + n as usize) };
+    }
+    // SAFETY: our own fd.
+    unsafe { libc::close(fd) };
+}
+
+/// The address ranges of a `maps` text, parsed byte by byte (see
+/// `read_maps` for why not with `str` methods).
+fn mapped_ranges(maps: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    maps.split(|&b| b == b'\n').filter_map(|line| {
+        let hex = |bytes: &[u8]| -> Option<usize> {
+            let mut value = 0usize;
+            for &b in bytes {
+                let digit = (b as char).to_digit(16)?;
+                value = value.checked_mul(16)?.checked_add(digit as usize)?;
+            }
+            (!bytes.is_empty()).then_some(value)
+        };
+        let dash = line.iter().position(|&b| b == b'-')?;
+        let space = line.iter().position(|&b| b == b' ')?;
+        Some((hex(&line[..dash])?, hex(line.get(dash + 1..space)?)?))
+    })
+}
+
 /// The address range a `maps`/`smaps` mapping line starts with.
 fn range_of(line: &str) -> Option<(usize, usize)> {
     let (start, end) = line.split_whitespace().next()?.split_once('-')?;
@@ -124,14 +175,10 @@ impl Trimmer {
         // Only ranges that are still the same mappings: one unmapped since
         // could now hold something else (a heap arena) that must not be
         // dropped. The buffers are reused, so trimming allocates nothing.
-        self.maps.clear();
-        if let Ok(mut file) = std::fs::File::open("/proc/self/maps") {
-            let _ = std::io::Read::read_to_end(&mut file, &mut self.maps);
-        }
-        let maps = std::str::from_utf8(&self.maps).unwrap_or_default();
+        read_maps(&mut self.maps);
         self.to_drop.clear();
         for range in &self.clean {
-            if maps.lines().filter_map(range_of).any(|m| m == *range) {
+            if mapped_ranges(&self.maps).any(|m| m == *range) {
                 self.to_drop.push(*range);
             }
         }
@@ -207,6 +254,9 @@ Private_Dirty:         0 kB
             .collect();
         assert_eq!(droppable, [true, false, false, false, false]);
         assert!(found[3].stack);
+        let ranges: Vec<_> = mapped_ranges(smaps.as_bytes()).collect();
+        assert_eq!(ranges.len(), 5);
+        assert_eq!(ranges[0], (0x5612cb4bc000, 0x5612cb6c0000));
     }
 
     #[test]
