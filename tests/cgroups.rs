@@ -320,6 +320,18 @@ fn g05_cgroups_disabled_runs_without_one() {
     for_users(&[User::Root], |ctx| {
         ctx.load_busybox();
         let _cleanup = RemoveAllOnDrop(ctx);
+        // A --cgroup-parent that cannot hold a cgroup (a file) is an error.
+        let out = ctx.run_status(&[
+            "run",
+            "--rm",
+            "--cgroup-parent",
+            "/cgroup.procs",
+            "busybox",
+            "true",
+        ]);
+        assert_exit_code(&out, 125, "run with an impossible --cgroup-parent");
+        assert_one_error_mentioning(&out, "cgroup.procs", "--cgroup-parent /cgroup.procs");
+
         ctx.run_detached(&[
             "--name",
             "n",

@@ -42,13 +42,19 @@ pub(super) fn create_for_run(
     spec: &Spec,
 ) -> Result<Option<Cgroup>, EngineError> {
     let limits = limits_of(spec);
-    let cgroup = Cgroup::create(
+    match Cgroup::create(
         &host_for(record),
         record.config.cgroup_parent.as_deref(),
         &record.id,
         &limits,
-    );
-    cgroup.map_err(|e| EngineError::Invalid(e.to_string()))
+    ) {
+        Ok(cgroup) => Ok(cgroup),
+        // Without limits or a parent asked for, a cgroup is a convenience
+        // (pause, stats): a host that refuses one (a read-only cgroupfs,
+        // say) still runs the container.
+        Err(_) if limits.is_empty() && record.config.cgroup_parent.is_none() => Ok(None),
+        Err(e) => Err(EngineError::Invalid(e.to_string())),
+    }
 }
 
 /// After the container's PID 1 was reaped: whether the OOM killer ended a

@@ -117,8 +117,12 @@ fn fail(chan: &Channel, exit_code: u8, text: String) -> ! {
 fn join_and_spawn(req: &ExecRequest, namespaces: &[(OwnedFd, CloneFlags)], chan: Channel) -> ! {
     // First, while our view of the cgroup filesystem is still the host's;
     // the process cloned below inherits it.
+    // A rootless caller outside the delegated subtree the container was
+    // started from may not move itself there (as runc, the process then
+    // runs outside it); any other failure is an error.
     if let Some(cgroup) = req.cgroup
         && let Err(e) = cgroup.join(0)
+        && !e.is_permission_denied()
     {
         fail(&chan, 125, format!("joining the container's cgroup: {e}"));
     }

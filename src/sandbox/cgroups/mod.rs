@@ -41,6 +41,12 @@ pub enum CgroupError {
 }
 
 impl CgroupError {
+    /// EACCES/EPERM: the cgroup exists but this caller may not act on it.
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, CgroupError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied)
+    }
+
     pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError + '_ {
         move |source| CgroupError::Io {
             path: path.to_path_buf(),
