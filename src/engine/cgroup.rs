@@ -5,7 +5,7 @@
 use oci_spec::runtime::Spec;
 
 use super::{EngineError, is_rootless};
-use crate::sandbox::cgroups::{Cgroup, HostCgroups, Limits};
+use crate::sandbox::cgroups::{Cgroup, CgroupError, HostCgroups, Limits};
 use crate::state::ContainerRecord;
 
 fn limits_of(spec: &Spec) -> Limits {
@@ -53,7 +53,10 @@ pub(super) fn create_for_run(
         // (pause, stats): a host that refuses one (a read-only cgroupfs,
         // say) still runs the container.
         Err(_) if limits.is_empty() && record.config.cgroup_parent.is_none() => Ok(None),
-        Err(e) => Err(EngineError::Invalid(e.to_string())),
+        Err(e @ CgroupError::Unavailable(_)) => Err(EngineError::Invalid(e.to_string())),
+        Err(e) => Err(EngineError::Invalid(format!(
+            "creating the container's cgroup: {e}"
+        ))),
     }
 }
 
