@@ -30,8 +30,8 @@ pub struct InitContext<'a> {
     /// `--init`: PID 1 stays a minimal init (this process) that runs the
     /// command as its child, reaps orphans and forwards signals.
     pub init_process: bool,
-    /// The container's cgroup; the parent moves init into it before
-    /// releasing it, so everything the container runs is inside.
+    /// The container's cgroup: init starts in it (v2) or the parent moves
+    /// it there before releasing it (v1), so everything it runs is inside.
     pub cgroup: Option<&'a super::cgroups::Cgroup>,
 }
 
