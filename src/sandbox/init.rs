@@ -282,7 +282,9 @@ pub(super) fn reset_signals() {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
-pub(super) fn close_inherited_fds() {
+/// Marks every fd from 3 upwards close-on-exec, so nothing the caller
+/// happened to leave open (a pipe, a socket) survives the next exec.
+pub fn close_inherited_fds() {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds
     // from 3 upwards; it cannot invalidate memory.
     unsafe {

@@ -19,7 +19,7 @@ pub mod spec;
 pub mod user;
 pub mod userns;
 
-pub use init::InitContext;
+pub use init::{InitContext, close_inherited_fds};
 pub use rootfs::{RootfsDriver, RootfsLayers};
 
 /// A failure inside the container's init, before its command ran.

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::EngineError;
 use crate::engine::attach::protocol::connect_to;
+use crate::sandbox::close_inherited_fds;
 use crate::state::{ContainerStore, StorageDirs};
 
 /// The hidden subcommand the monitor runs as.
@@ -104,6 +105,10 @@ pub fn spawn_monitor(
                     // SAFETY: dup2 onto the standard fds; `null` stays open.
                     unsafe { libc::dup2(null.as_raw_fd(), target) };
                 }
+                // Nothing else of the caller's stays open in the monitor:
+                // a pipe it holds would never see end-of-file (a script's
+                // `$(…)`, a CI runner) while the container lives.
+                close_inherited_fds();
                 let _ = fcntl(&report_write, FcntlArg::F_SETFD(FdFlag::empty()));
                 let _ = execv(&exe, &argv);
             }
