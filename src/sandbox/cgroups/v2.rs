@@ -50,8 +50,10 @@ pub(super) fn create(
     let dir = parent.join(name);
     match std::fs::create_dir(&dir) {
         Ok(()) => {}
-        // Left by a crash; the same container reuses it.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        // Left by a crash; the same container reuses it, never frozen.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
+        }
         Err(e) => return Err(CgroupError::io(&dir)(e)),
     }
     let available = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
