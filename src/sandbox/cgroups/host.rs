@@ -35,11 +35,15 @@ pub(super) struct CgroupMounts {
     pub v1: BTreeMap<String, PathBuf>,
 }
 
-/// The cgroup mounts this process sees.
-pub(super) fn current_mounts() -> CgroupMounts {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .map(|t| parse_mountinfo(&t))
-        .unwrap_or_default()
+/// The cgroup mounts this process sees, read once: a `run` asks at
+/// create and again at start, and they do not move meanwhile.
+pub(super) fn current_mounts() -> &'static CgroupMounts {
+    static MOUNTS: std::sync::OnceLock<CgroupMounts> = std::sync::OnceLock::new();
+    MOUNTS.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .map(|t| parse_mountinfo(&t))
+            .unwrap_or_default()
+    })
 }
 
 impl HostCgroups {
@@ -50,7 +54,7 @@ impl HostCgroups {
         let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
         // SAFETY: geteuid has no failure modes or memory effects.
         let uid = unsafe { libc::geteuid() };
-        HostCgroups(choose(&mounts, rootless, &own, uid))
+        HostCgroups(choose(mounts, rootless, &own, uid))
     }
 
     /// A host without cgroups for us, for callers that turned them off.
@@ -67,8 +71,8 @@ impl HostCgroups {
 /// controllers: containers then get a cgroup namespace of their own, as
 /// docker gives them on such hosts.
 pub fn unified_host() -> bool {
-    current_mounts().unified.is_some_and(|mount| {
-        let controllers = controllers_of(&mount);
+    current_mounts().unified.as_ref().is_some_and(|mount| {
+        let controllers = controllers_of(mount);
         V2_USEFUL.iter().any(|c| controllers.iter().any(|x| x == c))
     })
 }

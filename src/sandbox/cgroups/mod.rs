@@ -188,10 +188,9 @@ impl Cgroup {
     /// Freezes (`true`) or thaws every process in the cgroup; returns once
     /// the kernel reports it done.
     pub fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
-        let deadline = Instant::now() + FREEZE_DEADLINE;
         match self {
-            Cgroup::V2 { dir, .. } => v2::set_frozen(dir, frozen, deadline),
-            Cgroup::V1 { dirs, .. } => v1::set_frozen(dirs, frozen, deadline),
+            Cgroup::V2 { dir, .. } => v2::set_frozen(dir, frozen),
+            Cgroup::V1 { dirs, .. } => v1::set_frozen(dirs, frozen),
         }
     }
 
@@ -232,6 +231,27 @@ fn keyed_value(text: &str, key: &str) -> Option<u64> {
         let (k, v) = line.split_once(' ')?;
         (k == key).then(|| v.trim().parse().ok()).flatten()
     })
+}
+
+/// Runs `reached` every 2 ms until the freezer of `dir` reports the state
+/// asked for, or `FREEZE_DEADLINE` passes.
+fn wait_for_freezer(
+    dir: &Path,
+    frozen: bool,
+    mut reached: impl FnMut() -> Result<bool, CgroupError>,
+) -> Result<(), CgroupError> {
+    let deadline = Instant::now() + FREEZE_DEADLINE;
+    while !reached()? {
+        if Instant::now() >= deadline {
+            return Err(CgroupError::Timeout {
+                path: dir.to_path_buf(),
+                wanted: if frozen { "frozen" } else { "thawed" },
+                seconds: FREEZE_DEADLINE.as_secs(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
 }
 
 fn write_file(path: &Path, value: &str) -> Result<(), CgroupError> {

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::host::V1_CONTROLLERS;
-use super::{CgroupError, CgroupStats, Limits, keyed_value, read_number, remove_dir, write_file};
+use super::{
+    CgroupError, CgroupStats, Limits, keyed_value, read_number, remove_dir, wait_for_freezer,
+    write_file,
+};
 
 /// v1 reports "no limit" as a huge page-aligned number.
 const UNLIMITED_ABOVE: u64 = 1 << 62;
@@ -143,7 +146,6 @@ pub(super) fn join(dirs: &BTreeMap<String, PathBuf>, pid: i32) -> Result<(), Cgr
 pub(super) fn set_frozen(
     dirs: &BTreeMap<String, PathBuf>,
     frozen: bool,
-    deadline: Instant,
 ) -> Result<(), CgroupError> {
     let Some(dir) = dirs.get("freezer") else {
         return Err(CgroupError::Unsupported(
@@ -152,22 +154,12 @@ pub(super) fn set_frozen(
     };
     let state = dir.join("freezer.state");
     let wanted = if frozen { "FROZEN" } else { "THAWED" };
-    loop {
+    wait_for_freezer(dir, frozen, || {
         // Writing again is how v1 retries a freeze stuck in FREEZING.
         write_file(&state, wanted)?;
         let now = std::fs::read_to_string(&state).map_err(CgroupError::io(&state))?;
-        if now.trim() == wanted {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(CgroupError::Timeout {
-                path: dir.clone(),
-                wanted: if frozen { "frozen" } else { "thawed" },
-                seconds: super::FREEZE_DEADLINE.as_secs(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+        Ok(now.trim() == wanted)
+    })
 }
 
 pub(super) fn stats(dirs: &BTreeMap<String, PathBuf>) -> Result<CgroupStats, CgroupError> {

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{CgroupError, CgroupStats, Limits, keyed_value, read_number, remove_dir, write_file};
+use super::{
+    CgroupError, CgroupStats, Limits, keyed_value, read_number, remove_dir, wait_for_freezer,
+    write_file,
+};
 
 /// Controllers enabled for container cgroups when the parent offers them.
 const WANTED: [&str; 5] = ["cpu", "memory", "pids", "io", "cpuset"];
@@ -131,7 +134,7 @@ pub(super) fn join(dir: &Path, pid: i32) -> Result<(), CgroupError> {
     write_file(&dir.join("cgroup.procs"), &pid.to_string())
 }
 
-pub(super) fn set_frozen(dir: &Path, frozen: bool, deadline: Instant) -> Result<(), CgroupError> {
+pub(super) fn set_frozen(dir: &Path, frozen: bool) -> Result<(), CgroupError> {
     let events = dir.join("cgroup.events");
     if !dir.join("cgroup.freeze").exists() {
         return Err(CgroupError::Unsupported(
@@ -140,20 +143,10 @@ pub(super) fn set_frozen(dir: &Path, frozen: bool, deadline: Instant) -> Result<
     }
     write_file(&dir.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
     let wanted = u64::from(frozen);
-    loop {
+    wait_for_freezer(dir, frozen, || {
         let text = std::fs::read_to_string(&events).map_err(CgroupError::io(&events))?;
-        if keyed_value(&text, "frozen") == Some(wanted) {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(CgroupError::Timeout {
-                path: dir.to_path_buf(),
-                wanted: if frozen { "frozen" } else { "thawed" },
-                seconds: super::FREEZE_DEADLINE.as_secs(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+        Ok(keyed_value(&text, "frozen") == Some(wanted))
+    })
 }
 
 pub(super) fn stats(dir: &Path) -> Result<CgroupStats, CgroupError> {
