@@ -10,3 +10,4 @@ pub mod net;
 pub mod sandbox;
 pub mod state;
 pub mod timestamp;
+pub mod units;

@@ -159,26 +159,8 @@ pub struct AttachArgs {
 
 /// `10m`, `512k`, `1g`, or plain bytes.
 fn parse_size(text: &str) -> anyhow::Result<u64> {
-    let lower = text.to_ascii_lowercase();
-    let trimmed = lower.trim_end_matches('b');
-    let (digits, unit) = match trimmed
-        .char_indices()
-        .find(|(_, c)| c.is_ascii_alphabetic())
-    {
-        Some((i, _)) => trimmed.split_at(i),
-        None => (trimmed, ""),
-    };
-    let factor: u64 = match unit {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        _ => anyhow::bail!("invalid size \"{text}\": use a number with k, m or g"),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| anyhow::anyhow!("invalid size \"{text}\": use a number with k, m or g"))?;
-    Ok(n * factor)
+    skiff::units::parse_byte_size(text)
+        .ok_or_else(|| anyhow::anyhow!("invalid size \"{text}\": use a number with k, m or g"))
 }
 
 fn request(flags: ContainerFlags) -> anyhow::Result<(RunRequest, Option<PathBuf>)> {

@@ -42,25 +42,9 @@ pub fn parse_memory(flag: &str, text: &str) -> Result<i64, EngineError> {
             "invalid value \"{text}\" for {flag}: expected a size such as 512m or 1g"
         ))
     };
-    let lower = text.trim().to_ascii_lowercase();
-    let split = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(lower.len());
-    let (number, unit) = lower.split_at(split);
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    let factor: f64 = match unit.trim_end_matches("ib").trim_end_matches('b') {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024.0f64.powi(4),
-        _ => return Err(bad()),
-    };
-    let bytes = value * factor;
-    if !bytes.is_finite() || bytes < 0.0 || bytes > i64::MAX as f64 {
-        return Err(bad());
-    }
-    Ok(bytes as i64)
+    crate::units::parse_byte_size(text)
+        .map(|bytes| bytes as i64)
+        .ok_or_else(bad)
 }
 
 fn online_cpus() -> usize {

@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::assemble::{LayerBlob, NewImage};
 use super::commit::CommitOptions;
+use super::compression::Compression;
 use super::config_changes::{apply_changes, validate_changes};
 use super::digest::Digest;
 use super::image::{ImageIndex, ImageRecord, parse_config};
@@ -24,7 +25,7 @@ use super::manifest::{Descriptor, OciDocument, Platform, host_goarch, synthesize
 use super::reference::ImageReference;
 use super::spooled::Members;
 use super::store::{Store, tree_size};
-use super::unpack::{Compression, UnpackStats};
+use super::unpack::UnpackStats;
 use super::{LayerError, invalid, io_error};
 use crate::timestamp::format_rfc3339_utc;
 

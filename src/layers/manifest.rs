@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::unpack::Compression;
+use super::compression::Compression;
 use super::{Digest, LayerError, invalid};
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";

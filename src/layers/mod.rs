@@ -16,10 +16,12 @@ pub use oci_spec::image::ImageConfiguration;
 mod archive;
 mod assemble;
 mod commit;
+mod compression;
 mod config_changes;
 mod digest;
 mod gc;
 mod image;
+mod layer_fs;
 mod manifest;
 mod reference;
 pub mod registry;
@@ -27,6 +29,7 @@ mod save;
 mod spooled;
 mod store;
 mod tags;
+mod tar_limits;
 #[cfg(test)]
 mod test_support;
 mod unpack;
@@ -35,6 +38,7 @@ pub use crate::timestamp::{format_rfc3339_utc, parse_rfc3339};
 pub use archive::LoadReport;
 pub use assemble::LayerBlob;
 pub use commit::CommitOptions;
+pub use compression::Compression;
 pub use digest::{Digest, HashingReader, HashingWriter};
 pub use gc::GcReport;
 pub use manifest::Platform;
@@ -42,9 +46,8 @@ pub use reference::ImageReference;
 pub use save::ArchiveFormat;
 pub use store::{PlacedLayer, Store, tree_size};
 pub use tags::Removal;
-pub use unpack::{
-    Compression, OPAQUE_XATTR, UnpackStats, UnpackedLayer, is_whiteout, unpack_layer,
-};
+pub use tar_limits::WRITE_CAP_ENV;
+pub use unpack::{OPAQUE_XATTR, UnpackStats, UnpackedLayer, is_whiteout, unpack_layer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
@@ -79,6 +82,15 @@ pub enum LayerError {
     /// Malformed content: a bad tar, bad JSON, a missing file in an archive.
     #[error("{subject}: {problem}")]
     Invalid { subject: String, problem: String },
+    /// A layer that would write more than the per-layer cap.
+    #[error(
+        "layer {layer}: unpacking it would write more than {cap} bytes, the limit for one layer (set {setting} to change it)"
+    )]
+    TooLarge {
+        layer: String,
+        cap: u64,
+        setting: &'static str,
+    },
     /// Anything that went wrong while loading an archive.
     #[error("loading archive: {inner}")]
     Archive { inner: Box<LayerError> },
@@ -107,7 +119,10 @@ pub enum LayerError {
 
 /// `map_err(io_error("writing", &path))`: wraps an io error with what was
 /// being done to which path.
-pub(crate) fn io_error(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> LayerError {
+pub(crate) fn io_error(
+    op: &'static str,
+    path: &Path,
+) -> impl FnOnce(io::Error) -> LayerError + use<> {
     let path = path.to_path_buf();
     move |error| LayerError::Io { op, path, error }
 }

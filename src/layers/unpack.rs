@@ -3,24 +3,36 @@
 //! character devices, opaque markers become the `user.overlay.opaque`
 //! xattr.
 //!
-//! Every entry is handled here, not by `tar::Entry::unpack*`: path safety
-//! (no `..`, never write through a symlink, hardlinks only to earlier
-//! entries of this layer) is checked against the directory being written,
-//! which only this function writes to.
+//! Every entry is handled here, not by `tar::Entry::unpack*`. Path safety
+//! (no `..`, never through a symlink, hardlinks only to earlier entries of
+//! this layer) holds for every operation, deferred ones included: paths
+//! are walked from the layer root's fd one component at a time and
+//! metadata goes through fds (`layer_fs`). What one layer may cost is
+//! bounded (`tar_limits`): header records, bytes written, sparse holes
+//! kept as holes.
 
 use std::collections::HashSet;
-use std::ffi::{CString, OsStr};
-use std::fs::{self, DirBuilder, Metadata, OpenOptions};
+use std::ffi::OsStr;
+use std::fs::{File, Metadata};
 use std::io::{self, ErrorKind, Read};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::sys::stat::{Mode, SFlag, UtimensatFlags, makedev, mknod, utimensat};
+use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::sys::stat::{
+    FchmodatFlags, Mode, SFlag, UtimensatFlags, fchmod, fchmodat, fstat, futimens, makedev,
+    mkdirat, mknodat, utimensat,
+};
 use nix::sys::time::TimeSpec;
+use nix::unistd::{Gid, Uid, fchown, fchownat, linkat, symlinkat};
 
+use super::compression::decompressed;
 use super::digest::{Digest, HashingReader};
+use super::layer_fs::{self, WalkError, lstat_at, open_dir_at, remove_at, walk_dirs};
+use super::tar_limits::{RecordLimit, WRITE_CAP_ENV, WriteBudget, write_cap_for};
 use super::{LayerError, io_error};
 
 /// The xattr that marks a directory opaque in `userxattr` overlayfs.
@@ -30,6 +42,9 @@ const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
 /// Overlay's own xattrs are never taken from a layer: a layer could
 /// otherwise mark directories opaque or set redirects behind our back.
 const RESERVED_XATTR_PREFIXES: [&str; 2] = ["user.overlay.", "trusted.overlay."];
+/// What each entry costs the write budget besides its data: its header.
+const ENTRY_COST: u64 = 512;
+const COPY_BUFFER: usize = 128 * 1024;
 
 /// True for an unpacked whiteout: a character device 0/0.
 pub fn is_whiteout(meta: &Metadata) -> bool {
@@ -63,60 +78,10 @@ pub struct UnpackedLayer {
     pub stats: UnpackStats,
 }
 
-/// How a layer blob is compressed, from its first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    None,
-    Gzip,
-    Zstd,
-}
-
-impl Compression {
-    /// Detects gzip and zstd by magic bytes; anything else is taken as a
-    /// plain tar (which the tar reader validates).
-    pub fn detect(magic: &[u8]) -> Compression {
-        if magic.starts_with(&[0x1f, 0x8b]) {
-            Compression::Gzip
-        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Compression::Zstd
-        } else {
-            Compression::None
-        }
-    }
-
-    /// The OCI layer media type for a blob with this compression.
-    pub fn layer_media_type(self) -> &'static str {
-        match self {
-            Compression::None => "application/vnd.oci.image.layer.v1.tar",
-            Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
-            Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
-        }
-    }
-}
-
-/// Reads the first bytes of `input` and returns the compression and a reader
-/// that still yields the whole stream.
-fn sniff_compression<'a>(input: &'a mut dyn Read) -> io::Result<(Compression, impl Read + 'a)> {
-    let mut magic = [0u8; 4];
-    let mut n = 0;
-    while n < magic.len() {
-        match input.read(&mut magic[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let compression = Compression::detect(&magic[..n]);
-    Ok((
-        compression,
-        io::Cursor::new(magic[..n].to_vec()).chain(input),
-    ))
-}
-
 /// Unpacks the (plain, gzip or zstd) layer tar `input` into the existing,
 /// empty directory `dest`, and checks its diff-id against `expected` when
-/// given. `label` names the layer in errors (`layer <label>: …`). On error
+/// given. `label` names the layer in errors (`layer <label>: …`). The
+/// bytes written are capped (see `tar_limits::write_cap_for`). On error
 /// `dest` holds a partial layer: the caller discards it.
 pub fn unpack_layer(
     input: &mut dyn Read,
@@ -124,25 +89,38 @@ pub fn unpack_layer(
     label: &str,
     expected: Option<&Digest>,
 ) -> Result<UnpackedLayer, LayerError> {
+    let cap =
+        write_cap_for(dest).map_err(|problem| super::invalid(format!("layer {label}"), problem))?;
+    unpack_layer_capped(input, dest, label, expected, cap)
+}
+
+/// `unpack_layer` with an explicit cap on the bytes written.
+pub(crate) fn unpack_layer_capped(
+    input: &mut dyn Read,
+    dest: &Path,
+    label: &str,
+    expected: Option<&Digest>,
+    cap: u64,
+) -> Result<UnpackedLayer, LayerError> {
     let read_error = |e: io::Error| LayerError::Invalid {
         subject: format!("layer {label}"),
         problem: format!("reading tar: {e}"),
     };
-    let (compression, raw) = sniff_compression(input).map_err(read_error)?;
-    let decoded: Box<dyn Read + '_> = match compression {
-        Compression::None => Box::new(raw),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(raw).map_err(read_error)?),
-    };
+    let decoded = decompressed(input).map_err(read_error)?;
     let mut hashing = HashingReader::new(decoded);
     let mut unpacker = Unpacker {
+        root: layer_fs::open_root(dest).map_err(io_error("opening", dest))?,
         dest,
         label,
         stats: UnpackStats::default(),
         dirs: Vec::new(),
+        budget: WriteBudget::new(cap),
+        parent: None,
+        buffer: vec![0; COPY_BUFFER],
     };
     {
-        let mut archive = tar::Archive::new(&mut hashing);
+        let mut limited = RecordLimit::new(&mut hashing);
+        let mut archive = tar::Archive::new(&mut limited);
         for entry in archive.entries().map_err(read_error)? {
             unpacker.apply(entry.map_err(read_error)?)?;
         }
@@ -166,18 +144,31 @@ pub fn unpack_layer(
 }
 
 /// Directory metadata applied after all entries, so that writing children
-/// neither bumps the mtime nor trips over a read-only mode.
+/// neither bumps the mtime nor trips over a read-only mode. The directory
+/// is found again by a fresh no-symlink walk and must still be the inode
+/// this unpack made (`dev`, `ino`): holding an fd per directory until the
+/// end would run a large layer out of descriptors.
 struct DirMeta {
-    path: PathBuf,
+    parts: Vec<Vec<u8>>,
+    dev: u64,
+    ino: u64,
     mode: u32,
     mtime: TimeSpec,
 }
 
 struct Unpacker<'a> {
+    root: OwnedFd,
     dest: &'a Path,
     label: &'a str,
     stats: UnpackStats,
     dirs: Vec<DirMeta>,
+    budget: WriteBudget,
+    /// The parent directory of the last entry, by components. Entries in
+    /// one directory only ever change that directory's children, never the
+    /// directory or its ancestors, so the fd stays right for the next entry
+    /// with the same parent.
+    parent: Option<(Vec<Vec<u8>>, OwnedFd)>,
+    buffer: Vec<u8>,
 }
 
 /// Splits a tar path into components: leading `/` and `.` components are
@@ -192,6 +183,34 @@ fn split_entry_path(raw: &[u8]) -> Option<Vec<&OsStr>> {
         }
     }
     Some(parts)
+}
+
+fn owned_parts(parts: &[&OsStr]) -> Vec<Vec<u8>> {
+    parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+}
+
+fn display_parts(parts: &[&OsStr]) -> String {
+    parts
+        .iter()
+        .collect::<PathBuf>()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The owner a header asks for, or `None` when it does not fit an id.
+fn owner(uid: u64, gid: u64) -> Option<(Uid, Gid)> {
+    Some((
+        Uid::from_raw(u32::try_from(uid).ok()?),
+        Gid::from_raw(u32::try_from(gid).ok()?),
+    ))
+}
+
+/// The header fields every non-whiteout entry applies.
+struct EntryMeta {
+    mode: u32,
+    owner: Option<(Uid, Gid)>,
+    mtime: TimeSpec,
+    xattrs: Vec<(String, Vec<u8>)>,
 }
 
 impl Unpacker<'_> {
@@ -210,42 +229,56 @@ impl Unpacker<'_> {
         }
     }
 
-    /// Walks the parents of `parts` below `dest`, creating missing ones
-    /// (0755) when `create`, refusing symlinks and non-directories.
-    fn check_parents(&self, entry: &str, parts: &[&OsStr], create: bool) -> Result<(), LayerError> {
-        let mut path = self.dest.to_path_buf();
-        for (i, part) in parts.iter().enumerate() {
-            path.push(part);
-            let shown = || display_parts(&parts[..=i]);
-            match fs::symlink_metadata(&path) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(
-                        self.unsafe_entry(entry, format!("goes through the symlink {:?}", shown()))
-                    );
-                }
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => {
-                    return Err(self.unsafe_entry(
-                        entry,
-                        format!("has a parent {:?} that is not a directory", shown()),
-                    ));
-                }
-                Err(e) if e.kind() == ErrorKind::NotFound && create => {
-                    DirBuilder::new()
-                        .mode(0o755)
-                        .create(&path)
-                        .map_err(io_error("creating", &path))?;
-                }
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    return Err(self.unsafe_entry(
-                        entry,
-                        format!("has a parent {:?} that is not in this layer", shown()),
-                    ));
-                }
-                Err(e) => return Err(io_error("inspecting", &path)(e)),
-            }
+    fn too_large(&self) -> LayerError {
+        LayerError::TooLarge {
+            layer: self.label.to_string(),
+            cap: self.budget.cap,
+            setting: WRITE_CAP_ENV,
         }
-        Ok(())
+    }
+
+    fn io(
+        &self,
+        op: &'static str,
+        parts: &[&OsStr],
+    ) -> impl FnOnce(io::Error) -> LayerError + use<> {
+        io_error(op, &self.dest.join(parts.iter().collect::<PathBuf>()))
+    }
+
+    /// Turns a failed walk over `parts` into the entry's error.
+    fn walk_error(&self, entry: &str, parts: &[&OsStr], e: WalkError) -> LayerError {
+        let shown = |at: usize| display_parts(&parts[..at]);
+        match e {
+            WalkError::Symlink { at } => {
+                self.unsafe_entry(entry, format!("goes through the symlink {:?}", shown(at)))
+            }
+            WalkError::NotDirectory { at } => self.unsafe_entry(
+                entry,
+                format!("has a parent {:?} that is not a directory", shown(at)),
+            ),
+            WalkError::Missing { at } => self.unsafe_entry(
+                entry,
+                format!("has a parent {:?} that is not in this layer", shown(at)),
+            ),
+            WalkError::Io { at, error } => self.io("opening", &parts[..at])(error),
+        }
+    }
+
+    /// The directory `parents` (created as needed), as an fd of its own.
+    fn parent_dir(&mut self, entry: &str, parents: &[&OsStr]) -> Result<OwnedFd, LayerError> {
+        if let Some((cached, fd)) = &self.parent
+            && cached
+                .iter()
+                .map(Vec::as_slice)
+                .eq(parents.iter().map(|p| p.as_bytes()))
+        {
+            return fd.try_clone().map_err(self.io("opening", parents));
+        }
+        let fd = walk_dirs(self.root.as_fd(), parents, true)
+            .map_err(|e| self.walk_error(entry, parents, e))?;
+        let copy = fd.try_clone().map_err(self.io("opening", parents))?;
+        self.parent = Some((owned_parts(parents), fd));
+        Ok(copy)
     }
 
     fn apply<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), LayerError> {
@@ -253,107 +286,110 @@ impl Unpacker<'_> {
         if kind.is_pax_global_extensions() {
             return Ok(());
         }
+        if !self.budget.take(ENTRY_COST) {
+            return Err(self.too_large());
+        }
         let raw_path = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw_path).into_owned();
         let parts = split_entry_path(&raw_path)
             .ok_or_else(|| self.unsafe_entry(&shown, "escapes the layer root".to_string()))?;
 
-        if let Some((last, parents)) = parts.split_last() {
-            let name = last.as_bytes();
-            if name == OPAQUE_MARKER {
-                self.check_parents(&shown, parents, true)?;
-                let dir = self.dest.join(parents.iter().collect::<PathBuf>());
-                return set_xattr(&dir, OPAQUE_XATTR, b"y")
-                    .map_err(io_error("marking opaque", &dir));
-            }
-            if name.starts_with(b".wh..wh.") {
-                // aufs bookkeeping (`.wh..wh.plnk`, …), meaningless here.
-                return Ok(());
-            }
-            if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
-                if hidden.is_empty() || hidden == b"." || hidden == b".." {
-                    return Err(self.unsafe_entry(&shown, "is not a valid whiteout".to_string()));
-                }
-                self.check_parents(&shown, parents, true)?;
-                let path = self
-                    .dest
-                    .join(parents.iter().collect::<PathBuf>())
-                    .join(OsStr::from_bytes(hidden));
-                remove_existing(&path, false)?;
-                return mknod(&path, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
-                    .map_err(|e| io_error("creating whiteout", &path)(e.into()));
-            }
-        }
-
-        let header = entry.header();
-        let mode = header.mode().map_err(|e| self.bad_entry(&shown, e))? & 0o7777;
-        let uid = header.uid().map_err(|e| self.bad_entry(&shown, e))?;
-        let gid = header.gid().map_err(|e| self.bad_entry(&shown, e))?;
-        let (xattrs, pax_mtime) = read_pax(&mut entry);
-        let mtime = match pax_mtime {
-            Some(t) => t,
-            None => {
-                let secs = entry
-                    .header()
-                    .mtime()
-                    .map_err(|e| self.bad_entry(&shown, e))?;
-                TimeSpec::new(i64::try_from(secs).unwrap_or(i64::MAX), 0)
-            }
-        };
-        let path = self.dest.join(parts.iter().collect::<PathBuf>());
-
-        if parts.is_empty() {
+        let Some((&name, parents)) = parts.split_last() else {
             // The layer root itself (`./`): only a directory makes sense.
             if !kind.is_dir() {
                 return Err(self.bad_entry(&shown, "the layer root must be a directory"));
             }
-            self.chown(&path, uid, gid)?;
-            self.dirs.push(DirMeta { path, mode, mtime });
+            let meta = self.entry_meta(&mut entry, &shown)?;
+            let root = self
+                .root
+                .try_clone()
+                .map_err(io_error("opening", self.dest))?;
+            return self.finish_dir(root, Vec::new(), &meta, &[]);
+        };
+        let name_bytes = name.as_bytes();
+        if name_bytes == OPAQUE_MARKER {
+            let dir = self.parent_dir(&shown, parents)?;
+            return layer_fs::set_xattr_fd(dir.as_fd(), OPAQUE_XATTR, b"y")
+                .map_err(self.io("marking opaque", parents));
+        }
+        if name_bytes.starts_with(b".wh..wh.") {
+            // aufs bookkeeping (`.wh..wh.plnk`, …), meaningless here.
             return Ok(());
         }
-        let parents = &parts[..parts.len() - 1];
-
-        if kind.is_hard_link() {
-            return self.hard_link(&mut entry, &shown, &parts, &path);
+        if let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX) {
+            if hidden.is_empty() || hidden == b"." || hidden == b".." {
+                return Err(self.unsafe_entry(&shown, "is not a valid whiteout".to_string()));
+            }
+            let hidden = OsStr::from_bytes(hidden);
+            let dir = self.parent_dir(&shown, parents)?;
+            remove_at(dir.as_fd(), hidden, false).map_err(self.io("replacing", &parts))?;
+            return mknodat(
+                dir.as_fd(),
+                hidden,
+                SFlag::S_IFCHR,
+                Mode::empty(),
+                makedev(0, 0),
+            )
+            .map_err(|e| self.io("creating whiteout", &parts)(e.into()));
         }
-        self.check_parents(&shown, parents, true)?;
-        remove_existing(&path, kind.is_dir())?;
+
+        let meta = self.entry_meta(&mut entry, &shown)?;
+        if kind.is_hard_link() {
+            return self.hard_link(&mut entry, &shown, &parts);
+        }
+        let dir = self.parent_dir(&shown, parents)?;
+        let dir = dir.as_fd();
+        remove_at(dir, name, kind.is_dir()).map_err(self.io("replacing", &parts))?;
 
         match kind {
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(io_error("creating", &path))?;
-                let copied = io::copy(&mut entry, &mut file).map_err(|e| LayerError::Invalid {
-                    subject: format!("layer {}", self.label),
-                    problem: format!("reading tar: entry {shown:?}: {e}"),
-                })?;
+                let file: File = openat(
+                    dir,
+                    name,
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )
+                .map_err(|e| self.io("creating", &parts)(e.into()))?
+                .into();
+                let sparse = kind == tar::EntryType::GNUSparse;
+                let copied = self.write_data(&mut entry, &file, &shown, &parts, sparse)?;
                 // A stream cut short inside a file ends the entry early
                 // without an error from the tar reader.
-                if copied != entry.size() && kind != tar::EntryType::GNUSparse {
+                if copied != entry.size() && !sparse {
                     return Err(self.bad_entry(&shown, "truncated file data"));
                 }
                 self.stats.size += copied;
+                self.set_owner_fd(file.as_fd(), meta.owner, &parts)?;
+                fchmod(file.as_fd(), Mode::from_bits_truncate(meta.mode))
+                    .map_err(|e| self.io("setting the mode of", &parts)(e.into()))?;
+                apply_xattrs(file.as_fd(), &meta.xattrs);
+                futimens(file.as_fd(), &meta.mtime, &meta.mtime)
+                    .map_err(|e| self.io("setting the mtime of", &parts)(e.into()))
             }
             tar::EntryType::Directory => {
-                // `remove_existing` left a real directory or nothing.
-                if fs::symlink_metadata(&path).is_err() {
-                    DirBuilder::new()
-                        .mode(0o755)
-                        .create(&path)
-                        .map_err(io_error("creating", &path))?;
+                // `remove_at` left a real directory or nothing.
+                match mkdirat(dir, name, Mode::from_bits_truncate(0o755)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(self.io("creating", &parts)(e.into())),
                 }
+                let fd =
+                    open_dir_at(dir, name).map_err(|e| self.io("opening", &parts)(e.into()))?;
+                self.finish_dir(fd, owned_parts(&parts), &meta, &parts)
             }
             tar::EntryType::Symlink => {
                 let target = entry
                     .link_name_bytes()
                     .filter(|t| !t.is_empty())
                     .ok_or_else(|| self.bad_entry(&shown, "symlink without a target"))?;
-                std::os::unix::fs::symlink(OsStr::from_bytes(&target), &path)
-                    .map_err(io_error("creating symlink", &path))?;
+                symlinkat(OsStr::from_bytes(&target), dir, name)
+                    .map_err(|e| self.io("creating symlink", &parts)(e.into()))?;
+                // Symlinks and nodes take no xattrs here: they cannot be
+                // opened safely, and overlay ignores them on them.
+                self.finish_node(dir, name, &meta, &parts, false)
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
                 let flag = match kind {
@@ -364,33 +400,178 @@ impl Unpacker<'_> {
                 let major = header_device(entry.header().device_major());
                 let minor = header_device(entry.header().device_minor());
                 let dev = makedev(u64::from(major), u64::from(minor));
-                match mknod(&path, flag, Mode::from_bits_truncate(0o600), dev) {
-                    Ok(()) => {}
+                match mknodat(dir, name, flag, Mode::from_bits_truncate(0o600), dev) {
+                    Ok(()) => self.finish_node(dir, name, &meta, &parts, true),
                     Err(Errno::EPERM) if flag != SFlag::S_IFIFO => {
                         self.stats.skipped_devices += 1;
-                        return Ok(());
+                        Ok(())
                     }
-                    Err(e) => return Err(io_error("creating", &path)(e.into())),
+                    Err(e) => Err(self.io("creating", &parts)(e.into())),
                 }
             }
-            other => {
-                return Err(self.bad_entry(&shown, format!("unsupported entry type {other:?}")));
-            }
+            other => Err(self.bad_entry(&shown, format!("unsupported entry type {other:?}"))),
         }
+    }
 
-        // Owner first: chown clears setuid/setgid and file capabilities.
-        self.chown(&path, uid, gid)?;
-        if kind.is_dir() {
-            self.dirs.push(DirMeta { path, mode, mtime });
-            apply_xattrs(&self.dest.join(parts.iter().collect::<PathBuf>()), &xattrs);
+    /// Mode, owner, mtime and xattrs from the header and its PAX records.
+    fn entry_meta<R: Read>(
+        &self,
+        entry: &mut tar::Entry<'_, R>,
+        shown: &str,
+    ) -> Result<EntryMeta, LayerError> {
+        let header = entry.header();
+        let mode = header.mode().map_err(|e| self.bad_entry(shown, e))? & 0o7777;
+        let uid = header.uid().map_err(|e| self.bad_entry(shown, e))?;
+        let gid = header.gid().map_err(|e| self.bad_entry(shown, e))?;
+        let (xattrs, pax_mtime) = read_pax(entry);
+        let mtime = match pax_mtime {
+            Some(t) => t,
+            None => {
+                let secs = entry
+                    .header()
+                    .mtime()
+                    .map_err(|e| self.bad_entry(shown, e))?;
+                TimeSpec::new(i64::try_from(secs).unwrap_or(i64::MAX), 0)
+            }
+        };
+        Ok(EntryMeta {
+            mode,
+            owner: owner(uid, gid),
+            mtime,
+            xattrs,
+        })
+    }
+
+    /// A directory this unpack created or merged into: owner and xattrs now,
+    /// mode and mtime at the end (`finish_dirs`).
+    fn finish_dir(
+        &mut self,
+        fd: OwnedFd,
+        parts: Vec<Vec<u8>>,
+        meta: &EntryMeta,
+        shown_parts: &[&OsStr],
+    ) -> Result<(), LayerError> {
+        self.set_owner_fd(fd.as_fd(), meta.owner, shown_parts)?;
+        apply_xattrs(fd.as_fd(), &meta.xattrs);
+        let stat = fstat(fd.as_fd()).map_err(|e| self.io("inspecting", shown_parts)(e.into()))?;
+        self.dirs.push(DirMeta {
+            parts,
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            mode: meta.mode,
+            mtime: meta.mtime,
+        });
+        Ok(())
+    }
+
+    /// A symlink or node just made as `name` in `dir`: owner, mode (not for
+    /// symlinks, which have none), mtime, all by name without following.
+    /// The name cannot have changed since: nothing else writes here.
+    fn finish_node(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &OsStr,
+        meta: &EntryMeta,
+        parts: &[&OsStr],
+        with_mode: bool,
+    ) -> Result<(), LayerError> {
+        if let Some((uid, gid)) = meta.owner {
+            match fchownat(
+                dir,
+                name,
+                Some(uid),
+                Some(gid),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            ) {
+                Ok(()) => {}
+                Err(Errno::EINVAL | Errno::EPERM) => self.stats.failed_chowns += 1,
+                Err(e) => return Err(self.io("changing the owner of", parts)(e.into())),
+            }
+        } else {
+            self.stats.failed_chowns += 1;
+        }
+        if with_mode {
+            // Chmod follows a symlink, but this name is the node mknodat
+            // just created.
+            fchmodat(
+                dir,
+                name,
+                Mode::from_bits_truncate(meta.mode),
+                FchmodatFlags::FollowSymlink,
+            )
+            .map_err(|e| self.io("setting the mode of", parts)(e.into()))?;
+        }
+        utimensat(
+            dir,
+            name,
+            &meta.mtime,
+            &meta.mtime,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| self.io("setting the mtime of", parts)(e.into()))
+    }
+
+    /// Owner first, before the mode: chown clears setuid/setgid and file
+    /// capabilities. An id the namespace cannot map is counted, not fatal.
+    fn set_owner_fd(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        owner: Option<(Uid, Gid)>,
+        parts: &[&OsStr],
+    ) -> Result<(), LayerError> {
+        let Some((uid, gid)) = owner else {
+            self.stats.failed_chowns += 1;
             return Ok(());
+        };
+        match fchown(fd, Some(uid), Some(gid)) {
+            Ok(()) => Ok(()),
+            Err(Errno::EINVAL | Errno::EPERM) => {
+                self.stats.failed_chowns += 1;
+                Ok(())
+            }
+            Err(e) => Err(self.io("changing the owner of", parts)(e.into())),
         }
-        if !kind.is_symlink() {
-            fs::set_permissions(&path, fs::Permissions::from_mode(mode))
-                .map_err(io_error("setting the mode of", &path))?;
+    }
+
+    /// Copies an entry's data into `file`, within the write budget. Sparse
+    /// entries keep their holes: all-zero chunks are skipped, not written.
+    fn write_data(
+        &mut self,
+        entry: &mut dyn Read,
+        file: &File,
+        shown: &str,
+        parts: &[&OsStr],
+        sparse: bool,
+    ) -> Result<u64, LayerError> {
+        let mut total = 0u64;
+        loop {
+            let n = match entry.read(&mut self.buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(LayerError::Invalid {
+                        subject: format!("layer {}", self.label),
+                        problem: format!("reading tar: entry {shown:?}: {e}"),
+                    });
+                }
+            };
+            if !self.budget.take(n as u64) {
+                return Err(self.too_large());
+            }
+            let chunk = &self.buffer[..n];
+            if !(sparse && chunk.iter().all(|&b| b == 0)) {
+                file.write_all_at(chunk, total).map_err(io_error(
+                    "writing",
+                    &self.dest.join(parts.iter().collect::<PathBuf>()),
+                ))?;
+            }
+            total += n as u64;
         }
-        apply_xattrs(&path, &xattrs);
-        set_mtime(&path, mtime)
+        if sparse {
+            file.set_len(total).map_err(self.io("writing", parts))?;
+        }
+        Ok(total)
     }
 
     fn hard_link<R: Read>(
@@ -398,7 +579,6 @@ impl Unpacker<'_> {
         entry: &mut tar::Entry<'_, R>,
         shown: &str,
         parts: &[&OsStr],
-        path: &Path,
     ) -> Result<(), LayerError> {
         let raw_target = entry
             .link_name_bytes()
@@ -411,105 +591,89 @@ impl Unpacker<'_> {
                 format!("links to {target_shown:?}, outside the layer root"),
             )
         })?;
-        let Some((_, target_parents)) = target_parts.split_last() else {
+        let Some((&target_name, target_parents)) = target_parts.split_last() else {
             return Err(self.unsafe_entry(shown, "links to the layer root".to_string()));
         };
         if target_parts == parts {
             return Ok(());
         }
-        self.check_parents(shown, target_parents, false)
-            .map_err(|e| match e {
-                LayerError::UnsafeEntry { problem, .. } => {
-                    self.unsafe_entry(shown, format!("links to {target_shown:?}, which {problem}"))
+        let target_dir =
+            walk_dirs(self.root.as_fd(), target_parents, false).map_err(|e| {
+                match self.walk_error(shown, target_parents, e) {
+                    LayerError::UnsafeEntry { problem, .. } => self
+                        .unsafe_entry(shown, format!("links to {target_shown:?}, which {problem}")),
+                    other => other,
                 }
-                other => other,
             })?;
-        let target = self.dest.join(target_parts.iter().collect::<PathBuf>());
-        match fs::symlink_metadata(&target) {
-            Ok(m) if m.is_dir() => {
+        match lstat_at(target_dir.as_fd(), target_name) {
+            Ok(stat) if layer_fs::file_kind(&stat) == SFlag::S_IFDIR => {
                 return Err(
                     self.unsafe_entry(shown, format!("links to the directory {target_shown:?}"))
                 );
             }
             Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {
+            Err(Errno::ENOENT) => {
                 return Err(self.unsafe_entry(
                     shown,
                     format!("links to {target_shown:?}, which is not earlier in this layer"),
                 ));
             }
-            Err(e) => return Err(io_error("inspecting", &target)(e)),
+            Err(e) => return Err(self.io("inspecting", &target_parts)(e.into())),
         }
-        self.check_parents(shown, &parts[..parts.len() - 1], true)?;
-        remove_existing(path, false)?;
+        let (&name, parents) = parts.split_last().expect("a hardlink entry has a name");
+        let dir = self.parent_dir(shown, parents)?;
+        remove_at(dir.as_fd(), name, false).map_err(self.io("replacing", parts))?;
         // linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the
         // symlink itself, never its target.
-        fs::hard_link(&target, path).map_err(io_error("creating hardlink", path))
-    }
-
-    fn chown(&mut self, path: &Path, uid: u64, gid: u64) -> Result<(), LayerError> {
-        let (Ok(uid), Ok(gid)) = (u32::try_from(uid), u32::try_from(gid)) else {
-            self.stats.failed_chowns += 1;
-            return Ok(());
-        };
-        match std::os::unix::fs::lchown(path, Some(uid), Some(gid)) {
-            Ok(()) => Ok(()),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::EPERM)) => {
-                self.stats.failed_chowns += 1;
-                Ok(())
-            }
-            Err(e) => Err(io_error("changing the owner of", path)(e)),
-        }
+        linkat(
+            target_dir.as_fd(),
+            target_name,
+            dir.as_fd(),
+            name,
+            AtFlags::empty(),
+        )
+        .map_err(|e| self.io("creating hardlink", parts)(e.into()))
     }
 
     /// Applies directory modes and mtimes, children before parents, the
-    /// last entry for a path winning.
+    /// last entry for a directory winning. A directory a later entry
+    /// replaced or removed keeps what it has: its path may now lead
+    /// elsewhere, and the walk refuses symlinks on the way.
     fn finish_dirs(&mut self) -> Result<(), LayerError> {
         let mut seen = HashSet::new();
         for dir in self.dirs.iter().rev() {
-            if !seen.insert(dir.path.as_path()) {
+            if !seen.insert((dir.dev, dir.ino)) {
                 continue;
             }
-            // A later entry may have replaced the directory (even by a
-            // symlink): chmod must not follow it.
-            match fs::symlink_metadata(&dir.path) {
-                Ok(m) if m.is_dir() => {}
-                _ => continue,
+            let parts: Vec<&OsStr> = dir.parts.iter().map(|p| OsStr::from_bytes(p)).collect();
+            let Ok(fd) = walk_dirs(self.root.as_fd(), &parts, false) else {
+                continue;
+            };
+            let stat = fstat(fd.as_fd()).map_err(|e| self.io("inspecting", &parts)(e.into()))?;
+            if (stat.st_dev, stat.st_ino) != (dir.dev, dir.ino) {
+                continue;
             }
-            fs::set_permissions(&dir.path, fs::Permissions::from_mode(dir.mode))
-                .map_err(io_error("setting the mode of", &dir.path))?;
-            set_mtime(&dir.path, dir.mtime)?;
+            fchmod(fd.as_fd(), Mode::from_bits_truncate(dir.mode))
+                .map_err(|e| self.io("setting the mode of", &parts)(e.into()))?;
+            futimens(fd.as_fd(), &dir.mtime, &dir.mtime)
+                .map_err(|e| self.io("setting the mtime of", &parts)(e.into()))?;
         }
         Ok(())
     }
-}
-
-fn display_parts(parts: &[&OsStr]) -> String {
-    parts
-        .iter()
-        .collect::<PathBuf>()
-        .to_string_lossy()
-        .into_owned()
 }
 
 fn header_device(value: io::Result<Option<u32>>) -> u32 {
     value.ok().flatten().unwrap_or(0)
 }
 
-/// Removes what is at `path` unless it is a directory and `keep_dir`
-/// (a directory entry over a directory merges).
-fn remove_existing(path: &Path, keep_dir: bool) -> Result<(), LayerError> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => {
-            if keep_dir {
-                Ok(())
-            } else {
-                fs::remove_dir_all(path).map_err(io_error("replacing", path))
-            }
+/// Best effort: file systems without xattr support, or a namespace
+/// (`security.*`, `trusted.*`) we may not write, lose the attribute.
+fn apply_xattrs(fd: BorrowedFd<'_>, xattrs: &[(String, Vec<u8>)]) {
+    for (name, value) in xattrs {
+        if RESERVED_XATTR_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            continue;
         }
-        Ok(_) => fs::remove_file(path).map_err(io_error("replacing", path)),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_error("inspecting", path)(e)),
+        let _ = layer_fs::set_xattr_fd(fd, name, value);
     }
 }
 
@@ -550,51 +714,15 @@ fn parse_pax_time(s: &str) -> Option<TimeSpec> {
     }
 }
 
-/// Best effort: file systems without xattr support, or a namespace
-/// (`security.*`, `trusted.*`) we may not write, lose the attribute.
-fn apply_xattrs(path: &Path, xattrs: &[(String, Vec<u8>)]) {
-    for (name, value) in xattrs {
-        if RESERVED_XATTR_PREFIXES.iter().any(|p| name.starts_with(p)) {
-            continue;
-        }
-        let _ = set_xattr(path, name, value);
-    }
-}
-
-/// `lsetxattr`: never follows a symlink at `path`.
-fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
-    let c_path = CString::new(path.as_os_str().as_bytes())?;
-    let c_name = CString::new(name)?;
-    // SAFETY: both pointers are NUL-terminated C strings owned by this frame,
-    // and `value` is a live slice whose length is passed alongside it; the
-    // call does not retain any of them.
-    let rc = unsafe {
-        libc::lsetxattr(
-            c_path.as_ptr(),
-            c_name.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-fn set_mtime(path: &Path, mtime: TimeSpec) -> Result<(), LayerError> {
-    utimensat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        &mtime,
-        &mtime,
-        UtimensatFlags::NoFollowSymlink,
-    )
-    .map_err(|e| io_error("setting the mtime of", path)(e.into()))
-}
-
 #[cfg(test)]
 #[path = "unpack_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "unpack_bounds_tests.rs"]
+mod bounds_tests;
+
+#[cfg(test)]
+fn get_xattr_for_tests(path: &Path, name: &str) -> Option<Vec<u8>> {
+    tests::get_xattr(path, name)
+}

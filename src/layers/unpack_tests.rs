@@ -8,8 +8,8 @@ use std::path::Path;
 use tar::EntryType;
 
 use super::*;
-use crate::layers::Store;
 use crate::layers::test_support::{MTIME, TarBuilder, gzip, zstd};
+use crate::layers::{Compression, Store};
 
 fn unpack(tar: &[u8], dest: &Path) -> Result<UnpackedLayer, LayerError> {
     unpack_layer(&mut &tar[..], dest, "test", None)
@@ -19,7 +19,7 @@ fn mode(path: &Path) -> u32 {
     fs::symlink_metadata(path).unwrap().mode() & 0o7777
 }
 
-fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+pub(super) fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
     let c_name = CString::new(name).unwrap();
     let mut buf = vec![0u8; 256];
