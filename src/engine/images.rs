@@ -11,25 +11,44 @@ use crate::sandbox::userns::{caller_mappings, run_in_new_userns};
 use crate::state::StorageDirs;
 
 /// Runs `work`, which adds content, against the store: under the shared
-/// GC lock (see `Store::lock_for_writing`), as the store's owner.
+/// GC lock (see `Store::lock_for_writing`), as the store's owner. What a
+/// refused `work` stored is removed afterwards.
 pub(super) fn with_store_as_owner(
     dirs: &StorageDirs,
     work: impl FnOnce(&Store) -> Result<Vec<String>, EngineError>,
 ) -> Result<Vec<String>, EngineError> {
     let store = Store::open(&dirs.root)?;
-    let _gc_guard = store.lock_for_writing()?;
-    as_store_owner(dirs, work)
+    let gc_guard = store.lock_for_writing()?;
+    let result = as_store_owner(dirs, work);
+    drop(gc_guard);
+    if result.is_err() {
+        discard_refused_content(dirs);
+    }
+    result
+}
+
+/// After a refused load, import, commit or pull: the blobs it stored that
+/// no image uses go now, unless another writer is at work (it may be about
+/// to index them); then the next collection takes them. Best effort: the
+/// refusal is what the user hears about.
+pub(super) fn discard_refused_content(dirs: &StorageDirs) {
+    let _ = as_store_owner(dirs, |store| {
+        store.collect_garbage_if_idle()?;
+        Ok(Vec::new())
+    });
 }
 
 /// Runs `work` against the store, inside a mapped user namespace when
 /// rootless (layer files belong to subordinate IDs). Returns what `work`
-/// produced, one item per line.
+/// produced, one item per line. What killed writers left under `tmp/` is
+/// removed first (rootless it belongs to subordinate IDs too).
 pub(super) fn as_store_owner(
     dirs: &StorageDirs,
     work: impl FnOnce(&Store) -> Result<Vec<String>, EngineError>,
 ) -> Result<Vec<String>, EngineError> {
     if !is_rootless() {
         let store = Store::open(&dirs.root)?;
+        store.sweep_stale_temp();
         return work(&store);
     }
     let maps = caller_mappings();
@@ -38,6 +57,7 @@ pub(super) fn as_store_owner(
     }
     let output = run_in_new_userns(&maps, || {
         let store = Store::open(&dirs.root).map_err(|e| e.to_string())?;
+        store.sweep_stale_temp();
         work(&store)
             .map(|lines| lines.join("\n"))
             .map_err(|e| e.to_string())

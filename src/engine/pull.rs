@@ -3,8 +3,8 @@
 //! indexed as the store's owner (in a mapped user namespace when rootless).
 
 use super::EngineError;
-use super::images::as_store_owner;
-use crate::layers::registry::{FetchedImage, PullEvent, RegistryOptions, fetch_image};
+use super::images::{as_store_owner, discard_refused_content};
+use crate::layers::registry::{PullEvent, RegistryOptions, fetch_image};
 use crate::layers::{Digest, ImageReference, LayerError, LocalImage, Platform, Store};
 use crate::state::StorageDirs;
 
@@ -68,18 +68,27 @@ pub fn pull_image(
 ) -> Result<PulledImage, EngineError> {
     let reference = ImageReference::parse(reference)?;
     let store = Store::open(&dirs.root)?;
-    let _gc_guard = store.lock_for_writing()?;
-    let fetched: FetchedImage = fetch_image(
+    let gc_guard = store.lock_for_writing()?;
+    let stored = fetch_image(
         &store,
         &reference,
         &options.platform,
         &options.registry,
         progress,
-    )?;
-    let lines = as_store_owner(dirs, |store| {
-        let (id, _) = store.add_fetched_image(&fetched)?;
-        Ok(vec![id.to_string()])
-    })?;
+    )
+    .map_err(EngineError::from)
+    .and_then(|fetched| {
+        let lines = as_store_owner(dirs, |store| {
+            let (id, _) = store.add_fetched_image(&fetched)?;
+            Ok(vec![id.to_string()])
+        })?;
+        Ok((fetched, lines))
+    });
+    drop(gc_guard);
+    if stored.is_err() {
+        discard_refused_content(dirs);
+    }
+    let (fetched, lines) = stored?;
     let id = lines
         .first()
         .map(|l| Digest::parse(l))

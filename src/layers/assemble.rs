@@ -3,12 +3,13 @@
 //! the config's diff-ids), store the config and manifest, and build the
 //! index record. The caller adds the record to the index.
 
-use super::digest::Digest;
+use super::compression::decompressed;
+use super::digest::{Digest, HashingReader};
 use super::image::{ImageIndex, ImageRecord, parse_config};
-use super::manifest::synthesize_manifest;
+use super::manifest::{OciDocument, synthesize_manifest};
 use super::store::{Store, tree_size};
 use super::unpack::UnpackStats;
-use super::{LayerError, invalid};
+use super::{LayerError, invalid, io_error};
 
 /// A layer blob already in `blobs/`.
 #[derive(Debug, Clone)]
@@ -65,6 +66,21 @@ impl Store {
         let id = self.put_blob_bytes(image.config, subject)?;
         let mut layer_sizes = Vec::new();
         for (layer, diff_id) in image.layers.iter().zip(&diff_ids) {
+            // A present layer is not unpacked again, so nothing else would
+            // check that this blob really holds it: a blob is only ever
+            // recorded for the diff-id it was verified to produce.
+            if self.layer_dir(diff_id).is_dir()
+                && !self.pairing_known(known, &layer.digest, diff_id)
+            {
+                let actual = self.diff_id_of_blob(&layer.digest, &layer.label)?;
+                if actual != *diff_id {
+                    return Err(LayerError::DigestMismatch {
+                        subject: format!("layer {}", layer.label),
+                        expected: diff_id.clone(),
+                        actual,
+                    });
+                }
+            }
             let placed = self.ensure_layer(&layer.digest, Some(diff_id), &layer.label)?;
             stats.add(&placed.stats);
             let size = placed
@@ -94,5 +110,44 @@ impl Store {
             layer_sizes,
             created: parsed.created().clone(),
         })
+    }
+}
+
+impl Store {
+    /// Whether an indexed image already lists layer blob `blob` as the
+    /// layer `diff_id` (it was verified when that image arrived).
+    fn pairing_known(&self, known: &ImageIndex, blob: &Digest, diff_id: &Digest) -> bool {
+        let blob = blob.to_string();
+        known
+            .images
+            .iter()
+            .filter(|r| r.diff_ids.contains(diff_id))
+            .any(|r| {
+                let Ok(data) = self.read_blob(&r.manifest) else {
+                    return false;
+                };
+                let Ok(document) = OciDocument::parse(&data, "manifest") else {
+                    return false;
+                };
+                document
+                    .layers
+                    .iter()
+                    .zip(&r.diff_ids)
+                    .any(|(l, d)| d == diff_id && l.digest == blob)
+            })
+    }
+
+    /// The diff-id of a stored layer blob: the digest of its uncompressed
+    /// stream, read through without unpacking.
+    fn diff_id_of_blob(&self, blob: &Digest, label: &str) -> Result<Digest, LayerError> {
+        let path = self.blob_path(blob);
+        let mut file = std::fs::File::open(&path).map_err(io_error("opening", &path))?;
+        let read_error =
+            |e: std::io::Error| invalid(format!("layer {label}"), format!("reading: {e}"));
+        let stream = decompressed(&mut file).map_err(read_error)?;
+        let (digest, _) = HashingReader::new(stream)
+            .drain_and_finish()
+            .map_err(read_error)?;
+        Ok(digest)
     }
 }

@@ -16,7 +16,8 @@ use super::{Digest, LayerError};
 pub struct GcReport {
     pub blobs: usize,
     pub layers: usize,
-    /// Bytes freed (blob sizes plus unpacked layer sizes).
+    /// Bytes freed (blob sizes, unpacked layer sizes, and what killed
+    /// writers left under `tmp/`).
     pub bytes: u64,
 }
 
@@ -24,7 +25,21 @@ impl Store {
     /// Removes every blob and layer no indexed image uses.
     pub fn collect_garbage(&self) -> Result<GcReport, LayerError> {
         let _lock = self.lock_for_gc()?;
-        self.sweep_stale_temp();
+        self.collect_locked()
+    }
+
+    /// `collect_garbage` unless another writer is at work (it may be
+    /// about to index what looks unreferenced now): `None` then. After a
+    /// refused load or pull, this removes the blobs it stored.
+    pub fn collect_garbage_if_idle(&self) -> Result<Option<GcReport>, LayerError> {
+        match self.try_lock_for_gc()? {
+            Some(_lock) => self.collect_locked().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn collect_locked(&self) -> Result<GcReport, LayerError> {
+        let swept = self.sweep_stale_temp();
         let index = self.read_index()?;
         let mut blobs: HashSet<String> = HashSet::new();
         let mut layers: HashSet<String> = HashSet::new();
@@ -44,7 +59,10 @@ impl Store {
                 }
             }
         }
-        let mut report = GcReport::default();
+        let mut report = GcReport {
+            bytes: swept,
+            ..GcReport::default()
+        };
         for (dir, keep, is_layer) in [
             (self.root().join("blobs/sha256"), &blobs, false),
             (self.root().join("layers"), &layers, true),

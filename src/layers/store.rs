@@ -161,12 +161,27 @@ impl Store {
             .map_err(io_error("opening", &path))
     }
 
+    /// Held (exclusive) for a collection only when no writer holds the
+    /// lock now; `None` when one does.
+    pub fn try_lock_for_gc(&self) -> Result<Option<File>, LayerError> {
+        let lock = self.open_gc_lock()?;
+        match lock.try_lock() {
+            Ok(()) => Ok(Some(lock)),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => {
+                Err(io_error("locking", &self.root.join("gc.lock"))(e))
+            }
+        }
+    }
+
     /// Removes what crashed or killed processes left under `tmp/` (names
-    /// carry the writer's PID; entries of live processes stay).
-    pub fn sweep_stale_temp(&self) {
+    /// carry the writer's PID; entries of live processes stay). Returns
+    /// the bytes freed.
+    pub fn sweep_stale_temp(&self) -> u64 {
         let Ok(entries) = fs::read_dir(self.tmp_dir()) else {
-            return;
+            return 0;
         };
+        let mut freed = 0;
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(pid) = name
@@ -176,13 +191,20 @@ impl Store {
             else {
                 continue;
             };
-            // SAFETY: kill with signal 0 only checks that the PID exists.
-            let gone = unsafe { libc::kill(pid, 0) } == -1
-                && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-            if gone {
-                remove_tree(&entry.path());
+            if writer_is_gone(pid) {
+                let path = entry.path();
+                let size = match entry.metadata() {
+                    Ok(m) if m.is_dir() => tree_size(&path),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                };
+                remove_tree(&path);
+                if fs::symlink_metadata(&path).is_err() {
+                    freed += size;
+                }
             }
         }
+        freed
     }
 
     /// Stores in-memory bytes (generated configs and manifests).
@@ -238,6 +260,23 @@ impl Store {
             stats: unpacked.stats,
         })
     }
+}
+
+/// Whether the process that named a temp entry has ended: no such PID,
+/// or a zombie (a killed helper waits for its new parent to reap it, and
+/// writes nothing more).
+fn writer_is_gone(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks that the PID exists.
+    if unsafe { libc::kill(pid, 0) } == -1
+        && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    {
+        return true;
+    }
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    })
 }
 
 /// A blob being written; see `Store::blob_writer`. Dropped without

@@ -22,10 +22,9 @@ const GNU_EXT_IS_EXTENDED: usize = 504;
 
 /// The environment variable that sets the per-layer write cap (a size
 /// such as `64g`); unset, the cap is `DEFAULT_WRITE_CAP` or the free space
-/// of the store less `FREE_SPACE_MARGIN`, whichever is smaller.
+/// of the store less a twentieth, whichever is smaller.
 pub const WRITE_CAP_ENV: &str = "SKIFF_LAYER_SIZE_LIMIT";
 const DEFAULT_WRITE_CAP: u64 = 64 << 30;
-const FREE_SPACE_MARGIN: u64 = 1 << 30;
 
 /// Where the watcher is in the stream.
 enum State {
@@ -224,7 +223,8 @@ impl WriteBudget {
 
 /// The write cap for unpacking into `dir`'s file system: `WRITE_CAP_ENV`
 /// when set (an invalid value is an error naming it), else the default or
-/// the free space less a margin.
+/// the free space less a twentieth (so a full disk is reported as this
+/// layer's size, not as ENOSPC halfway through), whichever is smaller.
 pub(super) fn write_cap_for(dir: &std::path::Path) -> Result<u64, String> {
     if let Ok(value) = std::env::var(WRITE_CAP_ENV) {
         return parse_byte_size(&value)
@@ -233,7 +233,7 @@ pub(super) fn write_cap_for(dir: &std::path::Path) -> Result<u64, String> {
     let free = nix::sys::statvfs::statvfs(dir)
         .map(|s| s.blocks_available() as u64 * s.fragment_size() as u64)
         .unwrap_or(u64::MAX);
-    Ok(DEFAULT_WRITE_CAP.min(free.saturating_sub(FREE_SPACE_MARGIN)))
+    Ok(DEFAULT_WRITE_CAP.min(free - free / 20))
 }
 
 #[cfg(test)]

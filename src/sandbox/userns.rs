@@ -179,6 +179,7 @@ pub(super) fn run_in_child(
 ) -> Result<String, UsernsError> {
     let (err_read, err_write) = pipe().map_err(UsernsError::Namespace)?;
     let (go_read, go_write) = pipe().map_err(UsernsError::Namespace)?;
+    let parent = nix::unistd::getpid();
     // The child is created inside any new namespaces (clone3), so the
     // parent can write its ID maps without racing an unshare.
     match clone_into_namespaces(namespaces).map_err(UsernsError::Namespace)? {
@@ -186,7 +187,9 @@ pub(super) fn run_in_child(
             drop(err_read);
             drop(go_write);
             let mut report = fs::File::from(err_write);
-            let result = enter(&go_read).and_then(|()| work());
+            let result = enter(&go_read)
+                .and_then(|()| die_with_parent(parent))
+                .and_then(|()| work());
             let (code, tag, text) = match result {
                 Ok(output) => (0, b'O', output),
                 Err(text) => (1, b'E', text),
@@ -217,6 +220,19 @@ pub(super) fn run_in_child(
             }
         }
     }
+}
+
+/// Makes the helper die with skiff: a SIGTERM to skiff (`timeout`,
+/// systemd, a user's `kill`) must not leave it unpacking or copying on
+/// its own. Set after `enter`, since joining a user namespace clears the
+/// death signal; a parent already gone by then is caught by its PID.
+fn die_with_parent(parent: Pid) -> Result<(), String> {
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .map_err(|e| format!("setting the parent-death signal: {e}"))?;
+    if nix::unistd::getppid() != parent {
+        return Err("skiff ended before its helper started".into());
+    }
+    Ok(())
 }
 
 /// Runs `work` as root of a fresh user namespace mapped with `maps`, so

@@ -1160,7 +1160,12 @@ impl LayerBuilder {
 /// Writes a docker-archive with one uncompressed layer whose diff_id is
 /// correct (so digest checks pass and only the layer's content is on trial).
 pub fn write_docker_archive(path: &Path, repo_tag: &str, layer: &[u8]) {
-    let diff_id = sha256_hex(layer);
+    write_docker_archive_claiming(path, repo_tag, layer, &sha256_hex(layer));
+}
+
+/// Like [`write_docker_archive`], with the config claiming `diff_id` (hex)
+/// for the layer, whatever it holds.
+pub fn write_docker_archive_claiming(path: &Path, repo_tag: &str, layer: &[u8], diff_id: &str) {
     let config = serde_json::json!({
         "architecture": std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64"),
         "os": "linux",
@@ -1197,6 +1202,7 @@ pub fn write_docker_archive(path: &Path, repo_tag: &str, layer: &[u8]) {
 // ---------------------------------------------------------------------------
 
 pub mod containers;
+pub mod hostile_layers;
 pub mod image_output;
 pub mod registry;
 pub mod token_server;

@@ -90,7 +90,6 @@ pub fn fetch_image(
     options: &RegistryOptions,
     progress: &dyn Fn(&PullEvent),
 ) -> Result<FetchedImage, LayerError> {
-    store.sweep_stale_temp();
     let fail = |problem: String| LayerError::Registry {
         action: "pulling",
         reference: reference.to_string(),
