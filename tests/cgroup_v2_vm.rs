@@ -183,6 +183,9 @@ fn v01_cgroup_v2_limits_pause_stats_and_oom_as_root_and_as_a_delegated_user() {
         assert_eq!(get(who, "cgroup-after-rm"), "gone", "{context}");
         assert_eq!(get(who, "oom-exit"), "137", "{context}");
         assert_eq!(get(who, "oom-killed"), "true", "{context}");
+        let kmsg = if who == "root" { "refused" } else { "no-mknod" };
+        assert_eq!(get(who, "kmsg"), kmsg, "{context}");
+        assert_eq!(get(who, "dev-null"), "null-ok", "{context}");
     }
     // Outside a delegated subtree: limits and pause are refused, clearly.
     assert_eq!(get("undelegated", "limits-exit"), "125", "{console}");

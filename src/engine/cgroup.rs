@@ -5,7 +5,7 @@
 use oci_spec::runtime::Spec;
 
 use super::{EngineError, is_rootless};
-use crate::sandbox::cgroups::{Cgroup, CgroupError, HostCgroups, Limits};
+use crate::sandbox::cgroups::{Cgroup, CgroupError, DevicePolicy, HostCgroups, Limits};
 use crate::state::ContainerRecord;
 
 fn limits_of(spec: &Spec) -> Limits {
@@ -42,17 +42,28 @@ pub(super) fn create_for_run(
     spec: &Spec,
 ) -> Result<Option<Cgroup>, EngineError> {
     let limits = limits_of(spec);
+    // Root containers get docker's device policy; rootless ones need none
+    // (their mounts are nodev) and may not set one.
+    let devices = (!is_rootless()).then(DevicePolicy::docker_default);
     match Cgroup::create(
         &host_for(record),
         record.config.cgroup_parent.as_deref(),
         &record.id,
         &limits,
+        devices.as_ref(),
     ) {
         Ok(cgroup) => Ok(cgroup),
         // Without limits or a parent asked for, a cgroup is a convenience
         // (pause, stats): a host that refuses one (a read-only cgroupfs,
-        // say) still runs the container.
-        Err(_) if limits.is_empty() && record.config.cgroup_parent.is_none() => Ok(None),
+        // say) still runs the container. A device policy that cannot be
+        // applied is never skipped.
+        Err(e)
+            if limits.is_empty()
+                && record.config.cgroup_parent.is_none()
+                && !matches!(e, CgroupError::DevicePolicy(_)) =>
+        {
+            Ok(None)
+        }
         Err(e @ CgroupError::Unavailable(_)) => Err(EngineError::Invalid(e.to_string())),
         Err(e) => Err(EngineError::Invalid(format!(
             "creating the container's cgroup: {e}"

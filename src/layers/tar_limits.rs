@@ -231,7 +231,7 @@ pub(super) fn write_cap_for(dir: &std::path::Path) -> Result<u64, String> {
             .ok_or_else(|| format!("{WRITE_CAP_ENV}={value:?}: expected a size such as 64g"));
     }
     let free = nix::sys::statvfs::statvfs(dir)
-        .map(|s| s.blocks_available() as u64 * s.fragment_size() as u64)
+        .map(|s| s.blocks_available().saturating_mul(s.fragment_size()))
         .unwrap_or(u64::MAX);
     Ok(DEFAULT_WRITE_CAP.min(free - free / 20))
 }

@@ -35,6 +35,11 @@ story() { # story WHO ROOT RUNROOT
     res stats-note "$(grep -c '/proc' /tmp/$who-stats-err)"
     sk rm -f l >/dev/null
     if [ -e "/sys/fs/cgroup$path" ]; then res cgroup-after-rm present; else res cgroup-after-rm gone; fi
+    # Device policy: root may mknod but not open kmsg (the cgroup's BPF
+    # program); the delegated user may not even mknod (user namespace).
+    sk run --rm busybox sh -c 'if mknod /tmp/k c 1 11 2>/dev/null; then echo hi 2>/dev/null >/tmp/k && echo open || echo refused; else echo no-mknod; fi; echo x >/dev/null && echo null-ok' >/tmp/$who-dev 2>/dev/null
+    res kmsg "$(sed -n 1p /tmp/$who-dev)"
+    res dev-null "$(sed -n 2p /tmp/$who-dev)"
     sk run --name o -m 16m busybox dd if=/dev/zero of=/dev/null bs=64M count=1 >/dev/null 2>&1
     res oom-exit "$?"
     res oom-killed "$(sk inspect --format '{{.State.OOMKilled}}' o)"

@@ -168,7 +168,8 @@ pub(super) fn parse_mountinfo(text: &str) -> CgroupMounts {
             "cgroup2" if mounts.unified.is_none() => mounts.unified = Some(mount_point),
             "cgroup" => {
                 for option in options.split(',') {
-                    if V1_CONTROLLERS.contains(&option) || option == "cpuset" {
+                    if V1_CONTROLLERS.contains(&option) || option == "cpuset" || option == "devices"
+                    {
                         mounts
                             .v1
                             .entry(option.to_string())

@@ -8,6 +8,7 @@
 //! are in `host.rs`, `v1.rs` and `v2.rs` as functions of directories, so
 //! unit tests point them at a temp dir.
 
+mod devices;
 mod host;
 mod limits;
 mod v1;
@@ -16,6 +17,7 @@ mod v2;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub use devices::{DeviceKind, DevicePolicy, DeviceRule};
 pub use host::{CgroupHost, HostCgroups, unified_host};
 pub use limits::Limits;
 
@@ -32,6 +34,9 @@ pub enum CgroupError {
     Unavailable(String),
     #[error("{0}")]
     Unsupported(String),
+    /// The device policy could not be put on the container's cgroup.
+    #[error("cannot apply the device policy: {0}")]
+    DevicePolicy(String),
     #[error("the cgroup {path} did not become {wanted} within {seconds} s")]
     Timeout {
         path: PathBuf,
@@ -97,11 +102,15 @@ impl Cgroup {
     /// parent and applies `limits`. `Ok(None)` when the host has no cgroup
     /// for us and no limit was asked for (a limit is never dropped
     /// silently).
+    /// `devices`, when given, is enforced on the new cgroup before anything
+    /// runs in it (root only: an unprivileged caller may not set it, and
+    /// needs none, see `devices.rs`).
     pub fn create(
         host: &HostCgroups,
         parent: Option<&str>,
         name: &str,
         limits: &Limits,
+        devices: Option<&DevicePolicy>,
     ) -> Result<Option<Cgroup>, CgroupError> {
         let host = match host.usable() {
             Ok(host) => host,
@@ -121,14 +130,14 @@ impl Cgroup {
                     Some(p) => mount.join(p.trim_start_matches('/')),
                     None => base.clone(),
                 };
-                let dir = v2::create(mount, &parent_dir, name, limits)?;
+                let dir = v2::create(mount, &parent_dir, name, limits, devices)?;
                 let path = format!("/{}", dir.strip_prefix(mount).unwrap_or(&dir).display());
                 Cgroup::V2 { dir, path }
             }
             CgroupHost::Legacy { mounts } => {
                 let path = format!("/{}/{name}", parent.unwrap_or("skiff").trim_matches('/'));
                 Cgroup::V1 {
-                    dirs: v1::create(mounts, &path, limits)?,
+                    dirs: v1::create(mounts, &path, limits, devices)?,
                     path,
                 }
             }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::devices::DevicePolicy;
 use super::host::V1_CONTROLLERS;
 use super::{
     CgroupError, CgroupStats, Limits, keyed_value, read_number, remove_dir, wait_for_freezer,
@@ -20,11 +21,20 @@ pub(super) fn create(
     mounts: &BTreeMap<String, PathBuf>,
     path: &str,
     limits: &Limits,
+    devices: Option<&DevicePolicy>,
 ) -> Result<BTreeMap<String, PathBuf>, CgroupError> {
     let wants_cpuset = limits.cpuset_cpus.is_some() || limits.cpuset_mems.is_some();
     let mut controllers: Vec<&str> = V1_CONTROLLERS.to_vec();
     if wants_cpuset {
         controllers.push("cpuset");
+    }
+    if devices.is_some() {
+        if !mounts.contains_key("devices") {
+            return Err(CgroupError::DevicePolicy(
+                "this host has no devices cgroup controller mounted".into(),
+            ));
+        }
+        controllers.push("devices");
     }
     for (controller, flag) in limits.needed_controllers() {
         if !mounts.contains_key(controller) {
@@ -46,7 +56,11 @@ pub(super) fn create(
                 std::fs::create_dir_all(dir).map_err(CgroupError::io(dir))?;
             }
         }
-        apply(&dirs, limits)
+        apply(&dirs, limits)?;
+        match (devices, dirs.get("devices")) {
+            (Some(policy), Some(dir)) => super::devices::apply_v1(dir, policy),
+            _ => Ok(()),
+        }
     })();
     if let Err(e) = created {
         for dir in distinct(&dirs) {

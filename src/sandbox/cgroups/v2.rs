@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::devices::DevicePolicy;
 use super::{
     CgroupError, CgroupStats, Limits, keyed_value, read_number, remove_dir, wait_for_freezer,
     write_file,
@@ -47,6 +48,7 @@ pub(super) fn create(
     parent: &Path,
     name: &str,
     limits: &Limits,
+    devices: Option<&DevicePolicy>,
 ) -> Result<PathBuf, CgroupError> {
     std::fs::create_dir_all(parent).map_err(CgroupError::io(parent))?;
     enable_controllers(mount, parent);
@@ -69,7 +71,15 @@ pub(super) fn create(
             )));
         }
     }
-    if let Err(e) = apply(&dir, limits) {
+    let applied = apply(&dir, limits).and_then(|()| match devices {
+        Some(policy) => {
+            let fd = std::fs::File::open(&dir)
+                .map_err(|e| CgroupError::DevicePolicy(format!("{}: {e}", dir.display())))?;
+            super::devices::attach_v2(std::os::fd::AsFd::as_fd(&fd), policy, &dir)
+        }
+        None => Ok(()),
+    });
+    if let Err(e) = applied {
         let _ = std::fs::remove_dir(&dir);
         return Err(e);
     }
