@@ -19,6 +19,7 @@ mod commit;
 mod compression;
 mod config_changes;
 mod digest;
+mod entry_meta;
 mod gc;
 mod image;
 mod layer_fs;

@@ -27,11 +27,12 @@ use nix::sys::stat::{
     mkdirat, mknodat, utimensat,
 };
 use nix::sys::time::TimeSpec;
-use nix::unistd::{Gid, Uid, fchown, fchownat, linkat, symlinkat};
+use nix::unistd::{Gid, Uid, fchown, fchownat, symlinkat};
 
 use super::compression::decompressed;
 use super::digest::{Digest, HashingReader};
-use super::layer_fs::{self, WalkError, lstat_at, open_dir_at, remove_at, walk_dirs};
+use super::entry_meta::{EntryMeta, apply_xattrs, header_device, read_entry_meta};
+use super::layer_fs::{self, WalkError, open_dir_at, remove_at, walk_dirs};
 use super::tar_limits::{RecordLimit, WRITE_CAP_ENV, WriteBudget, write_cap_for};
 use super::{LayerError, io_error};
 
@@ -39,9 +40,6 @@ use super::{LayerError, io_error};
 pub const OPAQUE_XATTR: &str = "user.overlay.opaque";
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
-/// Overlay's own xattrs are never taken from a layer: a layer could
-/// otherwise mark directories opaque or set redirects behind our back.
-const RESERVED_XATTR_PREFIXES: [&str; 2] = ["user.overlay.", "trusted.overlay."];
 /// What each entry costs the write budget besides its data: its header.
 const ENTRY_COST: u64 = 512;
 const COPY_BUFFER: usize = 128 * 1024;
@@ -197,22 +195,6 @@ fn display_parts(parts: &[&OsStr]) -> String {
         .into_owned()
 }
 
-/// The owner a header asks for, or `None` when it does not fit an id.
-fn owner(uid: u64, gid: u64) -> Option<(Uid, Gid)> {
-    Some((
-        Uid::from_raw(u32::try_from(uid).ok()?),
-        Gid::from_raw(u32::try_from(gid).ok()?),
-    ))
-}
-
-/// The header fields every non-whiteout entry applies.
-struct EntryMeta {
-    mode: u32,
-    owner: Option<(Uid, Gid)>,
-    mtime: TimeSpec,
-    xattrs: Vec<(String, Vec<u8>)>,
-}
-
 impl Unpacker<'_> {
     fn unsafe_entry(&self, entry: &str, problem: String) -> LayerError {
         LayerError::UnsafeEntry {
@@ -299,7 +281,7 @@ impl Unpacker<'_> {
             if !kind.is_dir() {
                 return Err(self.bad_entry(&shown, "the layer root must be a directory"));
             }
-            let meta = self.entry_meta(&mut entry, &shown)?;
+            let meta = read_entry_meta(&mut entry).map_err(|e| self.bad_entry(&shown, e))?;
             let root = self
                 .root
                 .try_clone()
@@ -333,7 +315,7 @@ impl Unpacker<'_> {
             .map_err(|e| self.io("creating whiteout", &parts)(e.into()));
         }
 
-        let meta = self.entry_meta(&mut entry, &shown)?;
+        let meta = read_entry_meta(&mut entry).map_err(|e| self.bad_entry(&shown, e))?;
         if kind.is_hard_link() {
             return self.hard_link(&mut entry, &shown, &parts);
         }
@@ -411,35 +393,6 @@ impl Unpacker<'_> {
             }
             other => Err(self.bad_entry(&shown, format!("unsupported entry type {other:?}"))),
         }
-    }
-
-    /// Mode, owner, mtime and xattrs from the header and its PAX records.
-    fn entry_meta<R: Read>(
-        &self,
-        entry: &mut tar::Entry<'_, R>,
-        shown: &str,
-    ) -> Result<EntryMeta, LayerError> {
-        let header = entry.header();
-        let mode = header.mode().map_err(|e| self.bad_entry(shown, e))? & 0o7777;
-        let uid = header.uid().map_err(|e| self.bad_entry(shown, e))?;
-        let gid = header.gid().map_err(|e| self.bad_entry(shown, e))?;
-        let (xattrs, pax_mtime) = read_pax(entry);
-        let mtime = match pax_mtime {
-            Some(t) => t,
-            None => {
-                let secs = entry
-                    .header()
-                    .mtime()
-                    .map_err(|e| self.bad_entry(shown, e))?;
-                TimeSpec::new(i64::try_from(secs).unwrap_or(i64::MAX), 0)
-            }
-        };
-        Ok(EntryMeta {
-            mode,
-            owner: owner(uid, gid),
-            mtime,
-            xattrs,
-        })
     }
 
     /// A directory this unpack created or merged into: owner and xattrs now,
@@ -574,67 +527,6 @@ impl Unpacker<'_> {
         Ok(total)
     }
 
-    fn hard_link<R: Read>(
-        &mut self,
-        entry: &mut tar::Entry<'_, R>,
-        shown: &str,
-        parts: &[&OsStr],
-    ) -> Result<(), LayerError> {
-        let raw_target = entry
-            .link_name_bytes()
-            .ok_or_else(|| self.bad_entry(shown, "hardlink without a target"))?
-            .into_owned();
-        let target_shown = String::from_utf8_lossy(&raw_target).into_owned();
-        let target_parts = split_entry_path(&raw_target).ok_or_else(|| {
-            self.unsafe_entry(
-                shown,
-                format!("links to {target_shown:?}, outside the layer root"),
-            )
-        })?;
-        let Some((&target_name, target_parents)) = target_parts.split_last() else {
-            return Err(self.unsafe_entry(shown, "links to the layer root".to_string()));
-        };
-        if target_parts == parts {
-            return Ok(());
-        }
-        let target_dir =
-            walk_dirs(self.root.as_fd(), target_parents, false).map_err(|e| {
-                match self.walk_error(shown, target_parents, e) {
-                    LayerError::UnsafeEntry { problem, .. } => self
-                        .unsafe_entry(shown, format!("links to {target_shown:?}, which {problem}")),
-                    other => other,
-                }
-            })?;
-        match lstat_at(target_dir.as_fd(), target_name) {
-            Ok(stat) if layer_fs::file_kind(&stat) == SFlag::S_IFDIR => {
-                return Err(
-                    self.unsafe_entry(shown, format!("links to the directory {target_shown:?}"))
-                );
-            }
-            Ok(_) => {}
-            Err(Errno::ENOENT) => {
-                return Err(self.unsafe_entry(
-                    shown,
-                    format!("links to {target_shown:?}, which is not earlier in this layer"),
-                ));
-            }
-            Err(e) => return Err(self.io("inspecting", &target_parts)(e.into())),
-        }
-        let (&name, parents) = parts.split_last().expect("a hardlink entry has a name");
-        let dir = self.parent_dir(shown, parents)?;
-        remove_at(dir.as_fd(), name, false).map_err(self.io("replacing", parts))?;
-        // linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the
-        // symlink itself, never its target.
-        linkat(
-            target_dir.as_fd(),
-            target_name,
-            dir.as_fd(),
-            name,
-            AtFlags::empty(),
-        )
-        .map_err(|e| self.io("creating hardlink", parts)(e.into()))
-    }
-
     /// Applies directory modes and mtimes, children before parents, the
     /// last entry for a directory winning. A directory a later entry
     /// replaced or removed keeps what it has: its path may now lead
@@ -662,57 +554,8 @@ impl Unpacker<'_> {
     }
 }
 
-fn header_device(value: io::Result<Option<u32>>) -> u32 {
-    value.ok().flatten().unwrap_or(0)
-}
-
-/// Best effort: file systems without xattr support, or a namespace
-/// (`security.*`, `trusted.*`) we may not write, lose the attribute.
-fn apply_xattrs(fd: BorrowedFd<'_>, xattrs: &[(String, Vec<u8>)]) {
-    for (name, value) in xattrs {
-        if RESERVED_XATTR_PREFIXES.iter().any(|p| name.starts_with(p)) {
-            continue;
-        }
-        let _ = layer_fs::set_xattr_fd(fd, name, value);
-    }
-}
-
-/// PAX `SCHILY.xattr.*` records and a PAX `mtime` (fractional seconds).
-fn read_pax<R: Read>(entry: &mut tar::Entry<'_, R>) -> (Vec<(String, Vec<u8>)>, Option<TimeSpec>) {
-    let mut xattrs = Vec::new();
-    let mut mtime = None;
-    let Ok(Some(extensions)) = entry.pax_extensions() else {
-        return (xattrs, mtime);
-    };
-    for ext in extensions.flatten() {
-        let Ok(key) = ext.key() else { continue };
-        if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
-            xattrs.push((name.to_string(), ext.value_bytes().to_vec()));
-        } else if key == "mtime" {
-            mtime = ext.value().ok().and_then(parse_pax_time);
-        }
-    }
-    (xattrs, mtime)
-}
-
-/// `1700000000.25` → seconds and nanoseconds.
-fn parse_pax_time(s: &str) -> Option<TimeSpec> {
-    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
-    let secs: i64 = secs.parse().ok()?;
-    if !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let mut nanos: i64 = 0;
-    for i in 0..9 {
-        nanos = nanos * 10 + frac.as_bytes().get(i).map_or(0, |b| i64::from(b - b'0'));
-    }
-    // A negative time with a fraction counts the fraction downwards.
-    if secs < 0 && nanos > 0 {
-        Some(TimeSpec::new(secs - 1, 1_000_000_000 - nanos))
-    } else {
-        Some(TimeSpec::new(secs, nanos))
-    }
-}
+#[path = "unpack_links.rs"]
+mod links;
 
 #[cfg(test)]
 #[path = "unpack_tests.rs"]

@@ -82,7 +82,7 @@ pub struct DevicePolicy {
 }
 
 impl DevicePolicy {
-    /// docker's and runc's default set.
+    /// docker's and runc's default set, plus /dev/fuse.
     pub fn docker_default() -> DevicePolicy {
         let any = |kind| DeviceRule {
             kind,
@@ -103,6 +103,10 @@ impl DevicePolicy {
                 DeviceRule::char(5, Some(1)), // console
                 DeviceRule::char(5, Some(2)), // ptmx
                 DeviceRule::char(136, None),  // pts
+                // /dev/fuse, beyond docker's set: the fuse-overlayfs rootfs
+                // driver runs in the container's cgroup. Harmless without
+                // CAP_SYS_ADMIN (no FUSE mount), which the default lacks.
+                DeviceRule::char(10, Some(229)),
             ],
         }
     }
