@@ -20,18 +20,6 @@ fn owner_mode_mtime(path: &Path) -> (u32, u32, i64) {
     (m.uid(), m.mode() & 0o7777, m.mtime())
 }
 
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 #[test]
 fn a_layer_cannot_change_a_host_directory_through_a_replaced_parent() {
     for_each_user(|ctx| {
@@ -55,7 +43,7 @@ fn a_layer_cannot_change_a_host_directory_through_a_replaced_parent() {
 fn a_layer_cannot_change_another_images_layer() {
     for_each_user(|ctx| {
         ctx.load_busybox();
-        let layers = entries(&ctx.root.join("layers"));
+        let layers = dir_entries(&ctx.root.join("layers"));
         assert_eq!(layers.len(), 1, "busybox has one layer: {layers:?}");
         let etc = ctx.root.join("layers").join(&layers[0]).join("etc");
         let before = owner_mode_mtime(&etc);
@@ -77,7 +65,7 @@ fn a_layer_cannot_change_another_images_layer() {
 fn an_expansion_bomb_stops_at_the_configured_cap_and_leaves_nothing() {
     for_each_user(|ctx| {
         ctx.load_busybox();
-        let blobs_before = entries(&ctx.root.join("blobs/sha256"));
+        let blobs_before = dir_entries(&ctx.root.join("blobs/sha256"));
         let images_before = ctx.image_ids();
         let bomb = ctx.write_file("bomb.tar.gz", zero_file_bomb("zeros", 256));
         let mut cmd = ctx.skiff(&["import", bomb.to_str().unwrap(), "bomb:1"]);
@@ -90,12 +78,12 @@ fn an_expansion_bomb_stops_at_the_configured_cap_and_leaves_nothing() {
             "the cap",
         );
         assert_eq!(
-            entries(&ctx.root.join("tmp")),
+            dir_entries(&ctx.root.join("tmp")),
             Vec::<String>::new(),
             "tmp/ after the refusal"
         );
         assert_eq!(
-            entries(&ctx.root.join("blobs/sha256")),
+            dir_entries(&ctx.root.join("blobs/sha256")),
             blobs_before,
             "the refused blob stayed"
         );
@@ -131,7 +119,7 @@ fn an_oversized_header_record_is_refused_with_bounded_memory() {
             "a PAX header of 2147483648 bytes is larger than the limit of 1048576 bytes",
             "the record limit",
         );
-        assert_eq!(entries(&ctx.root.join("tmp")), Vec::<String>::new());
+        assert_eq!(dir_entries(&ctx.root.join("tmp")), Vec::<String>::new());
     });
 }
 
@@ -139,8 +127,8 @@ fn an_oversized_header_record_is_refused_with_bounded_memory() {
 fn a_blob_claiming_a_present_layers_diff_id_is_refused_and_not_kept() {
     for_each_user(|ctx| {
         ctx.load_busybox();
-        let layers = entries(&ctx.root.join("layers"));
-        let blobs_before = entries(&ctx.root.join("blobs/sha256"));
+        let layers = dir_entries(&ctx.root.join("layers"));
+        let blobs_before = dir_entries(&ctx.root.join("blobs/sha256"));
         let mut evil = tar::Builder::new(Vec::new());
         let data = b"not busybox\n";
         evil.append(
@@ -169,11 +157,11 @@ fn a_blob_claiming_a_present_layers_diff_id_is_refused_and_not_kept() {
             "the claim",
         );
         assert_eq!(
-            entries(&ctx.root.join("blobs/sha256")),
+            dir_entries(&ctx.root.join("blobs/sha256")),
             blobs_before,
             "the hostile blob was kept"
         );
-        assert_eq!(entries(&ctx.root.join("layers")), layers);
+        assert_eq!(dir_entries(&ctx.root.join("layers")), layers);
     });
 }
 
@@ -203,7 +191,7 @@ fn is_gone(pid: i32) -> bool {
 /// Bytes in the files of `tmp/layer-*` directories.
 fn unpacking_bytes(root: &Path) -> u64 {
     let tmp = root.join("tmp");
-    entries(&tmp)
+    dir_entries(&tmp)
         .iter()
         .filter(|n| n.starts_with("layer-"))
         .flat_map(|n| fs::read_dir(tmp.join(n)).into_iter().flatten().flatten())
@@ -247,7 +235,7 @@ fn sigterm_to_a_load_leaves_no_process_writing_and_the_next_command_cleans_up() 
         assert!(left < 6 << 30, "the unpack ran to the end");
         ctx.load_busybox();
         assert_eq!(
-            entries(&ctx.root.join("tmp")),
+            dir_entries(&ctx.root.join("tmp")),
             Vec::<String>::new(),
             "the killed load's partial layer"
         );

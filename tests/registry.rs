@@ -21,15 +21,7 @@ fn push_busybox(ctx: &Ctx, reference: &str) -> String {
 
 /// Every blob file in the store.
 fn store_blobs(ctx: &Ctx) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(ctx.root.join("blobs/sha256"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    dir_entries(&ctx.root.join("blobs/sha256"))
 }
 
 #[test]

@@ -1055,6 +1055,19 @@ pub fn pids_with_argv(argv: &[&str]) -> Vec<Pid> {
 // Crafting archives
 // ---------------------------------------------------------------------------
 
+/// The names in `dir`, sorted; empty when it is missing.
+pub fn dir_entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(data)

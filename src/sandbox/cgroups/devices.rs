@@ -244,41 +244,41 @@ pub(super) fn attach_v2(
 ) -> Result<(), CgroupError> {
     let program = compile_v2(policy);
     let license = c"Apache-2.0";
-    let mut log = vec![0u8; 4096];
-    let load = ProgLoadAttr {
-        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
-        insn_cnt: program.len() as u32,
-        insns: program.as_ptr() as u64,
-        license: license.as_ptr() as u64,
-        log_level: 1,
-        log_size: log.len() as u32,
-        log_buf: log.as_mut_ptr() as u64,
-        padding: [0; 88],
+    // Without a log first: a verbose log that overflows its buffer fails
+    // the load (ENOSPC). Only a refused program is loaded again, for the
+    // verifier's reason.
+    let load = |log: &mut [u8]| {
+        let attr = ProgLoadAttr {
+            prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+            insn_cnt: program.len() as u32,
+            insns: program.as_ptr() as u64,
+            license: license.as_ptr() as u64,
+            log_level: u32::from(!log.is_empty()),
+            log_size: log.len() as u32,
+            // The kernel refuses a buffer without a level, even an empty one.
+            log_buf: if log.is_empty() {
+                0
+            } else {
+                log.as_mut_ptr() as u64
+            },
+            padding: [0; 88],
+        };
+        bpf(BPF_PROG_LOAD, &attr)
     };
-    // SAFETY: `load` is a valid bpf_attr prefix for BPF_PROG_LOAD whose
-    // pointers (program, license, log) are alive and sized as stated for
-    // the duration of the call; the kernel copies what it needs.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_LOAD,
-            &load as *const ProgLoadAttr,
-            std::mem::size_of::<ProgLoadAttr>(),
-        )
-    };
-    if fd < 0 {
-        let error = std::io::Error::last_os_error();
-        let verifier =
-            String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)])
-                .lines()
-                .last()
-                .map(|l| format!(" ({l})"))
-                .unwrap_or_default();
-        return Err(CgroupError::DevicePolicy(format!(
+    let fd = load(&mut []).map_err(|error| {
+        let mut log = vec![0u8; 1 << 20];
+        let _ = load(&mut log);
+        let logged = &log[..log.iter().position(|&b| b == 0).unwrap_or(0)];
+        let verifier = String::from_utf8_lossy(logged)
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .map(|l| format!(" ({})", l.trim()))
+            .unwrap_or_default();
+        CgroupError::DevicePolicy(format!(
             "{}: loading its program: {error}{verifier}",
             shown.display()
-        )));
-    }
+        ))
+    })?;
     // SAFETY: a successful BPF_PROG_LOAD returns a new fd that we own.
     let program_fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     let attach = ProgAttachAttr {
@@ -288,24 +288,24 @@ pub(super) fn attach_v2(
         attach_flags: BPF_F_ALLOW_MULTI,
         padding: [0; 112],
     };
-    // SAFETY: `attach` is a valid bpf_attr prefix for BPF_PROG_ATTACH; both
-    // fds are open for the duration of the call.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_ATTACH,
-            &attach as *const ProgAttachAttr,
-            std::mem::size_of::<ProgAttachAttr>(),
-        )
-    };
-    if rc < 0 {
-        return Err(CgroupError::DevicePolicy(format!(
-            "{}: attaching its program: {}",
-            shown.display(),
-            std::io::Error::last_os_error()
-        )));
-    }
+    bpf(BPF_PROG_ATTACH, &attach).map_err(|e| {
+        CgroupError::DevicePolicy(format!("{}: attaching its program: {e}", shown.display()))
+    })?;
     Ok(())
+}
+
+/// bpf(2) with `attr`: a zero-padded `union bpf_attr` prefix for `cmd`.
+fn bpf<T>(cmd: libc::c_long, attr: &T) -> std::io::Result<i64> {
+    // SAFETY: the callers pass attr structs laid out as the kernel's for
+    // `cmd`, every pointer inside alive and sized as stated for the
+    // duration of the call (program, license, log buffer, open fds); the
+    // kernel copies what it needs and retains none of them.
+    let rc = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *const T, size_of::<T>()) };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
 }
 
 #[cfg(test)]
