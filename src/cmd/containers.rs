@@ -7,11 +7,13 @@ use clap::Args;
 use serde_json::{Value, json};
 use skiff::engine::EngineError;
 use skiff::engine::inspect::container_json;
-use skiff::engine::lifecycle::{self, StopOutcome, find_container, list_containers};
+use skiff::engine::lifecycle::{self, StopOutcome};
+use skiff::engine::lookup::{self, find_container, list_containers};
 use skiff::state::{ContainerRecord, ContainerStatus, ContainerStore, StateError, StorageDirs};
 use skiff::timestamp::parse_rfc3339_time;
 
 use super::format::{Table, human_duration};
+use super::report::StderrReporter;
 use super::template::{OutputFormat, render_one, render_rows};
 
 #[derive(Args)]
@@ -378,7 +380,7 @@ pub struct StopArgs {
 pub fn stop(dirs: &StorageDirs, args: StopArgs) -> anyhow::Result<i32> {
     require_names(&args.containers, args.all, "stop")?;
     let names = if args.all {
-        lifecycle::active_container_ids(dirs)?
+        lookup::active_container_ids(dirs)?
     } else {
         args.containers
     };
@@ -414,7 +416,7 @@ pub fn kill(dirs: &StorageDirs, args: KillArgs) -> anyhow::Result<i32> {
     skiff::engine::signals::parse_signal(&args.signal)?;
     require_names(&args.containers, args.all, "kill")?;
     let names = if args.all {
-        lifecycle::active_container_ids(dirs)?
+        lookup::active_container_ids(dirs)?
     } else {
         args.containers
     };
@@ -434,7 +436,8 @@ pub struct RestartArgs {
 pub fn restart(dirs: &StorageDirs, args: RestartArgs) -> anyhow::Result<i32> {
     require_names(&args.containers, false, "restart")?;
     Ok(each(&args.containers, ENGINE_CODES, |name| {
-        lifecycle::restart_container(dirs, name, args.time).map(|_| Some(name.to_string()))
+        lifecycle::restart_container(dirs, name, args.time, &StderrReporter)
+            .map(|_| Some(name.to_string()))
     }))
 }
 

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
-use skiff::engine::lifecycle::{find_container, refresh};
+use skiff::engine::lookup::{find_container, refresh};
 use skiff::state::log::{
     LogEntry, LogFilter, LogFollower, Stream, apply_filter, format_timestamp, parse_time_bound,
     read_log,

@@ -11,6 +11,7 @@ mod logs;
 mod monitor;
 mod processes;
 mod registry;
+mod report;
 mod resources;
 mod run;
 mod system;

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use skiff::engine::lifecycle::{self, find_container};
+use skiff::engine::lookup::{self, find_container};
 use skiff::engine::pause::set_paused;
 use skiff::engine::processes::{ContainerProcess, container_processes};
 use skiff::engine::stats::{UsageSample, idle_sample, sample_usage, stats_targets};
@@ -256,7 +256,7 @@ pub fn pause(dirs: &StorageDirs, args: PauseArgs, paused: bool) -> anyhow::Resul
             ContainerStatus::Paused
         };
         names.extend(
-            lifecycle::list_containers(dirs)?
+            lookup::list_containers(dirs)?
                 .into_iter()
                 .filter(|r| r.status() == wanted)
                 .map(|r| r.id),

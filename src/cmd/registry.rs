@@ -6,12 +6,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use skiff::engine::{self, PullOptions, PullPolicy, print_pull_event};
+use skiff::engine::{self, PullOptions, PullPolicy, Reporter};
 use skiff::layers::registry::{AuthFile, Credentials, PullEvent, PushEvent, RegistryOptions};
 use skiff::layers::{ImageReference, Platform};
 use skiff::state::StorageDirs;
 
 use super::format::human_size;
+use super::report::StderrReporter;
 
 /// How to reach registries.
 #[derive(Args, Clone)]
@@ -156,19 +157,12 @@ pub fn pull(dirs: &StorageDirs, args: PullArgs) -> anyhow::Result<()> {
         platform: args.platform.platform()?,
         registry: args.registry.options()?,
     };
-    let reference = ImageReference::parse(&args.image)?;
-    let progress = ProgressLine::new(!args.quiet && std::io::stderr().is_terminal());
-    if !args.quiet {
-        eprintln!("Trying to pull {reference}...");
-    }
-    let report = |event: &PullEvent| {
-        if args.quiet {
-            return;
-        }
-        progress.update(event);
-        print_pull_event(event);
+    let reporter = PullReporter {
+        quiet: args.quiet,
+        progress: ProgressLine::new(!args.quiet && std::io::stderr().is_terminal()),
     };
-    let pulled = engine::pull_image(dirs, &args.image, &options, &report)?;
+    let pulled = engine::pull_image(dirs, &args.image, &options, &reporter)?;
+    let progress = reporter.progress;
     progress.clear();
     if !args.quiet {
         eprintln!("Digest: {}", pulled.digest);
@@ -296,6 +290,32 @@ fn prompt_hidden(question: &str) -> anyhow::Result<String> {
 
 /// A pull's progress on a terminal: one line, rewritten in place, with
 /// the bytes received of the blobs being downloaded.
+/// `pull`'s notices: on stderr unless `--quiet`, with a progress line on
+/// a terminal.
+struct PullReporter {
+    quiet: bool,
+    progress: ProgressLine,
+}
+
+impl Reporter for PullReporter {
+    fn warning(&self, text: &str) {
+        StderrReporter.warning(text);
+    }
+
+    fn pull_started(&self, reference: &ImageReference) {
+        if !self.quiet {
+            StderrReporter.pull_started(reference);
+        }
+    }
+
+    fn pull_event(&self, event: &PullEvent) {
+        if !self.quiet {
+            self.progress.update(event);
+            StderrReporter.pull_event(event);
+        }
+    }
+}
+
 struct ProgressLine {
     enabled: bool,
     blobs: std::cell::RefCell<std::collections::BTreeMap<String, (u64, u64)>>,

@@ -8,11 +8,13 @@ use clap::Args;
 use skiff::engine::attach::attach_connected;
 use skiff::engine::lifecycle::{start_container, start_container_with};
 use skiff::engine::{
-    AttachOptions, HealthRequest, RunRequest, attach_container, create_container, run_container,
-    run_detached,
+    AttachOptions, ContainerOptions, HealthRequest, RunRequest, attach_container, create_container,
+    run_container, run_detached,
 };
 use skiff::net::NetworkMode;
 use skiff::state::StorageDirs;
+
+use super::report::StderrReporter;
 
 /// The flags `run` and `create` share.
 #[derive(Args)]
@@ -163,7 +165,7 @@ fn parse_size(text: &str) -> anyhow::Result<u64> {
         .ok_or_else(|| anyhow::anyhow!("invalid size \"{text}\": use a number with k, m or g"))
 }
 
-fn request(flags: ContainerFlags) -> anyhow::Result<(RunRequest, Option<PathBuf>)> {
+fn request(flags: ContainerFlags) -> anyhow::Result<(ContainerOptions, Option<PathBuf>)> {
     let mut log_max_size = None;
     for opt in &flags.log_opt {
         match opt.split_once('=') {
@@ -208,7 +210,7 @@ fn request(flags: ContainerFlags) -> anyhow::Result<(RunRequest, Option<PathBuf>
         labels: flags.label,
         resources: flags.resources.request(),
     };
-    Ok((req, flags.cidfile))
+    Ok((ContainerOptions::from_request(&req)?, flags.cidfile))
 }
 
 /// `--cidfile`: refuses an existing file, like docker.
@@ -232,7 +234,7 @@ pub fn run(dirs: &StorageDirs, args: RunArgs) -> anyhow::Result<i32> {
     let (req, cidfile) = request(args.flags)?;
     check_cidfile(&cidfile)?;
     if args.detach {
-        let id = run_detached(dirs, &req)?;
+        let id = run_detached(dirs, &req, &StderrReporter)?;
         write_cidfile(&cidfile, &id)?;
         println!("{id}");
         return Ok(0);
@@ -240,7 +242,7 @@ pub fn run(dirs: &StorageDirs, args: RunArgs) -> anyhow::Result<i32> {
     if cidfile.is_some() {
         // The ID exists only once the container is created; a foreground
         // run writes it through create + start -a.
-        let created = create_container(dirs, &req)?;
+        let created = create_container(dirs, &req, &StderrReporter)?;
         write_cidfile(&cidfile, &created.record.id)?;
         let options = AttachOptions {
             stdin: req.interactive,
@@ -248,13 +250,13 @@ pub fn run(dirs: &StorageDirs, args: RunArgs) -> anyhow::Result<i32> {
         };
         return start_attached(dirs, &created.record.id, &options);
     }
-    Ok(run_container(dirs, &req)?)
+    Ok(run_container(dirs, &req, &StderrReporter)?)
 }
 
 /// Starts with the attach connection made first, so no output is missed;
 /// a container that already runs is attached to as it is.
 fn start_attached(dirs: &StorageDirs, name: &str, options: &AttachOptions) -> anyhow::Result<i32> {
-    let (record, socket) = start_container_with(dirs, name, true)?;
+    let (record, socket) = start_container_with(dirs, name, true, &StderrReporter)?;
     Ok(match socket {
         Some(socket) => attach_connected(dirs, &record, socket, options)?,
         None => attach_container(dirs, &record.id, options)?,
@@ -264,7 +266,7 @@ fn start_attached(dirs: &StorageDirs, name: &str, options: &AttachOptions) -> an
 pub fn create(dirs: &StorageDirs, args: CreateArgs) -> anyhow::Result<i32> {
     let (req, cidfile) = request(args.flags)?;
     check_cidfile(&cidfile)?;
-    let created = create_container(dirs, &req)?;
+    let created = create_container(dirs, &req, &StderrReporter)?;
     write_cidfile(&cidfile, &created.record.id)?;
     println!("{}", created.record.id);
     Ok(0)
@@ -274,7 +276,7 @@ pub fn start(dirs: &StorageDirs, args: StartArgs) -> anyhow::Result<i32> {
     let mut names = args.containers;
     if args.all {
         names.extend(
-            skiff::engine::lifecycle::list_containers(dirs)?
+            skiff::engine::lookup::list_containers(dirs)?
                 .into_iter()
                 .filter(|r| !r.status().is_active())
                 .map(|r| r.id),
@@ -296,7 +298,7 @@ pub fn start(dirs: &StorageDirs, args: StartArgs) -> anyhow::Result<i32> {
     }
     let mut failed = None;
     for name in &names {
-        match start_container(dirs, name) {
+        match start_container(dirs, name, &StderrReporter) {
             Ok(_) => println!("{name}"),
             Err(e) => {
                 eprintln!("Error: {e}");

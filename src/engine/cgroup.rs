@@ -6,7 +6,7 @@ use oci_spec::runtime::Spec;
 
 use super::{EngineError, is_rootless};
 use crate::sandbox::cgroups::{Cgroup, CgroupError, DevicePolicy, HostCgroups, Limits};
-use crate::state::ContainerRecord;
+use crate::state::{ContainerRecord, ContainerStatus};
 
 fn limits_of(spec: &Spec) -> Limits {
     Limits::from_resources(spec.linux().as_ref().and_then(|l| l.resources().as_ref()))
@@ -91,4 +91,17 @@ pub fn missing_cgroup_reason(record: &ContainerRecord) -> String {
         Err(reason) => reason.to_string(),
         Ok(_) => "it was started without one".into(),
     }
+}
+
+/// Thaws a paused container so a signal just sent can act (a frozen
+/// process handles nothing, and under cgroup v1 not even SIGKILL).
+/// Returns whether it was paused and is thawed now.
+pub(super) fn thaw_for_signal(record: &ContainerRecord) -> bool {
+    record.status() == ContainerStatus::Paused
+        && record
+            .state
+            .cgroup_path
+            .as_deref()
+            .and_then(Cgroup::open)
+            .is_some_and(|cgroup| cgroup.set_frozen(false).is_ok())
 }

@@ -7,7 +7,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::EngineError;
-use super::lifecycle::find_container;
+use super::lookup::find_container;
 use crate::layers::OPAQUE_XATTR;
 use crate::sandbox::userns::{caller_mappings, run_in_new_userns};
 use crate::state::{ContainerStore, StorageDirs};

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::EngineError;
 use super::images::with_store_as_owner;
-use super::lifecycle::find_container;
+use super::lookup::find_container;
 use crate::layers::{CommitOptions, Digest, OPAQUE_XATTR};
 use crate::state::{ContainerStore, StorageDirs};
 

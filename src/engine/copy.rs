@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::EngineError;
 use super::launch::LaunchPlan;
-use super::lifecycle::find_container;
+use super::lookup::find_container;
 use crate::sandbox::enter::{run_in_running_root, run_in_stopped_root};
 use crate::sandbox::userns::caller_mappings;
 use crate::state::{ContainerRecord, ContainerStore, StorageDirs};

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::EngineError;
-use super::lifecycle::list_containers;
+use super::lookup::list_containers;
 use crate::layers::{Store, tree_size};
 use crate::state::{ContainerStore, StorageDirs};
 

@@ -9,7 +9,7 @@ use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilitiesBuilder, Proc
 use super::EngineError;
 use super::input::parse_env_entries;
 use super::launch::LaunchPlan;
-use super::lifecycle::find_container;
+use super::lookup::find_container;
 use crate::sandbox::cgroups::Cgroup;
 use crate::sandbox::exec::{ExecRequest, exec_in_container};
 use crate::sandbox::foreground::{SignalGuard, terminal_size, wait_foreground};

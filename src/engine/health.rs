@@ -14,7 +14,7 @@ use nix::unistd::pipe2;
 
 use super::EngineError;
 use super::launch::LaunchPlan;
-use super::lifecycle::find_container;
+use super::lookup::find_container;
 use crate::sandbox::cgroups::Cgroup;
 use crate::sandbox::exec::{ExecRequest, exec_in_container};
 use crate::state::{

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use oci_spec::runtime::Spec;
 
 use super::create::etc_files;
+use super::teardown::{RunResources, teardown_run};
 use super::{EngineError, cgroup};
 use crate::layers::Store;
-use crate::net::{self, NetworkMode};
-use crate::sandbox::cgroups::Cgroup;
-use crate::sandbox::process::{StartedContainer, start};
+use crate::net;
+use crate::sandbox::process::{NoParentSteps, StartedContainer, start};
 use crate::sandbox::{InitContext, RootfsDriver, RootfsLayers};
 use crate::state::{ContainerPaths, ContainerRecord, StorageDirs};
 
@@ -67,7 +67,7 @@ fn prepare_run_dir(record: &ContainerRecord, paths: &ContainerPaths) -> Result<(
         "creating {}",
         paths.run_dir.display()
     )))?;
-    let network: NetworkMode = record.config.network.parse().unwrap_or_default();
+    let network = record.config.network;
     let hostname = &record.config.hostname;
     let files = etc_files(paths);
     let host_hosts = fs::read_to_string("/etc/hosts").ok();
@@ -81,30 +81,32 @@ fn prepare_run_dir(record: &ContainerRecord, paths: &ContainerPaths) -> Result<(
 }
 
 /// Starts the container's process in its own cgroup (when the host has
-/// one for us); returns once its command was exec'd. The process inherits
-/// the caller's stdin/stdout/stderr unless it has a terminal.
+/// one for us); returns once its command was exec'd, with what the run
+/// holds until `teardown_run`. The process inherits the caller's
+/// stdin/stdout/stderr unless it has a terminal.
 pub fn launch(
     plan: &LaunchPlan,
     record: &ContainerRecord,
     paths: &ContainerPaths,
     winsize: Option<nix::pty::Winsize>,
-) -> Result<(StartedContainer, Option<Cgroup>), EngineError> {
+) -> Result<(StartedContainer, RunResources), EngineError> {
     prepare_run_dir(record, paths)?;
-    let cgroup = cgroup::create_for_run(record, &plan.spec)?;
-    let network: NetworkMode = record.config.network.parse().unwrap_or_default();
+    let resources = RunResources {
+        cgroup: cgroup::create_for_run(record, &plan.spec)?,
+    };
     let ctx = InitContext {
         spec: &plan.spec,
         layers: &plan.layers,
         interactive: record.config.interactive,
         winsize,
-        private_network: network.is_private(),
+        private_network: record.config.network.is_private(),
         init_process: record.config.init,
-        cgroup: cgroup.as_ref(),
+        cgroup: resources.cgroup.as_ref(),
     };
-    match start(&ctx) {
-        Ok(started) => Ok((started, cgroup)),
+    match start(&ctx, &mut NoParentSteps) {
+        Ok(started) => Ok((started, resources)),
         Err(e) => {
-            cgroup::release(cgroup.as_ref());
+            teardown_run(resources);
             Err(e.into())
         }
     }

@@ -2,31 +2,22 @@
 //! wait, rename, prune. Every state change happens under the container's
 //! lock; every wait has a deadline or ends when a process ends.
 
-use std::time::{Duration, Instant, SystemTime};
-
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use std::time::{Duration, Instant};
 
 use super::EngineError;
+use super::cgroup::thaw_for_signal;
 use super::cleanup::remove_tree;
+use super::lookup::{UNKNOWN_EXIT_CODE, list_containers, refresh, wait_for_record};
 use super::monitor::{StartReport, spawn_monitor};
-use super::pause::thaw_for_signal;
+use super::report::Reporter;
 use super::signals::parse_signal;
-use crate::sandbox::cgroups::Cgroup;
+use super::teardown::retire_container;
 use crate::state::{
-    ContainerLock, ContainerRecord, ContainerStatus, ContainerStore, ProcessIdentity, StorageDirs,
+    ContainerLock, ContainerRecord, ContainerStatus, ContainerStore, RunExit, StorageDirs,
 };
-use crate::timestamp::format_rfc3339_nanos;
 
-/// How often a waiting command looks at the record again. The monitor
-/// writes it right after the container exits, so this bounds the delay.
-const POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// How long `stop` waits after SIGKILL before giving up.
 const KILL_GRACE: Duration = Duration::from_secs(10);
-
-/// Exit code recorded when the process that would have seen the real one
-/// (monitor or foreground skiff) died first.
-pub const UNKNOWN_EXIT_CODE: i32 = -1;
 
 fn send_signal(record: &ContainerRecord, signal: i32) -> Result<(), EngineError> {
     let Some(pid) = record.state.pid.filter(|p| p.is_alive()) else {
@@ -43,84 +34,14 @@ fn send_signal(record: &ContainerRecord, signal: i32) -> Result<(), EngineError>
     Ok(())
 }
 
-/// Notices a container whose monitor died (SIGKILL, reboot): marks it
-/// exited with an unknown code, ends any process it left, removes its
-/// per-run files. Returns the record as it now stands.
-pub fn refresh(store: &ContainerStore, id: &str) -> Result<ContainerRecord, EngineError> {
-    let record = store.load(id)?;
-    if !is_orphaned(&record) {
-        return Ok(record);
-    }
-    let _lock = store.lock(id)?;
-    let mut record = store.load(id)?;
-    if !is_orphaned(&record) {
-        return Ok(record);
-    }
-    if let Some(pid) = record.state.pid.filter(|p| p.is_alive()) {
-        let _ = kill(Pid::from_raw(pid.pid), Signal::SIGKILL);
-    }
-    // Kills whatever is left in it (thawing a paused one) and removes it.
-    if let Some(cgroup) = record.state.cgroup_path.as_deref().and_then(Cgroup::open) {
-        let _ = cgroup.remove();
-    }
-    let state = &mut record.state;
-    state.status = Some(ContainerStatus::Exited);
-    state.pid = None;
-    state.monitor = None;
-    state.cgroup_path = None;
-    state.exit_code = Some(UNKNOWN_EXIT_CODE);
-    state.finished_at = Some(format_rfc3339_nanos(SystemTime::now()));
-    state.error =
-        Some("the container's monitor ended before the container; exit code unknown".into());
-    let paths = store.paths(id);
-    let _ = remove_tree(&paths.run_dir, None);
-    if record.config.auto_remove {
-        store.forget(&record);
-        remove_tree(&paths.dir, None)?;
-    } else {
-        store.save(&record)?;
-    }
-    Ok(record)
-}
-
-fn is_orphaned(record: &ContainerRecord) -> bool {
-    record.status().is_active() && !record.state.monitor.is_some_and(|m| m.is_alive())
-}
-
-/// Finds and refreshes one container.
-pub fn find_container(store: &ContainerStore, name: &str) -> Result<ContainerRecord, EngineError> {
-    let id = store.lookup(name)?;
-    refresh(store, &id)
-}
-
-/// Every container, refreshed, newest first.
-pub fn list_containers(dirs: &StorageDirs) -> Result<Vec<ContainerRecord>, EngineError> {
-    let store = ContainerStore::new(dirs);
-    let mut records: Vec<ContainerRecord> = store
-        .list_ids()
-        .iter()
-        .filter_map(|id| refresh(&store, id).ok())
-        // `refresh` removes orphaned `--rm` containers.
-        .filter(|r| store.paths(&r.id).dir.join("state.json").exists())
-        .collect();
-    records.sort_by(|a, b| b.created.cmp(&a.created));
-    Ok(records)
-}
-
-/// IDs of the containers that run (or are paused or stopping), newest
-/// first: what `stop -a`, `kill -a` and `stats` act on.
-pub fn active_container_ids(dirs: &StorageDirs) -> Result<Vec<String>, EngineError> {
-    Ok(list_containers(dirs)?
-        .into_iter()
-        .filter(|r| r.status().is_active())
-        .map(|r| r.id)
-        .collect())
-}
-
 /// Starts a created or exited container under a new monitor. Returns
 /// the record as running. Starting a running container does nothing.
-pub fn start_container(dirs: &StorageDirs, name: &str) -> Result<ContainerRecord, EngineError> {
-    start_container_with(dirs, name, false).map(|(record, _)| record)
+pub fn start_container(
+    dirs: &StorageDirs,
+    name: &str,
+    reporter: &dyn Reporter,
+) -> Result<ContainerRecord, EngineError> {
+    start_container_with(dirs, name, false, reporter).map(|(record, _)| record)
 }
 
 /// Like `start_container`; with `attach`, also returns a connection to the
@@ -130,6 +51,7 @@ pub fn start_container_with(
     dirs: &StorageDirs,
     name: &str,
     attach: bool,
+    reporter: &dyn Reporter,
 ) -> Result<(ContainerRecord, Option<std::os::fd::OwnedFd>), EngineError> {
     let store = ContainerStore::new(dirs);
     let id = store.lookup(name)?;
@@ -142,7 +64,7 @@ pub fn start_container_with(
     record.state.stopped_by_user = false;
     record.state.restart_count = 0;
     store.save(&record)?;
-    start_locked(&store, dirs, record, lock, attach)
+    start_locked(&store, dirs, record, lock, attach, reporter)
 }
 
 /// Spawns the monitor while `lock` is held and records a failed start.
@@ -152,53 +74,32 @@ pub(super) fn start_locked(
     record: ContainerRecord,
     lock: ContainerLock,
     attach: bool,
+    reporter: &dyn Reporter,
 ) -> Result<(ContainerRecord, Option<std::os::fd::OwnedFd>), EngineError> {
     match spawn_monitor(dirs, &record.id, attach)? {
-        (StartReport::Started { .. }, socket) => {
+        (StartReport::Started { warnings, .. }, socket) => {
             drop(lock);
+            warnings.iter().for_each(|w| reporter.warning(w));
             Ok((store.load(&record.id)?, socket))
         }
         (StartReport::Listening, _) => unreachable!("spawn_monitor consumes Listening"),
         (StartReport::Failed { exit_code, error }, _) => {
             let mut record = store.load(&record.id)?;
-            record.state.status = Some(ContainerStatus::Exited);
-            record.state.exit_code = Some(exit_code);
-            record.state.error = Some(error.clone());
-            record.state.finished_at = Some(format_rfc3339_nanos(SystemTime::now()));
             let paths = store.paths(&record.id);
-            if record.config.auto_remove {
-                store.forget(&record);
-                let _ = remove_tree(&paths.dir, None);
-            } else {
-                store.save(&record)?;
-            }
+            let exit = RunExit {
+                code: exit_code,
+                error: Some(error.clone()),
+                oom_killed: false,
+            };
+            let retired = retire_container(store, &mut record, &paths, exit, None);
             drop(lock);
+            // The start failure is what the user must hear about; a `--rm`
+            // container's files that would not go are only a leftover.
+            if !record.config.auto_remove {
+                retired?;
+            }
             Err(EngineError::StartFailed { exit_code, error })
         }
-    }
-}
-
-/// Waits until `done` holds for the container's record (or the record is
-/// gone, which also counts as done), or the deadline passes.
-fn wait_for_record(
-    store: &ContainerStore,
-    id: &str,
-    deadline: Option<Instant>,
-    done: impl Fn(&ContainerRecord) -> bool,
-) -> Result<Option<ContainerRecord>, EngineError> {
-    loop {
-        match refresh(store, id) {
-            Ok(record) if done(&record) => return Ok(Some(record)),
-            Ok(_) => {}
-            Err(EngineError::State(crate::state::StateError::NoSuchContainer { .. })) => {
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(EngineError::Timeout);
-        }
-        std::thread::sleep(POLL_INTERVAL);
     }
 }
 
@@ -279,6 +180,7 @@ pub fn restart_container(
     dirs: &StorageDirs,
     name: &str,
     timeout: Option<u32>,
+    reporter: &dyn Reporter,
 ) -> Result<ContainerRecord, EngineError> {
     stop_container(dirs, name, timeout)?;
     let store = ContainerStore::new(dirs);
@@ -287,7 +189,7 @@ pub fn restart_container(
     wait_for_record(&store, &id, Some(Instant::now() + KILL_GRACE), |r| {
         r.state.monitor.is_none_or(|m| !m.is_alive())
     })?;
-    start_container(dirs, &id)
+    start_container(dirs, &id, reporter)
 }
 
 /// `skiff wait`: blocks until the container is in one of `conditions`
@@ -390,9 +292,4 @@ pub fn prune_containers(dirs: &StorageDirs) -> Result<Vec<String>, EngineError> 
         }
     }
     Ok(removed)
-}
-
-/// The identity recorded for a process started just now.
-pub(super) fn identity_of(pid: Pid) -> Option<ProcessIdentity> {
-    ProcessIdentity::of(pid.as_raw())
 }

@@ -19,20 +19,24 @@ mod input;
 pub mod inspect;
 mod launch;
 pub mod lifecycle;
+pub mod lookup;
 pub mod monitor;
+mod options;
 pub mod pause;
 pub mod processes;
 mod pull;
 mod push;
+mod report;
 pub mod resources;
 mod run;
 pub mod signals;
 pub mod stats;
+mod teardown;
 
 pub use attach::{AttachOptions, attach_container};
 pub use commit::commit_container;
 pub use copy::{CopyEndpoint, copy};
-pub use create::{HealthRequest, RunRequest, create_container};
+pub use create::create_container;
 pub use disk_usage::{DiskUsage, UsageLine, disk_usage};
 pub use exec::{ExecOptions, exec_container};
 pub use image_ops::{
@@ -41,8 +45,10 @@ pub use image_ops::{
 };
 pub use images::{import_rootfs, list_images, load_archive, load_directory, save_images};
 pub use input::{parse_env_entries, parse_tmpfs, parse_volume};
-pub use pull::{PullOptions, PullPolicy, PulledImage, image_for_run, print_pull_event, pull_image};
+pub use options::{ContainerOptions, HealthOptions, HealthRequest, RunRequest};
+pub use pull::{PullOptions, PullPolicy, PulledImage, image_for_run, pull_image};
 pub use push::push_image;
+pub use report::Reporter;
 pub use resources::ResourceRequest;
 pub use run::{run_container, run_detached};
 

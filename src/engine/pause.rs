@@ -3,7 +3,7 @@
 
 use super::EngineError;
 use super::cgroup::missing_cgroup_reason;
-use super::lifecycle::refresh;
+use super::lookup::refresh;
 use crate::sandbox::cgroups::Cgroup;
 use crate::state::{ContainerRecord, ContainerStatus, ContainerStore, StorageDirs};
 
@@ -54,17 +54,4 @@ pub fn set_paused(dirs: &StorageDirs, name: &str, paused: bool) -> Result<String
     record.state.status = Some(to);
     store.save(&record)?;
     Ok(record.id)
-}
-
-/// Thaws a paused container so a signal just sent can act (a frozen
-/// process handles nothing, and under cgroup v1 not even SIGKILL).
-/// Returns whether it was paused and is thawed now.
-pub(super) fn thaw_for_signal(record: &ContainerRecord) -> bool {
-    record.status() == ContainerStatus::Paused
-        && record
-            .state
-            .cgroup_path
-            .as_deref()
-            .and_then(Cgroup::open)
-            .is_some_and(|cgroup| cgroup.set_frozen(false).is_ok())
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::time::{Duration, SystemTime};
 
 use super::EngineError;
-use super::lifecycle::find_container;
+use super::lookup::find_container;
 use crate::state::{ContainerRecord, ContainerStatus, ContainerStore, StorageDirs};
 
 /// One process as `top` shows it.

@@ -4,7 +4,8 @@
 
 use super::EngineError;
 use super::images::{as_store_owner, discard_refused_content};
-use crate::layers::registry::{PullEvent, RegistryOptions, fetch_image};
+use super::report::Reporter;
+use crate::layers::registry::{RegistryOptions, fetch_image};
 use crate::layers::{Digest, ImageReference, LayerError, LocalImage, Platform, Store};
 use crate::state::StorageDirs;
 
@@ -64,9 +65,10 @@ pub fn pull_image(
     dirs: &StorageDirs,
     reference: &str,
     options: &PullOptions,
-    progress: &dyn Fn(&PullEvent),
+    reporter: &dyn Reporter,
 ) -> Result<PulledImage, EngineError> {
     let reference = ImageReference::parse(reference)?;
+    reporter.pull_started(&reference);
     let store = Store::open(&dirs.root)?;
     let gc_guard = store.lock_for_writing()?;
     let stored = fetch_image(
@@ -74,7 +76,7 @@ pub fn pull_image(
         &reference,
         &options.platform,
         &options.registry,
-        progress,
+        &|event| reporter.pull_event(event),
     )
     .map_err(EngineError::from)
     .and_then(|fetched| {
@@ -102,13 +104,14 @@ pub fn pull_image(
 }
 
 /// The image `run`/`create` use: from the store, pulled first as `policy`
-/// says. A pull's progress goes to stderr as plain lines.
+/// says. A pull's progress goes to `reporter`.
 pub fn image_for_run(
     dirs: &StorageDirs,
     store: &Store,
     name: &str,
     policy: PullPolicy,
     options: &PullOptions,
+    reporter: &dyn Reporter,
 ) -> Result<LocalImage, EngineError> {
     let local = store.resolve_image(name);
     let wants_pull = matches!(
@@ -120,26 +123,15 @@ pub fn image_for_run(
         return Ok(local?);
     }
     // An ID (prefix) names a local image only; there is nothing to pull.
-    let Ok(reference) = ImageReference::parse(name) else {
+    if ImageReference::parse(name).is_err() {
         return Ok(local?);
-    };
-    eprintln!("Trying to pull {reference}...");
-    match pull_image(dirs, name, options, &print_pull_event) {
+    }
+    match pull_image(dirs, name, options, reporter) {
         Ok(pulled) => Ok(store.resolve_image(&pulled.id.to_string())?),
         Err(e) if policy == PullPolicy::Newer && local.is_ok() => {
-            eprintln!("warning: {e}: using the local image");
+            reporter.warning(&format!("{e}: using the local image"));
             Ok(local?)
         }
         Err(e) => Err(e),
-    }
-}
-
-/// A pull's progress as plain lines on stderr, docker's words:
-/// `<blob>: Already exists`, `<blob>: Pull complete`.
-pub fn print_pull_event(event: &PullEvent) {
-    match event {
-        PullEvent::LayerExists { digest } => eprintln!("{}: Already exists", digest.short()),
-        PullEvent::LayerDone { digest } => eprintln!("{}: Pull complete", digest.short()),
-        PullEvent::Resolved { .. } | PullEvent::Progress { .. } => {}
     }
 }

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use super::EngineError;
 use super::cgroup::missing_cgroup_reason;
-use super::lifecycle::find_container;
+use super::lookup::find_container;
 use super::processes::container_processes;
-use crate::net::NetworkMode;
 use crate::sandbox::cgroups::Cgroup;
 use crate::state::{ContainerStore, StorageDirs};
 
@@ -74,11 +73,7 @@ fn sum_net_dev(text: &str) -> (u64, u64) {
 pub fn sample_usage(dirs: &StorageDirs, name: &str) -> Result<UsageSample, EngineError> {
     let (record, processes) = container_processes(dirs, name)?;
     let pid1 = record.state.pid.map_or(0, |p| p.pid);
-    let private: bool = record
-        .config
-        .network
-        .parse::<NetworkMode>()
-        .is_ok_and(|m| m.is_private());
+    let private = record.config.network.is_private();
     let (net_rx_bytes, net_tx_bytes) = if private { network_bytes(pid1) } else { (0, 0) };
     let mut sample = UsageSample {
         id: record.id.clone(),
@@ -113,9 +108,9 @@ pub fn sample_usage(dirs: &StorageDirs, name: &str) -> Result<UsageSample, Engin
 /// with `all`).
 pub fn stats_targets(dirs: &StorageDirs, all: bool) -> Result<Vec<String>, EngineError> {
     if !all {
-        return super::lifecycle::active_container_ids(dirs);
+        return super::lookup::active_container_ids(dirs);
     }
-    Ok(super::lifecycle::list_containers(dirs)?
+    Ok(super::lookup::list_containers(dirs)?
         .into_iter()
         .map(|r| r.id)
         .collect())

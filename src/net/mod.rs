@@ -42,6 +42,21 @@ impl FromStr for NetworkMode {
     }
 }
 
+// Stored in container records by name; a name this skiff does not know
+// is an error when the record is read, never a silent default.
+impl serde::Serialize for NetworkMode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NetworkMode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for NetworkMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -105,6 +120,18 @@ mod tests {
         assert_eq!("host".parse::<NetworkMode>().unwrap(), NetworkMode::Host);
         let err = "bridge".parse::<NetworkMode>().unwrap_err();
         assert!(err.to_string().contains("\"bridge\" is not supported"));
+    }
+
+    #[test]
+    fn stored_modes_round_trip_and_unknown_ones_are_errors() {
+        let json = serde_json::to_string(&NetworkMode::Host).unwrap();
+        assert_eq!(json, "\"host\"");
+        assert_eq!(
+            serde_json::from_str::<NetworkMode>(&json).unwrap(),
+            NetworkMode::Host
+        );
+        let err = serde_json::from_str::<NetworkMode>("\"bogus\"").unwrap_err();
+        assert!(err.to_string().contains("\"bogus\""), "{err}");
     }
 
     #[test]

@@ -5,21 +5,24 @@
 //! and, created after joining the PID namespace, lives inside it.
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Instant;
 
 use nix::fcntl::{OFlag, open};
 use nix::pty::Winsize;
 use nix::sched::{CloneFlags, setns};
+use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::{Pid, dup2_stdin};
 use oci_spec::runtime::Process;
 
 use super::SandboxError;
-use super::command::exec_command;
 use super::enter::same_namespace;
-use super::init::{attach_terminal, close_inherited_fds, reset_signals};
+use super::init::attach_terminal;
+use super::last_steps::{LastSteps, exec_process, prepare_process, report_failure};
 use super::message::{Channel, Message, channel_pair};
 use super::namespaces::clone_into_namespaces;
+use super::process::SETUP_DEADLINE;
 
 /// What runs, and how it is wired, for one `exec`.
 pub struct ExecRequest<'a> {
@@ -88,8 +91,9 @@ pub fn exec_in_container(req: &ExecRequest) -> Result<ExecProcess, SandboxError>
     let _ = waitpid(helper, None);
     let mut pid = None;
     let mut pty_master = None;
+    let deadline = Instant::now() + SETUP_DEADLINE;
     loop {
-        match parent_end.recv() {
+        match parent_end.recv_before(deadline) {
             Ok(None) => break,
             Ok(Some((Message::Started { pid: p }, _))) => pid = Some(Pid::from_raw(p)),
             Ok(Some((Message::PtyMaster, fd))) => pty_master = fd,
@@ -99,18 +103,18 @@ pub fn exec_in_container(req: &ExecRequest) -> Result<ExecProcess, SandboxError>
                 }
                 return Err(SandboxError::Init { exit_code, text });
             }
-            Ok(Some((Message::Go, _))) => {}
-            Err(e) => return Err(SandboxError::sys("waiting for the exec'd process")(e)),
+            Ok(Some((Message::Go | Message::Warning(_), _))) => {}
+            Err(e) => {
+                if let Some(p) = pid {
+                    let _ = kill(p, Signal::SIGKILL);
+                    let _ = waitpid(p, None);
+                }
+                return Err(SandboxError::sys("waiting for the exec'd process")(e));
+            }
         }
     }
     let pid = pid.ok_or_else(|| SandboxError::Setup("the exec helper ended early".into()))?;
     Ok(ExecProcess { pid, pty_master })
-}
-
-fn fail(chan: &Channel, exit_code: u8, text: String) -> ! {
-    let _ = chan.send(&Message::Failed { exit_code, text });
-    // SAFETY: leave the forked child without running the parent's destructors.
-    unsafe { libc::_exit(exit_code as i32) }
 }
 
 /// In the helper: join, clone the process as skiff's child, report it.
@@ -124,11 +128,11 @@ fn join_and_spawn(req: &ExecRequest, namespaces: &[(OwnedFd, CloneFlags)], chan:
         && let Err(e) = cgroup.join(0)
         && !e.is_permission_denied()
     {
-        fail(&chan, 125, format!("joining the container's cgroup: {e}"));
+        report_failure(&chan, 125, format!("joining the container's cgroup: {e}"));
     }
     for (fd, flag) in namespaces {
         if let Err(e) = setns(fd, *flag) {
-            fail(
+            report_failure(
                 &chan,
                 125,
                 format!("joining the container's namespaces: {e}"),
@@ -142,11 +146,12 @@ fn join_and_spawn(req: &ExecRequest, namespaces: &[(OwnedFd, CloneFlags)], chan:
             // SAFETY: as in `fail`.
             unsafe { libc::_exit(0) }
         }
-        Err(e) => fail(&chan, 125, format!("starting the process: {e}")),
+        Err(e) => report_failure(&chan, 125, format!("starting the process: {e}")),
     }
 }
 
-/// In the new process: terminal, directory, identity, then exec.
+/// In the new process: its own session and terminal (or /dev/null),
+/// then the last steps it shares with the container's init, then exec.
 fn run_process(req: &ExecRequest, chan: Channel) -> ! {
     let process = req.process;
     let setup = || -> Result<(), String> {
@@ -166,19 +171,14 @@ fn run_process(req: &ExecRequest, chan: Channel) -> ! {
                 }
             }
         }
-        let cwd = process.cwd();
-        std::env::set_current_dir(cwd)
-            .map_err(|e| format!("entering working directory {}: {e}", cwd.display()))?;
-        super::security::apply_identity(process).map_err(|e| e.to_string())?;
-        reset_signals();
-        close_inherited_fds();
-        Ok(())
+        let steps = LastSteps {
+            create_workdir: false,
+            die_with_parent: false,
+        };
+        prepare_process(process, &steps).map_err(|e| e.to_string())
     };
     if let Err(text) = setup() {
-        fail(&chan, 125, text);
+        report_failure(&chan, 125, text);
     }
-    let args = process.args().clone().unwrap_or_default();
-    let env = process.env().clone().unwrap_or_default();
-    let failed = exec_command(&args, &env);
-    fail(&chan, failed.exit_code, failed.text)
+    exec_process(process, &chan)
 }

@@ -12,7 +12,7 @@ use nix::unistd::dup2_stdin;
 use oci_spec::runtime::Spec;
 
 use super::SetupError;
-use super::command::exec_command;
+use super::last_steps::{LastSteps, exec_process, prepare_process, report_failure};
 use super::message::{Channel, Message};
 use super::namespaces::bring_loopback_up;
 use super::rootfs::{
@@ -40,21 +40,15 @@ const EXIT_SETUP_FAILED: u8 = 125;
 /// Runs in the cloned child; never returns.
 pub fn container_init(ctx: &InitContext, chan: Channel) -> ! {
     if let Err(e) = setup(ctx, &chan) {
-        fail(chan, EXIT_SETUP_FAILED, e.to_string());
+        report_failure(&chan, EXIT_SETUP_FAILED, e.to_string());
     }
     let chan = if ctx.init_process {
         start_under_init(chan)
     } else {
         chan
     };
-    exec_or_report(ctx, chan)
-}
-
-/// Reports a failure to skiff and exits with its code.
-fn fail(chan: Channel, exit_code: u8, text: String) -> ! {
-    let _ = chan.send(&Message::Failed { exit_code, text });
-    // SAFETY: leaving the child without running the parent's destructors.
-    unsafe { libc::_exit(exit_code as i32) }
+    let process = ctx.spec.process().as_ref().expect("spec has a process");
+    exec_process(process, &chan)
 }
 
 /// Forks the command's process; this process stays PID 1 as its init.
@@ -69,20 +63,12 @@ fn start_under_init(chan: Channel) -> Channel {
             drop(chan);
             super::mini_init::supervise(child)
         }
-        Err(e) => fail(
-            chan,
+        Err(e) => report_failure(
+            &chan,
             EXIT_SETUP_FAILED,
             format!("forking the command under --init: {e}"),
         ),
     }
-}
-
-fn exec_or_report(ctx: &InitContext, chan: Channel) -> ! {
-    let process = ctx.spec.process().as_ref().expect("spec has a process");
-    let args = process.args().clone().unwrap_or_default();
-    let env = process.env().clone().unwrap_or_default();
-    let failed = exec_command(&args, &env);
-    fail(chan, failed.exit_code, failed.text)
 }
 
 fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
@@ -157,7 +143,9 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
         .as_ref()
         .map(|r| r.path().clone())
         .ok_or_else(|| SetupError::Message("spec has no root".into()))?;
-    mount_layers(ctx.layers, &rootfs)?;
+    mount_layers(ctx.layers, &rootfs, &mut |text| {
+        let _ = chan.send(&Message::Warning(text));
+    })?;
     for m in spec.mounts().iter().flatten() {
         mount_one(&rootfs, m)?;
     }
@@ -197,34 +185,16 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
         })?;
     }
 
-    // 9. The working directory is created as container root, before the
-    //    identity switch, as docker does.
-    let cwd = process.cwd();
-    std::fs::create_dir_all(cwd).map_err(|source| SetupError::Io {
-        what: format!("creating working directory {}", cwd.display()),
-        source,
-    })?;
-    std::env::set_current_dir(cwd).map_err(|source| SetupError::Io {
-        what: format!("entering working directory {}", cwd.display()),
-        source,
-    })?;
-
-    // 10. Identity and privileges last: every step above needed root in
-    //     the namespace.
-    super::security::apply_identity(process)?;
-
-    // 11. A setuid above cleared the parent-death signal; set it now so a
-    //     killed `skiff run` does not leave an orphaned container behind.
-    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-
-    // 12. Signals: skiff blocked some and ignores SIGPIPE; the container
-    //     starts with defaults, like any freshly exec'd program.
-    reset_signals();
-
-    // 13. No fd of skiff's reaches the container (our channel end is
-    //     close-on-exec, so its EOF tells the parent we exec'd).
-    close_inherited_fds();
-    Ok(())
+    // 9. The last steps, shared with `exec`: working directory (created
+    //    as container root), identity and privileges, the parent-death
+    //    signal, default signal dispositions, no inherited fds.
+    prepare_process(
+        process,
+        &LastSteps {
+            create_workdir: true,
+            die_with_parent: true,
+        },
+    )
 }
 
 pub(super) fn attach_terminal(

@@ -3,9 +3,11 @@
 //! close-on-exec), which is how the parent learns the exec succeeded.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Instant;
 
 use nix::cmsg_space;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{
     AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
     sendmsg, socketpair,
@@ -23,6 +25,10 @@ pub enum Message {
     Failed { exit_code: u8, text: String },
     /// Exec helper → parent: the process that will exec has this PID.
     Started { pid: i32 },
+    /// Init → parent: something the user should know that did not stop
+    /// the setup (a root filesystem driver fallback). The parent reports
+    /// it; init's own stderr may be the container's log.
+    Warning(String),
 }
 
 impl Message {
@@ -40,6 +46,11 @@ impl Message {
                 out.extend_from_slice(text.as_bytes());
                 out
             }
+            Message::Warning(text) => {
+                let mut out = vec![b'W'];
+                out.extend_from_slice(text.as_bytes());
+                out
+            }
         }
     }
 
@@ -54,6 +65,7 @@ impl Message {
                 exit_code: *code,
                 text: String::from_utf8_lossy(text).into_owned(),
             }),
+            [b'W', text @ ..] => Some(Message::Warning(String::from_utf8_lossy(text).into_owned())),
             _ => None,
         }
     }
@@ -89,6 +101,29 @@ impl Channel {
             .unwrap_or_default();
         sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None)?;
         Ok(())
+    }
+
+    /// Like `recv`, but gives up with `ETIMEDOUT` once `deadline` passes
+    /// without a message: the parent's every wait on a child is bounded.
+    pub fn recv_before(
+        &self,
+        deadline: Instant,
+    ) -> nix::Result<Option<(Message, Option<OwnedFd>)>> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(nix::Error::ETIMEDOUT);
+            }
+            // Rounded up: poll's milliseconds must not end the wait early.
+            let millis = i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+            let timeout = PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX);
+            let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, timeout) {
+                Ok(0) | Err(nix::Error::EINTR) => continue,
+                Ok(_) => return self.recv(),
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The next message and any fd sent with it; `None` at end-of-file.
@@ -139,10 +174,27 @@ mod tests {
             text: "nope: executable file not found in $PATH".into(),
         };
         a.send(&failed).unwrap();
+        let warning = Message::Warning("falling back to copying".into());
+        a.send(&warning).unwrap();
         assert_eq!(b.recv().unwrap().unwrap().0, Message::Go);
         assert_eq!(b.recv().unwrap().unwrap().0, failed);
+        assert_eq!(b.recv().unwrap().unwrap().0, warning);
         drop(a);
         assert!(b.recv().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_silent_peer_times_out_at_the_deadline() {
+        let (a, b) = channel_pair().unwrap();
+        let start = Instant::now();
+        let deadline = start + std::time::Duration::from_millis(50);
+        assert_eq!(b.recv_before(deadline).unwrap_err(), nix::Error::ETIMEDOUT);
+        assert!(Instant::now() >= deadline);
+        a.send(&Message::Go).unwrap();
+        let later = Instant::now() + std::time::Duration::from_secs(5);
+        assert_eq!(b.recv_before(later).unwrap().unwrap().0, Message::Go);
+        drop(a);
+        assert!(b.recv_before(later).unwrap().is_none());
     }
 
     #[test]

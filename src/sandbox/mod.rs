@@ -8,6 +8,7 @@ pub mod enter;
 pub mod exec;
 pub mod foreground;
 mod init;
+mod last_steps;
 mod message;
 mod mini_init;
 pub mod namespaces;

@@ -2,6 +2,7 @@
 //! maps, release it, and learn whether its exec succeeded.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::waitpid;
@@ -21,7 +22,31 @@ pub struct StartedContainer {
     pub user_namespace: Option<OwnedFd>,
     /// The container terminal's master side, with `-t`.
     pub pty_master: Option<OwnedFd>,
+    /// What init reported that the user should hear (driver fallbacks).
+    pub warnings: Vec<String>,
 }
+
+/// Work done from outside the container, with its PID 1's PID, after its
+/// ID maps are written and it is in its cgroup, and before its init goes
+/// on: whatever needs the container's namespaces to exist while nothing
+/// runs in them yet (moving a veth into its network namespace, starting
+/// pasta on it). A failure aborts the start: the child is killed.
+pub trait ParentSteps {
+    fn before_go(&mut self, child: Pid) -> Result<(), SandboxError>;
+}
+
+/// A start with no parent-side steps of its own.
+pub struct NoParentSteps;
+
+impl ParentSteps for NoParentSteps {
+    fn before_go(&mut self, _child: Pid) -> Result<(), SandboxError> {
+        Ok(())
+    }
+}
+
+/// How long init may take from `Go` to exec. Its slowest legitimate work
+/// is the copying root filesystem driver's copy of a large image.
+pub const SETUP_DEADLINE: Duration = Duration::from_secs(300);
 
 fn mappings(spec: &oci_spec::runtime::Spec) -> Option<(Vec<IdMapping>, Vec<IdMapping>)> {
     let linux = spec.linux().as_ref()?;
@@ -41,7 +66,11 @@ fn mappings(spec: &oci_spec::runtime::Spec) -> Option<(Vec<IdMapping>, Vec<IdMap
 }
 
 /// Starts the container described by `ctx`; returns once its command runs.
-pub fn start(ctx: &InitContext) -> Result<StartedContainer, SandboxError> {
+/// `steps` run with the child's PID just before it is released.
+pub fn start(
+    ctx: &InitContext,
+    steps: &mut dyn ParentSteps,
+) -> Result<StartedContainer, SandboxError> {
     let (parent_end, child_end) =
         channel_pair().map_err(SandboxError::sys("creating the setup channel"))?;
     let flags = clone_flags(ctx.spec);
@@ -74,20 +103,30 @@ pub fn start(ctx: &InitContext) -> Result<StartedContainer, SandboxError> {
         })?;
         user_namespace = Some(OwnedFd::from(ns));
     }
+    steps.before_go(pid).map_err(abort)?;
     parent_end
         .send(&Message::Go)
         .map_err(|e| abort(SandboxError::sys("releasing the container")(e)))?;
 
     let mut pty_master = None;
+    let mut warnings = Vec::new();
+    let deadline = Instant::now() + SETUP_DEADLINE;
     loop {
-        match parent_end.recv() {
+        match parent_end.recv_before(deadline) {
             Ok(None) => break, // init exec'd: its end closed on exec
             Ok(Some((Message::PtyMaster, fd))) => pty_master = fd,
             Ok(Some((Message::Failed { exit_code, text }, _))) => {
                 let _ = waitpid(pid, None);
                 return Err(SandboxError::Init { exit_code, text });
             }
+            Ok(Some((Message::Warning(text), _))) => warnings.push(text),
             Ok(Some((Message::Go | Message::Started { .. }, _))) => {}
+            Err(nix::Error::ETIMEDOUT) => {
+                return Err(abort(SandboxError::Setup(format!(
+                    "the container's init did not finish its setup within {} s",
+                    SETUP_DEADLINE.as_secs()
+                ))));
+            }
             Err(e) => {
                 return Err(abort(SandboxError::sys(
                     "waiting for the container to start",
@@ -99,5 +138,6 @@ pub fn start(ctx: &InitContext) -> Result<StartedContainer, SandboxError> {
         pid,
         user_namespace,
         pty_master,
+        warnings,
     })
 }

@@ -157,8 +157,14 @@ fn mount_copy(layers: &RootfsLayers, target: &Path) -> Result<(), SetupError> {
     .map_err(sys("binding the copied root"))
 }
 
-/// Mounts the layered root at `target`, trying the drivers in order.
-pub fn mount_layers(layers: &RootfsLayers, target: &Path) -> Result<(), SetupError> {
+/// Mounts the layered root at `target`, trying the drivers in order; a
+/// fallback is reported through `warn` (init sends it to skiff, which
+/// tells the user).
+pub fn mount_layers(
+    layers: &RootfsLayers,
+    target: &Path,
+    warn: &mut dyn FnMut(String),
+) -> Result<(), SetupError> {
     match layers.driver {
         RootfsDriver::Kernel => mount_kernel_overlay(layers, target),
         RootfsDriver::Fuse => {
@@ -177,14 +183,14 @@ pub fn mount_layers(layers: &RootfsLayers, target: &Path) -> Result<(), SetupErr
                 )
                 .is_ok();
             if fuse_usable {
-                eprintln!("warning: {kernel_err}: falling back to fuse-overlayfs");
+                warn(format!("{kernel_err}: falling back to fuse-overlayfs"));
                 if mount_fuse_overlay(layers, target).is_ok() {
                     return leave_fuse_daemon_behind();
                 }
             }
-            eprintln!(
-                "warning: {kernel_err}: falling back to copying the image layers (slow, uses disk)"
-            );
+            warn(format!(
+                "{kernel_err}: falling back to copying the image layers (slow, uses disk)"
+            ));
             mount_copy(layers, target)
         }
     }

@@ -139,28 +139,42 @@ const DEFAULT_DEVICES: [(&str, i64, i64); 6] = [
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// ENTRYPOINT/CMD as docker combines them: `--entrypoint` replaces the
-/// image's ENTRYPOINT and drops its CMD; arguments replace CMD.
-pub fn process_args(
-    image: &ImageDefaults,
-    entrypoint: Option<&str>,
-    command: &[String],
-) -> Result<Vec<String>, PlanError> {
-    let (entry, default_cmd): (Vec<String>, &[String]) = match entrypoint {
-        Some("") => (Vec::new(), &[]),
-        Some(e) => (vec![e.to_string()], &[]),
-        None => (image.entrypoint.clone(), &image.cmd),
-    };
-    let cmd = if command.is_empty() {
-        default_cmd
-    } else {
-        command
-    };
-    let args: Vec<String> = entry.into_iter().chain(cmd.iter().cloned()).collect();
-    if args.is_empty() {
-        return Err(PlanError::NoCommand);
+/// The two halves of a container's command line, as `inspect` shows
+/// them (`Config.Entrypoint`, `Config.Cmd`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandLine {
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+}
+
+impl CommandLine {
+    /// ENTRYPOINT and CMD as docker combines them: `--entrypoint` replaces
+    /// the image's ENTRYPOINT and drops its CMD; arguments replace CMD.
+    pub fn new(image: &ImageDefaults, entrypoint: Option<&str>, command: &[String]) -> CommandLine {
+        let (entrypoint, default_cmd): (Vec<String>, &[String]) = match entrypoint {
+            Some("") => (Vec::new(), &[]),
+            Some(e) => (vec![e.to_string()], &[]),
+            None => (image.entrypoint.clone(), &image.cmd),
+        };
+        let cmd = if command.is_empty() {
+            default_cmd
+        } else {
+            command
+        };
+        CommandLine {
+            entrypoint,
+            cmd: cmd.to_vec(),
+        }
     }
-    Ok(args)
+
+    /// The process's arguments; an error when both halves are empty.
+    pub fn args(&self) -> Result<Vec<String>, PlanError> {
+        let args: Vec<String> = self.entrypoint.iter().chain(&self.cmd).cloned().collect();
+        if args.is_empty() {
+            return Err(PlanError::NoCommand);
+        }
+        Ok(args)
+    }
 }
 
 /// Image env, then skiff's defaults where missing, then the user's `-e`s;
@@ -333,7 +347,7 @@ fn id_mappings(maps: &[IdMapping]) -> Result<Vec<LinuxIdMapping>, PlanError> {
 
 /// Builds the runtime spec for one container.
 pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanError> {
-    let args = process_args(image, plan.entrypoint.as_deref(), &plan.command)?;
+    let args = CommandLine::new(image, plan.entrypoint.as_deref(), &plan.command).args()?;
     let cwd = plan
         .workdir
         .clone()

@@ -41,6 +41,14 @@ fn plan() -> RunPlan {
     }
 }
 
+fn process_args(
+    image: &ImageDefaults,
+    entrypoint: Option<&str>,
+    command: &[String],
+) -> Result<Vec<String>, PlanError> {
+    CommandLine::new(image, entrypoint, command).args()
+}
+
 #[test]
 fn entrypoint_and_cmd_combine_like_docker() {
     let img = image();

@@ -15,7 +15,8 @@ pub use dirs::StorageDirs;
 pub use liveness::ProcessIdentity;
 pub use record::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStatus,
-    HealthConfig, HealthProbe, HealthState, HealthStatus, MountSummary, RestartPolicy,
+    HealthConfig, HealthProbe, HealthState, HealthStatus, MountKind, MountSummary, RestartPolicy,
+    RunExit,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +40,9 @@ pub enum StateError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: malformed container record: {source}")]
+    #[error("container {id}: its record {path} cannot be used: {source}")]
     Malformed {
+        id: String,
         path: PathBuf,
         source: serde_json::Error,
     },

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StateError;
 use super::liveness::ProcessIdentity;
+use crate::net::NetworkMode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -120,12 +121,21 @@ pub struct HealthConfig {
     pub retries: u32,
 }
 
+/// What is mounted; a kind this skiff does not know is an error when the
+/// record is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    Bind,
+    Tmpfs,
+}
+
 /// One volume or tmpfs as `inspect` shows it under `.Mounts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MountSummary {
     #[serde(rename = "Type")]
-    pub kind: String,
+    pub kind: MountKind,
     pub source: String,
     pub destination: String,
     #[serde(rename = "RW")]
@@ -146,7 +156,7 @@ pub struct ContainerConfig {
     pub workdir: String,
     pub user: String,
     pub hostname: String,
-    pub network: String,
+    pub network: NetworkMode,
     pub tty: bool,
     pub interactive: bool,
     /// `--rm`: the monitor (or foreground run) removes it after exit.
@@ -220,6 +230,36 @@ pub struct ContainerState {
     pub cgroup_path: Option<String>,
 }
 
+/// How one run of a container ended, as its record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunExit {
+    /// The container's exit code (128+N when killed by signal N), or -1
+    /// when no process that could know it survived.
+    pub code: i32,
+    /// Why the run failed to start, or why the code is unknown.
+    pub error: Option<String>,
+    pub oom_killed: bool,
+}
+
+impl ContainerState {
+    /// Records the end of a run: the one place an exit is written, by the
+    /// foreground `run`, the monitor, a failed start and `refresh` alike.
+    /// The run's process and cgroup are gone, and so is whoever waited for
+    /// it (a monitor that will restart the container records itself again).
+    pub fn mark_exited(&mut self, exit: RunExit) {
+        self.status = Some(ContainerStatus::Exited);
+        self.pid = None;
+        self.monitor = None;
+        self.cgroup_path = None;
+        self.exit_code = Some(exit.code);
+        self.error = exit.error;
+        self.oom_killed = exit.oom_killed;
+        self.finished_at = Some(crate::timestamp::format_rfc3339_nanos(
+            std::time::SystemTime::now(),
+        ));
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContainerRecord {
     pub id: String,
@@ -267,7 +307,14 @@ impl ContainerRecord {
                 path: path.clone(),
                 source,
             })?;
-        serde_json::from_slice(&text).map_err(|source| StateError::Malformed { path, source })
+        serde_json::from_slice(&text).map_err(|source| StateError::Malformed {
+            id: dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path,
+            source,
+        })
     }
 
     /// The short ID docker prints (12 hex digits).
@@ -330,6 +377,42 @@ mod tests {
         assert!(RestartPolicy::Always.wants_restart(0, 99, false));
         assert!(!RestartPolicy::Always.wants_restart(0, 0, true));
         assert!(!RestartPolicy::No.wants_restart(1, 0, false));
+    }
+
+    #[test]
+    fn unknown_stored_values_are_errors_naming_the_container() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("c0ffee");
+        fs::create_dir(&dir).unwrap();
+        let mut rec = ContainerRecord {
+            id: "c0ffee".into(),
+            name: "web".into(),
+            image: "busybox".into(),
+            image_id: "sha256:00".into(),
+            created: "2026-11-23T00:00:00.000000000Z".into(),
+            config: ContainerConfig::default(),
+            state: ContainerState::default(),
+        };
+        rec.config.mounts.push(MountSummary {
+            kind: MountKind::Tmpfs,
+            source: "tmpfs".into(),
+            destination: "/t".into(),
+            read_write: true,
+        });
+        rec.save(&dir).unwrap();
+        let good = fs::read_to_string(dir.join("state.json")).unwrap();
+        for (field, bad) in [
+            (r#""network":"none""#, r#""network":"bridge""#),
+            (r#""Name":"no""#, r#""Name":"sometimes""#),
+            (r#""Type":"tmpfs""#, r#""Type":"nfs""#),
+        ] {
+            assert!(good.contains(field), "{field} in {good}");
+            fs::write(dir.join("state.json"), good.replace(field, bad)).unwrap();
+            let err = ContainerRecord::load(&dir).unwrap_err().to_string();
+            assert!(err.contains("container c0ffee"), "{err}");
+            let value = bad.split(':').nth(1).unwrap().trim_matches('"');
+            assert!(err.contains(value), "{value}: {err}");
+        }
     }
 
     #[test]

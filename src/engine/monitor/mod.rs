@@ -8,6 +8,7 @@
 //! monitor writes that first `running` state without taking it. Every
 //! later state change (exit, restart) takes the lock.
 
+pub mod attach_protocol;
 mod relay;
 mod spawn;
 mod trim;
@@ -23,13 +24,15 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::stat::Mode;
 use nix::unistd::pipe2;
 
+use super::EngineError;
 use super::cleanup::remove_tree;
 use super::launch::{LaunchPlan, launch};
-use super::{EngineError, cgroup};
+use super::teardown::{RunResources, teardown_run};
 use crate::sandbox::cgroups::Cgroup;
 use crate::state::log::LogWriter;
 use crate::state::{
-    ContainerPaths, ContainerRecord, ContainerStatus, ContainerStore, ProcessIdentity, StorageDirs,
+    ContainerPaths, ContainerRecord, ContainerStatus, ContainerStore, ProcessIdentity, RunExit,
+    StorageDirs,
 };
 use crate::timestamp::format_rfc3339_nanos;
 use relay::{Relay, Streams};
@@ -50,8 +53,8 @@ struct Monitor {
     relay: Relay,
     /// The container's user namespace (rootless), for removing its files.
     user_namespace: Option<OwnedFd>,
-    /// The running container's cgroup; removed after each exit.
-    cgroup: Option<Cgroup>,
+    /// What the current run holds; released after each exit.
+    run: RunResources,
 }
 
 fn report(pipe: &mut File, message: &StartReport) {
@@ -92,7 +95,7 @@ pub fn monitor_main(dirs: &StorageDirs, id: &str, report_fd: RawFd, attach: bool
         monitor.relay.wait_for_client(ATTACH_DEADLINE);
     }
     match monitor.start_container(true) {
-        Ok(pid) => report(&mut report_pipe, &StartReport::Started { pid }),
+        Ok((pid, warnings)) => report(&mut report_pipe, &StartReport::Started { pid, warnings }),
         Err(e) => {
             report(&mut report_pipe, &StartReport::failed(&e));
             monitor.clean_up(false);
@@ -150,13 +153,15 @@ impl Monitor {
             paths,
             plan,
             user_namespace: None,
-            cgroup: None,
+            run: RunResources::default(),
         })
     }
 
     /// Starts the container's process with its stdio on fresh pipes (or
-    /// its terminal) and records it as running.
-    fn start_container(&mut self, first: bool) -> Result<i32, EngineError> {
+    /// its terminal) and records it as running. Returns its PID and what
+    /// init warned about (the first start's go to the user; a restart's
+    /// would repeat them to nobody).
+    fn start_container(&mut self, first: bool) -> Result<(i32, Vec<String>), EngineError> {
         let config = &self.record.config;
         let pipe = || pipe2(OFlag::O_CLOEXEC).map_err(EngineError::sys("creating a pipe"));
         let mut streams = Streams::default();
@@ -181,8 +186,8 @@ impl Monitor {
         for target in 0..=2 {
             redirect(&null, target)?;
         }
-        let (started, cgroup) = started?;
-        self.cgroup = cgroup;
+        let (started, run) = started?;
+        self.run = run;
         streams.pty = started.pty_master;
         if started.user_namespace.is_some() {
             self.user_namespace = started.user_namespace;
@@ -201,7 +206,7 @@ impl Monitor {
         state.status = Some(ContainerStatus::Running);
         state.pid = ProcessIdentity::of(pid);
         state.monitor = Some(ProcessIdentity::current());
-        state.cgroup_path = self.cgroup.as_ref().map(Cgroup::path);
+        state.cgroup_path = self.run.cgroup.as_ref().map(Cgroup::path);
         state.started_at = Some(format_rfc3339_nanos(SystemTime::now()));
         state.finished_at = None;
         state.exit_code = None;
@@ -217,7 +222,7 @@ impl Monitor {
         }
         self.store.save(&self.record)?;
         self.relay.begin(started.pid, streams, &self.record);
-        Ok(pid)
+        Ok((pid, started.warnings))
     }
 
     /// Relays and records until the container exits for good.
@@ -255,16 +260,15 @@ impl Monitor {
 
     /// Writes the exit into the record; says whether to restart.
     fn record_exit(&mut self, exit_code: i32) -> Result<bool, EngineError> {
-        let oom_killed = cgroup::release(self.cgroup.take().as_ref());
+        let teardown = teardown_run(std::mem::take(&mut self.run));
         let _lock = self.store.lock(&self.record.id)?;
         self.record = self.store.load(&self.record.id)?;
+        self.record.state.mark_exited(RunExit {
+            code: exit_code,
+            error: None,
+            oom_killed: teardown.oom_killed,
+        });
         let state = &mut self.record.state;
-        state.status = Some(ContainerStatus::Exited);
-        state.pid = None;
-        state.cgroup_path = None;
-        state.oom_killed = oom_killed;
-        state.exit_code = Some(exit_code);
-        state.finished_at = Some(format_rfc3339_nanos(SystemTime::now()));
         let restart = self.record.config.restart.wants_restart(
             exit_code,
             state.restart_count,
@@ -272,8 +276,9 @@ impl Monitor {
         );
         if restart {
             state.restart_count += 1;
-        } else {
-            state.monitor = None;
+            // Still the container's monitor through the back-off: `start`
+            // and `restart` must not start a second one meanwhile.
+            state.monitor = Some(ProcessIdentity::current());
         }
         self.store.save(&self.record)?;
         Ok(restart)
@@ -282,7 +287,7 @@ impl Monitor {
     /// Removes the per-run files and, for `--rm` containers that ran,
     /// the whole container.
     fn clean_up(&mut self, ran: bool) {
-        cgroup::release(self.cgroup.take().as_ref());
+        teardown_run(std::mem::take(&mut self.run));
         let Ok(_lock) = self.store.lock(&self.record.id) else {
             let _ = remove_tree(&self.paths.run_dir, self.user_namespace.as_ref());
             return;

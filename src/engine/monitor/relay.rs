@@ -15,8 +15,8 @@ use nix::sys::time::TimeVal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use super::attach_protocol::{Frame, MAX_PAYLOAD, listen_at};
 use super::trim::Trimmer;
-use crate::engine::attach::protocol::{Frame, MAX_PAYLOAD, listen_at};
 use crate::sandbox::foreground::write_all;
 use crate::state::log::{LogWriter, Stream};
 use crate::state::{ContainerRecord, StorageDirs};

@@ -16,8 +16,8 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, execv, fork, pipe2, setsid};
 use serde::{Deserialize, Serialize};
 
+use super::attach_protocol::connect_to;
 use crate::engine::EngineError;
-use crate::engine::attach::protocol::connect_to;
 use crate::sandbox::close_inherited_fds;
 use crate::state::{ContainerStore, StorageDirs};
 
@@ -37,6 +37,9 @@ pub enum StartReport {
     Listening,
     Started {
         pid: i32,
+        /// What the container's init reported on the way (driver
+        /// fallbacks), for the spawner's reporter.
+        warnings: Vec<String>,
     },
     Failed {
         exit_code: i32,

@@ -1,8 +1,6 @@
 //! `skiff attach` and `start -a`: connect to a detached container's
 //! monitor and stream its output here and this terminal's input there.
 
-pub mod protocol;
-
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -11,10 +9,10 @@ use nix::sys::signal::Signal;
 use nix::sys::socket::{MsgFlags, recv, send};
 
 use super::EngineError;
-use super::lifecycle::{UNKNOWN_EXIT_CODE, find_container, refresh};
+use super::lookup::{UNKNOWN_EXIT_CODE, find_container, refresh};
+use super::monitor::attach_protocol::{Frame, MAX_PAYLOAD, connect_to};
 use crate::sandbox::foreground::{RawMode, SignalGuard, terminal_size};
 use crate::state::{ContainerRecord, ContainerStore, StorageDirs};
-use protocol::{Frame, MAX_PAYLOAD, connect_to};
 
 /// docker's default detach sequence.
 pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
