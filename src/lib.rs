@@ -11,3 +11,6 @@ pub mod sandbox;
 pub mod state;
 pub mod timestamp;
 pub mod units;
+
+#[cfg(test)]
+mod architecture_tests;
