@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use clap::Args;
 use serde_json::{Value, json};
 use skiff::engine::EngineError;
+use skiff::engine::container_filter::{ContainerQuery, select_containers, writable_layer_size};
 use skiff::engine::inspect::container_json;
 use skiff::engine::lifecycle::{self, StopOutcome};
 use skiff::engine::lookup::{self, find_container, list_containers};
@@ -102,14 +103,13 @@ fn command_text(record: &ContainerRecord, no_trunc: bool) -> String {
 }
 
 /// One `ps` row with podman's template field names.
-fn ps_row(record: &ContainerRecord, store: &ContainerStore, args: &PsArgs) -> Value {
+fn ps_row(record: &ContainerRecord, dirs: &StorageDirs, args: &PsArgs) -> Value {
     let now = SystemTime::now();
     let created = parse_rfc3339_time(&record.created)
         .and_then(|t| now.duration_since(t).ok())
         .unwrap_or(Duration::ZERO);
     let size = if args.size {
-        let bytes = skiff::layers::tree_size(&store.paths(&record.id).dir.join("upper"));
-        super::format::human_size(bytes)
+        super::format::human_size(writable_layer_size(dirs, &record.id))
     } else {
         String::new()
     };
@@ -141,47 +141,6 @@ fn ps_row(record: &ContainerRecord, store: &ContainerStore, args: &PsArgs) -> Va
     })
 }
 
-fn matches_filter(record: &ContainerRecord, filter: &str) -> anyhow::Result<bool> {
-    let (key, value) = filter
-        .split_once('=')
-        .ok_or_else(|| anyhow::anyhow!("invalid filter \"{filter}\": expected KEY=VALUE"))?;
-    Ok(match key {
-        "status" => {
-            let valid = ["created", "running", "paused", "stopping", "exited"];
-            if !valid.contains(&value) {
-                anyhow::bail!(
-                    "invalid filter \"{filter}\": status must be one of {}",
-                    valid.join(", ")
-                );
-            }
-            record.status().as_str() == value
-        }
-        "name" => record.name.contains(value),
-        "id" => record.id.starts_with(value),
-        "label" => match value.split_once('=') {
-            Some((k, v)) => record.config.labels.get(k).is_some_and(|x| x == v),
-            None => record.config.labels.contains_key(value),
-        },
-        "ancestor" => {
-            record.image == value
-                || record
-                    .image_id
-                    .trim_start_matches("sha256:")
-                    .starts_with(value.trim_start_matches("sha256:"))
-                || record.image.split(':').next() == Some(value)
-        }
-        "exited" => {
-            let code: i32 = value.parse().map_err(|_| {
-                anyhow::anyhow!("invalid filter \"{filter}\": exited takes a number")
-            })?;
-            record.status() == ContainerStatus::Exited && record.state.exit_code == Some(code)
-        }
-        other => anyhow::bail!(
-            "invalid filter \"{other}\": use status, name, id, label, ancestor or exited"
-        ),
-    })
-}
-
 fn ps_header(field: &str) -> Option<&'static str> {
     Some(match field {
         "ID" => "CONTAINER ID",
@@ -194,48 +153,24 @@ fn ps_header(field: &str) -> Option<&'static str> {
 }
 
 pub fn ps(dirs: &StorageDirs, args: PsArgs) -> anyhow::Result<i32> {
-    let store = ContainerStore::new(dirs);
-    let mut records = list_containers(dirs)?;
-    let limit = if args.latest { Some(1) } else { args.last };
-    let show_all = args.all || limit.is_some();
-    let mut kept = Vec::new();
-    for record in records.drain(..) {
-        if !show_all && !record.status().is_active() {
-            continue;
-        }
-        let mut keep = true;
-        for f in &args.filter {
-            keep &= matches_filter(&record, f)?;
-        }
-        if keep {
-            kept.push(record);
-        }
-    }
-    if let Some(n) = limit {
-        kept.truncate(n);
-    }
-    match args.sort.as_str() {
-        "created" => {}
-        "id" => kept.sort_by(|a, b| a.id.cmp(&b.id)),
-        "image" => kept.sort_by(|a, b| a.image.cmp(&b.image)),
-        "names" => kept.sort_by(|a, b| a.name.cmp(&b.name)),
-        "command" => kept.sort_by(|a, b| a.config.args.cmp(&b.config.args)),
-        "status" => kept.sort_by(|a, b| a.status().as_str().cmp(b.status().as_str())),
-        "runningfor" => kept.sort_by(|a, b| b.state.started_at.cmp(&a.state.started_at)),
-        "size" => {
-            kept.sort_by_key(|r| skiff::layers::tree_size(&store.paths(&r.id).dir.join("upper")))
-        }
-        other => anyhow::bail!(
-            "invalid sort field \"{other}\": use command, created, id, image, names, runningfor, size or status"
-        ),
-    }
+    let query = ContainerQuery {
+        all: args.all,
+        limit: if args.latest { Some(1) } else { args.last },
+        filters: args
+            .filter
+            .iter()
+            .map(|f| f.parse())
+            .collect::<Result<_, _>>()?,
+        sort: args.sort.parse()?,
+    };
+    let kept = select_containers(dirs, &query)?;
     if args.quiet {
         for r in &kept {
             println!("{}", if args.no_trunc { &r.id } else { r.short_id() });
         }
         return Ok(0);
     }
-    let rows: Vec<Value> = kept.iter().map(|r| ps_row(r, &store, &args)).collect();
+    let rows: Vec<Value> = kept.iter().map(|r| ps_row(r, dirs, &args)).collect();
     if let Some(format) = args.format.as_deref().filter(|f| *f != "table") {
         let format = OutputFormat::parse(format)?;
         print!("{}", render_rows(&format, &rows, &ps_header)?);

@@ -7,6 +7,7 @@ mod cgroup;
 pub mod changes;
 mod cleanup;
 mod commit;
+pub mod container_filter;
 mod copy;
 mod create;
 mod disk_usage;
