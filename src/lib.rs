@@ -11,3 +11,4 @@ pub mod sandbox;
 pub mod state;
 pub mod timestamp;
 pub mod units;
+pub mod xattr;
