@@ -42,6 +42,22 @@ pub(super) fn open_dir_at(parent: BorrowedFd<'_>, name: &OsStr) -> nix::Result<O
     )
 }
 
+/// Opens the file `name` in `parent` for reading: never through a
+/// symlink, and without blocking should it be a fifo (the caller checks
+/// what it opened is the regular file it listed).
+pub(super) fn open_read_at(parent: BorrowedFd<'_>, name: &OsStr) -> nix::Result<OwnedFd> {
+    openat(
+        parent,
+        name,
+        OFlag::O_RDONLY
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_NOCTTY
+            | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
 /// What is at `name` in `parent`, without following a symlink.
 pub(super) fn lstat_at(parent: BorrowedFd<'_>, name: &OsStr) -> nix::Result<FileStat> {
     fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW)
