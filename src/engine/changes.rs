@@ -37,19 +37,14 @@ pub fn container_changes(dirs: &StorageDirs, name: &str) -> Result<Vec<Change>, 
     let upper = store.paths(&record.id).dir.join("upper");
     let image = crate::layers::Store::open(&dirs.root)?.resolve_image(&record.image_id)?;
     let mount_points = skiff_mount_points(&record);
-    let walk = || {
-        let changes =
-            list_changes(&upper, &image.layer_dirs, &mount_points).map_err(|e| e.to_string())?;
-        serde_json::to_string(&changes).map_err(|e| e.to_string())
-    };
+    let walk = || list_changes(&upper, &image.layer_dirs, &mount_points).map_err(EngineError::from);
     // Rootless, directories the container's users made may be closed to
     // us outside its user namespace.
-    let json = if super::is_rootless() {
-        run_in_new_userns(&caller_mappings(), walk)?
+    if super::is_rootless() {
+        Ok(run_in_new_userns(&caller_mappings(), walk)?)
     } else {
-        walk().map_err(EngineError::Invalid)?
-    };
-    serde_json::from_str(&json).map_err(|e| EngineError::Invalid(e.to_string()))
+        walk()
+    }
 }
 
 /// Adds the tree under `/` to `builder`, staying on the root's file
@@ -97,7 +92,6 @@ pub fn export_container(
         builder.follow_symlinks(false);
         archive_tree(&mut builder, Path::new("/"), root_dev)
             .and_then(|()| builder.finish())
-            .map(|()| String::new())
             .map_err(|e| format!("archiving the container's filesystem: {e}"))
     })?;
     tar.seek(SeekFrom::Start(0))

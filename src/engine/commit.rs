@@ -26,15 +26,10 @@ pub fn commit_container(
     // Rootless, the container's files belong to subordinate IDs: they are
     // read (owners recorded as the container sees them) and the new layer
     // unpacked from inside a mapped user namespace.
-    let ids = with_store_as_owner(dirs, |store| {
+    with_store_as_owner(dirs, |store| {
         write_layer_tar(&upper, &mount_points, &mut tar)?;
         tar.seek(SeekFrom::Start(0))
             .map_err(EngineError::io("rewinding the layer"))?;
-        let id = store.commit_image(&record.image_id, &mut tar, options)?;
-        Ok(vec![id.to_string()])
-    })?;
-    let id = ids
-        .first()
-        .ok_or_else(|| EngineError::Invalid("commit produced no image".into()))?;
-    Ok(Digest::parse(id)?)
+        Ok(store.commit_image(&record.image_id, &mut tar, options)?)
+    })
 }

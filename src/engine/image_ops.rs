@@ -109,20 +109,7 @@ pub fn prune_images(dirs: &StorageDirs, all: bool) -> Result<(Vec<Digest>, GcRep
 /// Removes blobs and layers no image uses (rootless: in the owner's user
 /// namespace, since layer files belong to subordinate IDs).
 pub fn collect_garbage(dirs: &StorageDirs) -> Result<GcReport, EngineError> {
-    let lines = as_store_owner(dirs, |store| {
-        let r = store.collect_garbage()?;
-        Ok(vec![
-            r.blobs.to_string(),
-            r.layers.to_string(),
-            r.bytes.to_string(),
-        ])
-    })?;
-    let number = |i: usize| lines.get(i).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Ok(GcReport {
-        blobs: number(0) as usize,
-        layers: number(1) as usize,
-        bytes: number(2),
-    })
+    as_store_owner(dirs, |store| Ok(store.collect_garbage()?))
 }
 
 /// One row of `skiff history`, newest first.

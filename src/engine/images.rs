@@ -13,10 +13,13 @@ use crate::state::StorageDirs;
 /// Runs `work`, which adds content, against the store: under the shared
 /// GC lock (see `Store::lock_for_writing`), as the store's owner. What a
 /// refused `work` stored is removed afterwards.
-pub(super) fn with_store_as_owner(
+pub(super) fn with_store_as_owner<T>(
     dirs: &StorageDirs,
-    work: impl FnOnce(&Store) -> Result<Vec<String>, EngineError>,
-) -> Result<Vec<String>, EngineError> {
+    work: impl FnOnce(&Store) -> Result<T, EngineError>,
+) -> Result<T, EngineError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
     let store = Store::open(&dirs.root)?;
     let gc_guard = store.lock_for_writing()?;
     let result = as_store_owner(dirs, work);
@@ -34,18 +37,22 @@ pub(super) fn with_store_as_owner(
 pub(super) fn discard_refused_content(dirs: &StorageDirs) {
     let _ = as_store_owner(dirs, |store| {
         store.collect_garbage_if_idle()?;
-        Ok(Vec::new())
+        Ok(())
     });
 }
 
 /// Runs `work` against the store, inside a mapped user namespace when
 /// rootless (layer files belong to subordinate IDs). Returns what `work`
-/// produced, one item per line. What killed writers left under `tmp/` is
-/// removed first (rootless it belongs to subordinate IDs too).
-pub(super) fn as_store_owner(
+/// produced; rootless, it and any error (text and exit code) cross back
+/// from the helper process as JSON. What killed writers left under `tmp/`
+/// is removed first (rootless it belongs to subordinate IDs too).
+pub(super) fn as_store_owner<T>(
     dirs: &StorageDirs,
-    work: impl FnOnce(&Store) -> Result<Vec<String>, EngineError>,
-) -> Result<Vec<String>, EngineError> {
+    work: impl FnOnce(&Store) -> Result<T, EngineError>,
+) -> Result<T, EngineError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
     if !is_rootless() {
         let store = Store::open(&dirs.root)?;
         store.sweep_stale_temp();
@@ -55,14 +62,12 @@ pub(super) fn as_store_owner(
     if let Some(warning) = &maps.warning {
         eprintln!("warning: {warning}");
     }
-    let output = run_in_new_userns(&maps, || {
-        let store = Store::open(&dirs.root).map_err(|e| e.to_string())?;
+    let output = run_in_new_userns(&maps, || -> Result<T, EngineError> {
+        let store = Store::open(&dirs.root)?;
         store.sweep_stale_temp();
         work(&store)
-            .map(|lines| lines.join("\n"))
-            .map_err(|e| e.to_string())
     })?;
-    Ok(output.lines().map(String::from).collect())
+    Ok(output)
 }
 
 /// `skiff load`: returns the loaded references (or IDs when untagged).
@@ -83,11 +88,11 @@ pub fn import_rootfs(
         // Refuse a bad name before reading a possibly large tarball.
         crate::layers::ImageReference::parse(r)?;
     }
-    let lines = with_store_as_owner(dirs, |store| {
+    let id = with_store_as_owner(dirs, |store| {
         let (id, _) = store.import_rootfs_report(tarball, options)?;
-        Ok(vec![id.hex().to_string()])
+        Ok(id)
     })?;
-    Ok(lines.into_iter().next().unwrap_or_default())
+    Ok(id.hex().to_string())
 }
 
 /// `skiff images`, with `--filter` arguments (see `image_filter`).
