@@ -11,6 +11,7 @@ pub mod sandbox;
 pub mod state;
 pub mod timestamp;
 pub mod units;
+pub mod xattr;
 
 #[cfg(test)]
 mod architecture_tests;

@@ -6,6 +6,7 @@ use skiff::engine;
 use skiff::state::StorageDirs;
 
 use super::format::{Table, human_age, human_size};
+use super::report::StderrReporter;
 use super::template::{OutputFormat, render_one, render_rows};
 
 #[derive(Args)]
@@ -108,14 +109,14 @@ pub fn rmi(dirs: &StorageDirs, args: RmiArgs) -> anyhow::Result<i32> {
             }
         }
     }
-    engine::collect_garbage(dirs)?;
+    engine::collect_garbage(dirs, &StderrReporter)?;
     Ok(code)
 }
 
 pub fn prune(dirs: &StorageDirs, args: ImagePruneArgs) -> anyhow::Result<()> {
     // skiff never prompts: there is no confirmation to skip.
     let _ = args.force;
-    let (removed, report) = engine::prune_images(dirs, args.all)?;
+    let (removed, report) = engine::prune_images(dirs, args.all, &StderrReporter)?;
     for id in &removed {
         println!("{}", id.hex());
     }

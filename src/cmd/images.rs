@@ -11,6 +11,7 @@ use skiff::layers::ArchiveFormat;
 use skiff::state::StorageDirs;
 
 use super::format::{Table, human_age, human_size};
+use super::report::StderrReporter;
 use super::template::{OutputFormat, render_rows};
 
 #[derive(Args)]
@@ -92,14 +93,14 @@ fn open_input(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Read>> {
 pub fn load(dirs: &StorageDirs, args: LoadArgs) -> anyhow::Result<()> {
     let loaded = match &args.input {
         // An OCI layout directory (`save --format oci-dir`).
-        Some(dir) if dir.is_dir() => engine::load_directory(dirs, dir)?,
+        Some(dir) if dir.is_dir() => engine::load_directory(dirs, dir, &StderrReporter)?,
         input => {
             if input.is_none() && std::io::stdin().is_terminal() {
                 anyhow::bail!(
                     "cannot read an archive from a terminal: use -i FILE or redirect standard input"
                 );
             }
-            engine::load_archive(dirs, &mut open_input(input.as_ref())?)?
+            engine::load_archive(dirs, &mut open_input(input.as_ref())?, &StderrReporter)?
         }
     };
     if !args.quiet {
@@ -119,7 +120,7 @@ pub fn import(dirs: &StorageDirs, args: ImportArgs) -> anyhow::Result<()> {
         changes: args.change,
         ..Default::default()
     };
-    let id = engine::import_rootfs(dirs, &mut input, &options)?;
+    let id = engine::import_rootfs(dirs, &mut input, &options, &StderrReporter)?;
     if !args.quiet {
         println!("{id}");
     }

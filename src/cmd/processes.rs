@@ -11,6 +11,7 @@ use skiff::engine::stats::{UsageSample, idle_sample, sample_usage, stats_targets
 use skiff::state::{ContainerStatus, ContainerStore, StorageDirs};
 
 use super::format::{Table, human_size};
+use super::report::StderrReporter;
 
 #[derive(Args)]
 pub struct TopArgs {
@@ -384,7 +385,7 @@ pub fn commit(dirs: &StorageDirs, args: CommitArgs) -> anyhow::Result<i32> {
         changes: args.change,
         created_by: format!("skiff commit {}", args.container),
     };
-    let id = skiff::engine::commit_container(dirs, &args.container, &options)?;
+    let id = skiff::engine::commit_container(dirs, &args.container, &options, &StderrReporter)?;
     let _ = args.quiet; // the ID is all commit prints either way
     println!("{}", id.hex());
     Ok(0)

@@ -3,75 +3,31 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::EngineError;
 use super::lookup::find_container;
-use crate::layers::OPAQUE_XATTR;
+use crate::layers::list_changes;
+pub use crate::layers::{Change, ChangeKind};
 use crate::sandbox::userns::{caller_mappings, run_in_new_userns};
-use crate::state::{ContainerStore, StorageDirs};
+use crate::state::{ContainerRecord, ContainerStore, StorageDirs};
 
-/// One line of `diff`: `A` added, `C` changed, `D` deleted.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Change {
-    pub path: String,
-    pub kind: char,
-}
-
-fn in_lower(lower: &[PathBuf], rel: &Path) -> bool {
-    lower
+/// The mount points skiff itself puts in a container's root: the files it
+/// generates in /etc and the destinations of the container's mounts. An
+/// empty file or directory there is skiff's, not the container's change.
+pub(super) fn skiff_mount_points(record: &ContainerRecord) -> Vec<PathBuf> {
+    ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]
         .iter()
-        .any(|l| std::fs::symlink_metadata(l.join(rel)).is_ok())
-}
-
-fn walk_upper(
-    upper: &Path,
-    rel: &Path,
-    lower: &[PathBuf],
-    out: &mut Vec<Change>,
-) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(upper.join(rel))? {
-        let entry = entry?;
-        let rel_child = rel.join(entry.file_name());
-        let meta = entry.metadata()?;
-        let shown = format!("/{}", rel_child.display());
-        // overlay's whiteout: a 0/0 character device.
-        if meta.file_type().is_char_device() && meta.rdev() == 0 {
-            out.push(Change {
-                path: shown,
-                kind: 'D',
-            });
-            continue;
-        }
-        let existed = in_lower(lower, &rel_child);
-        out.push(Change {
-            path: shown,
-            kind: if existed { 'C' } else { 'A' },
-        });
-        if meta.is_dir() {
-            let opaque = xattr_set(&entry.path(), OPAQUE_XATTR);
-            if !opaque || !existed {
-                walk_upper(upper, &rel_child, lower, out)?;
-            } else {
-                walk_upper(upper, &rel_child, &[], out)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Whether `path` (not followed if a symlink) carries xattr `name`.
-pub(super) fn xattr_set(path: &Path, name: &str) -> bool {
-    let (Ok(p), Ok(n)) = (
-        std::ffi::CString::new(path.as_os_str().as_encoded_bytes()),
-        std::ffi::CString::new(name),
-    ) else {
-        return false;
-    };
-    // SAFETY: both strings are NUL-terminated; a null buffer with size 0
-    // only asks for the value's length.
-    unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), std::ptr::null_mut(), 0) >= 0 }
+        .map(PathBuf::from)
+        .chain(
+            record
+                .config
+                .mounts
+                .iter()
+                .map(|m| PathBuf::from(&m.destination)),
+        )
+        .collect()
 }
 
 /// The container's changes against its image, sorted by path.
@@ -80,46 +36,15 @@ pub fn container_changes(dirs: &StorageDirs, name: &str) -> Result<Vec<Change>, 
     let record = find_container(&store, name)?;
     let upper = store.paths(&record.id).dir.join("upper");
     let image = crate::layers::Store::open(&dirs.root)?.resolve_image(&record.image_id)?;
-    let lower = image.layer_dirs;
-    let walk = || {
-        let mut changes = Vec::new();
-        walk_upper(&upper, Path::new(""), &lower, &mut changes)
-            .map_err(|e| format!("reading {}: {e}", upper.display()))?;
-        serde_json::to_string(
-            &changes
-                .iter()
-                .map(|c| (c.kind, c.path.clone()))
-                .collect::<Vec<_>>(),
-        )
-        .map_err(|e| e.to_string())
-    };
+    let mount_points = skiff_mount_points(&record);
+    let walk = || list_changes(&upper, &image.layer_dirs, &mount_points).map_err(EngineError::from);
     // Rootless, directories the container's users made may be closed to
     // us outside its user namespace.
-    let json = if super::is_rootless() {
-        run_in_new_userns(&caller_mappings(), walk)?
+    if super::is_rootless() {
+        Ok(run_in_new_userns(&caller_mappings(), walk)?)
     } else {
-        walk().map_err(EngineError::Invalid)?
-    };
-    let pairs: Vec<(char, String)> =
-        serde_json::from_str(&json).map_err(|e| EngineError::Invalid(e.to_string()))?;
-    // Mount points skiff created for its own mounts are not the
-    // container's changes (docker hides them too).
-    let mut mount_points: Vec<String> = ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]
-        .map(String::from)
-        .to_vec();
-    mount_points.extend(record.config.mounts.iter().map(|m| m.destination.clone()));
-    let mut changes: Vec<Change> = pairs
-        .into_iter()
-        .filter(|(kind, path)| {
-            !(*kind == 'A'
-                && mount_points.contains(path)
-                && std::fs::symlink_metadata(upper.join(&path[1..]))
-                    .is_ok_and(|m| m.len() == 0 || m.is_dir()))
-        })
-        .map(|(kind, path)| Change { path, kind })
-        .collect();
-    changes.sort();
-    Ok(changes)
+        walk()
+    }
 }
 
 /// Adds the tree under `/` to `builder`, staying on the root's file
@@ -167,7 +92,6 @@ pub fn export_container(
         builder.follow_symlinks(false);
         archive_tree(&mut builder, Path::new("/"), root_dev)
             .and_then(|()| builder.finish())
-            .map(|()| String::new())
             .map_err(|e| format!("archiving the container's filesystem: {e}"))
     })?;
     tar.seek(SeekFrom::Start(0))

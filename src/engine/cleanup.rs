@@ -29,11 +29,7 @@ pub fn remove_tree(dir: &Path, user_namespace: Option<&OwnedFd>) -> Result<(), E
             first,
         ));
     }
-    let remove = || {
-        fs::remove_dir_all(dir)
-            .map(|()| String::new())
-            .map_err(|e| format!("removing {}: {e}", dir.display()))
-    };
+    let remove = || fs::remove_dir_all(dir).map_err(|e| format!("removing {}: {e}", dir.display()));
     match user_namespace {
         Some(ns) => run_in_userns(ns, remove)?,
         None => run_in_new_userns(&caller_mappings(), remove)?,

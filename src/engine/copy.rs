@@ -12,7 +12,7 @@ use super::EngineError;
 use super::launch::LaunchPlan;
 use super::lookup::find_container;
 use crate::sandbox::enter::{run_in_running_root, run_in_stopped_root};
-use crate::sandbox::userns::caller_mappings;
+use crate::sandbox::userns::{ChildFailure, caller_mappings};
 use crate::state::{ContainerRecord, ContainerStore, StorageDirs};
 
 /// One side of `cp`: `CONTAINER:PATH`, a host path, or `-` (a tar stream
@@ -183,17 +183,21 @@ fn extract(archive: &mut File, dest: &Path) -> Result<(), String> {
 }
 
 /// Runs `work` with the container's root as `/`.
-pub(super) fn in_container(
+pub(super) fn in_container<T, E>(
     dirs: &StorageDirs,
     store: &ContainerStore,
     record: &ContainerRecord,
-    work: impl FnOnce() -> Result<String, String>,
-) -> Result<(), EngineError> {
+    work: impl FnOnce() -> Result<T, E>,
+) -> Result<T, EngineError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    E: Into<ChildFailure>,
+{
     let running = record
         .state
         .pid
         .filter(|p| record.status().is_active() && p.is_alive());
-    match running {
+    Ok(match running {
         Some(pid) => run_in_running_root(pid.pid, work)?,
         None => {
             let paths = store.paths(&record.id);
@@ -208,8 +212,7 @@ pub(super) fn in_container(
             let _ = std::fs::remove_dir(&mountpoint);
             result?
         }
-    };
-    Ok(())
+    })
 }
 
 /// `skiff cp SRC DEST`.
@@ -228,7 +231,7 @@ pub fn copy(dirs: &StorageDirs, src: &str, dest: &str) -> Result<(), EngineError
                 .try_clone()
                 .map_err(EngineError::io("duplicating the temp file"))?;
             in_container(dirs, &store, &record, move || {
-                archive(Path::new(&path), &mut writer).map(|()| String::new())
+                archive(Path::new(&path), &mut writer)
             })?;
             match host {
                 CopyEndpoint::Stream => {
@@ -266,7 +269,7 @@ pub fn copy(dirs: &StorageDirs, src: &str, dest: &str) -> Result<(), EngineError
                         dest.display()
                     ));
                 }
-                extract(&mut tar, dest).map(|()| String::new())
+                extract(&mut tar, dest)
             })
         }
         _ => Err(invalid(

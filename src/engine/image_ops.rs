@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::EngineError;
 use super::images::as_store_owner;
 use super::lifecycle::remove_container;
+use super::report::Reporter;
 use crate::layers::{Digest, GcReport, ImageReference, LayerError, Removal, Store};
 use crate::state::{ContainerStore, StorageDirs};
 
@@ -84,7 +85,11 @@ pub fn all_image_ids(dirs: &StorageDirs) -> Result<Vec<String>, EngineError> {
 /// `skiff image prune`: removes untagged images (`all`: every image) that
 /// no container uses, then the content nothing refers to. Returns the
 /// removed image IDs and what the collection freed.
-pub fn prune_images(dirs: &StorageDirs, all: bool) -> Result<(Vec<Digest>, GcReport), EngineError> {
+pub fn prune_images(
+    dirs: &StorageDirs,
+    all: bool,
+    reporter: &dyn Reporter,
+) -> Result<(Vec<Digest>, GcReport), EngineError> {
     let store = Store::open(&dirs.root)?;
     let mut removed = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -102,27 +107,17 @@ pub fn prune_images(dirs: &StorageDirs, all: bool) -> Result<(Vec<Digest>, GcRep
             Err(e) => return Err(e.into()),
         }
     }
-    let report = collect_garbage(dirs)?;
+    let report = collect_garbage(dirs, reporter)?;
     Ok((removed, report))
 }
 
 /// Removes blobs and layers no image uses (rootless: in the owner's user
 /// namespace, since layer files belong to subordinate IDs).
-pub fn collect_garbage(dirs: &StorageDirs) -> Result<GcReport, EngineError> {
-    let lines = as_store_owner(dirs, |store| {
-        let r = store.collect_garbage()?;
-        Ok(vec![
-            r.blobs.to_string(),
-            r.layers.to_string(),
-            r.bytes.to_string(),
-        ])
-    })?;
-    let number = |i: usize| lines.get(i).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Ok(GcReport {
-        blobs: number(0) as usize,
-        layers: number(1) as usize,
-        bytes: number(2),
-    })
+pub fn collect_garbage(
+    dirs: &StorageDirs,
+    reporter: &dyn Reporter,
+) -> Result<GcReport, EngineError> {
+    as_store_owner(dirs, reporter, |store| Ok(store.collect_garbage()?))
 }
 
 /// One row of `skiff history`, newest first.

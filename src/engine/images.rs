@@ -5,6 +5,7 @@
 use std::io::Read;
 
 use super::image_filter::{filter_images, parse_image_filters};
+use super::report::{Quiet, Reporter};
 use super::{EngineError, is_rootless};
 use crate::layers::{ArchiveFormat, CommitOptions, ImageSummary, Store};
 use crate::sandbox::userns::{caller_mappings, run_in_new_userns};
@@ -13,13 +14,17 @@ use crate::state::StorageDirs;
 /// Runs `work`, which adds content, against the store: under the shared
 /// GC lock (see `Store::lock_for_writing`), as the store's owner. What a
 /// refused `work` stored is removed afterwards.
-pub(super) fn with_store_as_owner(
+pub(super) fn with_store_as_owner<T>(
     dirs: &StorageDirs,
-    work: impl FnOnce(&Store) -> Result<Vec<String>, EngineError>,
-) -> Result<Vec<String>, EngineError> {
+    reporter: &dyn Reporter,
+    work: impl FnOnce(&Store) -> Result<T, EngineError>,
+) -> Result<T, EngineError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
     let store = Store::open(&dirs.root)?;
     let gc_guard = store.lock_for_writing()?;
-    let result = as_store_owner(dirs, work);
+    let result = as_store_owner(dirs, reporter, work);
     drop(gc_guard);
     if result.is_err() {
         discard_refused_content(dirs);
@@ -32,20 +37,26 @@ pub(super) fn with_store_as_owner(
 /// to index them); then the next collection takes them. Best effort: the
 /// refusal is what the user hears about.
 pub(super) fn discard_refused_content(dirs: &StorageDirs) {
-    let _ = as_store_owner(dirs, |store| {
+    // The mapping warning, if any, was given with the refused work.
+    let _ = as_store_owner(dirs, &Quiet, |store| {
         store.collect_garbage_if_idle()?;
-        Ok(Vec::new())
+        Ok(())
     });
 }
 
 /// Runs `work` against the store, inside a mapped user namespace when
 /// rootless (layer files belong to subordinate IDs). Returns what `work`
-/// produced, one item per line. What killed writers left under `tmp/` is
-/// removed first (rootless it belongs to subordinate IDs too).
-pub(super) fn as_store_owner(
+/// produced; rootless, it and any error (text and exit code) cross back
+/// from the helper process as JSON. What killed writers left under `tmp/`
+/// is removed first (rootless it belongs to subordinate IDs too).
+pub(super) fn as_store_owner<T>(
     dirs: &StorageDirs,
-    work: impl FnOnce(&Store) -> Result<Vec<String>, EngineError>,
-) -> Result<Vec<String>, EngineError> {
+    reporter: &dyn Reporter,
+    work: impl FnOnce(&Store) -> Result<T, EngineError>,
+) -> Result<T, EngineError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
     if !is_rootless() {
         let store = Store::open(&dirs.root)?;
         store.sweep_stale_temp();
@@ -53,24 +64,23 @@ pub(super) fn as_store_owner(
     }
     let maps = caller_mappings();
     if let Some(warning) = &maps.warning {
-        eprintln!("warning: {warning}");
+        reporter.warning(warning);
     }
-    let output = run_in_new_userns(&maps, || {
-        let store = Store::open(&dirs.root).map_err(|e| e.to_string())?;
+    let output = run_in_new_userns(&maps, || -> Result<T, EngineError> {
+        let store = Store::open(&dirs.root)?;
         store.sweep_stale_temp();
         work(&store)
-            .map(|lines| lines.join("\n"))
-            .map_err(|e| e.to_string())
     })?;
-    Ok(output.lines().map(String::from).collect())
+    Ok(output)
 }
 
 /// `skiff load`: returns the loaded references (or IDs when untagged).
 pub fn load_archive(
     dirs: &StorageDirs,
     archive: &mut dyn Read,
+    reporter: &dyn Reporter,
 ) -> Result<Vec<String>, EngineError> {
-    with_store_as_owner(dirs, |store| Ok(store.load_archive(archive)?))
+    with_store_as_owner(dirs, reporter, |store| Ok(store.load_archive(archive)?))
 }
 
 /// `skiff import`: returns the new image's ID.
@@ -78,16 +88,17 @@ pub fn import_rootfs(
     dirs: &StorageDirs,
     tarball: &mut dyn Read,
     options: &CommitOptions,
+    reporter: &dyn Reporter,
 ) -> Result<String, EngineError> {
     if let Some(r) = &options.reference {
         // Refuse a bad name before reading a possibly large tarball.
         crate::layers::ImageReference::parse(r)?;
     }
-    let lines = with_store_as_owner(dirs, |store| {
+    let id = with_store_as_owner(dirs, reporter, |store| {
         let (id, _) = store.import_rootfs_report(tarball, options)?;
-        Ok(vec![id.hex().to_string()])
+        Ok(id)
     })?;
-    Ok(lines.into_iter().next().unwrap_or_default())
+    Ok(id.hex().to_string())
 }
 
 /// `skiff images`, with `--filter` arguments (see `image_filter`).
@@ -117,9 +128,12 @@ pub fn list_images(
 pub fn load_directory(
     dirs: &StorageDirs,
     dir: &std::path::Path,
+    reporter: &dyn Reporter,
 ) -> Result<Vec<String>, EngineError> {
     let dir = dir.to_path_buf();
-    with_store_as_owner(dirs, move |store| Ok(store.load_directory(&dir)?.images))
+    with_store_as_owner(dirs, reporter, move |store| {
+        Ok(store.load_directory(&dir)?.images)
+    })
 }
 
 /// `skiff save`: `output` is a file (stdout when `None`) for the archive

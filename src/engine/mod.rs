@@ -58,7 +58,7 @@ use crate::net::NetError;
 use crate::sandbox::SandboxError;
 use crate::sandbox::spec::PlanError;
 use crate::sandbox::user::UserError;
-use crate::sandbox::userns::UsernsError;
+use crate::sandbox::userns::{ChildFailure, UsernsError};
 use crate::state::StateError;
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +105,7 @@ impl EngineError {
         match self {
             EngineError::Sandbox(e) => e.exit_code(),
             EngineError::StartFailed { exit_code, .. } => *exit_code,
+            EngineError::Userns(e) => e.exit_code(),
             _ => 125,
         }
     }
@@ -122,7 +123,40 @@ impl EngineError {
     }
 }
 
+/// An engine error raised in a helper process (as the store's owner, in
+/// the container's root), on its way back to the parent with its text
+/// and exit code.
+impl From<EngineError> for ChildFailure {
+    fn from(error: EngineError) -> ChildFailure {
+        ChildFailure {
+            message: error.to_string(),
+            exit_code: error.exit_code(),
+        }
+    }
+}
+
 /// True when skiff runs without root and so works through a user namespace.
 pub fn is_rootless() -> bool {
     !nix::unistd::geteuid().is_root()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_from_a_helper_keeps_its_text_and_exit_code() {
+        let in_helper = EngineError::StartFailed {
+            exit_code: 127,
+            error: "\"nope\": executable file not found in $PATH".into(),
+        };
+        let text = in_helper.to_string();
+        let back = EngineError::from(UsernsError::Failed(ChildFailure::from(in_helper)));
+        assert_eq!(back.exit_code(), 127);
+        assert_eq!(back.to_string(), text);
+        let plain = EngineError::from(UsernsError::Failed(ChildFailure::from(
+            "removing /x: busy".to_string(),
+        )));
+        assert_eq!(plain.exit_code(), 125);
+    }
 }

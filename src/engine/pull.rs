@@ -80,22 +80,17 @@ pub fn pull_image(
     )
     .map_err(EngineError::from)
     .and_then(|fetched| {
-        let lines = as_store_owner(dirs, |store| {
+        let id = as_store_owner(dirs, reporter, |store| {
             let (id, _) = store.add_fetched_image(&fetched)?;
-            Ok(vec![id.to_string()])
+            Ok(id)
         })?;
-        Ok((fetched, lines))
+        Ok((fetched, id))
     });
     drop(gc_guard);
     if stored.is_err() {
         discard_refused_content(dirs);
     }
-    let (fetched, lines) = stored?;
-    let id = lines
-        .first()
-        .map(|l| Digest::parse(l))
-        .transpose()?
-        .ok_or_else(|| LayerError::Other("the pull stored no image".into()))?;
+    let (fetched, id) = stored?;
     Ok(PulledImage {
         id,
         reference,

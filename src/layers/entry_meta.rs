@@ -7,8 +7,6 @@ use std::os::fd::BorrowedFd;
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid};
 
-use super::layer_fs;
-
 /// Overlay's own xattrs are never taken from a layer: a layer could
 /// otherwise mark directories opaque or set redirects behind our back.
 const RESERVED_XATTR_PREFIXES: [&str; 2] = ["user.overlay.", "trusted.overlay."];
@@ -61,7 +59,7 @@ pub(super) fn apply_xattrs(fd: BorrowedFd<'_>, xattrs: &[(String, Vec<u8>)]) {
         if RESERVED_XATTR_PREFIXES.iter().any(|p| name.starts_with(p)) {
             continue;
         }
-        let _ = layer_fs::set_xattr_fd(fd, name, value);
+        let _ = crate::xattr::set_fd(fd, name, value);
     }
 }
 

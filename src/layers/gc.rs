@@ -12,7 +12,7 @@ use super::store::{Store, remove_tree, tree_size};
 use super::{Digest, LayerError};
 
 /// What a collection removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GcReport {
     pub blobs: usize,
     pub layers: usize,

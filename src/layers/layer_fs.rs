@@ -12,7 +12,7 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -38,6 +38,22 @@ pub(super) fn open_dir_at(parent: BorrowedFd<'_>, name: &OsStr) -> nix::Result<O
         parent,
         name,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Opens the file `name` in `parent` for reading: never through a
+/// symlink, and without blocking should it be a fifo (the caller checks
+/// what it opened is the regular file it listed).
+pub(super) fn open_read_at(parent: BorrowedFd<'_>, name: &OsStr) -> nix::Result<OwnedFd> {
+    openat(
+        parent,
+        name,
+        OFlag::O_RDONLY
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_NOCTTY
+            | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
 }
@@ -139,28 +155,6 @@ fn remove_tree_at(parent: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
         remove_at(dir_fd.as_fd(), OsStr::from_bytes(&child), false)?;
     }
     Ok(unlinkat(parent, name, UnlinkatFlags::RemoveDir)?)
-}
-
-/// `fsetxattr` on an open file or directory.
-pub(super) fn set_xattr_fd(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> io::Result<()> {
-    let c_name = std::ffi::CString::new(name)?;
-    // SAFETY: `c_name` is a NUL-terminated string owned by this frame and
-    // `value` a live slice whose length is passed alongside it; the call
-    // retains neither, and `fd` is open for the duration of the call.
-    let rc = unsafe {
-        libc::fsetxattr(
-            fd.as_raw_fd(),
-            c_name.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 /// Opens the unpack destination itself (which the caller created).

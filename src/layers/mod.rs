@@ -5,6 +5,7 @@
 //! - `reference`: docker reference parsing and normalization.
 //! - `store`: the store's directories, blob writes, layer placement.
 //! - `unpack`: applying a layer tar in overlay format, with path safety.
+//! - `diff`: a container's upper directory back to a layer tar or a change list.
 //! - `image`: the image index (`images/index.json`), resolve and list.
 //! - `archive`: docker-archive / oci-archive load, rootfs import.
 
@@ -18,6 +19,7 @@ mod assemble;
 mod commit;
 mod compression;
 mod config_changes;
+mod diff;
 mod digest;
 mod entry_meta;
 mod gc;
@@ -40,6 +42,7 @@ pub use archive::LoadReport;
 pub use assemble::LayerBlob;
 pub use commit::CommitOptions;
 pub use compression::Compression;
+pub use diff::{Change, ChangeKind, list_changes, write_layer_tar};
 pub use digest::{Digest, HashingReader, HashingWriter};
 pub use gc::GcReport;
 pub use manifest::Platform;

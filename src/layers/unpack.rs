@@ -291,7 +291,7 @@ impl Unpacker<'_> {
         let name_bytes = name.as_bytes();
         if name_bytes == OPAQUE_MARKER {
             let dir = self.parent_dir(&shown, parents)?;
-            return layer_fs::set_xattr_fd(dir.as_fd(), OPAQUE_XATTR, b"y")
+            return crate::xattr::set_fd(dir.as_fd(), OPAQUE_XATTR, b"y")
                 .map_err(self.io("marking opaque", parents));
         }
         if name_bytes.starts_with(b".wh..wh.") {

@@ -1,6 +1,5 @@
 //! Tests of `unpack_layer`: what lands on disk, and what is refused.
 
-use std::ffi::CString;
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
@@ -20,24 +19,7 @@ fn mode(path: &Path) -> u32 {
 }
 
 pub(super) fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
-    let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
-    let c_name = CString::new(name).unwrap();
-    let mut buf = vec![0u8; 256];
-    // SAFETY: NUL-terminated strings and a writable buffer of the given
-    // length, all alive for the duration of the call.
-    let n = unsafe {
-        libc::lgetxattr(
-            c_path.as_ptr(),
-            c_name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n < 0 {
-        return None;
-    }
-    buf.truncate(n as usize);
-    Some(buf)
+    crate::xattr::get_path(path, name).ok().flatten()
 }
 
 #[test]

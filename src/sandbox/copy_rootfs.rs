@@ -3,9 +3,7 @@
 //! deletes, the `user.overlay.opaque` xattr hides what lies below) the way
 //! the kernel would when stacking them.
 
-use std::ffi::CString;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
@@ -25,22 +23,7 @@ fn is_whiteout(meta: &fs::Metadata) -> bool {
 }
 
 fn is_opaque(dir: &Path) -> bool {
-    let Ok(path) = CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    let name = CString::new(OPAQUE_XATTR).expect("constant has no NUL");
-    let mut value = [0u8; 2];
-    // SAFETY: both strings are NUL-terminated and `value` is writable for
-    // its full length.
-    let n = unsafe {
-        libc::lgetxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            value.as_mut_ptr().cast(),
-            value.len(),
-        )
-    };
-    n == 1 && value[0] == b'y'
+    crate::xattr::get_path(dir, OPAQUE_XATTR).is_ok_and(|v| v.as_deref() == Some(b"y"))
 }
 
 fn remove_any(path: &Path) -> std::io::Result<()> {
@@ -138,12 +121,7 @@ mod tests {
             makedev(0, 0),
         )
         .unwrap();
-        let dir = CString::new(l2.join("opaque").as_os_str().as_bytes()).unwrap();
-        let name = CString::new(OPAQUE_XATTR).unwrap();
-        // SAFETY: valid NUL-terminated strings and a 1-byte value.
-        let rc =
-            unsafe { libc::lsetxattr(dir.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0) };
-        assert_eq!(rc, 0);
+        crate::xattr::set_path(&l2.join("opaque"), OPAQUE_XATTR, b"y").unwrap();
 
         copy_layers(&[l1, l2], &out).unwrap();
         assert!(!out.join("gone").exists());

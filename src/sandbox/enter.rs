@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use nix::sched::{CloneFlags, setns};
 
 use super::rootfs::{RootfsLayers, mount_layers};
-use super::userns::{IdMappings, UsernsError, run_in_child, write_id_maps};
+use super::userns::{ChildFailure, IdMappings, UsernsError, run_in_child, write_id_maps};
 
 /// Whether process `pid` is in our namespace of kind `name` (`user`, `mnt`, …).
 pub(super) fn same_namespace(pid: i32, name: &str) -> bool {
@@ -27,10 +27,14 @@ fn open_ns(pid: i32, name: &str) -> Result<OwnedFd, UsernsError> {
 
 /// Runs `work` in the mount namespace of the running process `pid`
 /// (joining its user namespace first when it has its own).
-pub fn run_in_running_root(
+pub fn run_in_running_root<T, E>(
     pid: i32,
-    work: impl FnOnce() -> Result<String, String>,
-) -> Result<String, UsernsError> {
+    work: impl FnOnce() -> Result<T, E>,
+) -> Result<T, UsernsError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    E: Into<ChildFailure>,
+{
     let user = (!same_namespace(pid, "user"))
         .then(|| open_ns(pid, "user"))
         .transpose()?;
@@ -54,12 +58,16 @@ pub fn run_in_running_root(
 /// Runs `work` with `/` on a private overlay of `layers` mounted at
 /// `mountpoint`, in a new mount namespace (and, with `maps`, a new user
 /// namespace so rootless files keep their owners).
-pub fn run_in_stopped_root(
+pub fn run_in_stopped_root<T, E>(
     layers: &RootfsLayers,
     mountpoint: &std::path::Path,
     maps: Option<&IdMappings>,
-    work: impl FnOnce() -> Result<String, String>,
-) -> Result<String, UsernsError> {
+    work: impl FnOnce() -> Result<T, E>,
+) -> Result<T, UsernsError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    E: Into<ChildFailure>,
+{
     let mut flags = CloneFlags::CLONE_NEWNS;
     if maps.is_some() {
         flags |= CloneFlags::CLONE_NEWUSER;

@@ -65,6 +65,7 @@ impl SandboxError {
     pub fn exit_code(&self) -> i32 {
         match self {
             SandboxError::Init { exit_code, .. } => *exit_code as i32,
+            SandboxError::Userns(e) => e.exit_code(),
             _ => 125,
         }
     }

@@ -22,8 +22,43 @@ pub enum UsernsError {
     MapFile { pid: i32, source: std::io::Error },
     #[error("creating a user namespace: {0}")]
     Namespace(nix::Error),
+    /// Starting or hearing from a helper process went wrong.
     #[error("{0}")]
     Child(String),
+    /// The helper's work failed; its own error, carried back.
+    #[error(transparent)]
+    Failed(ChildFailure),
+}
+
+impl UsernsError {
+    /// docker's exit code for this failure: the one the helper's own
+    /// error stood for, 125 when skiff failed around it.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            UsernsError::Failed(failure) => failure.exit_code,
+            _ => 125,
+        }
+    }
+}
+
+/// A helper process's failure as it crosses the pipe to its parent: the
+/// error's text and the docker exit code (125/126/127) it maps to, so
+/// neither is lost on the way.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ChildFailure {
+    pub message: String,
+    pub exit_code: i32,
+}
+
+/// A plain error text: skiff's own failure (exit code 125).
+impl From<String> for ChildFailure {
+    fn from(message: String) -> ChildFailure {
+        ChildFailure {
+            message,
+            exit_code: 125,
+        }
+    }
 }
 
 /// One line of a uid_map/gid_map: `size` IDs from `container_id` in the
@@ -168,57 +203,88 @@ pub fn write_id_maps(pid: i32, uids: &[IdMapping], gids: &[IdMapping]) -> Result
     Ok(())
 }
 
-/// Runs `work` in a forked child and returns its output or error text. The
-/// child runs `enter` first (joining or creating a namespace). We are
-/// single-threaded on every path that calls this, so fork is safe.
-pub(super) fn run_in_child(
+/// Runs `work` in a forked child and returns what it produced, or its
+/// error with message and exit code. The child runs `enter` first
+/// (joining or creating a namespace). The result crosses back as JSON of
+/// `Result<T, ChildFailure>` over a pipe. We are single-threaded on every
+/// path that calls this, so fork is safe.
+pub(super) fn run_in_child<T, E>(
     namespaces: CloneFlags,
     enter: impl FnOnce(&OwnedFd) -> Result<(), String>,
     after_fork: impl FnOnce(Pid, &mut fs::File) -> Result<(), UsernsError>,
-    work: impl FnOnce() -> Result<String, String>,
-) -> Result<String, UsernsError> {
-    let (err_read, err_write) = pipe().map_err(UsernsError::Namespace)?;
+    work: impl FnOnce() -> Result<T, E>,
+) -> Result<T, UsernsError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    E: Into<ChildFailure>,
+{
+    let (report_read, report_write) = pipe().map_err(UsernsError::Namespace)?;
     let (go_read, go_write) = pipe().map_err(UsernsError::Namespace)?;
     let parent = nix::unistd::getpid();
     // The child is created inside any new namespaces (clone3), so the
     // parent can write its ID maps without racing an unshare.
     match clone_into_namespaces(namespaces).map_err(UsernsError::Namespace)? {
         None => {
-            drop(err_read);
+            drop(report_read);
             drop(go_write);
-            let mut report = fs::File::from(err_write);
-            let result = enter(&go_read)
+            let mut report = fs::File::from(report_write);
+            let result: Result<T, ChildFailure> = enter(&go_read)
                 .and_then(|()| die_with_parent(parent))
-                .and_then(|()| work());
-            let (code, tag, text) = match result {
-                Ok(output) => (0, b'O', output),
-                Err(text) => (1, b'E', text),
-            };
-            let _ = report.write_all(&[tag]);
-            let _ = report.write_all(text.as_bytes());
+                .map_err(ChildFailure::from)
+                .and_then(|()| work().map_err(Into::into));
+            let (code, encoded) = encode_report(&result);
+            let _ = report.write_all(&encoded);
             // SAFETY: _exit skips atexit handlers and destructors of the
             // parent's state, which the child must not run twice.
             unsafe { libc::_exit(code) }
         }
         Some(child) => {
-            drop(err_write);
+            drop(report_write);
             drop(go_read);
             let mut go = fs::File::from(go_write);
             let setup = after_fork(child, &mut go);
             drop(go);
             let mut report = Vec::new();
-            let _ = fs::File::from(err_read).read_to_end(&mut report);
+            let _ = fs::File::from(report_read).read_to_end(&mut report);
             let status = waitpid(child, None).map_err(UsernsError::Namespace)?;
             setup?;
-            let text = String::from_utf8_lossy(report.get(1..).unwrap_or_default()).into_owned();
-            match (status, report.first()) {
-                (WaitStatus::Exited(_, 0), Some(b'O')) => Ok(text),
-                (_, Some(b'E')) if !text.is_empty() => Err(UsernsError::Child(text)),
-                (other, _) => Err(UsernsError::Child(format!(
-                    "helper process ended unexpectedly: {other:?}"
-                ))),
-            }
+            decode_report(status, &report)
         }
+    }
+}
+
+/// The child's exit code and the report it writes for `result`. A value
+/// that cannot be encoded is reported as the child's failure.
+fn encode_report<T: serde::Serialize>(result: &Result<T, ChildFailure>) -> (i32, Vec<u8>) {
+    let encoded = serde_json::to_vec(result).or_else(|e| {
+        let failure = ChildFailure::from(format!("encoding the helper's result: {e}"));
+        serde_json::to_vec(&Err::<(), _>(failure))
+    });
+    let code = match (result, &encoded) {
+        (Ok(_), Ok(_)) => 0,
+        _ => 1,
+    };
+    (code, encoded.unwrap_or_default())
+}
+
+/// What the child's `status` and `report` say: its value, its own
+/// failure, or that it ended without a word (killed, say).
+fn decode_report<T: serde::de::DeserializeOwned>(
+    status: WaitStatus,
+    report: &[u8],
+) -> Result<T, UsernsError> {
+    match (
+        status,
+        serde_json::from_slice::<Result<T, ChildFailure>>(report),
+    ) {
+        (WaitStatus::Exited(_, 0), Ok(Ok(value))) => Ok(value),
+        (_, Ok(Err(failure))) if !failure.message.is_empty() => Err(UsernsError::Failed(failure)),
+        (_, Err(e)) if !report.is_empty() => Err(UsernsError::Child(format!(
+            "reading the helper's result: {e}"
+        ))),
+        (other, _) => Err(UsernsError::Child(format!(
+            "helper process ended unexpectedly: {other:?}"
+        ))),
     }
 }
 
@@ -237,11 +303,15 @@ fn die_with_parent(parent: Pid) -> Result<(), String> {
 
 /// Runs `work` as root of a fresh user namespace mapped with `maps`, so
 /// files it creates get the mapped owners on disk (rootless layer unpack).
-/// Its output string comes back to the caller.
-pub fn run_in_new_userns(
+/// What it returns comes back to the caller.
+pub fn run_in_new_userns<T, E>(
     maps: &IdMappings,
-    work: impl FnOnce() -> Result<String, String>,
-) -> Result<String, UsernsError> {
+    work: impl FnOnce() -> Result<T, E>,
+) -> Result<T, UsernsError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    E: Into<ChildFailure>,
+{
     run_in_child(
         CloneFlags::CLONE_NEWUSER,
         |go| {
@@ -266,10 +336,14 @@ pub fn run_in_new_userns(
 /// Runs `work` inside an existing user namespace (held open by `userns`).
 /// Used to remove a container's files, owned by subordinate IDs, after the
 /// container has exited.
-pub fn run_in_userns(
+pub fn run_in_userns<T, E>(
     userns: &OwnedFd,
-    work: impl FnOnce() -> Result<String, String>,
-) -> Result<String, UsernsError> {
+    work: impl FnOnce() -> Result<T, E>,
+) -> Result<T, UsernsError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    E: Into<ChildFailure>,
+{
     run_in_child(
         CloneFlags::empty(),
         |_| {
@@ -294,6 +368,31 @@ mod tests {
         );
         assert_eq!(subordinate_range(text, "bob", 1001), Some((200000, 1000)));
         assert_eq!(subordinate_range(text, "carol", 1002), None);
+    }
+
+    #[test]
+    fn reports_carry_values_and_failures_with_their_exit_codes() {
+        let child = Pid::from_raw(42);
+        let (code, report) = encode_report(&Ok::<_, ChildFailure>(vec!["a".to_string()]));
+        assert_eq!(code, 0);
+        let value: Vec<String> = decode_report(WaitStatus::Exited(child, code), &report).unwrap();
+        assert_eq!(value, ["a"]);
+
+        let failure = ChildFailure {
+            message: "no such command".into(),
+            exit_code: 127,
+        };
+        let (code, report) = encode_report(&Err::<(), _>(failure.clone()));
+        assert_eq!(code, 1);
+        let error = decode_report::<()>(WaitStatus::Exited(child, code), &report).unwrap_err();
+        assert_eq!(error.exit_code(), 127);
+        assert_eq!(error.to_string(), "no such command");
+
+        // Killed before it could write: neither a value nor its failure.
+        let killed = WaitStatus::Signaled(child, nix::sys::signal::Signal::SIGKILL, false);
+        let error = decode_report::<()>(killed, b"").unwrap_err();
+        assert!(error.to_string().contains("ended unexpectedly"), "{error}");
+        assert_eq!(error.exit_code(), 125);
     }
 
     #[test]
