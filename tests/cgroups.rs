@@ -13,6 +13,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::containers::*;
+use common::proc_files::*;
 use common::*;
 
 /// Whether this user's containers get cgroups here (see the module doc).

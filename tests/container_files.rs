@@ -7,6 +7,7 @@ mod common;
 
 use std::fs;
 
+use common::archives::*;
 use common::containers::*;
 use common::*;
 

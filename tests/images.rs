@@ -7,6 +7,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use common::archives::*;
 use common::image_output::{is_hex, path_str, table};
 use common::*;
 

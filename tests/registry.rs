@@ -7,6 +7,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
+use common::archives::*;
 use common::registry::{Registry, RegistrySetup, free_port};
 use common::*;
 
