@@ -314,15 +314,29 @@ fn s24_container_prune_removes_only_exited_containers() {
 fn s25_wait_prints_the_exit_code_once_the_container_exits() {
     for_each_user(|ctx| {
         ctx.load_busybox();
-        ctx.run_detached(&[
-            "--name",
-            "brief",
-            "busybox",
-            "sh",
-            "-c",
-            "sleep 0.5; exit 4",
-        ]);
-        let waiting = ctx.start(ctx.skiff(&["wait", "brief"]));
+        let _cleanup = RemoveAllOnDrop(ctx);
+        // The container exits only when the test lets it (by creating a
+        // file), so `wait` is seen waiting before there is an exit code.
+        let script = "until [ -e /tmp/go ]; do usleep 20000; done; exit 4";
+        ctx.run_detached(&["--name", "brief", "busybox", "sh", "-c", script]);
+        let mut waiting = ctx.start(ctx.skiff(&["wait", "brief"]));
+        // `wait` polls the container's state: asleep between two polls, it
+        // has found the container and is waiting for its exit. Its answer
+        // cannot come yet; `wait_until` fails if it ends first.
+        let client = waiting.pid().as_raw();
+        waiting.wait_until(
+            "`skiff wait` to be polling the running container",
+            STATE_TIMEOUT,
+            || asleep_in_nanosleep(client),
+        );
+        assert_eq!(ctx.status_of("brief"), "running");
+        assert_eq!(
+            waiting.try_status(),
+            None,
+            "`skiff wait` answered while the container runs: {:?}",
+            waiting.stdout_so_far()
+        );
+        ctx.run_ok(&["exec", "brief", "touch", "/tmp/go"]);
         let out = waiting.wait(Duration::from_secs(30));
         assert_exit_code(&out, 0, "wait");
         assert_eq!(stdout_of(&out), "4\n");

@@ -63,13 +63,33 @@ fn s13_logs_tail_shows_the_last_lines_and_t_adds_timestamps() {
 fn s14_logs_follow_ends_by_itself_when_the_container_exits() {
     for_each_user(|ctx| {
         ctx.load_busybox();
-        let script = "echo first; sleep 1; echo second; sleep 0.2; echo third";
+        let _cleanup = RemoveAllOnDrop(ctx);
+        // The container moves on only when the test lets it (by creating a
+        // file), so every line after the first is printed while `logs -f`
+        // is known to be following.
+        let script = "echo first; until [ -e /tmp/go ]; do usleep 20000; done; \
+                      echo second; until [ -e /tmp/end ]; do usleep 20000; done; echo third";
         ctx.run_detached(&["--name", "slow", "busybox", "sh", "-c", script]);
         ctx.wait_for_log_lines("slow", "first", 1);
-        let follow = ctx.start(ctx.skiff(&["logs", "-f", "slow"]));
+        let mut follow = ctx.start(ctx.skiff(&["logs", "-f", "slow"]));
+        let printed = follow.stdout_buffer();
+        // `wait_until` fails if the client exits before the condition.
+        follow.wait_until("`logs -f` to print the first line", STATE_TIMEOUT, || {
+            printed.text() == "first\n"
+        });
+        ctx.run_ok(&["exec", "slow", "touch", "/tmp/go"]);
+        follow.wait_until(
+            "`logs -f` to stream a line printed after it started",
+            STATE_TIMEOUT,
+            || printed.text() == "first\nsecond\n",
+        );
+        assert_eq!(ctx.status_of("slow"), "running", "the container still runs");
+        // The container prints its last line and exits: the client ends.
+        ctx.run_ok(&["exec", "slow", "touch", "/tmp/end"]);
         let out = follow.wait(Duration::from_secs(30));
         assert_exit_code(&out, 0, "logs -f");
         assert_eq!(stdout_of(&out), "first\nsecond\nthird\n");
+        assert_eq!(ctx.status_of("slow"), "exited");
     });
 }
 

@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 
 /// Bytes a reader thread has collected so far.
 #[derive(Clone, Default)]
-pub(super) struct Collected(Arc<Mutex<Vec<u8>>>);
+pub struct Collected(Arc<Mutex<Vec<u8>>>);
 
 impl Collected {
     pub(super) fn spawn_reader(
@@ -41,7 +41,7 @@ impl Collected {
         self.0.lock().unwrap().clone()
     }
 
-    pub(super) fn text(&self) -> String {
+    pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.bytes()).into_owned()
     }
 }
@@ -115,8 +115,10 @@ impl Running {
         self.stdout.text()
     }
 
-    pub fn stderr_so_far(&self) -> String {
-        self.stderr.text()
+    /// A handle on the stdout collected so far that stays readable while
+    /// [`Running::wait_until`] borrows the process.
+    pub fn stdout_buffer(&self) -> Collected {
+        self.stdout.clone()
     }
 
     /// Polls until `condition` holds; fails early, with the process's

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use super::processes::{Collected, describe};
 
+/// How long the terminal may stay open after the process on it exited.
+const READER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A process running with a pseudo-terminal as its controlling terminal and
 /// stdin/stdout/stderr, like `skiff run -it` typed in a terminal emulator.
 /// The test plays the terminal: it writes keys to the master and reads what
@@ -97,8 +100,9 @@ impl PtySession {
                 self.status = self.child.try_wait().expect("waitpid");
             }
             if let Some(status) = self.status {
-                // Give the reader a moment to drain what was printed last.
-                thread::sleep(Duration::from_millis(100));
+                // What it printed last may still be on its way through the
+                // reader: all of it is in once the reader has seen the end.
+                self.finish_reader(status);
                 if self.output().contains(needle) {
                     return;
                 }
@@ -142,16 +146,34 @@ impl PtySession {
             thread::sleep(Duration::from_millis(5));
         };
         self.status = Some(status);
-        if let Some(reader) = self.reader.take() {
-            let reader_deadline = Instant::now() + Duration::from_secs(10);
-            while !reader.is_finished() && Instant::now() < reader_deadline {
-                thread::sleep(Duration::from_millis(5));
-            }
-            if reader.is_finished() {
-                let _ = reader.join();
-            }
-        }
+        self.finish_reader(status);
         (status, self.output())
+    }
+}
+
+impl PtySession {
+    /// Waits (with a deadline) for the terminal reader to see the end of
+    /// the output, which comes when the last process holding the terminal
+    /// is gone. Fails if something still holds it: output could be missing,
+    /// and a process the command started has outlived it.
+    fn finish_reader(&mut self, status: ExitStatus) {
+        let Some(reader) = self.reader.take() else {
+            return;
+        };
+        let deadline = Instant::now() + READER_TIMEOUT;
+        while !reader.is_finished() {
+            if Instant::now() >= deadline {
+                panic!(
+                    "{} exited ({status}) but its terminal was still open {READER_TIMEOUT:?} later \
+                     (a process it started still holds it?), so its output may be incomplete\n\
+                     output so far: {:?}",
+                    self.what,
+                    self.output()
+                );
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        reader.join().expect("the terminal reader panicked");
     }
 }
 
