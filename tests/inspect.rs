@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::fs;
+
 use common::containers::*;
 use common::proc_files::*;
 use common::*;
@@ -47,6 +49,35 @@ fn s35_inspect_shows_state_and_configuration() {
         assert!(
             !process_gone(pid as i32),
             ".State.Pid {pid} is a live process"
+        );
+        // It is the container's PID 1 as the host sees it: its command line
+        // is the container's command, and it lives in a PID namespace of
+        // its own.
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline"))
+            .unwrap_or_else(|e| panic!("reading /proc/{pid}/cmdline: {e}"));
+        let argv: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        assert_eq!(
+            argv,
+            ["sh", "-c", &trapping("TERM", 42)],
+            "/proc/{pid}/cmdline of .State.Pid should be the container's command"
+        );
+        let pid_ns =
+            |path: &str| fs::read_link(path).unwrap_or_else(|e| panic!("readlink {path}: {e}"));
+        assert_ne!(
+            pid_ns(&format!("/proc/{pid}/ns/pid")),
+            pid_ns("/proc/self/ns/pid"),
+            ".State.Pid {pid} should be in the container's PID namespace, not the host's"
+        );
+        // The very namespace the container's own processes see.
+        assert_eq!(
+            ctx.run_ok(&["exec", "seen", "readlink", "/proc/1/ns/pid"])
+                .trim(),
+            pid_ns(&format!("/proc/{pid}/ns/pid")).to_str().unwrap(),
+            "the container's PID 1 and .State.Pid share a PID namespace"
         );
         let env: Vec<&str> = c["Config"]["Env"]
             .as_array()
