@@ -122,7 +122,10 @@ fn bad_volume_spec_exits_125() {
         ] {
             let out = ctx.run_status(&["run", "--rm", "-v", &spec, "busybox", "touch", "/dst/x"]);
             assert_exit_code(&out, 125, &format!("-v {spec:?}"));
-            assert_one_error_mentioning(&out, "", &format!("-v {spec:?}"));
+            // The one error says it is the volume, and quotes what was given
+            // (`""` for the empty one).
+            assert_one_error_mentioning(&out, "volume", &format!("-v {spec:?}"));
+            assert_one_error_mentioning(&out, &format!("\"{spec}\""), &format!("-v {spec:?}"));
         }
         assert_eq!(
             fs::read_dir(&marker).unwrap().count(),
