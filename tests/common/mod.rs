@@ -13,7 +13,8 @@
 //! - Every command has a deadline; waits poll a condition with a deadline
 //!   (`processes.rs`, `pty.rs`).
 //! - What containers print is parsed in `proc_files.rs`; archives are read
-//!   and crafted in `archives.rs`; container-lifecycle helpers are in
+//!   and crafted in `archives.rs`, saved image layouts checked in
+//!   `image_layout.rs`; container-lifecycle helpers are in
 //!   `containers.rs`, registries in `registry.rs` and `token_server.rs`.
 //!
 //! Environment knobs: `CI` or `SKIFF_TEST_REQUIRE_ROOTLESS` make a missing
@@ -34,6 +35,7 @@ pub mod containers;
 pub mod ctx;
 pub mod fixtures;
 pub mod hostile_layers;
+pub mod image_layout;
 pub mod image_output;
 pub mod proc_files;
 pub mod processes;
