@@ -13,6 +13,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::containers::*;
+use common::proc_files::*;
 use common::*;
 
 /// Whether this user's containers get cgroups here (see the module doc).
@@ -42,6 +43,42 @@ fn read_cgroup_file(controller: &str, cgroup_path: &str, file: &str) -> String {
 
 fn unified() -> bool {
     std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// The cgroup host process `pid` is in for `controller`, read from
+/// /proc/<pid>/cgroup by the test, which runs in the host's cgroup
+/// namespace: the same answer on a unified (v2) host, where the container
+/// itself may see only `0::/` in a cgroup namespace of its own, and on a v1
+/// or hybrid host. v2: the `0::PATH` line; v1: the line of the hierarchy
+/// that has `controller`.
+fn host_cgroup_of(pid: i32, controller: &str) -> String {
+    let path = format!("/proc/{pid}/cgroup");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let found = text.lines().find_map(|line| {
+        let mut fields = line.splitn(3, ':');
+        let (id, controllers, cgroup) = (fields.next()?, fields.next()?, fields.next()?);
+        let wanted = if unified() {
+            id == "0" && controllers.is_empty()
+        } else {
+            controllers.split(',').any(|c| c == controller)
+        };
+        wanted.then(|| cgroup.to_string())
+    });
+    found.unwrap_or_else(|| panic!("no {controller} cgroup in {path}:\n{text}"))
+}
+
+/// Every directory named `id` below a `skiff` directory in any cgroup
+/// hierarchy (v2, or a v1 controller's).
+fn skiff_cgroup_dirs_named(id: &str) -> Vec<PathBuf> {
+    let mut hierarchies = vec![PathBuf::from("/sys/fs/cgroup")];
+    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+        hierarchies.extend(entries.flatten().map(|e| e.path()));
+    }
+    hierarchies
+        .into_iter()
+        .map(|h| h.join("skiff").join(id))
+        .filter(|dir| dir.exists())
+        .collect()
 }
 
 #[test]
@@ -81,9 +118,16 @@ fn g01_limits_reach_the_kernel_and_an_oom_kill_is_recorded() {
             path.ends_with(&id),
             "cgroup path {path:?} names the container"
         );
-        // The container sees itself in that cgroup.
-        let own = ctx.run_ok(&["exec", "l", "cat", "/proc/1/cgroup"]);
-        assert!(own.contains(&path), "{own}");
+        // The container's process is in that cgroup, as the host sees it
+        // (inside, a cgroup namespace may show it as `/`).
+        let pid: i32 = ctx.inspect_format("l", "{{.State.Pid}}").parse().unwrap();
+        for controller in ["memory", "pids", "cpu"] {
+            assert_eq!(
+                host_cgroup_of(pid, controller),
+                path,
+                "/proc/{pid}/cgroup ({controller}) of the container's PID 1"
+            );
+        }
         if unified() {
             assert_eq!(read_cgroup_file("memory", &path, "memory.max"), "33554432");
             assert_eq!(read_cgroup_file("pids", &path, "pids.max"), "10");
@@ -269,8 +313,24 @@ fn g03_exec_runs_in_the_containers_cgroup() {
         let pid1 = ctx.run_ok(&["exec", "e", "cat", "/proc/1/cgroup"]);
         let exec = ctx.run_ok(&["exec", "e", "cat", "/proc/self/cgroup"]);
         assert_eq!(exec, pid1, "exec'd processes share PID 1's cgroups");
+        // From the host: an exec'd process (found by a sleep length no other
+        // process uses) is in the container's cgroup.
         let path = ctx.inspect_format("e", "{{.State.CgroupPath}}");
-        assert!(exec.contains(&path), "{exec}");
+        let token = format!("{}", 6_000_000 + std::process::id() % 1_000_000);
+        ctx.run_ok(&["exec", "-d", "e", "sleep", &token]);
+        let mut found = Vec::new();
+        wait_for("the exec'd sleep on the host", STATE_TIMEOUT, || {
+            found = pids_with_argv(&["sleep", &token]);
+            found.len() == 1
+        });
+        let exec_pid = found[0].as_raw();
+        for controller in ["memory", "pids", "freezer"] {
+            assert_eq!(
+                host_cgroup_of(exec_pid, controller),
+                path,
+                "/proc/{exec_pid}/cgroup ({controller}) of an exec'd process"
+            );
+        }
     });
 }
 
@@ -342,6 +402,25 @@ fn g05_cgroups_disabled_runs_without_one() {
             "30",
         ]);
         assert_eq!(ctx.inspect_format("n", "{{.State.CgroupPath}}"), "");
+        // No cgroup was made for it, and its process is in none named after
+        // it: it stays in the cgroup of the monitor that started it.
+        let id = ctx.inspect_format("n", "{{.Id}}");
+        let pid: i32 = ctx.inspect_format("n", "{{.State.Pid}}").parse().unwrap();
+        let monitor: i32 = ctx
+            .inspect_format("n", "{{.State.ConmonPid}}")
+            .parse()
+            .unwrap();
+        assert_eq!(skiff_cgroup_dirs_named(&id), Vec::<PathBuf>::new());
+        let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        assert!(
+            !cgroups.contains(&id),
+            "/proc/{pid}/cgroup of a --cgroups=disabled container names it:\n{cgroups}"
+        );
+        assert_eq!(
+            cgroups,
+            std::fs::read_to_string(format!("/proc/{monitor}/cgroup")).unwrap(),
+            "the container's cgroups are its monitor's"
+        );
         let out = ctx.run_status(&["pause", "n"]);
         assert_exit_code(&out, 125, "pause with --cgroups=disabled");
         assert_one_error_mentioning(&out, "--cgroups=disabled", "pause");

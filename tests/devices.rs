@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::archives::*;
 use common::hostile_layers::header;
 use common::*;
 

@@ -6,6 +6,8 @@ mod common;
 
 use std::fs;
 
+use common::archives::read_tar_entries;
+use common::image_layout::{check_image_layout, dir_files, tar_files};
 use common::image_output::{path_str, table};
 use common::*;
 
@@ -159,6 +161,30 @@ fn save_and_load_round_trip_in_every_format() {
             ctx.run_ok(&[
                 "save", "--format", format, "-o", out_path, "busybox", "second:2",
             ]);
+            // Read by this test, not only by skiff: the layout, the names,
+            // and every digest recomputed.
+            let files = if format == "oci-dir" {
+                dir_files(&output)
+            } else {
+                tar_files(&fs::read(&output).unwrap())
+            };
+            let layers = check_image_layout(
+                &files,
+                &[BUSYBOX_REF, "docker.io/library/second:2"],
+                format == "docker-archive",
+            );
+            let busybox = &layers[BUSYBOX_REF];
+            assert_eq!(busybox, &layers["docker.io/library/second:2"], "{format}");
+            assert!(
+                busybox
+                    .iter()
+                    .any(|layer| read_tar_entries(layer).iter().any(|(h, _)| h
+                        .path()
+                        .unwrap()
+                        .to_str()
+                        == Some("bin/busybox"))),
+                "{format}: the saved busybox layers hold bin/busybox"
+            );
             let other = Ctx::new(ctx.user);
             let loaded = other.run_ok(&["load", "-i", out_path]);
             assert!(
@@ -179,8 +205,9 @@ fn save_and_load_round_trip_in_every_format() {
             );
         }
         // To standard output too, loaded from standard input.
-        let out = ctx.skiff(&["save", "busybox"]).output().unwrap();
-        assert!(out.status.success());
+        let out = output_of(ctx.skiff(&["save", "busybox"]), None, COMMAND_TIMEOUT);
+        assert_success(&out, "save to stdout");
+        check_image_layout(&tar_files(&out.stdout), &[BUSYBOX_REF], true);
         let other = Ctx::new(ctx.user);
         let loaded = other.run_stdin(&["load"], &out.stdout);
         assert_eq!(

@@ -11,6 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::Duration;
 
+use common::archives::*;
 use common::hostile_layers::{gzip_bomb, header, replaced_parent_layer, zero_file_bomb};
 use common::*;
 use nix::sys::signal::Signal;

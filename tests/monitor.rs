@@ -1,6 +1,7 @@
 //! The monitor of a detached container as a process of its own: it must
 //! hold nothing its caller left open. (Its memory is measured in
-//! `bench/monitor-memory`; its work shows in `tests/containers.rs`.)
+//! `bench/monitor-memory`; its work shows in `tests/lifecycle.rs` and
+//! `tests/nothing_left_behind.rs`.)
 
 mod common;
 

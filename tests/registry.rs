@@ -7,6 +7,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
+use common::archives::*;
+use common::image_layout::{check_image_layout, tar_files};
 use common::registry::{Registry, RegistrySetup, free_port};
 use common::*;
 
@@ -349,10 +351,13 @@ fn prune_during_a_pull_keeps_what_the_pull_wrote() {
             listed.trim(),
             registry.image(&format!("{}/during-prune", ctx.user))
         );
-        // Its blobs and layer are whole: saving reads every blob.
+        // Its blobs and layer are whole: saved, every digest recomputed
+        // here matches (blob names, diff_ids).
         let saved = fresh.work.join("saved.tar");
         fresh.run_ok(&["save", "-o", saved.to_str().unwrap(), &reference]);
         assert!(fs::metadata(&saved).unwrap().len() > 64 << 20);
+        let name = fresh.run_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+        check_image_layout(&tar_files(&fs::read(&saved).unwrap()), &[name.trim()], true);
         let layers = fs::read_dir(fresh.root.join("layers")).unwrap().count();
         assert_eq!(
             layers, 1,

@@ -1,12 +1,10 @@
-//! Helpers for the container-lifecycle stories in `tests/containers.rs`:
-//! reading what `ps`, `inspect` and `logs` say about a container, waiting
-//! for a container to reach a state, and finding host processes.
+//! Helpers for the container-lifecycle stories (`tests/ps_and_names.rs`,
+//! `tests/lifecycle.rs`, `tests/logs_attach.rs`, `tests/exec.rs`, …):
+//! reading what `ps`, `inspect` and `logs` say about a container, and
+//! waiting for a container to reach a state.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::time::Duration;
-
-use nix::unistd::Pid;
 
 use super::{Ctx, assert_success, wait_for};
 
@@ -18,6 +16,13 @@ pub fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len
         && s.bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// A shell script for a container's PID 1 that traps `signal`, prints
+/// `ready` once the trap is installed, and on the signal prints `bye` and
+/// exits with `code`.
+pub fn trapping(signal: &str, code: i32) -> String {
+    format!("trap 'echo bye; exit {code}' {signal}; echo ready; while true; do sleep 0.1; done")
 }
 
 /// Non-empty lines of `text`, trimmed.
@@ -148,34 +153,6 @@ pub fn ps_table(output: &str) -> Vec<BTreeMap<String, String>> {
                 })
                 .collect()
         })
-        .collect()
-}
-
-/// The process is gone: no such pid, or only a zombie is left.
-pub fn process_gone(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rfind(')')
-            .and_then(|at| stat[at + 1..].split_whitespace().next())
-            .is_some_and(|state| state == "Z" || state == "X"),
-        Err(_) => true,
-    }
-}
-
-/// Host processes whose command line contains `needle` anywhere (in any
-/// argument).
-pub fn pids_with_argv_containing(needle: &str) -> Vec<Pid> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.windows(needle.len()).any(|w| w == needle.as_bytes()))
-        })
-        .map(Pid::from_raw)
         .collect()
 }
 

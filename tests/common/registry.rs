@@ -265,7 +265,7 @@ impl Registry {
 
     /// Uploads `data` as a blob of `repository`; returns its digest.
     pub fn put_blob(&self, repository: &str, data: &[u8]) -> String {
-        let digest = format!("sha256:{}", super::sha256_hex(data));
+        let digest = format!("sha256:{}", super::archives::sha256_hex(data));
         let start = self.request(
             "POST",
             &format!("/v2/{repository}/blobs/uploads/"),
@@ -319,6 +319,6 @@ impl Registry {
             "putting a manifest: {}",
             String::from_utf8_lossy(&answer.body)
         );
-        format!("sha256:{}", super::sha256_hex(data))
+        format!("sha256:{}", super::archives::sha256_hex(data))
     }
 }
