@@ -12,10 +12,6 @@ use std::fs;
 
 use common::*;
 
-fn lines(s: &str) -> Vec<&str> {
-    s.lines().collect()
-}
-
 // --- basics: output, input, exit codes ----------------------------------------
 
 #[test]
@@ -213,7 +209,7 @@ fn hostname_defaults_to_short_id() {
         ctx.load_busybox();
         let script = "hostname; cat /etc/hostname; cat /etc/hosts; test -f /etc/resolv.conf && echo resolv-ok";
         let out = ctx.run_ok(&["run", "--rm", "busybox", "sh", "-c", script]);
-        let lines = lines(&out);
+        let lines: Vec<&str> = out.lines().collect();
         let hostname = lines[0];
         assert!(
             hostname.len() == 12
@@ -272,7 +268,7 @@ fn flags_user_workdir_env_hostname_entrypoint() {
         // environment; a bare name the host does not have is left out.
         cmd.env("C", "from host");
         let out = ctx.ok(cmd);
-        let lines = lines(&out);
+        let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 5, "unexpected output: {out:?}");
         assert!(
             lines[0].starts_with("uid=1000(") && lines[0].contains(" gid=1000("),

@@ -11,10 +11,6 @@ use std::os::unix::fs::MetadataExt;
 use common::proc_files::*;
 use common::*;
 
-fn lines(s: &str) -> Vec<&str> {
-    s.lines().collect()
-}
-
 // --- filesystem ---------------------------------------------------------------
 
 #[test]
@@ -49,7 +45,7 @@ fn bind_mount_read_only() {
             "run", "--rm", "-v", &volume, "busybox", "sh", "-c",
             "cat /src/hello.txt; if touch /src/new 2>/dev/null; then echo WRITABLE; fi; grep ' /src ' /proc/mounts",
         ]);
-        let lines = lines(&out);
+        let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "from host");
         assert!(
             !out.contains("WRITABLE"),

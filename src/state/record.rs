@@ -379,20 +379,24 @@ mod tests {
         assert!(!RestartPolicy::No.wants_restart(1, 0, false));
     }
 
-    #[test]
-    fn unknown_stored_values_are_errors_naming_the_container() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("c0ffee");
-        fs::create_dir(&dir).unwrap();
-        let mut rec = ContainerRecord {
-            id: "c0ffee".into(),
+    fn sample_record(id: &str) -> ContainerRecord {
+        ContainerRecord {
+            id: id.into(),
             name: "web".into(),
             image: "busybox".into(),
             image_id: "sha256:00".into(),
             created: "2026-11-23T00:00:00.000000000Z".into(),
             config: ContainerConfig::default(),
             state: ContainerState::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn unknown_stored_values_are_errors_naming_the_container() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("c0ffee");
+        fs::create_dir(&dir).unwrap();
+        let mut rec = sample_record("c0ffee");
         rec.config.mounts.push(MountSummary {
             kind: MountKind::Tmpfs,
             source: "tmpfs".into(),
@@ -418,15 +422,7 @@ mod tests {
     #[test]
     fn record_round_trips() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut rec = ContainerRecord {
-            id: "a".repeat(64),
-            name: "web".into(),
-            image: "busybox".into(),
-            image_id: "sha256:00".into(),
-            created: "2026-11-23T00:00:00.000000000Z".into(),
-            config: ContainerConfig::default(),
-            state: ContainerState::default(),
-        };
+        let mut rec = sample_record(&"a".repeat(64));
         rec.state.status = Some(ContainerStatus::Exited);
         rec.state.exit_code = Some(3);
         rec.config.restart = RestartPolicy::OnFailure { max_retries: 5 };
