@@ -214,7 +214,7 @@ pub struct RmArgs {
     /// Stop and remove running containers
     #[arg(short, long)]
     force: bool,
-    /// Remove anonymous volumes too (none exist yet: accepted)
+    /// Remove the container's anonymous volumes too
     #[arg(short, long)]
     volumes: bool,
     /// Remove every container
@@ -283,19 +283,20 @@ pub fn rm(dirs: &StorageDirs, args: RmArgs) -> anyhow::Result<i32> {
     } else {
         args.containers
     };
-    let _ = args.volumes;
     let codes = ExitCodes {
         missing: 1,
         running: 2,
     };
-    Ok(each(
-        &names,
-        codes,
-        |name| match lifecycle::remove_container(dirs, name, args.force) {
+    Ok(each(&names, codes, |name| {
+        match if args.volumes {
+            lifecycle::remove_container_and_volumes(dirs, name, args.force)
+        } else {
+            lifecycle::remove_container(dirs, name, args.force)
+        } {
             Err(EngineError::State(StateError::NoSuchContainer { .. })) if args.ignore => Ok(None),
             other => other.map(|_| Some(name.to_string())),
-        },
-    ))
+        }
+    }))
 }
 
 #[derive(Args)]
@@ -443,7 +444,7 @@ pub fn inspect(dirs: &StorageDirs, args: InspectArgs) -> anyhow::Result<i32> {
     let mut code = 0;
     for name in &names {
         match find_container(&store, name) {
-            Ok(record) => docs.push(container_json(&record, &store.paths(&record.id))),
+            Ok(record) => docs.push(container_json(dirs, &record)),
             // `skiff inspect NAME` also finds images, as podman's does.
             Err(e) => match skiff::engine::inspect_image(dirs, name) {
                 Ok(image) => docs.push(image),

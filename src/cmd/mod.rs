@@ -16,6 +16,7 @@ mod resources;
 mod run;
 mod system;
 mod template;
+mod volumes;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -146,6 +147,11 @@ enum Command {
     },
     #[command(flatten)]
     Containers(ContainerCommand),
+    /// Manage volumes
+    Volume {
+        #[command(subcommand)]
+        command: volumes::VolumeCommand,
+    },
     /// Run container healthchecks
     Healthcheck {
         #[command(subcommand)]
@@ -264,6 +270,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Container { command } | Command::Containers(command) => {
             dispatch_container(&dirs, command)
         }
+        Command::Volume { command } => volumes::dispatch(&dirs, command),
         Command::ContainerMonitor(args) => Ok(monitor::monitor(&dirs, args)),
         Command::Healthcheck { command } => monitor::healthcheck(&dirs, command),
     }

@@ -49,12 +49,18 @@ pub struct ContainerFlags {
     /// Overwrite the default ENTRYPOINT of the image
     #[arg(long)]
     entrypoint: Option<String>,
-    /// Bind mount a host path: SRC:DST[:ro|rw]
-    #[arg(short, long = "volume", value_name = "SRC:DST[:OPTS]")]
+    /// Mount a volume or host path: [NAME|/HOST/PATH:]DST[:ro,rw,z,Z,U,nocopy]
+    #[arg(short, long = "volume", value_name = "[SRC:]DST[:OPTS]")]
     volume: Vec<String>,
+    /// Mount: type=bind|volume|tmpfs,source=…,target=…[,readonly][,…]
+    #[arg(long, value_name = "type=…,source=…,target=…")]
+    mount: Vec<String>,
     /// Mount a tmpfs: DST[:OPTS]
     #[arg(long, value_name = "DST[:OPTS]")]
     tmpfs: Vec<String>,
+    /// Mount the volumes and binds of another container: CTR[:ro|rw]
+    #[arg(long = "volumes-from", value_name = "CTR[:ro|rw]")]
+    volumes_from: Vec<String>,
     /// Network mode: none (default) or host
     #[arg(long, visible_alias = "net", default_value = "none")]
     network: NetworkMode,
@@ -189,7 +195,9 @@ fn request(flags: ContainerFlags) -> anyhow::Result<(ContainerOptions, Option<Pa
         hostname: flags.hostname,
         name: flags.name,
         volumes: flags.volume,
+        mounts: flags.mount,
         tmpfs: flags.tmpfs,
+        volumes_from: flags.volumes_from,
         network: flags.network,
         interactive: flags.interactive,
         tty: flags.tty,

@@ -3,25 +3,28 @@
 //! Nothing runs yet.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
+use super::lookup::find_container;
+use super::mounts::parse_volume_flag;
 use super::options::{ContainerOptions, HealthOptions};
 use super::pull::image_for_run;
 use super::report::Reporter;
 use super::signals::{parse_signal, signal_name};
+use super::volumes::prepare_mounts;
 use super::{EngineError, is_rootless};
 use crate::layers::{LocalImage, Store};
 use crate::sandbox::cgroups::unified_host;
 use crate::sandbox::spec::{
     CommandLine, EtcFiles, ImageDefaults, MountRequest, RunPlan, build_spec,
 };
-use crate::sandbox::user::resolve_user;
-use crate::sandbox::userns::caller_mappings;
+use crate::sandbox::user::{ResolvedUser, resolve_user};
+use crate::sandbox::userns::{IdMapping, caller_mappings};
 use crate::state::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStore, HealthConfig,
-    MountKind, MountSummary, StorageDirs, new_container_id,
+    MountKind, MountSpec, StorageDirs, new_container_id,
 };
 use crate::timestamp::format_rfc3339_nanos;
 
@@ -84,28 +87,50 @@ fn plan_healthcheck(asked: &HealthOptions, image: &LocalImage) -> Option<HealthC
     })
 }
 
-fn mount_summaries(mounts: &[MountRequest]) -> Vec<MountSummary> {
-    mounts
-        .iter()
-        .map(|m| match m {
-            MountRequest::Bind {
-                source,
-                destination,
-                read_only,
-            } => MountSummary {
-                kind: MountKind::Bind,
-                source: source.display().to_string(),
-                destination: destination.clone(),
-                read_write: !read_only,
-            },
-            MountRequest::Tmpfs { destination, .. } => MountSummary {
-                kind: MountKind::Tmpfs,
-                source: "tmpfs".into(),
-                destination: destination.clone(),
-                read_write: true,
-            },
-        })
-        .collect()
+/// Every mount the container gets: its own (`-v`, `--mount`, `--tmpfs`),
+/// then the volumes and binds of `--volumes-from` containers, then an
+/// anonymous volume for each image VOLUME; a destination already taken
+/// keeps the earlier mount, as in docker.
+fn container_mounts(
+    dirs: &StorageDirs,
+    options: &ContainerOptions,
+    image: &LocalImage,
+) -> Result<Vec<MountSpec>, EngineError> {
+    let mut mounts = options.mounts.clone();
+    let taken = |mounts: &[MountSpec], destination: &str| {
+        let wanted: PathBuf = Path::new(destination).components().collect();
+        mounts
+            .iter()
+            .any(|m| Path::new(&m.destination).components().collect::<PathBuf>() == wanted)
+    };
+    let containers = ContainerStore::new(dirs);
+    for (name, read_only) in &options.volumes_from {
+        let source = find_container(&containers, name)?;
+        for mount in source.config.mounts {
+            if matches!(mount.kind, MountKind::Tmpfs { .. }) || taken(&mounts, &mount.destination) {
+                continue;
+            }
+            mounts.push(MountSpec {
+                read_only: read_only.unwrap_or(mount.read_only),
+                // The data is there already; and a chown was done once.
+                copy_up: false,
+                chown: false,
+                ..mount
+            });
+        }
+    }
+    let image_volumes = image
+        .config
+        .config()
+        .as_ref()
+        .and_then(|c| c.volumes().clone())
+        .unwrap_or_default();
+    for destination in image_volumes {
+        if !taken(&mounts, &destination) {
+            mounts.push(parse_volume_flag(&destination)?);
+        }
+    }
+    Ok(mounts)
 }
 
 /// The files `prepare_run_dir` writes for a container under the runroot.
@@ -170,6 +195,61 @@ pub fn create_container(
         None
     };
 
+    let mounts = container_mounts(dirs, options, &image)?;
+    // Held until the record that names the volumes is written.
+    let host_mounts = prepare_mounts(dirs, &mounts)?;
+    let created = write_container(
+        dirs,
+        options,
+        NewContainer {
+            image,
+            defaults,
+            user,
+            user_spec,
+            id_mappings,
+            stop_signal,
+            healthcheck,
+            mounts,
+            mount_requests: host_mounts.requests.clone(),
+        },
+    );
+    if created.is_err() {
+        host_mounts.discard();
+    }
+    created
+}
+
+/// What `create_container` resolved, for `write_container`.
+struct NewContainer {
+    image: LocalImage,
+    defaults: ImageDefaults,
+    user: ResolvedUser,
+    user_spec: String,
+    id_mappings: Option<(Vec<IdMapping>, Vec<IdMapping>)>,
+    stop_signal: String,
+    healthcheck: Option<HealthConfig>,
+    mounts: Vec<MountSpec>,
+    mount_requests: Vec<MountRequest>,
+}
+
+/// Plans the spec and writes the container's record, spec and
+/// directories.
+fn write_container(
+    dirs: &StorageDirs,
+    options: &ContainerOptions,
+    new: NewContainer,
+) -> Result<CreatedContainer, EngineError> {
+    let NewContainer {
+        image,
+        defaults,
+        user,
+        user_spec,
+        id_mappings,
+        stop_signal,
+        healthcheck,
+        mounts,
+        mount_requests,
+    } = new;
     let id = new_container_id();
     let hostname = options
         .hostname
@@ -186,7 +266,7 @@ pub fn create_container(
         user,
         hostname: hostname.clone(),
         tty: options.tty,
-        mounts: options.mounts.clone(),
+        mounts: mount_requests,
         private_network: options.network.is_private(),
         id_mappings,
         etc_files: etc_files(&paths),
@@ -224,7 +304,7 @@ pub fn create_container(
             log_max_size: options.log_max_size,
             init: options.init,
             labels: options.labels.clone(),
-            mounts: mount_summaries(&options.mounts),
+            mounts,
             cgroups_disabled: options.cgroups_disabled,
             cgroup_parent: options.cgroup_parent.clone(),
         },

@@ -4,8 +4,12 @@
 
 use serde_json::{Value, json};
 
+use super::volumes::mount_source;
 use crate::sandbox::cgroups::Limits;
-use crate::state::{ContainerPaths, ContainerRecord, ContainerStatus};
+use crate::state::{
+    ContainerPaths, ContainerRecord, ContainerStatus, ContainerStore, MountKind, MountSpec,
+    StorageDirs,
+};
 
 /// Go's zero time, which podman prints for times that never happened.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -30,8 +34,33 @@ fn planned_limits(paths: &ContainerPaths) -> Limits {
         .unwrap_or_default()
 }
 
+/// One entry of `.Mounts`, with docker's fields.
+fn mount_json(dirs: &StorageDirs, mount: &MountSpec) -> Value {
+    let (kind, name, driver, propagation) = match &mount.kind {
+        MountKind::Bind { .. } => (
+            "bind",
+            "",
+            "",
+            mount.propagation.as_deref().unwrap_or("rprivate"),
+        ),
+        MountKind::Volume { name, .. } => ("volume", name.as_str(), "local", ""),
+        MountKind::Tmpfs { .. } => ("tmpfs", "", "", ""),
+    };
+    json!({
+        "Type": kind,
+        "Name": name,
+        "Source": mount_source(dirs, mount),
+        "Destination": mount.destination,
+        "Driver": driver,
+        "Mode": mount.mode,
+        "RW": !mount.read_only,
+        "Propagation": propagation,
+    })
+}
+
 /// podman's `inspect` document for one container.
-pub fn container_json(record: &ContainerRecord, paths: &ContainerPaths) -> Value {
+pub fn container_json(dirs: &StorageDirs, record: &ContainerRecord) -> Value {
+    let paths = &ContainerStore::new(dirs).paths(&record.id);
     let status = record.status();
     let state = &record.state;
     let (path, args) = split_args(record);
@@ -89,14 +118,7 @@ pub fn container_json(record: &ContainerRecord, paths: &ContainerPaths) -> Value
         "RestartCount": state.restart_count,
         "Driver": "overlay",
         "LogPath": paths.log_file(),
-        "Mounts": config.mounts.iter().map(|m| json!({
-            "Type": m.kind,
-            "Source": m.source,
-            "Destination": m.destination,
-            "RW": m.read_write,
-            "Mode": "",
-            "Propagation": "rprivate",
-        })).collect::<Vec<_>>(),
+        "Mounts": config.mounts.iter().map(|m| mount_json(dirs, m)).collect::<Vec<_>>(),
         "Config": {
             "Hostname": config.hostname,
             "User": config.user,

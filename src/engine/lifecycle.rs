@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use super::EngineError;
 use super::cgroup::thaw_for_signal;
 use super::cleanup::remove_tree;
-use super::lookup::{UNKNOWN_EXIT_CODE, list_containers, refresh, wait_for_record};
+use super::lookup::{UNKNOWN_EXIT_CODE, find_container, list_containers, refresh, wait_for_record};
 use super::monitor::{StartReport, spawn_monitor};
 use super::report::Reporter;
 use super::signals::parse_signal;
 use super::teardown::retire_container;
+use super::volumes::{remove_anonymous_volumes, remove_unused_volume, volume_users};
 use crate::state::{
     ContainerLock, ContainerRecord, ContainerStatus, ContainerStore, RunExit, StorageDirs,
 };
@@ -264,6 +265,31 @@ pub fn remove_container(
     let _ = remove_tree(&paths.run_dir, None);
     remove_tree(&paths.dir, None)?;
     Ok(record.id)
+}
+
+/// `skiff volume rm [-f]`: with `force`, the containers that use the
+/// volume are removed first (podman's `-f`). They are removed without the
+/// volumes lock held: a `--rm` container's own clean-up takes it.
+pub fn remove_volume(dirs: &StorageDirs, name: &str, force: bool) -> Result<(), EngineError> {
+    if force {
+        for id in volume_users(dirs, name)? {
+            remove_container(dirs, &id, true)?;
+        }
+    }
+    remove_unused_volume(dirs, name)
+}
+
+/// `skiff rm -v`: the container, then its anonymous volumes that no other
+/// container (`--volumes-from`) still mounts.
+pub fn remove_container_and_volumes(
+    dirs: &StorageDirs,
+    name: &str,
+    force: bool,
+) -> Result<String, EngineError> {
+    let record = find_container(&ContainerStore::new(dirs), name)?;
+    let id = remove_container(dirs, &record.id, force)?;
+    remove_anonymous_volumes(dirs, &record)?;
+    Ok(id)
 }
 
 /// `skiff rename`.

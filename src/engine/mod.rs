@@ -22,6 +22,7 @@ mod launch;
 pub mod lifecycle;
 pub mod lookup;
 pub mod monitor;
+pub mod mounts;
 mod options;
 pub mod pause;
 pub mod processes;
@@ -33,6 +34,7 @@ mod run;
 pub mod signals;
 pub mod stats;
 mod teardown;
+pub mod volumes;
 
 pub use attach::{AttachOptions, attach_container};
 pub use commit::commit_container;
@@ -45,7 +47,7 @@ pub use image_ops::{
     remove_image, tag_image, untag_image,
 };
 pub use images::{import_rootfs, list_images, load_archive, load_directory, save_images};
-pub use input::{parse_env_entries, parse_tmpfs, parse_volume};
+pub use input::parse_env_entries;
 pub use options::{ContainerOptions, HealthOptions, HealthRequest, RunRequest};
 pub use pull::{PullOptions, PullPolicy, PulledImage, image_for_run, pull_image};
 pub use push::push_image;
@@ -86,6 +88,15 @@ pub enum EngineError {
     /// The container runs (or is paused) and the verb needs it stopped.
     #[error("{0}")]
     ContainerRunning(String),
+    /// `volume rm` of a volume containers still use (podman's words).
+    #[error(
+        "volume {name} is being used by the following container(s): {}: volume is being used",
+        containers.join(", ")
+    )]
+    VolumeInUse {
+        name: String,
+        containers: Vec<String>,
+    },
     #[error("timed out waiting for the container")]
     Timeout,
     /// Bad user input caught before anything was changed.

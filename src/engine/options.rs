@@ -11,13 +11,15 @@ use std::path::PathBuf;
 use oci_spec::runtime::LinuxResources;
 
 use super::EngineError;
-use super::input::{parse_env_entries, parse_tmpfs, parse_volume};
+use super::input::parse_env_entries;
+use super::mounts::{
+    check_distinct_destinations, parse_mount_flag, parse_tmpfs_flag, parse_volume_flag,
+};
 use super::pull::{PullOptions, PullPolicy};
 use super::resources::{ResourceRequest, cgroups_enabled, check_cgroup_parent, plan_resources};
 use super::signals::{parse_signal, signal_name};
 use crate::net::NetworkMode;
-use crate::sandbox::spec::MountRequest;
-use crate::state::RestartPolicy;
+use crate::state::{MountSpec, RestartPolicy};
 use crate::timestamp::parse_go_duration;
 
 /// `--health-*` flags as spelled; `None` fields fall back to the image's
@@ -46,7 +48,11 @@ pub struct RunRequest {
     pub hostname: Option<String>,
     pub name: Option<String>,
     pub volumes: Vec<String>,
+    /// `--mount` values.
+    pub mounts: Vec<String>,
     pub tmpfs: Vec<String>,
+    /// `--volumes-from CONTAINER[:ro|rw]`.
+    pub volumes_from: Vec<String>,
     pub network: NetworkMode,
     pub interactive: bool,
     pub tty: bool,
@@ -97,7 +103,12 @@ pub struct ContainerOptions {
     /// `user[:group]`; `None` takes the image's USER.
     pub user: Option<String>,
     pub hostname: Option<String>,
-    pub mounts: Vec<MountRequest>,
+    /// `-v`, `--mount` and `--tmpfs`, in that order; no two on one
+    /// destination.
+    pub mounts: Vec<MountSpec>,
+    /// Containers whose volumes and binds this one mounts too, with
+    /// `Some(read_only)` when `:ro`/`:rw` overrides theirs.
+    pub volumes_from: Vec<(String, Option<bool>)>,
     pub network: NetworkMode,
     pub interactive: bool,
     pub tty: bool,
@@ -122,14 +133,22 @@ impl ContainerOptions {
     /// Checks every flag of `req`; the first bad one is the error, and
     /// nothing has been created.
     pub fn from_request(req: &RunRequest) -> Result<ContainerOptions, EngineError> {
-        let mut mounts = req
-            .volumes
-            .iter()
-            .map(|v| parse_volume(v))
-            .collect::<Result<Vec<_>, _>>()?;
-        for tmpfs in &req.tmpfs {
-            mounts.push(parse_tmpfs(tmpfs)?);
+        let mut mounts = Vec::new();
+        for volume in &req.volumes {
+            mounts.push(parse_volume_flag(volume)?);
         }
+        for mount in &req.mounts {
+            mounts.push(parse_mount_flag(mount)?);
+        }
+        for tmpfs in &req.tmpfs {
+            mounts.push(parse_tmpfs_flag(tmpfs)?);
+        }
+        check_distinct_destinations(&mounts)?;
+        let volumes_from = req
+            .volumes_from
+            .iter()
+            .map(|from| parse_volumes_from(from))
+            .collect::<Result<_, _>>()?;
         let restart = RestartPolicy::parse(req.restart.as_deref().unwrap_or("no"))?;
         if req.remove && restart != RestartPolicy::No {
             return Err(EngineError::Invalid(
@@ -149,6 +168,7 @@ impl ContainerOptions {
             user: req.user.clone(),
             hostname: req.hostname.clone(),
             mounts,
+            volumes_from,
             network: req.network,
             interactive: req.interactive,
             tty: req.tty,
@@ -169,6 +189,26 @@ impl ContainerOptions {
             cgroup_parent: req.resources.cgroup_parent.clone(),
         })
     }
+}
+
+/// `--volumes-from CONTAINER[:ro|rw]`.
+fn parse_volumes_from(text: &str) -> Result<(String, Option<bool>), EngineError> {
+    let (name, mode) = match text.rsplit_once(':') {
+        Some((name, "ro")) => (name, Some(true)),
+        Some((name, "rw")) => (name, Some(false)),
+        Some((_, other)) => {
+            return Err(EngineError::Invalid(format!(
+                "invalid --volumes-from \"{text}\": unknown mode \"{other}\" (use ro or rw)"
+            )));
+        }
+        None => (text, None),
+    };
+    if name.is_empty() {
+        return Err(EngineError::Invalid(format!(
+            "invalid --volumes-from \"{text}\": no container named"
+        )));
+    }
+    Ok((name.to_string(), mode))
 }
 
 fn duration_ns(flag: &str, value: &Option<String>) -> Result<Option<u64>, EngineError> {
@@ -240,7 +280,9 @@ mod tests {
     fn flags_become_typed_values() {
         let req = RunRequest {
             volumes: vec!["/tmp:/src:ro".into()],
+            mounts: vec!["source=v1,target=/v".into()],
             tmpfs: vec!["/scratch".into()],
+            volumes_from: vec!["db:ro".into(), "web".into()],
             restart: Some("on-failure:3".into()),
             stop_signal: Some("kill".into()),
             labels: vec!["a=1".into(), "b".into()],
@@ -252,7 +294,11 @@ mod tests {
             ..request("busybox")
         };
         let options = ContainerOptions::from_request(&req).unwrap();
-        assert_eq!(options.mounts.len(), 2);
+        assert_eq!(options.mounts.len(), 3);
+        assert_eq!(
+            options.volumes_from,
+            [("db".to_string(), Some(true)), ("web".to_string(), None)]
+        );
         assert_eq!(options.restart, RestartPolicy::OnFailure { max_retries: 3 });
         assert_eq!(options.stop_signal.as_deref(), Some("SIGKILL"));
         assert_eq!(options.labels["a"], "1");
@@ -282,7 +328,22 @@ mod tests {
 
     #[test]
     fn each_bad_flag_is_refused_by_name() {
-        let cases: [(RunRequest, &str); 6] = [
+        let cases: [(RunRequest, &str); 8] = [
+            (
+                RunRequest {
+                    volumes: vec!["a1:/d".into()],
+                    tmpfs: vec!["/d".into()],
+                    ..request("i")
+                },
+                "duplicate mount destination",
+            ),
+            (
+                RunRequest {
+                    volumes_from: vec!["db:rx".into()],
+                    ..request("i")
+                },
+                "db:rx",
+            ),
             (
                 RunRequest {
                     restart: Some("sometimes".into()),
@@ -324,10 +385,10 @@ mod tests {
             ),
             (
                 RunRequest {
-                    volumes: vec!["relative:/x".into()],
+                    volumes: vec!["rel/ative:/x".into()],
                     ..request("i")
                 },
-                "relative:/x",
+                "rel/ative:/x",
             ),
         ];
         for (req, subject) in cases {

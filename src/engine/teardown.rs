@@ -10,6 +10,7 @@ use std::os::fd::OwnedFd;
 use super::EngineError;
 use super::cgroup;
 use super::cleanup::remove_tree;
+use super::volumes::remove_anonymous_volumes;
 use crate::sandbox::cgroups::Cgroup;
 use crate::state::{ContainerPaths, ContainerRecord, ContainerStore, RunExit};
 
@@ -61,7 +62,11 @@ pub(super) fn retire_container(
     let _ = remove_tree(&paths.run_dir, user_namespace);
     if record.config.auto_remove {
         store.forget(record);
-        remove_tree(&paths.dir, user_namespace)
+        remove_tree(&paths.dir, user_namespace)?;
+        // `--rm` takes the container's anonymous volumes with it, as
+        // docker's does; a leftover one is only disk, shown by `volume ls`.
+        let _ = remove_anonymous_volumes(store.dirs(), record);
+        Ok(())
     } else {
         Ok(store.save(record)?)
     }

@@ -35,7 +35,7 @@ fn remove_any(path: &Path) -> std::io::Result<()> {
     }
 }
 
-fn copy_owner_and_mode(meta: &fs::Metadata, dest: &Path) -> Result<(), SetupError> {
+pub(super) fn copy_owner_and_mode(meta: &fs::Metadata, dest: &Path) -> Result<(), SetupError> {
     // Ownership may be unmappable (single-ID mapping): keep going then.
     let _ = std::os::unix::fs::lchown(dest, Some(meta.uid()), Some(meta.gid()));
     if !meta.file_type().is_symlink() {
@@ -45,7 +45,9 @@ fn copy_owner_and_mode(meta: &fs::Metadata, dest: &Path) -> Result<(), SetupErro
     Ok(())
 }
 
-fn copy_tree(src: &Path, dest: &Path) -> Result<(), SetupError> {
+/// Copies `src`'s tree into `dest` (both directories), as overlay would
+/// stack it (whiteouts delete, opaque directories hide).
+pub(super) fn copy_tree(src: &Path, dest: &Path) -> Result<(), SetupError> {
     for entry in fs::read_dir(src).map_err(io(src))? {
         let entry = entry.map_err(io(src))?;
         let from = entry.path();

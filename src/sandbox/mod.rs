@@ -19,6 +19,7 @@ pub mod security;
 pub mod spec;
 pub mod user;
 pub mod userns;
+mod volume_setup;
 
 pub use init::{InitContext, close_inherited_fds};
 pub use rootfs::{RootfsDriver, RootfsLayers};

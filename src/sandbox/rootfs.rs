@@ -14,6 +14,7 @@ use oci_spec::runtime::{LinuxDevice, Mount};
 use super::SetupError;
 use super::copy_rootfs::copy_layers;
 use super::paths::resolve_in_root;
+use super::volume_setup::{BindExtras, chown_tree, copy_up};
 
 /// How the layered root filesystem is assembled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,7 +271,8 @@ pub fn mount_one(rootfs: &Path, m: &Mount) -> Result<(), SetupError> {
     let target =
         resolve_in_root(rootfs, m.destination()).map_err(|e| SetupError::Message(e.to_string()))?;
     let typ = m.typ().as_deref().unwrap_or("bind");
-    let options = m.options().clone().unwrap_or_default();
+    let mut options = m.options().clone().unwrap_or_default();
+    let extras = BindExtras::take(&mut options)?;
     let (mut flags, data) = parse_mount_options(&options);
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
     let is_bind = typ == "bind" || flags.contains(MsFlags::MS_BIND);
@@ -281,11 +283,18 @@ pub fn mount_one(rootfs: &Path, m: &Mount) -> Result<(), SetupError> {
     );
     if is_bind {
         let source_is_file = fs::metadata(&source).map_err(io(what.clone()))?.is_file();
+        // Before the mount hides what the image has there.
+        if extras.copy_up && !source_is_file {
+            copy_up(&target, &source)?;
+        }
         create_mount_point(&target, source_is_file)?;
         let read_only = flags.contains(MsFlags::MS_RDONLY);
         flags |= MsFlags::MS_BIND;
         flags.remove(MsFlags::MS_RDONLY);
         mount(Some(&source), &target, None::<&str>, flags, None::<&str>).map_err(sys(what))?;
+        if let Some((uid, gid)) = extras.chown {
+            chown_tree(&target, uid, gid)?;
+        }
         let rest = flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
         if read_only {
             remount_read_only(&target, rest)?;

@@ -41,6 +41,11 @@ pub enum MountRequest {
         source: PathBuf,
         destination: String,
         read_only: bool,
+        /// An empty source gets the image's content at the destination
+        /// first (a volume's copy-up).
+        copy_up: bool,
+        /// The source is chowned to the container's user (`:U`).
+        chown: bool,
     },
     Tmpfs {
         destination: String,
@@ -48,6 +53,13 @@ pub enum MountRequest {
         options: Vec<String>,
     },
 }
+
+/// A bind mount's option (skiff's own, read by init): copy the image's
+/// content at the destination into the source when the source is empty.
+pub const COPY_UP_OPTION: &str = "skiff.copy-up";
+/// A bind mount's option `skiff.chown=UID:GID` (skiff's own, read by
+/// init): chown the source's tree to the container's user (`:U`).
+pub const CHOWN_OPTION: &str = "skiff.chown";
 
 /// Files the engine prepared on the host for name resolution.
 #[derive(Debug, Clone)]
@@ -296,7 +308,7 @@ fn etc_mounts(files: &EtcFiles) -> Result<Vec<Mount>, PlanError> {
     ])
 }
 
-fn user_mounts(requests: &[MountRequest]) -> Result<Vec<Mount>, PlanError> {
+fn user_mounts(requests: &[MountRequest], user: &ResolvedUser) -> Result<Vec<Mount>, PlanError> {
     requests
         .iter()
         .map(|req| match req {
@@ -304,12 +316,21 @@ fn user_mounts(requests: &[MountRequest]) -> Result<Vec<Mount>, PlanError> {
                 source,
                 destination,
                 read_only,
+                copy_up,
+                chown,
             } => {
                 check_destination(destination)?;
-                let mut opts = vec!["rbind"];
+                let mut opts = vec!["rbind".to_string()];
                 if *read_only {
-                    opts.push("ro");
+                    opts.push("ro".into());
                 }
+                if *copy_up {
+                    opts.push(COPY_UP_OPTION.into());
+                }
+                if *chown {
+                    opts.push(format!("{CHOWN_OPTION}={}:{}", user.uid, user.gid));
+                }
+                let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
                 mount(destination, "bind", &source.to_string_lossy(), &opts)
             }
             MountRequest::Tmpfs {
@@ -429,7 +450,12 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
 
     let mut mounts = system_mounts(plan)?;
     mounts.extend(etc_mounts(&plan.etc_files)?);
-    mounts.extend(user_mounts(&plan.mounts)?);
+    mounts.extend(user_mounts(&plan.mounts, &plan.user)?);
+    // Parents before children, as docker orders them: a volume on /etc
+    // must not hide the /etc/hosts mounted before it (nor copy it up).
+    // The sort is stable, so on one path the user's mount, mounted last,
+    // wins.
+    mounts.sort_by_key(|m| m.destination().components().count());
 
     Ok(SpecBuilder::default()
         .version("1.0.2")

@@ -122,6 +122,8 @@ fn volume_requests_become_mounts() {
             source: "/a".into(),
             destination: "/b".into(),
             read_only: true,
+            copy_up: false,
+            chown: true,
         },
         MountRequest::Tmpfs {
             destination: "/scratch".into(),
@@ -137,6 +139,13 @@ fn volume_requests_become_mounts() {
     assert_eq!(bind.typ().as_deref(), Some("bind"));
     assert_eq!(bind.source().as_deref(), Some(Path::new("/a")));
     assert!(bind.options().as_ref().unwrap().contains(&"ro".to_string()));
+    // `:U` names the container's user (root in this plan).
+    assert!(
+        bind.options()
+            .as_ref()
+            .unwrap()
+            .contains(&format!("{CHOWN_OPTION}=0:0"))
+    );
     let tmpfs = mounts
         .iter()
         .find(|m| m.destination() == Path::new("/scratch"))
@@ -264,5 +273,34 @@ fn a_cgroup_namespace_brings_its_mount() {
         namespaces
             .iter()
             .any(|n| n.typ() == LinuxNamespaceType::Cgroup)
+    );
+}
+
+#[test]
+fn parent_mounts_come_before_their_children() {
+    let mut p = plan();
+    p.mounts = vec![MountRequest::Bind {
+        source: "/srv/etc".into(),
+        destination: "/etc".into(),
+        read_only: false,
+        copy_up: true,
+        chown: false,
+    }];
+    let spec = build_spec(&image(), &p).unwrap();
+    let destinations: Vec<String> = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .map(|m| m.destination().display().to_string())
+        .collect();
+    let at = |d: &str| destinations.iter().position(|x| x == d).unwrap();
+    assert!(at("/etc") < at("/etc/hosts"), "{destinations:?}");
+    assert!(at("/dev") < at("/dev/pts"), "{destinations:?}");
+    let etc = &spec.mounts().as_ref().unwrap()[at("/etc")];
+    assert!(
+        etc.options()
+            .as_ref()
+            .unwrap()
+            .contains(&COPY_UP_OPTION.to_string())
     );
 }

@@ -14,6 +14,7 @@ use super::{StateError, StorageDirs};
 /// The containers under one storage root and runroot.
 #[derive(Debug, Clone)]
 pub struct ContainerStore {
+    dirs: StorageDirs,
     root: PathBuf,
     runroot: PathBuf,
 }
@@ -31,9 +32,15 @@ fn is_container_id(text: &str) -> bool {
 impl ContainerStore {
     pub fn new(dirs: &StorageDirs) -> ContainerStore {
         ContainerStore {
+            dirs: dirs.clone(),
             root: dirs.root.join("containers"),
             runroot: dirs.runroot.join("containers"),
         }
+    }
+
+    /// The storage this store is part of (volumes live beside it).
+    pub fn dirs(&self) -> &StorageDirs {
+        &self.dirs
     }
 
     pub fn paths(&self, id: &str) -> ContainerPaths {

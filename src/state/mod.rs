@@ -7,6 +7,7 @@ pub mod liveness;
 pub mod log;
 pub mod names;
 mod record;
+mod volumes;
 
 use std::path::PathBuf;
 
@@ -15,9 +16,10 @@ pub use dirs::StorageDirs;
 pub use liveness::ProcessIdentity;
 pub use record::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStatus,
-    HealthConfig, HealthProbe, HealthState, HealthStatus, MountKind, MountSummary, RestartPolicy,
+    HealthConfig, HealthProbe, HealthState, HealthStatus, MountKind, MountSpec, RestartPolicy,
     RunExit,
 };
+pub use volumes::{VolumeRecord, VolumeStore, VolumesLock, is_valid_volume_name};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -35,6 +37,15 @@ pub enum StateError {
         "invalid restart policy \"{policy}\": use no, always, on-failure[:N] or unless-stopped"
     )]
     InvalidRestartPolicy { policy: String },
+    #[error("no volume with name \"{name}\" found: no such volume")]
+    NoSuchVolume { name: String },
+    #[error("invalid volume name \"{name}\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]+")]
+    InvalidVolumeName { name: String },
+    #[error("volume {name}: its record cannot be used: {source}")]
+    MalformedVolume {
+        name: String,
+        source: serde_json::Error,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -121,25 +121,54 @@ pub struct HealthConfig {
     pub retries: u32,
 }
 
-/// What is mounted; a kind this skiff does not know is an error when the
-/// record is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// What a container mount brings in. A kind this skiff does not know is
+/// an error when the record is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "Type", rename_all = "lowercase")]
 pub enum MountKind {
-    Bind,
-    Tmpfs,
+    /// A host path.
+    Bind {
+        #[serde(rename = "Source")]
+        source: PathBuf,
+    },
+    /// A volume of the store, made on first use.
+    Volume {
+        #[serde(rename = "Name")]
+        name: String,
+        /// Made for this container (`-v /path`, an image VOLUME).
+        #[serde(rename = "Anonymous")]
+        anonymous: bool,
+        /// `volume-opt=` of `--mount`: the local driver's options for a
+        /// volume this mount creates.
+        #[serde(rename = "DriverOptions", default)]
+        driver_options: BTreeMap<String, String>,
+    },
+    /// A fresh tmpfs; options such as `size=64m`, `mode=1777`.
+    Tmpfs {
+        #[serde(rename = "Options")]
+        options: Vec<String>,
+    },
 }
 
-/// One volume or tmpfs as `inspect` shows it under `.Mounts`.
+/// One mount of a container, as the user asked for it: what `-v`,
+/// `--mount`, `--tmpfs`, `--volumes-from` and image VOLUMEs give, checked
+/// and typed by one parser (`engine::mounts`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct MountSummary {
-    #[serde(rename = "Type")]
+pub struct MountSpec {
+    #[serde(flatten)]
     pub kind: MountKind,
-    pub source: String,
     pub destination: String,
-    #[serde(rename = "RW")]
-    pub read_write: bool,
+    pub read_only: bool,
+    /// `rprivate`, `shared`, …; `None` is skiff's default (rprivate).
+    pub propagation: Option<String>,
+    /// `:U`: the source is chowned to the container's user.
+    pub chown: bool,
+    /// An empty volume gets the image's content at the destination first
+    /// (docker's copy-up; `nocopy` turns it off).
+    pub copy_up: bool,
+    /// The options as the user wrote them (`ro,Z`), for `inspect`'s Mode.
+    pub mode: String,
 }
 
 /// Decided at create time; never changes afterwards.
@@ -170,7 +199,7 @@ pub struct ContainerConfig {
     /// `--init`: a minimal init (skiff) is PID 1 and runs the command.
     pub init: bool,
     pub labels: BTreeMap<String, String>,
-    pub mounts: Vec<MountSummary>,
+    pub mounts: Vec<MountSpec>,
     /// `--cgroups=disabled`: no cgroup of its own (no limits, no pause).
     #[serde(default)]
     pub cgroups_disabled: bool,
@@ -397,11 +426,16 @@ mod tests {
         let dir = tmp.path().join("c0ffee");
         fs::create_dir(&dir).unwrap();
         let mut rec = sample_record("c0ffee");
-        rec.config.mounts.push(MountSummary {
-            kind: MountKind::Tmpfs,
-            source: "tmpfs".into(),
+        rec.config.mounts.push(MountSpec {
+            kind: MountKind::Tmpfs {
+                options: Vec::new(),
+            },
             destination: "/t".into(),
-            read_write: true,
+            read_only: false,
+            propagation: None,
+            chown: false,
+            copy_up: false,
+            mode: String::new(),
         });
         rec.save(&dir).unwrap();
         let good = fs::read_to_string(dir.join("state.json")).unwrap();

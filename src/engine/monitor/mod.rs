@@ -28,6 +28,7 @@ use super::EngineError;
 use super::cleanup::remove_tree;
 use super::launch::{LaunchPlan, launch};
 use super::teardown::{RunResources, teardown_run};
+use super::volumes::remove_anonymous_volumes;
 use crate::sandbox::cgroups::Cgroup;
 use crate::state::log::LogWriter;
 use crate::state::{
@@ -301,6 +302,7 @@ impl Monitor {
             if ran && record.config.auto_remove {
                 self.store.forget(&record);
                 let _ = remove_tree(&self.paths.dir, self.user_namespace.as_ref());
+                let _ = remove_anonymous_volumes(&self.dirs, &record);
             }
         }
     }

@@ -1,0 +1,287 @@
+//! `skiff volume create|ls|inspect|rm|prune|exists`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use skiff::engine::EngineError;
+use skiff::engine::lifecycle::remove_volume;
+use skiff::engine::volumes::{
+    VolumeFilter, create_volume, list_volumes, new_volume, prune_volumes, volume_exists,
+    volume_json,
+};
+use skiff::state::{StateError, StorageDirs, new_container_id};
+
+use super::format::{Table, human_size};
+use super::template::{OutputFormat, render_one, render_rows};
+
+#[derive(Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume (a generated name without one)
+    Create(CreateArgs),
+    /// List volumes
+    #[command(visible_alias = "list")]
+    Ls(LsArgs),
+    /// Show volumes' details as JSON
+    Inspect(InspectArgs),
+    /// Remove volumes
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Remove volumes no container uses
+    Prune(PruneArgs),
+    /// Exit 0 if the volume exists, 1 if not
+    Exists(ExistsArgs),
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    /// Volume driver (only `local`)
+    #[arg(short, long, default_value = "local")]
+    driver: String,
+    /// Set metadata (KEY=VALUE)
+    #[arg(short, long = "label")]
+    label: Vec<String>,
+    /// Driver options: type=none|tmpfs, o=bind|size=…, device=/path
+    #[arg(short, long = "opt")]
+    opt: Vec<String>,
+    /// Do not fail when the volume exists
+    #[arg(long)]
+    ignore: bool,
+    name: Option<String>,
+}
+
+#[derive(Args)]
+pub struct LsArgs {
+    /// Filter: name=, label=KEY[=VALUE], dangling=true|false, driver=
+    #[arg(short, long = "filter")]
+    filter: Vec<String>,
+    /// Go template, `json`, or `table …`
+    #[arg(long)]
+    format: Option<String>,
+    /// Print only the names
+    #[arg(short, long)]
+    quiet: bool,
+    /// Omit the header
+    #[arg(short, long)]
+    noheading: bool,
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Inspect every volume
+    #[arg(short, long)]
+    all: bool,
+    /// Go template or `json`
+    #[arg(short, long)]
+    format: Option<String>,
+    volumes: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct RmArgs {
+    /// Remove the containers that use the volume first
+    #[arg(short, long)]
+    force: bool,
+    /// Remove every volume
+    #[arg(short, long)]
+    all: bool,
+    volumes: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    force: bool,
+    /// Named volumes too, not only anonymous ones
+    #[arg(short, long)]
+    all: bool,
+    /// Filter: name=, label=KEY[=VALUE], driver=
+    #[arg(long = "filter")]
+    filter: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct ExistsArgs {
+    volume: String,
+}
+
+pub fn dispatch(dirs: &StorageDirs, command: VolumeCommand) -> anyhow::Result<i32> {
+    match command {
+        VolumeCommand::Create(args) => create(dirs, args).map(|()| 0),
+        VolumeCommand::Ls(args) => ls(dirs, args).map(|()| 0),
+        VolumeCommand::Inspect(args) => inspect(dirs, args),
+        VolumeCommand::Rm(args) => rm(dirs, args),
+        VolumeCommand::Prune(args) => prune(dirs, args).map(|()| 0),
+        VolumeCommand::Exists(args) => Ok(if volume_exists(dirs, &args.volume) {
+            0
+        } else {
+            1
+        }),
+    }
+}
+
+fn key_values(flag: &str, pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            None if flag == "--label" && !pair.is_empty() => Ok((pair.clone(), String::new())),
+            _ => bail!("invalid {flag} \"{pair}\": expected KEY=VALUE"),
+        })
+        .collect()
+}
+
+fn create(dirs: &StorageDirs, args: CreateArgs) -> anyhow::Result<()> {
+    if args.driver != "local" {
+        bail!(
+            "volume driver \"{}\" is not supported: skiff has the local driver only",
+            args.driver
+        );
+    }
+    let name = args.name.unwrap_or_else(new_container_id);
+    let record = new_volume(
+        &name,
+        key_values("--label", &args.label)?,
+        key_values("--opt", &args.opt)?,
+        false,
+    )?;
+    let _ = args.ignore; // an existing volume is returned as it is, as docker does
+    println!("{}", create_volume(dirs, &record)?.name);
+    Ok(())
+}
+
+fn filters(texts: &[String]) -> anyhow::Result<Vec<VolumeFilter>> {
+    Ok(texts.iter().map(|f| f.parse()).collect::<Result<_, _>>()?)
+}
+
+fn header(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "Name" => "VOLUME NAME",
+        "Driver" => "DRIVER",
+        "Mountpoint" => "MOUNTPOINT",
+        "Scope" => "SCOPE",
+        _ => return None,
+    })
+}
+
+fn ls(dirs: &StorageDirs, args: LsArgs) -> anyhow::Result<()> {
+    let rows = list_volumes(dirs, &filters(&args.filter)?);
+    if args.quiet {
+        rows.iter().for_each(|r| println!("{}", r.record.name));
+        return Ok(());
+    }
+    if let Some(format) = args.format.as_deref().filter(|f| *f != "table") {
+        let docs: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| volume_json(dirs, &r.record.name))
+            .collect::<Result<_, _>>()?;
+        print!(
+            "{}",
+            render_rows(&OutputFormat::parse(format)?, &docs, &header)?
+        );
+        return Ok(());
+    }
+    let mut table = Table::new(&["DRIVER", "VOLUME NAME"]);
+    for row in &rows {
+        table.row(vec![row.record.driver.clone(), row.record.name.clone()]);
+    }
+    let text = table.to_string();
+    let body = if args.noheading {
+        text.split_once('\n').map_or("", |(_, rest)| rest)
+    } else {
+        &text
+    };
+    print!("{body}");
+    Ok(())
+}
+
+fn inspect(dirs: &StorageDirs, args: InspectArgs) -> anyhow::Result<i32> {
+    let names: Vec<String> = if args.all {
+        list_volumes(dirs, &[])
+            .into_iter()
+            .map(|r| r.record.name)
+            .collect()
+    } else if args.volumes.is_empty() {
+        bail!("volume inspect requires at least one volume name (or --all)");
+    } else {
+        args.volumes
+    };
+    let mut docs = Vec::new();
+    let mut code = 0;
+    for name in &names {
+        match volume_json(dirs, name) {
+            Ok(doc) => docs.push(doc),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = 125;
+            }
+        }
+    }
+    match args.format.as_deref() {
+        None | Some("json") => println!("{}", serde_json::to_string_pretty(&docs)?),
+        Some(template) => {
+            for doc in &docs {
+                print!("{}", render_one(template, doc)?);
+                println!();
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// podman's exit codes: 1 for a missing volume, 2 for one in use.
+fn rm(dirs: &StorageDirs, args: RmArgs) -> anyhow::Result<i32> {
+    let names: Vec<String> = if args.all {
+        list_volumes(dirs, &[])
+            .into_iter()
+            .map(|r| r.record.name)
+            .collect()
+    } else if args.volumes.is_empty() {
+        bail!("volume rm requires at least one volume name (or --all)");
+    } else {
+        args.volumes
+    };
+    let mut code = 0;
+    for name in &names {
+        match remove_volume(dirs, name, args.force) {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = match e {
+                    EngineError::State(StateError::NoSuchVolume { .. }) => 1,
+                    EngineError::VolumeInUse { .. } => 2,
+                    other => other.exit_code(),
+                };
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn prune(dirs: &StorageDirs, args: PruneArgs) -> anyhow::Result<()> {
+    let filters = filters(&args.filter)?;
+    // Volumes hold data: as docker and podman, ask first unless `-f`
+    // (no answer, as from /dev/null, is no).
+    if !args.force {
+        let what = if args.all {
+            "all volumes"
+        } else {
+            "all anonymous volumes"
+        };
+        eprint!(
+            "WARNING! This will remove {what} not used by at least one container.\nAre you sure you want to continue? [y/N] "
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(());
+        }
+    }
+    let (names, freed) = prune_volumes(dirs, args.all, &filters)?;
+    names.iter().for_each(|n| println!("{n}"));
+    eprintln!("Total reclaimed space: {}", human_size(freed));
+    Ok(())
+}
