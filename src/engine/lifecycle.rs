@@ -10,10 +10,12 @@ use super::cleanup::remove_tree;
 use super::lookup::{UNKNOWN_EXIT_CODE, list_containers, refresh, wait_for_record};
 use super::monitor::{StartReport, spawn_monitor};
 use super::report::Reporter;
+use super::selection::Target;
 use super::signals::parse_signal;
 use super::teardown::retire_container;
 use crate::state::{
-    ContainerLock, ContainerRecord, ContainerStatus, ContainerStore, RunExit, StorageDirs,
+    ContainerLock, ContainerRecord, ContainerStatus, ContainerStore, RunExit, StateError,
+    StorageDirs,
 };
 
 /// How long `stop` waits after SIGKILL before giving up.
@@ -224,6 +226,92 @@ pub fn wait_container(
     Ok(record
         .and_then(|r| r.state.exit_code)
         .unwrap_or(UNKNOWN_EXIT_CODE))
+}
+
+/// How `rm` treats the containers it was given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RemoveOptions {
+    /// Stop a running or paused container first (`-f`); a container that
+    /// does not exist is then no error either (podman's `rm -f`).
+    pub force: bool,
+    /// With `force`: the stop signal, this many seconds, then SIGKILL
+    /// (`-t`). Without it `-f` sends SIGKILL at once, as docker's does.
+    pub timeout: Option<u32>,
+    /// A container that does not exist is no error (`-i`).
+    pub ignore: bool,
+    /// Also remove the containers that depend on each one (`--depend`).
+    /// skiff has no container dependencies yet (no `--requires`, no
+    /// pods), so this removes exactly the containers selected.
+    pub depend: bool,
+}
+
+impl RemoveOptions {
+    /// podman's one rule between these flags.
+    pub fn validate(&self) -> Result<(), EngineError> {
+        if self.timeout.is_some() && !self.force {
+            return Err(EngineError::Invalid(
+                "--force option must be specified to use the --time option".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `skiff rm` of one selected container: stops it first when asked,
+/// removes it, and removes the cidfile its ID was read from. Returns what
+/// to print: the name as given, or `None` when it did not exist and
+/// `ignore` or `force` says that is fine.
+pub fn remove_target(
+    dirs: &StorageDirs,
+    target: &Target,
+    options: &RemoveOptions,
+    reporter: &dyn Reporter,
+) -> Result<Option<String>, EngineError> {
+    let removed = match (options.force, options.timeout) {
+        (true, Some(timeout)) => stop_then_remove(dirs, &target.name, timeout, reporter),
+        _ => remove_container(dirs, &target.name, options.force),
+    };
+    match removed {
+        Ok(_) => {}
+        Err(EngineError::State(StateError::NoSuchContainer { .. }))
+            if options.ignore || options.force =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    }
+    if let Some(path) = &target.cidfile {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(EngineError::io(format!("removing {}", path.display()))(e));
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(target.name.clone()))
+}
+
+/// `rm -f -t N`: a graceful stop with N seconds' grace, then removal.
+fn stop_then_remove(
+    dirs: &StorageDirs,
+    name: &str,
+    timeout: u32,
+    reporter: &dyn Reporter,
+) -> Result<String, EngineError> {
+    if let StopOutcome::Killed { signal, timeout } = stop_container(dirs, name, Some(timeout))?
+        && timeout > 0
+    {
+        reporter.warning(&format!(
+            "StopSignal {signal} failed to stop container {name} in {timeout} seconds, resorting to SIGKILL"
+        ));
+    }
+    let store = ContainerStore::new(dirs);
+    let id = store.lookup(name)?;
+    // The monitor may still be cleaning up after the exit.
+    wait_for_record(&store, &id, Some(Instant::now() + KILL_GRACE), |r| {
+        r.state.monitor.is_none_or(|m| !m.is_alive())
+    })?;
+    remove_container(dirs, &id, true)
 }
 
 /// `skiff rm`: removes a stopped container (`force` stops it first).
