@@ -1,15 +1,19 @@
 //! `skiff ps`, `rm`, `stop`, `kill`, `restart`, `wait`, `rename`,
 //! `container prune`, `inspect`.
 
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use serde_json::{Value, json};
 use skiff::engine::EngineError;
-use skiff::engine::container_filter::{ContainerQuery, select_containers, writable_layer_size};
+use skiff::engine::container_filter::{
+    ContainerFilter, ContainerQuery, select_containers, writable_layer_size,
+};
 use skiff::engine::inspect::container_json;
-use skiff::engine::lifecycle::{self, StopOutcome};
-use skiff::engine::lookup::{self, find_container, list_containers};
+use skiff::engine::lifecycle::{self, RemoveOptions, StopOutcome};
+use skiff::engine::lookup::{find_container, list_containers};
+use skiff::engine::selection::{AllScope, ContainerSelection};
 use skiff::state::{ContainerRecord, ContainerStatus, ContainerStore, StateError, StorageDirs};
 use skiff::timestamp::parse_rfc3339_time;
 
@@ -156,11 +160,7 @@ pub fn ps(dirs: &StorageDirs, args: PsArgs) -> anyhow::Result<i32> {
     let query = ContainerQuery {
         all: args.all,
         limit: if args.latest { Some(1) } else { args.last },
-        filters: args
-            .filter
-            .iter()
-            .map(|f| f.parse())
-            .collect::<Result<_, _>>()?,
+        filters: parse_filters(&args.filter)?,
         sort: args.sort.parse()?,
     };
     let kept = select_containers(dirs, &query)?;
@@ -211,45 +211,61 @@ pub fn ps(dirs: &StorageDirs, args: PsArgs) -> anyhow::Result<i32> {
 
 #[derive(Args)]
 pub struct RmArgs {
-    /// Stop and remove running containers
-    #[arg(short, long)]
-    force: bool,
-    /// Remove the container's anonymous volumes too
-    #[arg(short, long)]
-    volumes: bool,
     /// Remove every container
     #[arg(short, long)]
     all: bool,
+    /// Read the container ID from FILE, and remove FILE too (repeatable)
+    #[arg(long, value_name = "FILE")]
+    cidfile: Vec<PathBuf>,
+    /// Remove the containers that depend on each one too (skiff has no
+    /// dependencies between containers yet)
+    #[arg(long)]
+    depend: bool,
+    /// Remove the containers these select (same filters as `ps`)
+    #[arg(long = "filter", value_name = "FILTER")]
+    filter: Vec<String>,
+    /// Stop and remove running containers; a missing one is no error
+    #[arg(short, long)]
+    force: bool,
     /// Ignore containers that do not exist
     #[arg(short, long)]
     ignore: bool,
+    /// Remove the latest created container
+    #[arg(short, long)]
+    latest: bool,
+    /// With -f: seconds to wait for the stop signal before SIGKILL
+    #[arg(short, long, value_name = "SECONDS")]
+    time: Option<u32>,
+    /// Remove the container's anonymous volumes too
+    #[arg(short, long)]
+    volumes: bool,
     containers: Vec<String>,
 }
 
 /// How a verb reports per-container failures: podman's exit codes.
 #[derive(Clone, Copy)]
-struct ExitCodes {
+pub(super) struct ExitCodes {
     /// For a container that does not exist (1 for rm, else 125).
     missing: i32,
     /// For a running container the verb refuses (2 for rm).
     running: i32,
 }
 
-const ENGINE_CODES: ExitCodes = ExitCodes {
+pub(super) const ENGINE_CODES: ExitCodes = ExitCodes {
     missing: 125,
     running: 125,
 };
 
-/// Runs `verb` on each name, printing what it returns; the exit code is
+/// Runs `verb` on each item, printing what it returns; the exit code is
 /// that of the last failure, 0 when none failed.
-fn each(
-    names: &[String],
+pub(super) fn each<T>(
+    items: &[T],
     codes: ExitCodes,
-    mut verb: impl FnMut(&str) -> Result<Option<String>, EngineError>,
+    mut verb: impl FnMut(&T) -> Result<Option<String>, EngineError>,
 ) -> i32 {
     let mut code = 0;
-    for name in names {
-        match verb(name) {
+    for item in items {
+        match verb(item) {
             Ok(Some(line)) => println!("{line}"),
             Ok(None) => {}
             Err(e) => {
@@ -265,65 +281,92 @@ fn each(
     code
 }
 
-fn require_names(names: &[String], all: bool, verb: &str) -> anyhow::Result<()> {
-    if names.is_empty() && !all {
-        anyhow::bail!("{verb} requires at least one container name or ID (or --all)");
+/// `--filter` values, parsed before any container is read.
+pub(super) fn parse_filters(filters: &[String]) -> anyhow::Result<Vec<ContainerFilter>> {
+    Ok(filters
+        .iter()
+        .map(|f| f.parse())
+        .collect::<Result<_, EngineError>>()?)
+}
+
+fn require_names(names: &[String], verb: &str) -> anyhow::Result<()> {
+    if names.is_empty() {
+        anyhow::bail!("{verb} requires at least one container name or ID");
     }
     Ok(())
 }
 
-fn all_ids(dirs: &StorageDirs) -> anyhow::Result<Vec<String>> {
-    Ok(list_containers(dirs)?.into_iter().map(|r| r.id).collect())
-}
-
 pub fn rm(dirs: &StorageDirs, args: RmArgs) -> anyhow::Result<i32> {
-    require_names(&args.containers, args.all, "rm")?;
-    let names = if args.all {
-        all_ids(dirs)?
-    } else {
-        args.containers
+    let selection = ContainerSelection {
+        names: args.containers,
+        cidfiles: args.cidfile,
+        all: args.all,
+        latest: args.latest,
+        filters: parse_filters(&args.filter)?,
+        ignore_missing: args.ignore,
+        running: false,
     };
+    selection.validate()?;
+    let options = RemoveOptions {
+        force: args.force,
+        timeout: args.time,
+        ignore: args.ignore,
+        depend: args.depend,
+        volumes: args.volumes,
+    };
+    options.validate()?;
+    let targets = selection.resolve(dirs, AllScope::Every)?;
     let codes = ExitCodes {
         missing: 1,
         running: 2,
     };
-    Ok(each(&names, codes, |name| {
-        match if args.volumes {
-            lifecycle::remove_container_and_volumes(dirs, name, args.force)
-        } else {
-            lifecycle::remove_container(dirs, name, args.force)
-        } {
-            Err(EngineError::State(StateError::NoSuchContainer { .. })) if args.ignore => Ok(None),
-            other => other.map(|_| Some(name.to_string())),
-        }
+    Ok(each(&targets, codes, |target| {
+        lifecycle::remove_target(dirs, target, &options, &StderrReporter)
     }))
 }
 
 #[derive(Args)]
 pub struct StopArgs {
-    /// Seconds to wait before killing the container
-    #[arg(short, long = "time", visible_alias = "timeout")]
-    time: Option<u32>,
     /// Stop every running container
     #[arg(short, long)]
     all: bool,
-    /// Ignore containers that do not exist
+    /// Read the container ID from FILE (repeatable)
+    #[arg(long, value_name = "FILE")]
+    cidfile: Vec<PathBuf>,
+    /// Stop the containers these select (same filters as `ps`)
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    filter: Vec<String>,
+    /// Ignore containers (and cidfiles) that do not exist
     #[arg(short, long)]
     ignore: bool,
+    /// Stop the latest created container
+    #[arg(short, long)]
+    latest: bool,
+    /// Seconds to wait before killing the container
+    #[arg(
+        short,
+        long = "time",
+        visible_alias = "timeout",
+        value_name = "SECONDS"
+    )]
+    time: Option<u32>,
     containers: Vec<String>,
 }
 
 pub fn stop(dirs: &StorageDirs, args: StopArgs) -> anyhow::Result<i32> {
-    require_names(&args.containers, args.all, "stop")?;
-    let names = if args.all {
-        lookup::active_container_ids(dirs)?
-    } else {
-        args.containers
+    let selection = ContainerSelection {
+        names: args.containers,
+        cidfiles: args.cidfile,
+        all: args.all,
+        latest: args.latest,
+        filters: parse_filters(&args.filter)?,
+        ignore_missing: args.ignore,
+        running: false,
     };
-    Ok(each(
-        &names,
-        ENGINE_CODES,
-        |name| match lifecycle::stop_container(dirs, name, args.time) {
+    let targets = selection.resolve(dirs, AllScope::Active)?;
+    Ok(each(&targets, ENGINE_CODES, |target| {
+        let name = &target.name;
+        match lifecycle::stop_container(dirs, name, args.time) {
             Ok(StopOutcome::Killed { signal, timeout }) => {
                 eprintln!(
                     "WARN[0{timeout}] StopSignal {signal} failed to stop container {name} in {timeout} seconds, resorting to SIGKILL"
@@ -333,47 +376,85 @@ pub fn stop(dirs: &StorageDirs, args: StopArgs) -> anyhow::Result<i32> {
             Ok(_) => Ok(Some(name.to_string())),
             Err(EngineError::State(StateError::NoSuchContainer { .. })) if args.ignore => Ok(None),
             Err(e) => Err(e),
-        },
-    ))
+        }
+    }))
 }
 
 #[derive(Args)]
 pub struct KillArgs {
-    /// Signal to send (name or number)
-    #[arg(short, long, default_value = "KILL")]
-    signal: String,
     /// Signal every running container
     #[arg(short, long)]
     all: bool,
+    /// Read the container ID from FILE (repeatable)
+    #[arg(long, value_name = "FILE")]
+    cidfile: Vec<PathBuf>,
+    /// Signal the latest created container
+    #[arg(short, long)]
+    latest: bool,
+    /// Signal to send (name or number)
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
     containers: Vec<String>,
 }
 
 pub fn kill(dirs: &StorageDirs, args: KillArgs) -> anyhow::Result<i32> {
     skiff::engine::signals::parse_signal(&args.signal)?;
-    require_names(&args.containers, args.all, "kill")?;
-    let names = if args.all {
-        lookup::active_container_ids(dirs)?
-    } else {
-        args.containers
+    let selection = ContainerSelection {
+        names: args.containers,
+        cidfiles: args.cidfile,
+        all: args.all,
+        latest: args.latest,
+        ..ContainerSelection::default()
     };
-    Ok(each(&names, ENGINE_CODES, |name| {
-        lifecycle::kill_container(dirs, name, &args.signal).map(|_| Some(name.to_string()))
+    let targets = selection.resolve(dirs, AllScope::Active)?;
+    Ok(each(&targets, ENGINE_CODES, |target| {
+        lifecycle::kill_container(dirs, &target.name, &args.signal)
+            .map(|_| Some(target.name.clone()))
     }))
 }
 
 #[derive(Args)]
 pub struct RestartArgs {
+    /// Restart every container
+    #[arg(short, long)]
+    all: bool,
+    /// Read the container ID from FILE (repeatable)
+    #[arg(long, value_name = "FILE")]
+    cidfile: Vec<PathBuf>,
+    /// Restart the containers these select (same filters as `ps`)
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    filter: Vec<String>,
+    /// Restart the latest created container
+    #[arg(short, long)]
+    latest: bool,
+    /// Restart only the running containers (every one, as podman)
+    #[arg(long)]
+    running: bool,
     /// Seconds to wait before killing the container
-    #[arg(short, long = "time", visible_alias = "timeout")]
+    #[arg(
+        short,
+        long = "time",
+        visible_alias = "timeout",
+        value_name = "SECONDS"
+    )]
     time: Option<u32>,
     containers: Vec<String>,
 }
 
 pub fn restart(dirs: &StorageDirs, args: RestartArgs) -> anyhow::Result<i32> {
-    require_names(&args.containers, false, "restart")?;
-    Ok(each(&args.containers, ENGINE_CODES, |name| {
-        lifecycle::restart_container(dirs, name, args.time, &StderrReporter)
-            .map(|_| Some(name.to_string()))
+    let selection = ContainerSelection {
+        names: args.containers,
+        cidfiles: args.cidfile,
+        all: args.all,
+        latest: args.latest,
+        filters: parse_filters(&args.filter)?,
+        ignore_missing: false,
+        running: args.running,
+    };
+    let targets = selection.resolve(dirs, AllScope::Every)?;
+    Ok(each(&targets, ENGINE_CODES, |target| {
+        lifecycle::restart_container(dirs, &target.name, args.time, &StderrReporter)
+            .map(|_| Some(target.name.clone()))
     }))
 }
 
@@ -386,7 +467,7 @@ pub struct WaitArgs {
 }
 
 pub fn wait(dirs: &StorageDirs, args: WaitArgs) -> anyhow::Result<i32> {
-    require_names(&args.containers, false, "wait")?;
+    require_names(&args.containers, "wait")?;
     Ok(each(&args.containers, ENGINE_CODES, |name| {
         lifecycle::wait_container(dirs, name, &args.condition).map(|c| Some(c.to_string()))
     }))

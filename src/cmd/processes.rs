@@ -1,15 +1,18 @@
 //! `skiff top`, `stats`, `pause`, `unpause`, `port`, `cp`, `diff`, `export`.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use skiff::engine::lookup::{self, find_container};
+use skiff::engine::lookup::find_container;
 use skiff::engine::pause::set_paused;
 use skiff::engine::processes::{ContainerProcess, container_processes};
+use skiff::engine::selection::{AllScope, ContainerSelection};
 use skiff::engine::stats::{UsageSample, idle_sample, sample_usage, stats_targets};
-use skiff::state::{ContainerStatus, ContainerStore, StorageDirs};
+use skiff::state::{ContainerStore, StorageDirs};
 
+use super::containers::{ENGINE_CODES, each, parse_filters};
 use super::format::{Table, human_size};
 use super::report::StderrReporter;
 
@@ -242,40 +245,38 @@ pub struct PauseArgs {
     /// Pause (or unpause) every running (or paused) container
     #[arg(short, long)]
     all: bool,
+    /// Read the container ID from FILE (repeatable)
+    #[arg(long, value_name = "FILE")]
+    cidfile: Vec<PathBuf>,
+    /// Act on the containers these select (same filters as `ps`)
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    filter: Vec<String>,
+    /// Act on the latest created container
+    #[arg(short, long)]
+    latest: bool,
     containers: Vec<String>,
 }
 
-/// Freezes or thaws each container named; prints each one done, like
-/// docker, and reports the others' errors.
+/// Freezes or thaws each container selected; prints each one done, like
+/// podman, and reports the others' errors.
 pub fn pause(dirs: &StorageDirs, args: PauseArgs, paused: bool) -> anyhow::Result<i32> {
-    let verb = if paused { "pause" } else { "unpause" };
-    let mut names = args.containers;
-    if args.all {
-        let wanted = if paused {
-            ContainerStatus::Running
-        } else {
-            ContainerStatus::Paused
-        };
-        names.extend(
-            lookup::list_containers(dirs)?
-                .into_iter()
-                .filter(|r| r.status() == wanted)
-                .map(|r| r.id),
-        );
-    } else if names.is_empty() {
-        anyhow::bail!("{verb} requires at least one container name or ID (or --all)");
-    }
-    let mut failed = false;
-    for name in &names {
-        match set_paused(dirs, name, paused) {
-            Ok(_) => println!("{name}"),
-            Err(e) => {
-                eprintln!("Error: {e}");
-                failed = true;
-            }
-        }
-    }
-    Ok(if failed { 125 } else { 0 })
+    let selection = ContainerSelection {
+        names: args.containers,
+        cidfiles: args.cidfile,
+        all: args.all,
+        latest: args.latest,
+        filters: parse_filters(&args.filter)?,
+        ..ContainerSelection::default()
+    };
+    let scope = if paused {
+        AllScope::Running
+    } else {
+        AllScope::Paused
+    };
+    let targets = selection.resolve(dirs, scope)?;
+    Ok(each(&targets, ENGINE_CODES, |target| {
+        set_paused(dirs, &target.name, paused).map(|_| Some(target.name.clone()))
+    }))
 }
 
 #[derive(Args)]

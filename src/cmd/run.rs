@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use skiff::engine::attach::attach_connected;
 use skiff::engine::lifecycle::{start_container, start_container_with};
+use skiff::engine::selection::{AllScope, ContainerSelection};
 use skiff::engine::{
     AttachOptions, ContainerOptions, HealthRequest, RunRequest, attach_container, create_container,
     run_container, run_detached,
@@ -14,6 +15,7 @@ use skiff::engine::{
 use skiff::net::NetworkMode;
 use skiff::state::StorageDirs;
 
+use super::containers::{ENGINE_CODES, each, parse_filters};
 use super::report::StderrReporter;
 
 /// The flags `run` and `create` share.
@@ -136,18 +138,28 @@ pub struct CreateArgs {
 
 #[derive(Args)]
 pub struct StartArgs {
-    /// Attach to the container's output (and wait for it)
-    #[arg(short, long)]
-    attach: bool,
-    /// Attach stdin too
-    #[arg(short, long)]
-    interactive: bool,
     /// Start every created or stopped container
     #[arg(long)]
     all: bool,
+    /// Attach to the container's output (and wait for it)
+    #[arg(short, long)]
+    attach: bool,
     /// Keys that detach from the container
     #[arg(long = "detach-keys")]
     detach_keys: Option<String>,
+    /// Start the containers these select (same filters as `ps`)
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    filter: Vec<String>,
+    /// Attach stdin too
+    #[arg(short, long)]
+    interactive: bool,
+    /// Start the latest created container
+    #[arg(short, long)]
+    latest: bool,
+    /// Forward received signals to the container (default: when attaching)
+    #[arg(long = "sig-proxy", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_name = "BOOL")]
+    sig_proxy: Option<bool>,
     containers: Vec<String>,
 }
 
@@ -281,41 +293,32 @@ pub fn create(dirs: &StorageDirs, args: CreateArgs) -> anyhow::Result<i32> {
 }
 
 pub fn start(dirs: &StorageDirs, args: StartArgs) -> anyhow::Result<i32> {
-    let mut names = args.containers;
-    if args.all {
-        names.extend(
-            skiff::engine::lookup::list_containers(dirs)?
-                .into_iter()
-                .filter(|r| !r.status().is_active())
-                .map(|r| r.id),
-        );
-    }
-    if names.is_empty() {
-        anyhow::bail!("start requires at least one container name or ID (or --all)");
-    }
-    if args.attach || args.interactive {
-        if names.len() != 1 {
+    let selection = ContainerSelection {
+        names: args.containers,
+        all: args.all,
+        latest: args.latest,
+        filters: parse_filters(&args.filter)?,
+        ..ContainerSelection::default()
+    };
+    let attach = args.attach || args.interactive;
+    let sig_proxy = selection.validate_start(attach, args.sig_proxy)?;
+    let targets = selection.resolve(dirs, AllScope::Inactive)?;
+    if attach {
+        let [target] = targets.as_slice() else {
             anyhow::bail!("you cannot start and attach multiple containers at once");
-        }
+        };
         let options = AttachOptions {
             stdin: args.interactive,
+            sig_proxy,
             detach_keys: args.detach_keys,
-            ..AttachOptions::default()
         };
-        return start_attached(dirs, &names[0], &options);
+        return start_attached(dirs, &target.name, &options);
     }
-    let mut failed = None;
-    for name in &names {
-        match start_container(dirs, name, &StderrReporter) {
-            Ok(_) => println!("{name}"),
-            Err(e) => {
-                eprintln!("Error: {e}");
-                failed = Some(e.exit_code());
-            }
-        }
-    }
+    let code = each(&targets, ENGINE_CODES, |target| {
+        start_container(dirs, &target.name, &StderrReporter).map(|_| Some(target.name.clone()))
+    });
     let _ = std::io::stdout().flush();
-    Ok(failed.unwrap_or(0))
+    Ok(code)
 }
 
 pub fn attach(dirs: &StorageDirs, args: AttachArgs) -> anyhow::Result<i32> {

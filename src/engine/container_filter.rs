@@ -1,6 +1,7 @@
 //! `skiff ps`'s selection: docker's and podman's filters `status=`,
-//! `name=`, `id=`, `label=KEY[=VALUE]`, `ancestor=`, `exited=N` (all must
-//! hold), the sort orders, `--last`/`--latest`, and the size of a
+//! `name=`, `id=`, `label=KEY[=VALUE]`, `ancestor=`, `exited=N` (combined
+//! by `matches_all`; the verbs' `--filter` uses them too, through
+//! `selection`), the sort orders, `--last`/`--latest`, and the size of a
 //! container's writable layer. Parsed before any container is read, so a
 //! bad filter is an error even when no container exists.
 
@@ -100,6 +101,34 @@ impl ContainerFilter {
     }
 }
 
+impl ContainerFilter {
+    /// The filter's key: filters with the same key are alternatives.
+    fn key(&self) -> &'static str {
+        match self {
+            ContainerFilter::Status(_) => "status",
+            ContainerFilter::Name(_) => "name",
+            ContainerFilter::Id(_) => "id",
+            ContainerFilter::Label { .. } => "label",
+            ContainerFilter::Ancestor(_) => "ancestor",
+            ContainerFilter::Exited(_) => "exited",
+        }
+    }
+}
+
+/// podman's rule for several filters: those with the same key are
+/// alternatives (`status=created --filter status=exited` takes both),
+/// except `label`, where every one must hold; different keys must all
+/// hold. No filters select everything.
+pub fn matches_all(filters: &[ContainerFilter], record: &ContainerRecord) -> bool {
+    filters.iter().all(|f| {
+        f.matches(record)
+            || (f.key() != "label"
+                && filters
+                    .iter()
+                    .any(|other| other.key() == f.key() && other.matches(record)))
+    })
+}
+
 /// `ps --sort`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ContainerSort {
@@ -157,7 +186,7 @@ pub fn select_containers(
     let mut kept: Vec<ContainerRecord> = list_containers(dirs)?
         .into_iter()
         .filter(|r| show_all || r.status().is_active())
-        .filter(|r| query.filters.iter().all(|f| f.matches(r)))
+        .filter(|r| matches_all(&query.filters, r))
         .collect();
     if let Some(n) = query.limit {
         kept.truncate(n);
@@ -232,6 +261,22 @@ mod tests {
         for f in no {
             assert!(!f.parse::<ContainerFilter>().unwrap().matches(&web), "{f}");
         }
+    }
+
+    #[test]
+    fn same_key_filters_are_alternatives_except_labels() {
+        let web = record("web1", ContainerStatus::Exited, Some(3));
+        let holds = |filters: &[&str]| {
+            let parsed: Vec<ContainerFilter> = filters.iter().map(|f| f.parse().unwrap()).collect();
+            matches_all(&parsed, &web)
+        };
+        assert!(holds(&[]));
+        assert!(holds(&["status=running", "status=exited"]));
+        assert!(holds(&["name=db", "name=web", "exited=3"]));
+        assert!(!holds(&["status=running", "status=created"]));
+        assert!(!holds(&["status=exited", "name=db"]));
+        assert!(holds(&["label=tier", "label=tier=web"]));
+        assert!(!holds(&["label=tier=web", "label=tier=db"]));
     }
 
     #[test]

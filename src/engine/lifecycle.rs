@@ -10,11 +10,13 @@ use super::cleanup::remove_tree;
 use super::lookup::{UNKNOWN_EXIT_CODE, find_container, list_containers, refresh, wait_for_record};
 use super::monitor::{StartReport, spawn_monitor};
 use super::report::Reporter;
+use super::selection::Target;
 use super::signals::parse_signal;
 use super::teardown::retire_container;
 use super::volumes::{remove_anonymous_volumes, remove_unused_volume, volume_users};
 use crate::state::{
-    ContainerLock, ContainerRecord, ContainerStatus, ContainerStore, RunExit, StorageDirs,
+    ContainerLock, ContainerRecord, ContainerStatus, ContainerStore, RunExit, StateError,
+    StorageDirs,
 };
 
 /// How long `stop` waits after SIGKILL before giving up.
@@ -227,6 +229,104 @@ pub fn wait_container(
         .unwrap_or(UNKNOWN_EXIT_CODE))
 }
 
+/// How `rm` treats the containers it was given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RemoveOptions {
+    /// Stop a running or paused container first (`-f`); a container that
+    /// does not exist is then no error either (podman's `rm -f`).
+    pub force: bool,
+    /// With `force`: the stop signal, this many seconds, then SIGKILL
+    /// (`-t`). Without it `-f` sends SIGKILL at once, as docker's does.
+    pub timeout: Option<u32>,
+    /// A container that does not exist is no error (`-i`).
+    pub ignore: bool,
+    /// Also remove the containers that depend on each one (`--depend`).
+    /// skiff has no container dependencies yet (no `--requires`, no
+    /// pods), so this removes exactly the containers selected.
+    pub depend: bool,
+    /// Also remove the container's anonymous volumes that no other
+    /// container (`--volumes-from`) mounts (`-v`).
+    pub volumes: bool,
+}
+
+impl RemoveOptions {
+    /// podman's one rule between these flags.
+    pub fn validate(&self) -> Result<(), EngineError> {
+        if self.timeout.is_some() && !self.force {
+            return Err(EngineError::Invalid(
+                "--force option must be specified to use the --time option".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `skiff rm` of one selected container: stops it first when asked,
+/// removes it, and removes the cidfile its ID was read from. Returns what
+/// to print: the name as given, or `None` when it did not exist and
+/// `ignore` or `force` says that is fine.
+pub fn remove_target(
+    dirs: &StorageDirs,
+    target: &Target,
+    options: &RemoveOptions,
+    reporter: &dyn Reporter,
+) -> Result<Option<String>, EngineError> {
+    // The record says which anonymous volumes are the container's.
+    let record = if options.volumes {
+        find_container(&ContainerStore::new(dirs), &target.name).ok()
+    } else {
+        None
+    };
+    let removed = match (options.force, options.timeout) {
+        (true, Some(timeout)) => stop_then_remove(dirs, &target.name, timeout, reporter),
+        _ => remove_container(dirs, &target.name, options.force),
+    };
+    match removed {
+        Ok(_) => {}
+        Err(EngineError::State(StateError::NoSuchContainer { .. }))
+            if options.ignore || options.force =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    }
+    if let Some(record) = &record {
+        remove_anonymous_volumes(dirs, record)?;
+    }
+    if let Some(path) = &target.cidfile {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(EngineError::io(format!("removing {}", path.display()))(e));
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(target.name.clone()))
+}
+
+/// `rm -f -t N`: a graceful stop with N seconds' grace, then removal.
+fn stop_then_remove(
+    dirs: &StorageDirs,
+    name: &str,
+    timeout: u32,
+    reporter: &dyn Reporter,
+) -> Result<String, EngineError> {
+    if let StopOutcome::Killed { signal, timeout } = stop_container(dirs, name, Some(timeout))?
+        && timeout > 0
+    {
+        reporter.warning(&format!(
+            "StopSignal {signal} failed to stop container {name} in {timeout} seconds, resorting to SIGKILL"
+        ));
+    }
+    let store = ContainerStore::new(dirs);
+    let id = store.lookup(name)?;
+    // The monitor may still be cleaning up after the exit.
+    wait_for_record(&store, &id, Some(Instant::now() + KILL_GRACE), |r| {
+        r.state.monitor.is_none_or(|m| !m.is_alive())
+    })?;
+    remove_container(dirs, &id, true)
+}
+
 /// `skiff rm`: removes a stopped container (`force` stops it first).
 pub fn remove_container(
     dirs: &StorageDirs,
@@ -277,19 +377,6 @@ pub fn remove_volume(dirs: &StorageDirs, name: &str, force: bool) -> Result<(), 
         }
     }
     remove_unused_volume(dirs, name)
-}
-
-/// `skiff rm -v`: the container, then its anonymous volumes that no other
-/// container (`--volumes-from`) still mounts.
-pub fn remove_container_and_volumes(
-    dirs: &StorageDirs,
-    name: &str,
-    force: bool,
-) -> Result<String, EngineError> {
-    let record = find_container(&ContainerStore::new(dirs), name)?;
-    let id = remove_container(dirs, &record.id, force)?;
-    remove_anonymous_volumes(dirs, &record)?;
-    Ok(id)
 }
 
 /// `skiff rename`.

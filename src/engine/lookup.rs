@@ -74,7 +74,7 @@ pub fn list_containers(dirs: &StorageDirs) -> Result<Vec<ContainerRecord>, Engin
 }
 
 /// IDs of the containers that run (or are paused or stopping), newest
-/// first: what `stop -a`, `kill -a` and `stats` act on.
+/// first: what `stats` acts on (the verbs choose through `selection`).
 pub fn active_container_ids(dirs: &StorageDirs) -> Result<Vec<String>, EngineError> {
     Ok(list_containers(dirs)?
         .into_iter()

@@ -31,6 +31,7 @@ mod push;
 mod report;
 pub mod resources;
 mod run;
+pub mod selection;
 pub mod signals;
 pub mod stats;
 mod teardown;
