@@ -1,16 +1,33 @@
-//! `skiff system df`.
+//! `skiff system df` and `system prune`.
 
 use clap::{Args, Subcommand};
+use skiff::engine::system_prune::prune_system;
 use skiff::engine::{self, UsageLine};
 use skiff::state::StorageDirs;
 
-use super::format::{Table, human_size};
+use super::format::{Table, confirm, human_size};
+use super::report::StderrReporter;
 use super::template::{OutputFormat, render_rows};
 
 #[derive(Subcommand)]
 pub enum SystemCommand {
     /// Show the disk space images, containers and volumes use
     Df(DfArgs),
+    /// Remove stopped containers, unused images and (--volumes) volumes
+    Prune(PruneArgs),
+}
+
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Remove every unused image, not only dangling ones
+    #[arg(short, long)]
+    all: bool,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    force: bool,
+    /// Remove anonymous volumes no container uses too
+    #[arg(long)]
+    volumes: bool,
 }
 
 #[derive(Args)]
@@ -23,7 +40,41 @@ pub struct DfArgs {
 pub fn dispatch(dirs: &StorageDirs, command: SystemCommand) -> anyhow::Result<i32> {
     match command {
         SystemCommand::Df(args) => df(dirs, args).map(|()| 0),
+        SystemCommand::Prune(args) => prune(dirs, args).map(|()| 0),
     }
+}
+
+fn prune(dirs: &StorageDirs, args: PruneArgs) -> anyhow::Result<()> {
+    if !args.force {
+        let mut what = vec!["all stopped containers"];
+        what.push(if args.all {
+            "all images without at least one container associated to them"
+        } else {
+            "all dangling images"
+        });
+        if args.volumes {
+            what.push("all anonymous volumes not used by at least one container");
+        }
+        if !confirm(&format!("This will remove:\n  - {}", what.join("\n  - ")))? {
+            return Ok(());
+        }
+    }
+    let pruned = prune_system(dirs, args.all, args.volumes, &StderrReporter)?;
+    for (title, names) in [
+        ("Deleted Containers", pruned.containers.clone()),
+        (
+            "Deleted Images",
+            pruned.images.iter().map(|d| d.hex().to_string()).collect(),
+        ),
+        ("Deleted Volumes", pruned.volumes.clone()),
+    ] {
+        if !names.is_empty() {
+            println!("{title}");
+            names.iter().for_each(|n| println!("{n}"));
+        }
+    }
+    println!("Total reclaimed space: {}", human_size(pruned.bytes));
+    Ok(())
 }
 
 /// `1.2 MB (50%)`, as podman shows reclaimable space.

@@ -1,7 +1,6 @@
 //! `skiff volume create|ls|inspect|rm|prune|exists`.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
@@ -13,7 +12,7 @@ use skiff::engine::volumes::{
 };
 use skiff::state::{StateError, StorageDirs, new_container_id};
 
-use super::format::{Table, human_size};
+use super::format::{Table, confirm, human_size};
 use super::template::{OutputFormat, render_one, render_rows};
 
 #[derive(Subcommand)]
@@ -262,21 +261,16 @@ fn rm(dirs: &StorageDirs, args: RmArgs) -> anyhow::Result<i32> {
 
 fn prune(dirs: &StorageDirs, args: PruneArgs) -> anyhow::Result<()> {
     let filters = filters(&args.filter)?;
-    // Volumes hold data: as docker and podman, ask first unless `-f`
-    // (no answer, as from /dev/null, is no).
+    // Volumes hold data: as docker and podman, ask first unless `-f`.
     if !args.force {
         let what = if args.all {
             "all volumes"
         } else {
             "all anonymous volumes"
         };
-        eprint!(
-            "WARNING! This will remove {what} not used by at least one container.\nAre you sure you want to continue? [y/N] "
-        );
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        if !confirm(&format!(
+            "This will remove {what} not used by at least one container."
+        ))? {
             return Ok(());
         }
     }

@@ -1,10 +1,11 @@
-//! `skiff system df`: what images and containers take on disk, and what
+//! `skiff system df`: what images, containers and volumes take on disk, and what
 //! removing the unused ones would give back.
 
 use std::collections::HashSet;
 
 use super::EngineError;
 use super::lookup::list_containers;
+use super::volumes::list_volumes;
 use crate::layers::{Store, tree_size};
 use crate::state::{ContainerStore, StorageDirs};
 
@@ -20,7 +21,7 @@ pub struct UsageLine {
 }
 
 /// Images (shared layers counted once), containers (their upper
-/// directories) and volumes (none are stored yet).
+/// directories) and volumes (those no container uses are reclaimable).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DiskUsage {
     pub images: UsageLine,
@@ -76,6 +77,26 @@ pub fn disk_usage(dirs: &StorageDirs) -> Result<DiskUsage, EngineError> {
     Ok(DiskUsage {
         images,
         containers: container_usage,
-        volumes: UsageLine::default(),
+        volumes: volume_usage(dirs),
     })
+}
+
+/// The volumes' line of `system df`: a volume no container uses is
+/// reclaimable.
+pub fn volume_usage(dirs: &StorageDirs) -> UsageLine {
+    let rows = list_volumes(dirs, &[]);
+    let mut usage = UsageLine {
+        total: rows.len(),
+        ..UsageLine::default()
+    };
+    for row in rows {
+        let size = tree_size(&row.mountpoint);
+        usage.size += size;
+        if row.users.is_empty() {
+            usage.reclaimable += size;
+        } else {
+            usage.active += 1;
+        }
+    }
+    usage
 }

@@ -312,22 +312,6 @@ pub fn remove_anonymous_volumes(
     detached.iter().try_for_each(|dir| delete_detached(dir))
 }
 
-/// The volumes' share of `system df`: (total, active, size, reclaimable).
-pub fn volume_usage(dirs: &StorageDirs) -> (usize, usize, u64, u64) {
-    let rows = list_volumes(dirs, &[]);
-    let mut usage = (rows.len(), 0, 0, 0);
-    for row in rows {
-        let size = tree_size(&row.mountpoint);
-        usage.2 += size;
-        if row.users.is_empty() {
-            usage.3 += size;
-        } else {
-            usage.1 += 1;
-        }
-    }
-    usage
-}
-
 /// A container's mounts made real on the host, under the volumes lock,
 /// which the caller holds until the container's record (which names the
 /// volumes) is written: no `volume rm` can slip in between.
