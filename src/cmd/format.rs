@@ -124,6 +124,17 @@ pub fn human_duration(d: std::time::Duration) -> String {
     }
 }
 
+/// docker's y/N question on stderr before removing data; anything but a
+/// yes (no answer at all, as from /dev/null, too) is no.
+pub fn confirm(what: &str) -> std::io::Result<bool> {
+    use std::io::{BufRead, Write};
+    eprint!("WARNING! {what}\nAre you sure you want to continue? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -156,15 +167,4 @@ mod tests {
         t.row(vec!["wide-cell".into(), "x".into()]);
         assert_eq!(t.to_string(), "A          LONGER\nwide-cell  x\n");
     }
-}
-
-/// docker's y/N question on stderr before removing data; anything but a
-/// yes (no answer at all, as from /dev/null, too) is no.
-pub fn confirm(what: &str) -> std::io::Result<bool> {
-    use std::io::{BufRead, Write};
-    eprint!("WARNING! {what}\nAre you sure you want to continue? [y/N] ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }

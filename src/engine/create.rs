@@ -270,6 +270,7 @@ fn write_container(
         private_network: options.network.is_private(),
         id_mappings,
         etc_files: etc_files(&paths),
+        scratch_dir: paths.run_dir.join("scratch"),
         resources: options.limits.clone(),
         cgroup_namespace: !options.cgroups_disabled && unified_host(),
     };

@@ -17,6 +17,7 @@ fn spec(kind: MountKind, destination: &str) -> MountSpec {
         propagation: None,
         chown: false,
         copy_up: true,
+        overlay: false,
         mode: String::new(),
     }
 }
@@ -41,6 +42,21 @@ fn check_propagation(value: &str) -> Result<(), String> {
         )),
         _ => Err(format!("unknown bind propagation \"{value}\"")),
     }
+}
+
+/// `:O` takes a host directory as the overlay's lower layer, whose path
+/// goes into overlayfs's comma- and colon-separated options.
+fn check_overlay(mount: &MountSpec) -> Result<(), String> {
+    let MountKind::Bind { source } = &mount.kind else {
+        return Err(":O (an overlay) needs a host directory as the source".into());
+    };
+    if source.to_string_lossy().contains([',', ':']) {
+        return Err("a host directory for :O must not contain ',' or ':'".into());
+    }
+    if mount.read_only {
+        return Err(":O and ro cannot be combined".into());
+    }
+    Ok(())
 }
 
 fn check_destination(destination: &str) -> Result<(), String> {
@@ -105,11 +121,7 @@ pub fn parse_volume_flag(text: &str) -> Result<MountSpec, EngineError> {
             "U" => mount.chown = true,
             "nocopy" => mount.copy_up = false,
             "copy" => mount.copy_up = true,
-            "O" => {
-                return Err(invalid(
-                    "overlay mounts (:O) are not supported; use a named volume or a bind mount",
-                ));
-            }
+            "O" => mount.overlay = true,
             other
                 if other.contains("private")
                     || other.contains("shared")
@@ -120,6 +132,9 @@ pub fn parse_volume_flag(text: &str) -> Result<MountSpec, EngineError> {
             }
             other => return Err(invalid(&format!("unknown option \"{other}\""))),
         }
+    }
+    if mount.overlay {
+        check_overlay(&mount).map_err(|why| invalid(&why))?;
     }
     Ok(mount)
 }

@@ -30,6 +30,8 @@ fn volume_flags_name_binds_volumes_and_anonymous_ones() {
     assert!(is_anonymous && name.len() == 64);
     assert_eq!(anonymous.destination, "/data");
 
+    assert!(parse_volume_flag("/srv:/srv:O").unwrap().overlay);
+
     let options = parse_volume_flag("v1:/x:nocopy,U,rprivate").unwrap();
     assert!(!options.copy_up && options.chown);
     assert_eq!(options.propagation.as_deref(), Some("rprivate"));
@@ -44,7 +46,8 @@ fn bad_volume_flags_name_the_problem() {
         ),
         ("v1:rel", "must be an absolute path"),
         ("v1:/x:bogus", "unknown option \"bogus\""),
-        ("v1:/x:O", "overlay mounts"),
+        ("v1:/x:O", "needs a host directory"),
+        ("/a:/x:O,ro", ":O and ro"),
         ("/a:/x:rshared", "not supported"),
         ("a:b:c:d", "expected [SOURCE:]DESTINATION"),
         (":/x", "empty source"),

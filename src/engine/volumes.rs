@@ -375,7 +375,14 @@ fn prepare_each(
                         source.display()
                     )))?;
                 }
-                bind(mount, source.clone(), false)
+                if mount.overlay {
+                    MountRequest::Overlay {
+                        lower: source.clone(),
+                        destination: mount.destination.clone(),
+                    }
+                } else {
+                    bind(mount, source.clone(), false)
+                }
             }
             MountKind::Volume {
                 name,

@@ -302,6 +302,16 @@ pub fn mount_one(rootfs: &Path, m: &Mount) -> Result<(), SetupError> {
         return Ok(());
     }
     create_mount_point(&target, false)?;
+    if typ == "overlay" {
+        // A `:O` overlay's upper and work directories are made fresh for
+        // each run, under its scratch dir.
+        for dir in data.split(',').filter_map(|o| {
+            o.strip_prefix("upperdir=")
+                .or_else(|| o.strip_prefix("workdir="))
+        }) {
+            fs::create_dir_all(dir).map_err(io(format!("creating {dir}")))?;
+        }
+    }
     let data = (!data.is_empty()).then_some(data);
     mount(Some(&source), &target, Some(typ), flags, data.as_deref()).map_err(sys(what))
 }

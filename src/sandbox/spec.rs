@@ -52,6 +52,9 @@ pub enum MountRequest {
         /// Extra options as given (`size=64m,mode=1777`).
         options: Vec<String>,
     },
+    /// `:O`: an overlay with `lower` (a host directory) below and a
+    /// fresh upper directory under the run's scratch dir above.
+    Overlay { lower: PathBuf, destination: String },
 }
 
 /// A bind mount's option (skiff's own, read by init): copy the image's
@@ -90,6 +93,9 @@ pub struct RunPlan {
     /// Subordinate ID mappings when running rootless; `None` as root.
     pub id_mappings: Option<(Vec<IdMapping>, Vec<IdMapping>)>,
     pub etc_files: EtcFiles,
+    /// Per-run scratch space (under the runroot, gone when the run ends):
+    /// the upper and work directories of `:O` overlays.
+    pub scratch_dir: PathBuf,
     /// cgroup limits (`--memory`, `--cpus`, …); `None` for none.
     pub resources: Option<oci_spec::runtime::LinuxResources>,
     /// A cgroup namespace of its own, with its cgroup mounted read-only
@@ -308,10 +314,15 @@ fn etc_mounts(files: &EtcFiles) -> Result<Vec<Mount>, PlanError> {
     ])
 }
 
-fn user_mounts(requests: &[MountRequest], user: &ResolvedUser) -> Result<Vec<Mount>, PlanError> {
+fn user_mounts(
+    requests: &[MountRequest],
+    user: &ResolvedUser,
+    scratch_dir: &Path,
+) -> Result<Vec<Mount>, PlanError> {
     requests
         .iter()
-        .map(|req| match req {
+        .enumerate()
+        .map(|(index, req)| match req {
             MountRequest::Bind {
                 source,
                 destination,
@@ -341,6 +352,20 @@ fn user_mounts(requests: &[MountRequest], user: &ResolvedUser) -> Result<Vec<Mou
                 let mut opts: Vec<&str> = vec!["nosuid", "nodev"];
                 opts.extend(options.iter().map(String::as_str));
                 mount(destination, "tmpfs", "tmpfs", &opts)
+            }
+            MountRequest::Overlay { lower, destination } => {
+                check_destination(destination)?;
+                let scratch = scratch_dir.join(index.to_string());
+                let opts = [
+                    format!("lowerdir={}", lower.display()),
+                    format!("upperdir={}", scratch.join("upper").display()),
+                    format!("workdir={}", scratch.join("work").display()),
+                    // One store format for root and rootless, as for the
+                    // root filesystem's overlay.
+                    "userxattr".to_string(),
+                ];
+                let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+                mount(destination, "overlay", "overlay", &opts)
             }
         })
         .collect()
@@ -450,7 +475,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
 
     let mut mounts = system_mounts(plan)?;
     mounts.extend(etc_mounts(&plan.etc_files)?);
-    mounts.extend(user_mounts(&plan.mounts, &plan.user)?);
+    mounts.extend(user_mounts(&plan.mounts, &plan.user, &plan.scratch_dir)?);
     // Parents before children, as docker orders them: a volume on /etc
     // must not hide the /etc/hosts mounted before it (nor copy it up).
     // The sort is stable, so on one path the user's mount, mounted last,

@@ -31,6 +31,7 @@ fn plan() -> RunPlan {
         mounts: Vec::new(),
         private_network: true,
         id_mappings: None,
+        scratch_dir: "/run/x/scratch".into(),
         etc_files: EtcFiles {
             hosts: "/h".into(),
             resolv_conf: "/r".into(),

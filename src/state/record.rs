@@ -167,6 +167,10 @@ pub struct MountSpec {
     /// An empty volume gets the image's content at the destination first
     /// (docker's copy-up; `nocopy` turns it off).
     pub copy_up: bool,
+    /// `:O`: the host directory is the lower layer of an overlay whose
+    /// writes are the container's own and go when its run ends (podman).
+    #[serde(default)]
+    pub overlay: bool,
     /// The options as the user wrote them (`ro,Z`), for `inspect`'s Mode.
     pub mode: String,
 }
@@ -435,6 +439,7 @@ mod tests {
             propagation: None,
             chown: false,
             copy_up: false,
+            overlay: false,
             mode: String::new(),
         });
         rec.save(&dir).unwrap();
