@@ -293,6 +293,18 @@ pub fn remove_anonymous_volumes(
     dirs: &StorageDirs,
     record: &ContainerRecord,
 ) -> Result<(), EngineError> {
+    let has_anonymous = record.config.mounts.iter().any(|m| {
+        matches!(
+            m.kind,
+            MountKind::Volume {
+                anonymous: true,
+                ..
+            }
+        )
+    });
+    if !has_anonymous {
+        return Ok(());
+    }
     let volumes = VolumeStore::new(dirs);
     let lock = volumes.lock()?;
     let mut detached = Vec::new();
@@ -320,7 +332,9 @@ pub struct HostMounts {
     /// Volumes this container's creation made: gone again if it fails.
     made: Vec<String>,
     volumes: VolumeStore,
-    _lock: VolumesLock,
+    /// `None` when no mount names a volume: the hot path (`run --rm img
+    /// true`) takes no lock.
+    _lock: Option<VolumesLock>,
 }
 
 impl HostMounts {
@@ -344,7 +358,14 @@ fn discard_made(volumes: &VolumeStore, made: &[String]) {
 /// the sandbox mounts for each.
 pub fn prepare_mounts(dirs: &StorageDirs, mounts: &[MountSpec]) -> Result<HostMounts, EngineError> {
     let volumes = VolumeStore::new(dirs);
-    let lock = volumes.lock()?;
+    let names_volumes = mounts
+        .iter()
+        .any(|m| matches!(m.kind, MountKind::Volume { .. }));
+    let lock = if names_volumes {
+        Some(volumes.lock()?)
+    } else {
+        None
+    };
     let mut made = Vec::new();
     match prepare_each(&volumes, mounts, &mut made) {
         Ok(requests) => Ok(HostMounts {
