@@ -491,3 +491,73 @@ fn files_a_container_user_writes_belong_to_its_mapped_uid() {
         assert_eq!(volume_names(ctx), Vec::<String>::new());
     });
 }
+
+#[test]
+fn system_df_counts_volumes_and_what_they_hold() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let _cleanup = RemoveAllOnDrop(ctx);
+        let volumes_line = || {
+            let out = ctx.run_ok(&[
+                "system",
+                "df",
+                "--format",
+                "{{.Type}}|{{.Total}}|{{.Active}}|{{.RawSize}}|{{.RawReclaimable}}",
+            ]);
+            let line = out
+                .lines()
+                .find(|l| l.starts_with("Local Volumes|"))
+                .unwrap_or_else(|| panic!("no Local Volumes line: {out}"))
+                .to_string();
+            let fields: Vec<u64> = line
+                .split('|')
+                .skip(1)
+                .map(|f| f.parse().unwrap())
+                .collect();
+            (fields[0], fields[1], fields[2], fields[3])
+        };
+        assert_eq!(volumes_line(), (0, 0, 0, 0));
+
+        // In use (by a stopped container): counted as active.
+        ctx.run_ok(&[
+            "run",
+            "--name",
+            "user",
+            "-v",
+            "used:/d",
+            "busybox",
+            "sh",
+            "-c",
+            "head -c 100000 /dev/zero > /d/big",
+        ]);
+        ctx.run_ok(&["volume", "create", "spare"]);
+        ctx.run_ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "spare:/d",
+            "busybox",
+            "sh",
+            "-c",
+            "head -c 3000 /dev/zero > /d/small",
+        ]);
+        let (total, active, size, reclaimable) = volumes_line();
+        assert_eq!((total, active), (2, 1), "two volumes, one in use");
+        assert!(
+            (103_000..200_000).contains(&size),
+            "the volumes hold 103000 bytes of files, df says {size}"
+        );
+        assert!(
+            (3_000..100_000).contains(&reclaimable),
+            "only the unused volume (3000 bytes) is reclaimable, df says {reclaimable}"
+        );
+
+        ctx.run_ok(&["rm", "user"]);
+        let (total, active, _, reclaimable) = volumes_line();
+        assert_eq!((total, active), (2, 0));
+        assert!(
+            reclaimable >= 103_000,
+            "both are reclaimable now: {reclaimable}"
+        );
+    });
+}
