@@ -1,6 +1,7 @@
-//! Mount options beyond plain binds and volumes: podman's `:O` overlay of
-//! a host directory and `:U` chown, and `system prune --volumes`. Each
-//! test runs as root and rootless.
+//! Mount options beyond plain binds and volumes (podman's `:O` overlay of
+//! a host directory, `:U` chown), `system prune --volumes`, `cp` into a
+//! stopped container's volumes, and what a bind volume and copy-up keep.
+//! Each test runs as root and rootless.
 
 mod common;
 
@@ -145,5 +146,87 @@ fn system_prune_with_volumes_takes_stopped_containers_and_unused_anonymous_volum
         assert_eq!(volumes(ctx), expected);
         assert_eq!(ctx.run_ok(&["ps", "-a", "--format", "{{.Names}}"]), "up\n");
         ctx.run_ok(&["rm", "-f", "up"]);
+    });
+}
+
+#[test]
+fn cp_reaches_a_stopped_containers_volumes() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let host_file = ctx.write_file("hello.txt", "hello\n");
+        ctx.run_ok(&[
+            "create",
+            "--name",
+            "c",
+            "-v",
+            "cpvol:/data",
+            "busybox",
+            "true",
+        ]);
+        ctx.run_ok(&["cp", host_file.to_str().unwrap(), "c:/data/hello.txt"]);
+        // It landed in the volume, not in the container's own layer.
+        let out = ctx.run_ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "cpvol:/d",
+            "busybox",
+            "cat",
+            "/d/hello.txt",
+        ]);
+        assert_eq!(out, "hello\n");
+
+        ctx.run_ok(&[
+            "run",
+            "--name",
+            "o",
+            "-v",
+            "v2:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "echo x > /data/x",
+        ]);
+        let out_dir = ctx.make_dir("out");
+        let dest = out_dir.join("x");
+        ctx.run_ok(&["cp", "o:/data/x", dest.to_str().unwrap()]);
+        assert_eq!(fs::read_to_string(&dest).unwrap(), "x\n");
+    });
+}
+
+#[test]
+fn a_bind_volume_names_its_host_directory_and_copy_up_keeps_times() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let device = ctx.make_dir("device");
+        let opt = format!("device={}", device.display());
+        ctx.run_ok(&[
+            "volume",
+            "create",
+            "--opt",
+            "type=none",
+            "--opt",
+            "o=bind",
+            "--opt",
+            &opt,
+            "bnd",
+        ]);
+        let mountpoint = ctx.run_ok(&["volume", "inspect", "--format", "{{.Mountpoint}}", "bnd"]);
+        assert_eq!(mountpoint.trim(), device.display().to_string());
+
+        // The image's files carry fixed times (scripts/busybox-image.sh:
+        // the epoch); a copied-up volume keeps them.
+        let out = ctx.run_ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "etcvol:/etc",
+            "busybox",
+            "stat",
+            "-c",
+            "%Y",
+            "/etc/passwd",
+        ]);
+        assert_eq!(out, "0\n");
     });
 }

@@ -11,9 +11,11 @@ use std::path::{Component, Path, PathBuf};
 use super::EngineError;
 use super::launch::LaunchPlan;
 use super::lookup::find_container;
+use super::volumes::host_source;
 use crate::sandbox::enter::{run_in_running_root, run_in_stopped_root};
 use crate::sandbox::userns::{ChildFailure, caller_mappings};
 use crate::state::{ContainerRecord, ContainerStore, StorageDirs};
+use oci_spec::runtime::{Mount, MountBuilder};
 
 /// One side of `cp`: `CONTAINER:PATH`, a host path, or `-` (a tar stream
 /// on stdin/stdout).
@@ -182,6 +184,36 @@ fn extract(archive: &mut File, dest: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A stopped container's volumes and binds, as bind mounts on its root:
+/// what `cp` reads and writes there, as docker's does. Tmpfs mounts and
+/// `:O` overlays hold nothing outside a run.
+fn stored_mounts(dirs: &StorageDirs, record: &ContainerRecord) -> Result<Vec<Mount>, EngineError> {
+    record
+        .config
+        .mounts
+        .iter()
+        .filter_map(|mount| Some((mount, host_source(dirs, mount)?)))
+        .map(|(mount, source)| {
+            let mut options = vec!["rbind".to_string()];
+            if mount.read_only {
+                options.push("ro".into());
+            }
+            MountBuilder::default()
+                .destination(&mount.destination)
+                .typ("bind")
+                .source(source)
+                .options(options)
+                .build()
+                .map_err(|e| {
+                    EngineError::Invalid(format!(
+                        "planning the mount on {}: {e}",
+                        mount.destination
+                    ))
+                })
+        })
+        .collect()
+}
+
 /// Runs `work` with the container's root as `/`.
 pub(super) fn in_container<T, E>(
     dirs: &StorageDirs,
@@ -208,7 +240,9 @@ where
                 mountpoint.display()
             )))?;
             let maps = super::is_rootless().then(caller_mappings);
-            let result = run_in_stopped_root(&plan.layers, &mountpoint, maps.as_ref(), work);
+            let mounts = stored_mounts(dirs, record)?;
+            let result =
+                run_in_stopped_root(&plan.layers, &mountpoint, &mounts, maps.as_ref(), work);
             let _ = std::fs::remove_dir(&mountpoint);
             result?
         }

@@ -185,7 +185,7 @@ pub fn list_volumes(dirs: &StorageDirs, filters: &[VolumeFilter]) -> Vec<VolumeR
         .list()
         .into_iter()
         .map(|record| VolumeRow {
-            mountpoint: volumes.data_dir(&record.name),
+            mountpoint: data_location(&volumes, &record),
             users: users_of(dirs, &record.name),
             record,
         })
@@ -200,7 +200,7 @@ pub fn volume_json(dirs: &StorageDirs, name: &str) -> Result<Value, EngineError>
     Ok(json!({
         "Name": record.name,
         "Driver": record.driver,
-        "Mountpoint": volumes.data_dir(name),
+        "Mountpoint": data_location(&volumes, &record),
         "CreatedAt": record.created_at,
         "Labels": record.labels,
         "Scope": "local",
@@ -424,13 +424,7 @@ fn prepare_each(
                             .map(|o| o.split(',').map(String::from).collect())
                             .unwrap_or_default(),
                     },
-                    _ => {
-                        let source = match record.options.get("device") {
-                            Some(device) => PathBuf::from(device),
-                            None => volumes.data_dir(name),
-                        };
-                        bind(mount, source, mount.copy_up)
-                    }
+                    _ => bind(mount, data_location(volumes, &record), mount.copy_up),
                 }
             }
             MountKind::Tmpfs { options } => MountRequest::Tmpfs {
@@ -453,14 +447,44 @@ fn bind(mount: &MountSpec, source: PathBuf, copy_up: bool) -> MountRequest {
     }
 }
 
-/// Where a mount's data lives on the host, for `inspect`'s `Source`.
-pub fn mount_source(dirs: &StorageDirs, mount: &MountSpec) -> String {
+/// Where a volume's data is: its `_data` directory, or the host
+/// directory an `o=bind` volume stands for (containers mount that one, so
+/// `Mountpoint`, sizes and `cp` name it too).
+fn data_location(volumes: &VolumeStore, record: &VolumeRecord) -> PathBuf {
+    match record.options.get("device") {
+        Some(device) if record.options.get("type").map(String::as_str) != Some("tmpfs") => {
+            PathBuf::from(device)
+        }
+        _ => volumes.data_dir(&record.name),
+    }
+}
+
+/// Where a mount's data lives on the host: a bind's source, a volume's
+/// data; `None` for what exists only while the container runs (a tmpfs,
+/// a tmpfs volume, a `:O` overlay's upper layer).
+pub fn host_source(dirs: &StorageDirs, mount: &MountSpec) -> Option<PathBuf> {
     match &mount.kind {
-        MountKind::Bind { source } => source.display().to_string(),
+        MountKind::Bind { .. } if mount.overlay => None,
+        MountKind::Bind { source } => Some(source.clone()),
         MountKind::Volume { name, .. } => {
+            let volumes = VolumeStore::new(dirs);
+            let record = volumes.load(name).ok()?;
+            (record.options.get("type").map(String::as_str) != Some("tmpfs"))
+                .then(|| data_location(&volumes, &record))
+        }
+        MountKind::Tmpfs { .. } => None,
+    }
+}
+
+/// `inspect`'s `Source` of a mount.
+pub fn mount_source(dirs: &StorageDirs, mount: &MountSpec) -> String {
+    match (&mount.kind, host_source(dirs, mount)) {
+        (_, Some(path)) => path.display().to_string(),
+        (MountKind::Bind { source }, None) => source.display().to_string(),
+        (MountKind::Volume { name, .. }, None) => {
             VolumeStore::new(dirs).data_dir(name).display().to_string()
         }
-        MountKind::Tmpfs { .. } => "tmpfs".into(),
+        (MountKind::Tmpfs { .. }, None) => "tmpfs".into(),
     }
 }
 

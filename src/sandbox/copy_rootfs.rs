@@ -7,6 +7,10 @@ use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::AT_FDCWD;
+use nix::sys::stat::{UtimensatFlags, utimensat};
+use nix::sys::time::TimeSpec;
+
 use super::SetupError;
 
 const OPAQUE_XATTR: &str = "user.overlay.opaque";
@@ -35,6 +39,7 @@ fn remove_any(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Gives `dest` the owner, mode and times of what it was copied from.
 pub(super) fn copy_owner_and_mode(meta: &fs::Metadata, dest: &Path) -> Result<(), SetupError> {
     // Ownership may be unmappable (single-ID mapping): keep going then.
     let _ = std::os::unix::fs::lchown(dest, Some(meta.uid()), Some(meta.gid()));
@@ -42,7 +47,15 @@ pub(super) fn copy_owner_and_mode(meta: &fs::Metadata, dest: &Path) -> Result<()
         fs::set_permissions(dest, fs::Permissions::from_mode(meta.mode() & 0o7777))
             .map_err(io(dest))?;
     }
-    Ok(())
+    let time = |secs, nanos| TimeSpec::new(secs, nanos);
+    utimensat(
+        AT_FDCWD,
+        dest,
+        &time(meta.atime(), meta.atime_nsec()),
+        &time(meta.mtime(), meta.mtime_nsec()),
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(|e| io(dest)(e.into()))
 }
 
 /// Copies `src`'s tree into `dest` (both directories), as overlay would

@@ -7,8 +7,9 @@
 use std::os::fd::{AsFd, OwnedFd};
 
 use nix::sched::{CloneFlags, setns};
+use oci_spec::runtime::Mount;
 
-use super::rootfs::{RootfsLayers, mount_layers};
+use super::rootfs::{RootfsLayers, mount_layers, mount_one};
 use super::userns::{ChildFailure, IdMappings, UsernsError, run_in_child, write_id_maps};
 
 /// Whether process `pid` is in our namespace of kind `name` (`user`, `mnt`, …).
@@ -56,11 +57,13 @@ where
 }
 
 /// Runs `work` with `/` on a private overlay of `layers` mounted at
-/// `mountpoint`, in a new mount namespace (and, with `maps`, a new user
-/// namespace so rootless files keep their owners).
+/// `mountpoint`, with `mounts` (the container's volumes and binds) on it,
+/// in a new mount namespace (and, with `maps`, a new user namespace so
+/// rootless files keep their owners).
 pub fn run_in_stopped_root<T, E>(
     layers: &RootfsLayers,
     mountpoint: &std::path::Path,
+    mounts: &[Mount],
     maps: Option<&IdMappings>,
     work: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, UsernsError>
@@ -91,6 +94,11 @@ where
             .map_err(|e| format!("making mounts private: {e}"))?;
             // A fallback is how `cp` works here, not news for its user.
             mount_layers(layers, mountpoint, &mut |_| {}).map_err(|e| e.to_string())?;
+            // Resolved inside the root as init resolves them, so a symlink
+            // in the image cannot point a volume's mount outside it.
+            for mount in mounts {
+                mount_one(mountpoint, mount).map_err(|e| e.to_string())?;
+            }
             nix::unistd::chroot(mountpoint).map_err(|e| format!("entering the root: {e}"))?;
             std::env::set_current_dir("/").map_err(|e| format!("entering the root: {e}"))
         },
