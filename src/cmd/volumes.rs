@@ -196,17 +196,27 @@ fn ls(dirs: &StorageDirs, args: LsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn inspect(dirs: &StorageDirs, args: InspectArgs) -> anyhow::Result<i32> {
-    let names: Vec<String> = if args.all {
-        list_volumes(dirs, &[])
+/// The volumes a verb acts on: those named, or with `--all` every one.
+fn names_or_all(
+    dirs: &StorageDirs,
+    all: bool,
+    names: Vec<String>,
+    verb: &str,
+) -> anyhow::Result<Vec<String>> {
+    if all {
+        return Ok(list_volumes(dirs, &[])
             .into_iter()
             .map(|r| r.record.name)
-            .collect()
-    } else if args.volumes.is_empty() {
-        bail!("volume inspect requires at least one volume name (or --all)");
-    } else {
-        args.volumes
-    };
+            .collect());
+    }
+    if names.is_empty() {
+        bail!("volume {verb} requires at least one volume name (or --all)");
+    }
+    Ok(names)
+}
+
+fn inspect(dirs: &StorageDirs, args: InspectArgs) -> anyhow::Result<i32> {
+    let names = names_or_all(dirs, args.all, args.volumes, "inspect")?;
     let mut docs = Vec::new();
     let mut code = 0;
     for name in &names {
@@ -232,16 +242,7 @@ fn inspect(dirs: &StorageDirs, args: InspectArgs) -> anyhow::Result<i32> {
 
 /// podman's exit codes: 1 for a missing volume, 2 for one in use.
 fn rm(dirs: &StorageDirs, args: RmArgs) -> anyhow::Result<i32> {
-    let names: Vec<String> = if args.all {
-        list_volumes(dirs, &[])
-            .into_iter()
-            .map(|r| r.record.name)
-            .collect()
-    } else if args.volumes.is_empty() {
-        bail!("volume rm requires at least one volume name (or --all)");
-    } else {
-        args.volumes
-    };
+    let names = names_or_all(dirs, args.all, args.volumes, "rm")?;
     let mut code = 0;
     for name in &names {
         match remove_volume(dirs, name, args.force) {

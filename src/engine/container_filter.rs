@@ -8,6 +8,7 @@
 use std::str::FromStr;
 
 use super::EngineError;
+use super::label_filter::LabelFilter;
 use super::lookup::list_containers;
 use crate::layers::tree_size;
 use crate::state::{ContainerRecord, ContainerStatus, ContainerStore, StorageDirs};
@@ -19,10 +20,7 @@ pub enum ContainerFilter {
     Name(String),
     /// A prefix of the ID.
     Id(String),
-    Label {
-        key: String,
-        value: Option<String>,
-    },
+    Label(LabelFilter),
     /// An image name, `name:tag`, or an ID prefix.
     Ancestor(String),
     Exited(i32),
@@ -55,16 +53,7 @@ impl FromStr for ContainerFilter {
             }
             "name" => ContainerFilter::Name(value.to_string()),
             "id" => ContainerFilter::Id(value.to_string()),
-            "label" => match value.split_once('=') {
-                Some((k, v)) => ContainerFilter::Label {
-                    key: k.to_string(),
-                    value: Some(v.to_string()),
-                },
-                None => ContainerFilter::Label {
-                    key: value.to_string(),
-                    value: None,
-                },
-            },
+            "label" => ContainerFilter::Label(LabelFilter::parse(value)),
             "ancestor" => ContainerFilter::Ancestor(value.to_string()),
             "exited" => ContainerFilter::Exited(
                 value
@@ -82,10 +71,7 @@ impl ContainerFilter {
             ContainerFilter::Status(status) => record.status() == *status,
             ContainerFilter::Name(part) => record.name.contains(part.as_str()),
             ContainerFilter::Id(prefix) => record.id.starts_with(prefix.as_str()),
-            ContainerFilter::Label { key, value } => match value {
-                Some(v) => record.config.labels.get(key) == Some(v),
-                None => record.config.labels.contains_key(key),
-            },
+            ContainerFilter::Label(label) => label.matches(&record.config.labels),
             ContainerFilter::Ancestor(image) => {
                 record.image == *image
                     || record
@@ -108,7 +94,7 @@ impl ContainerFilter {
             ContainerFilter::Status(_) => "status",
             ContainerFilter::Name(_) => "name",
             ContainerFilter::Id(_) => "id",
-            ContainerFilter::Label { .. } => "label",
+            ContainerFilter::Label(_) => "label",
             ContainerFilter::Ancestor(_) => "ancestor",
             ContainerFilter::Exited(_) => "exited",
         }

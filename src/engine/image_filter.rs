@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::EngineError;
+use super::label_filter::LabelFilter;
 use crate::layers::{ImageSummary, Store};
 use crate::timestamp::parse_rfc3339;
 
@@ -13,10 +14,7 @@ use crate::timestamp::parse_rfc3339;
 pub enum ImageFilter {
     Dangling(bool),
     Reference(String),
-    Label {
-        key: String,
-        value: Option<String>,
-    },
+    Label(LabelFilter),
     /// Created before / after the image with this creation time (seconds).
     Before(i64),
     Since(i64),
@@ -49,16 +47,7 @@ pub fn parse_image_filters(
                     }
                 },
                 "reference" => ImageFilter::Reference(value.to_string()),
-                "label" => match value.split_once('=') {
-                    Some((k, v)) => ImageFilter::Label {
-                        key: k.to_string(),
-                        value: Some(v.to_string()),
-                    },
-                    None => ImageFilter::Label {
-                        key: value.to_string(),
-                        value: None,
-                    },
-                },
+                "label" => ImageFilter::Label(LabelFilter::parse(value)),
                 "before" => ImageFilter::Before(created_of(value)?),
                 "since" => ImageFilter::Since(created_of(value)?),
                 other => {
@@ -93,14 +82,7 @@ pub fn filter_images(
                 && filters.iter().all(|f| match f {
                     ImageFilter::Dangling(want) => dangling == *want,
                     ImageFilter::Reference(_) => true,
-                    ImageFilter::Label { key, value } => {
-                        let labels = labels(row);
-                        match (labels.get(key), value) {
-                            (Some(have), Some(want)) => have == want,
-                            (Some(_), None) => true,
-                            (None, _) => false,
-                        }
-                    }
+                    ImageFilter::Label(label) => label.matches(&labels(row)),
                     ImageFilter::Before(t) => created < *t,
                     ImageFilter::Since(t) => created > *t,
                 })
@@ -219,19 +201,10 @@ mod tests {
             2
         );
         assert_eq!(
-            keep(&[ImageFilter::Label {
-                key: "tier".into(),
-                value: Some("web".into())
-            }]),
+            keep(&[ImageFilter::Label(LabelFilter::parse("tier=web"))]),
             ["quay.io/me/app"]
         );
-        assert!(
-            keep(&[ImageFilter::Label {
-                key: "tier".into(),
-                value: Some("db".into())
-            }])
-            .is_empty()
-        );
+        assert!(keep(&[ImageFilter::Label(LabelFilter::parse("tier=db"))]).is_empty());
         let t2021 = seconds("2021-01-01T00:00:00Z");
         assert_eq!(
             keep(&[ImageFilter::Before(t2021)]),

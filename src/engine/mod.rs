@@ -18,6 +18,7 @@ mod image_ops;
 mod images;
 mod input;
 pub mod inspect;
+pub mod label_filter;
 mod launch;
 pub mod lifecycle;
 pub mod lookup;

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::EngineError;
 use super::cleanup::remove_tree;
+use super::label_filter::LabelFilter;
 use crate::layers::tree_size;
 use crate::sandbox::spec::MountRequest;
 use crate::state::{
@@ -127,7 +128,7 @@ pub struct VolumeRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VolumeFilter {
     Name(String),
-    Label { key: String, value: Option<String> },
+    Label(LabelFilter),
     Dangling(bool),
     Driver(String),
 }
@@ -143,16 +144,7 @@ impl std::str::FromStr for VolumeFilter {
             .ok_or_else(|| invalid("expected KEY=VALUE"))?;
         Ok(match key {
             "name" => VolumeFilter::Name(value.to_string()),
-            "label" => match value.split_once('=') {
-                Some((k, v)) => VolumeFilter::Label {
-                    key: k.to_string(),
-                    value: Some(v.to_string()),
-                },
-                None => VolumeFilter::Label {
-                    key: value.to_string(),
-                    value: None,
-                },
-            },
+            "label" => VolumeFilter::Label(LabelFilter::parse(value)),
             "dangling" => VolumeFilter::Dangling(match value {
                 "true" | "1" => true,
                 "false" | "0" => false,
@@ -168,10 +160,7 @@ impl VolumeFilter {
     fn matches(&self, row: &VolumeRow) -> bool {
         match self {
             VolumeFilter::Name(part) => row.record.name.contains(part.as_str()),
-            VolumeFilter::Label { key, value } => match value {
-                Some(v) => row.record.labels.get(key) == Some(v),
-                None => row.record.labels.contains_key(key),
-            },
+            VolumeFilter::Label(label) => label.matches(&row.record.labels),
             VolumeFilter::Dangling(dangling) => row.users.is_empty() == *dangling,
             VolumeFilter::Driver(driver) => row.record.driver == *driver,
         }
@@ -533,10 +522,7 @@ mod tests {
     fn filters_parse_and_refuse_unknown_keys() {
         assert_eq!(
             "label=a=b".parse::<VolumeFilter>().unwrap(),
-            VolumeFilter::Label {
-                key: "a".into(),
-                value: Some("b".into())
-            }
+            VolumeFilter::Label(LabelFilter::parse("a=b"))
         );
         assert_eq!(
             "dangling=true".parse::<VolumeFilter>().unwrap(),
