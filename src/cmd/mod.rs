@@ -6,6 +6,8 @@ mod containers;
 mod examples;
 mod exec;
 mod format;
+#[cfg(test)]
+mod hyphen_values_tests;
 mod image_ops;
 mod images;
 mod info;

@@ -35,7 +35,7 @@ pub struct PruneArgs {
 #[derive(Args)]
 pub struct DfArgs {
     /// Format the output with a Go template, `table …` or json
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     format: Option<String>,
 }
 
