@@ -56,8 +56,10 @@ pub struct Cli {
     propagate_version = true
 )]
 struct RunCli {
+    /// Storage root for images and containers [env: SKIFF_ROOT]
     #[arg(long, global = true, value_name = "DIR")]
     root: Option<PathBuf>,
+    /// Directory for runtime state [env: SKIFF_RUNROOT]
     #[arg(long, global = true, value_name = "DIR")]
     runroot: Option<PathBuf>,
     #[command(subcommand)]
