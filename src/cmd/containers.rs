@@ -48,7 +48,7 @@ pub struct PsArgs {
     #[arg(short, long = "filter")]
     filter: Vec<String>,
     /// Go template, `json`, or `table …`
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     format: Option<String>,
 }
 
@@ -502,7 +502,7 @@ pub fn prune(dirs: &StorageDirs, args: PruneArgs) -> anyhow::Result<i32> {
 #[derive(Args)]
 pub struct InspectArgs {
     /// Go template for each container
-    #[arg(short, long)]
+    #[arg(short, long, allow_hyphen_values = true)]
     format: Option<String>,
     /// Inspect the latest created container
     #[arg(short, long)]

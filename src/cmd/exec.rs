@@ -18,7 +18,7 @@ pub struct ExecArgs {
     #[arg(short, long)]
     detach: bool,
     /// Set environment variables
-    #[arg(short, long = "env", value_name = "ENV")]
+    #[arg(short, long = "env", value_name = "ENV", allow_hyphen_values = true)]
     env: Vec<String>,
     /// Read environment variables from a file
     #[arg(long = "env-file", value_name = "FILE")]

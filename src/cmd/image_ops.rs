@@ -56,7 +56,7 @@ pub struct HistoryArgs {
     #[arg(short, long)]
     quiet: bool,
     /// Format the output with a Go template
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     format: Option<String>,
     image: String,
 }
@@ -64,7 +64,7 @@ pub struct HistoryArgs {
 #[derive(Args)]
 pub struct ImageInspectArgs {
     /// Format the output with a Go template
-    #[arg(short, long)]
+    #[arg(short, long, allow_hyphen_values = true)]
     format: Option<String>,
     #[arg(required = true)]
     images: Vec<String>,

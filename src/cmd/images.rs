@@ -31,10 +31,10 @@ pub struct ImportArgs {
     /// Name for the new image
     reference: Option<String>,
     /// Apply a Dockerfile instruction to the image config (CMD, ENV, …)
-    #[arg(short, long)]
+    #[arg(short, long, allow_hyphen_values = true)]
     change: Vec<String>,
     /// Commit message recorded in the image's history
-    #[arg(short, long)]
+    #[arg(short, long, allow_hyphen_values = true)]
     message: Option<String>,
     /// Print nothing but errors
     #[arg(short, long)]
@@ -75,7 +75,7 @@ pub struct ImagesArgs {
     #[arg(short, long)]
     filter: Vec<String>,
     /// Format the output with a Go template, `table …` or json
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     format: Option<String>,
     /// Only images with this name (a reference pattern)
     reference: Option<String>,

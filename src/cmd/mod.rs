@@ -3,10 +3,14 @@
 
 mod argv;
 mod containers;
+mod examples;
 mod exec;
 mod format;
+#[cfg(test)]
+mod hyphen_values_tests;
 mod image_ops;
 mod images;
+mod info;
 mod logs;
 mod monitor;
 mod processes;
@@ -52,8 +56,10 @@ pub struct Cli {
     propagate_version = true
 )]
 struct RunCli {
+    /// Storage root for images and containers [env: SKIFF_ROOT]
     #[arg(long, global = true, value_name = "DIR")]
     root: Option<PathBuf>,
+    /// Directory for runtime state [env: SKIFF_RUNROOT]
     #[arg(long, global = true, value_name = "DIR")]
     runroot: Option<PathBuf>,
     #[command(subcommand)]
@@ -63,6 +69,7 @@ struct RunCli {
 #[derive(Subcommand)]
 enum RunOnly {
     /// Run a command in a new container
+    #[command(after_help = examples::RUN)]
     Run(Box<run::RunArgs>),
 }
 
@@ -115,6 +122,7 @@ enum Command {
     /// List images in local storage
     Images(images::ImagesArgs),
     /// Pull an image from a registry
+    #[command(after_help = examples::PULL)]
     Pull(registry::PullArgs),
     /// Push an image to a registry
     Push(registry::PushArgs),
@@ -148,6 +156,7 @@ enum Command {
     #[command(flatten)]
     Containers(ContainerCommand),
     /// Manage volumes
+    #[command(after_help = examples::VOLUME)]
     Volume {
         #[command(subcommand)]
         command: volumes::VolumeCommand,
@@ -157,6 +166,15 @@ enum Command {
         #[command(subcommand)]
         command: monitor::HealthcheckCommand,
     },
+    /// Show skiff's version and build
+    Version(info::VersionArgs),
+    /// Show the host, store and registries skiff works with
+    Info(info::InfoArgs),
+    /// Print a shell completion script (bash, zsh or fish)
+    Completion(info::CompletionArgs),
+    /// Write man pages for every command into a directory
+    #[command(name = "generate-man", hide = true)]
+    GenerateMan(info::GenerateManArgs),
     /// The monitor of a detached container (started by skiff itself)
     #[command(name = "container-monitor", hide = true)]
     ContainerMonitor(monitor::MonitorArgs),
@@ -169,6 +187,7 @@ enum ImageCommand {
     #[command(name = "ls", visible_alias = "list")]
     Images(images::ImagesArgs),
     /// Pull an image from a registry
+    #[command(after_help = examples::PULL)]
     Pull(registry::PullArgs),
     /// Push an image to a registry
     Push(registry::PushArgs),
@@ -199,6 +218,7 @@ enum ImageCommand {
 #[derive(Subcommand)]
 enum ContainerCommand {
     /// Run a command in a new container
+    #[command(after_help = examples::RUN)]
     Run(Box<run::RunArgs>),
     /// Create a container without starting it
     Create(Box<run::CreateArgs>),
@@ -207,11 +227,13 @@ enum ContainerCommand {
     /// Attach to a running container's input and output
     Attach(run::AttachArgs),
     /// Run a process in a running container
+    #[command(after_help = examples::EXEC)]
     Exec(exec::ExecArgs),
     /// List containers
-    #[command(visible_alias = "ls", alias = "list")]
+    #[command(visible_alias = "ls", alias = "list", after_help = examples::PS)]
     Ps(containers::PsArgs),
     /// Show a container's output
+    #[command(after_help = examples::LOGS)]
     Logs(logs::LogsArgs),
     /// Stop running containers (stop signal, then SIGKILL)
     Stop(containers::StopArgs),
@@ -273,6 +295,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Volume { command } => volumes::dispatch(&dirs, command),
         Command::ContainerMonitor(args) => Ok(monitor::monitor(&dirs, args)),
         Command::Healthcheck { command } => monitor::healthcheck(&dirs, command),
+        Command::Version(args) => info::version(args).map(|()| 0),
+        Command::Info(args) => info::info(&dirs, args).map(|()| 0),
+        Command::Completion(args) => info::completion(args, Cli::command()).map(|()| 0),
+        Command::GenerateMan(args) => info::generate_man(args, Cli::command()).map(|()| 0),
     }
 }
 

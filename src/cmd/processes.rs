@@ -362,13 +362,13 @@ pub fn export(dirs: &StorageDirs, args: ExportArgs) -> anyhow::Result<i32> {
 #[derive(Args)]
 pub struct CommitArgs {
     /// Author recorded in the image
-    #[arg(short, long)]
+    #[arg(short, long, allow_hyphen_values = true)]
     author: Option<String>,
     /// Commit message, recorded in the image's history
-    #[arg(short, long)]
+    #[arg(short, long, allow_hyphen_values = true)]
     message: Option<String>,
     /// Apply a Dockerfile instruction to the image config (CMD, ENV, …)
-    #[arg(short, long)]
+    #[arg(short, long, allow_hyphen_values = true)]
     change: Vec<String>,
     /// Print only the image ID
     #[arg(short, long)]

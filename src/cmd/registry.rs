@@ -126,10 +126,10 @@ pub struct PushArgs {
 #[derive(Args)]
 pub struct LoginArgs {
     /// User name
-    #[arg(short, long)]
+    #[arg(short, long, allow_hyphen_values = true)]
     username: Option<String>,
     /// Password (prefer --password-stdin)
-    #[arg(short, long)]
+    #[arg(short, long, allow_hyphen_values = true)]
     password: Option<String>,
     /// Read the password from standard input
     #[arg(long = "password-stdin")]

@@ -34,7 +34,7 @@ pub struct ContainerFlags {
     #[arg(long)]
     name: Option<String>,
     /// Set environment variables (KEY=VALUE, or KEY to pass skiff's own)
-    #[arg(short, long = "env", value_name = "ENV")]
+    #[arg(short, long = "env", value_name = "ENV", allow_hyphen_values = true)]
     env: Vec<String>,
     /// Read environment variables from a file
     #[arg(long = "env-file", value_name = "FILE")]
@@ -49,7 +49,7 @@ pub struct ContainerFlags {
     #[arg(short = 'h', long)]
     hostname: Option<String>,
     /// Overwrite the default ENTRYPOINT of the image
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     entrypoint: Option<String>,
     /// Mount a volume or host path: [NAME|/HOST/PATH:]DST[:ro,rw,z,Z,U,nocopy]
     #[arg(short, long = "volume", value_name = "[SRC:]DST[:OPTS]")]
@@ -76,7 +76,7 @@ pub struct ContainerFlags {
     #[arg(long = "stop-timeout")]
     stop_timeout: Option<u32>,
     /// Command to check health ('CMD-SHELL' form, or a JSON array)
-    #[arg(long = "health-cmd")]
+    #[arg(long = "health-cmd", allow_hyphen_values = true)]
     health_cmd: Option<String>,
     /// Time between health checks (e.g. 30s)
     #[arg(long = "health-interval")]
@@ -94,13 +94,13 @@ pub struct ContainerFlags {
     #[arg(long = "no-healthcheck")]
     no_healthcheck: bool,
     /// Log options: max-size=SIZE (k8s-file log rotation)
-    #[arg(long = "log-opt", value_name = "OPT")]
+    #[arg(long = "log-opt", value_name = "OPT", allow_hyphen_values = true)]
     log_opt: Vec<String>,
     /// Run a minimal init as PID 1 that forwards signals and reaps zombies
     #[arg(long)]
     init: bool,
     /// Set metadata on the container (KEY=VALUE)
-    #[arg(short, long = "label")]
+    #[arg(short, long = "label", allow_hyphen_values = true)]
     label: Vec<String>,
     /// Write the container ID to this file
     #[arg(long)]

@@ -1,4 +1,4 @@
-//! `skiff system df` and `system prune`.
+//! `skiff system df`, `system prune` (and `system info`, in `info.rs`).
 
 use clap::{Args, Subcommand};
 use skiff::engine::system_prune::prune_system;
@@ -15,6 +15,8 @@ pub enum SystemCommand {
     Df(DfArgs),
     /// Remove stopped containers, unused images and (--volumes) volumes
     Prune(PruneArgs),
+    /// Show the host, store and registries skiff works with
+    Info(super::info::InfoArgs),
 }
 
 #[derive(Args)]
@@ -33,7 +35,7 @@ pub struct PruneArgs {
 #[derive(Args)]
 pub struct DfArgs {
     /// Format the output with a Go template, `table …` or json
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     format: Option<String>,
 }
 
@@ -41,6 +43,7 @@ pub fn dispatch(dirs: &StorageDirs, command: SystemCommand) -> anyhow::Result<i3
     match command {
         SystemCommand::Df(args) => df(dirs, args).map(|()| 0),
         SystemCommand::Prune(args) => prune(dirs, args).map(|()| 0),
+        SystemCommand::Info(args) => super::info::info(dirs, args).map(|()| 0),
     }
 }
 

@@ -39,7 +39,7 @@ pub struct CreateArgs {
     #[arg(short, long, default_value = "local")]
     driver: String,
     /// Set metadata (KEY=VALUE)
-    #[arg(short, long = "label")]
+    #[arg(short, long = "label", allow_hyphen_values = true)]
     label: Vec<String>,
     /// Driver options: type=none|tmpfs, o=bind|size=…, device=/path
     #[arg(short, long = "opt")]
@@ -56,7 +56,7 @@ pub struct LsArgs {
     #[arg(short, long = "filter")]
     filter: Vec<String>,
     /// Go template, `json`, or `table …`
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     format: Option<String>,
     /// Print only the names
     #[arg(short, long)]
@@ -72,7 +72,7 @@ pub struct InspectArgs {
     #[arg(short, long)]
     all: bool,
     /// Go template or `json`
-    #[arg(short, long)]
+    #[arg(short, long, allow_hyphen_values = true)]
     format: Option<String>,
     volumes: Vec<String>,
 }

@@ -35,6 +35,7 @@ mod run;
 pub mod selection;
 pub mod signals;
 pub mod stats;
+pub mod system_info;
 pub mod system_prune;
 mod teardown;
 pub mod volumes;

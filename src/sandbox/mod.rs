@@ -12,6 +12,7 @@ mod last_steps;
 mod message;
 mod mini_init;
 pub mod namespaces;
+pub mod overlay_probe;
 pub mod paths;
 pub mod process;
 pub mod rootfs;

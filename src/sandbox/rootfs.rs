@@ -82,7 +82,7 @@ fn overlay_options(layers: &RootfsLayers, relative: bool) -> String {
     )
 }
 
-fn mount_kernel_overlay(layers: &RootfsLayers, target: &Path) -> Result<(), SetupError> {
+pub(super) fn mount_kernel_overlay(layers: &RootfsLayers, target: &Path) -> Result<(), SetupError> {
     let parent = layers.lower.first().and_then(|p| p.parent());
     let shared_parent =
         parent.filter(|parent| layers.lower.iter().all(|p| p.parent() == Some(parent)));
@@ -177,13 +177,7 @@ pub fn mount_layers(
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
-            let fuse_usable = Path::new("/usr/bin/fuse-overlayfs").exists()
-                && nix::unistd::access(
-                    "/dev/fuse",
-                    nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK,
-                )
-                .is_ok();
-            if fuse_usable {
+            if fuse_overlay_usable() {
                 warn(format!("{kernel_err}: falling back to fuse-overlayfs"));
                 if mount_fuse_overlay(layers, target).is_ok() {
                     return leave_fuse_daemon_behind();
@@ -195,6 +189,17 @@ pub fn mount_layers(
             mount_copy(layers, target)
         }
     }
+}
+
+/// Whether the fuse-overlayfs fallback can run: the program is installed
+/// and this process may open `/dev/fuse`.
+pub fn fuse_overlay_usable() -> bool {
+    Path::new("/usr/bin/fuse-overlayfs").exists()
+        && nix::unistd::access(
+            "/dev/fuse",
+            nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK,
+        )
+        .is_ok()
 }
 
 /// Translates fstab-style options into mount flags plus filesystem data.

@@ -155,8 +155,18 @@ async fn speaks_tls(http: &reqwest::Client, host: &str) -> bool {
 }
 
 fn listed_insecure(registry: &str) -> bool {
+    insecure_registries().iter().any(|r| r == registry)
+}
+
+/// The registries listed in `$SKIFF_INSECURE_REGISTRIES`.
+pub fn insecure_registries() -> Vec<String> {
     std::env::var("SKIFF_INSECURE_REGISTRIES")
-        .is_ok_and(|list| list.split(',').any(|r| r.trim() == registry))
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// The PEM contents of the `*.crt` files trusted for `registry`.

@@ -16,6 +16,7 @@ mod push;
 use std::path::PathBuf;
 
 pub use auth::{AuthFile, Credentials};
+pub use connection::insecure_registries;
 pub use login::login;
 pub use pull::{FetchedImage, PullEvent, fetch_image};
 pub use push::{PushEvent, push_image};

@@ -1,0 +1,43 @@
+//! Short examples shown under `--help` (and `skiff help VERB`) of the
+//! main verbs.
+
+pub const RUN: &str = "\
+Examples:
+  skiff run --rm busybox echo hello
+  skiff run -it --rm busybox sh
+  skiff run -d --name web -v data:/data busybox sleep 3600
+  skiff run --rm -e GREETING=hi --entrypoint sh busybox -c 'echo $GREETING'";
+
+pub const PS: &str = "\
+Examples:
+  skiff ps
+  skiff ps -a --filter status=exited
+  skiff ps --format '{{.Names}} {{.Status}}'
+  skiff ps -q";
+
+pub const LOGS: &str = "\
+Examples:
+  skiff logs web
+  skiff logs -f --tail 10 web
+  skiff logs --since 10m -t web";
+
+pub const EXEC: &str = "\
+Examples:
+  skiff exec web ls /
+  skiff exec -it web sh
+  skiff exec -e DEBUG=1 -u 1000 -w /tmp web env";
+
+pub const VOLUME: &str = "\
+Examples:
+  skiff volume create data
+  skiff run --rm -v data:/data busybox touch /data/x
+  skiff volume ls
+  skiff volume inspect data
+  skiff volume rm data";
+
+pub const PULL: &str = "\
+Examples:
+  skiff pull busybox
+  skiff pull docker.io/library/alpine:3.20
+  skiff pull --platform linux/arm64 busybox
+  skiff pull --tls-verify=false localhost:5000/app:1";
