@@ -75,6 +75,62 @@ fn tag_untag_and_rmi_like_docker() {
 }
 
 #[test]
+fn rmi_of_several_names_of_one_image_untags_each_and_deletes_it_once() {
+    for_each_user(|ctx| {
+        let deleted = |id: &str| {
+            format!(
+                "Untagged: docker.io/library/busybox:latest\n\
+                 Untagged: docker.io/library/mine:1\n\
+                 Deleted: sha256:{id}\n"
+            )
+        };
+        // -f, with a container to remove; without -f; by ID and by name.
+        for (args, container) in [
+            (vec!["rmi", "-f", "busybox:latest", "mine:1"], true),
+            (vec!["rmi", "busybox:latest", "mine:1"], false),
+            (vec!["rmi", "-f", "ID", "mine:1"], false),
+        ] {
+            ctx.load_busybox();
+            let id = ctx.run_ok(&["image", "inspect", "--format", "{{.Id}}", "busybox"]);
+            let id = id.trim().to_string();
+            ctx.run_ok(&["tag", "busybox", "mine:1"]);
+            if container {
+                ctx.run_ok(&["create", "--name", "user1", "mine:1", "true"]);
+            }
+            let args: Vec<&str> = args
+                .iter()
+                .map(|a| if *a == "ID" { id.as_str() } else { a })
+                .collect();
+            let out = ctx.run_status(&args);
+            assert_exit_code(&out, 0, &args.join(" "));
+            assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let expected = if container {
+                let (first, rest) = stdout.split_once('\n').unwrap();
+                assert!(first.starts_with("Removed container: "), "{stdout}");
+                rest.to_string()
+            } else {
+                stdout.to_string()
+            };
+            assert_eq!(expected, deleted(&id), "{args:?}");
+            assert!(ctx.image_ids().is_empty(), "{args:?}");
+            let left = |sub: &str| fs::read_dir(ctx.root.join(sub)).unwrap().count();
+            assert_eq!((left("blobs/sha256"), left("layers")), (0, 0));
+        }
+        // The same name twice is still one name: the second is not known.
+        ctx.load_busybox();
+        ctx.run_ok(&["tag", "busybox", "mine:1"]);
+        let out = ctx.run_status(&["rmi", "mine:1", "mine:1"]);
+        assert_exit_code(&out, 1, "rmi of a name given twice");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "Untagged: docker.io/library/mine:1\n"
+        );
+        assert_one_error_mentioning(&out, "mine:1: image not known", "the second mine:1");
+    });
+}
+
+#[test]
 fn image_prune_removes_unused_images_and_their_content() {
     for_each_user(|ctx| {
         ctx.load_busybox();

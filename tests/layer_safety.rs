@@ -166,6 +166,66 @@ fn a_blob_claiming_a_present_layers_diff_id_is_refused_and_not_kept() {
     });
 }
 
+/// busybox's root file system as umoci 0.4 writes a layer: a last entry
+/// `/umoci-tail` whose data ends the stream, without the zeros padding its
+/// block and without end-of-archive blocks. `cut` more bytes are taken off
+/// the end, into the entry's data.
+fn busybox_layer_ending_early(cut: usize) -> Vec<u8> {
+    let mut entries = read_tar_entries(&std::fs::read(busybox_rootfs_tar()).unwrap());
+    let data = b"tail\n".to_vec();
+    entries.push((
+        header(
+            "umoci-tail",
+            tar::EntryType::Regular,
+            0o644,
+            data.len() as u64,
+            None,
+        ),
+        data,
+    ));
+    let mut layer = write_tar_entries(&entries);
+    // Two end blocks, and the padding of the 5-byte entry.
+    layer.truncate(layer.len() - 1024 - (512 - 5) - cut);
+    layer
+}
+
+#[test]
+fn a_layer_ending_after_its_last_entrys_data_loads_and_runs() {
+    for_each_user(|ctx| {
+        let archive = ctx.work.join("umoci.tar");
+        write_docker_archive(
+            &archive,
+            "localhost/umoci:tail",
+            &busybox_layer_ending_early(0),
+        );
+        ctx.run_ok(&["load", "-i", archive.to_str().unwrap()]);
+        let out = ctx.run_ok(&["run", "--rm", "localhost/umoci:tail", "cat", "/umoci-tail"]);
+        assert_eq!(out, "tail\n");
+    });
+}
+
+#[test]
+fn a_layer_cut_inside_an_entrys_data_is_refused_naming_the_layer() {
+    for_each_user(|ctx| {
+        let layer = busybox_layer_ending_early(2);
+        let archive = ctx.work.join("cut.tar");
+        write_docker_archive(&archive, "localhost/umoci:cut", &layer);
+        let out = ctx.run_status(&["load", "-i", archive.to_str().unwrap()]);
+        assert_exit_code(&out, 125, "load of a layer cut inside an entry");
+        assert_one_error_mentioning(
+            &out,
+            &format!(
+                "layer {}/layer.tar: reading tar: entry \"umoci-tail\": \
+                 the stream ends 2 bytes short of an entry's data",
+                sha256_hex(&layer)
+            ),
+            "the cut",
+        );
+        assert_eq!(ctx.image_ids(), Vec::<String>::new());
+        assert_eq!(dir_entries(&ctx.root.join("tmp")), Vec::<String>::new());
+    });
+}
+
 /// The processes below `pid`, children first.
 fn descendants(pid: i32) -> Vec<i32> {
     let mut found = Vec::new();

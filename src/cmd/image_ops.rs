@@ -96,8 +96,9 @@ pub fn rmi(dirs: &StorageDirs, args: RmiArgs) -> anyhow::Result<i32> {
         anyhow::bail!("image name or ID must be specified");
     }
     let mut code = 0;
-    for name in &names {
-        match engine::remove_image(dirs, name, args.force, args.force || args.all) {
+    let results = engine::remove_images(dirs, &names, args.force, args.force || args.all)?;
+    for result in results {
+        match result {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
             Err(e) => {
                 eprintln!("Error: {e}");

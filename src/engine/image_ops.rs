@@ -41,34 +41,58 @@ fn containers_using(dirs: &StorageDirs, id: &Digest) -> Vec<String> {
         .collect()
 }
 
-/// `skiff rmi NAME`: one line per effect (`Untagged: …`, `Deleted: …`).
-/// `force` removes the containers using the image first; `all_names`
-/// deletes an image with several names (`-f`, `-a`). Content is freed by
+/// `skiff rmi NAME…`: for each name, in order, its lines (`Removed
+/// container: …`, `Untagged: …`, `Deleted: …`) or its error. `force`
+/// removes the containers using the images first; `all_names` deletes an
+/// image with several names (`-f`, `-a`). Names are resolved before any
+/// is removed, so several names of one image are all untagged and the
+/// image deleted once (`Store::remove_images`). Content is freed by
 /// `collect_garbage` afterwards.
-pub fn remove_image(
+pub fn remove_images(
     dirs: &StorageDirs,
-    name: &str,
+    names: &[String],
     force: bool,
     all_names: bool,
-) -> Result<Vec<String>, EngineError> {
+) -> Result<Vec<Result<Vec<String>, EngineError>>, EngineError> {
     let store = Store::open(&dirs.root)?;
-    let mut lines = Vec::new();
-    if force {
-        let image = store.resolve_image(name)?;
-        for container in containers_using(dirs, &image.id) {
-            remove_container(dirs, &container, true)?;
-            lines.push(format!("Removed container: {container}"));
-        }
-    }
+    let mut results: Vec<Result<Vec<String>, EngineError>> = names
+        .iter()
+        .map(|name| {
+            let mut lines = Vec::new();
+            if force {
+                let image = store.resolve_image(name)?;
+                for container in containers_using(dirs, &image.id) {
+                    remove_container(dirs, &container, true)?;
+                    lines.push(format!("Removed container: {container}"));
+                }
+            }
+            Ok(lines)
+        })
+        .collect();
+    // The names whose containers are gone go on to the index, in order.
+    let remaining: Vec<String> = results
+        .iter()
+        .zip(names)
+        .filter(|(result, _)| result.is_ok())
+        .map(|(_, name)| name.clone())
+        .collect();
     let in_use = |id: &Digest| containers_using(dirs, id).into_iter().next();
-    match store.remove_image(name, force || all_names, &in_use)? {
-        Removal::Untagged(n) => lines.push(format!("Untagged: {n}")),
-        Removal::Deleted { id, names } => {
-            lines.extend(names.iter().map(|n| format!("Untagged: {n}")));
-            lines.push(format!("Deleted: {id}"));
+    let mut removals = store
+        .remove_images(&remaining, force || all_names, &in_use)?
+        .into_iter();
+    for result in results.iter_mut() {
+        let Ok(lines) = result else { continue };
+        match removals.next() {
+            Some(Ok(None)) | None => {}
+            Some(Ok(Some(Removal::Untagged(n)))) => lines.push(format!("Untagged: {n}")),
+            Some(Ok(Some(Removal::Deleted { id, names }))) => {
+                lines.extend(names.iter().map(|n| format!("Untagged: {n}")));
+                lines.push(format!("Deleted: {id}"));
+            }
+            Some(Err(e)) => *result = Err(e.into()),
         }
     }
-    Ok(lines)
+    Ok(results)
 }
 
 /// The IDs of every stored image (`rmi -a`).

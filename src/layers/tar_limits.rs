@@ -8,6 +8,14 @@
 //! - `WriteBudget` caps the bytes one unpack may write (file data, a
 //!   sparse file's holes counted as if written, and a header block per
 //!   entry, so an archive of millions of empty files is bounded too).
+//!
+//! `RecordLimit` also completes a stream that ends early but whole: after
+//! the last entry's data without the zero padding to the block boundary,
+//! or without the end-of-archive blocks (umoci 0.4 writes such layers;
+//! docker and podman load them). It supplies the missing zeros to the
+//! `tar` crate, which would otherwise fail skipping the padding; they are
+//! not hashed, the diff-id stays that of the bytes received. A stream that
+//! ends inside an entry's data is an error naming how much is missing.
 
 use std::io::{self, Read};
 
@@ -32,9 +40,14 @@ enum State {
     Header,
     /// GNU sparse extension blocks of an entry whose data (`size`) follows.
     SparseBlocks { size: u64, count: u64 },
-    /// Entry data and padding: `remaining` bytes, the first `keep` of which
-    /// are a PAX record to remember.
-    Data { remaining: u64, keep: u64 },
+    /// Entry data and padding: `remaining` bytes, the last `padding` of
+    /// which are zero padding and the first `keep` of which are a PAX
+    /// record to remember.
+    Data {
+        remaining: u64,
+        padding: u64,
+        keep: u64,
+    },
     /// After the end-of-archive block: nothing more is interpreted.
     Done,
 }
@@ -68,7 +81,9 @@ impl<R: Read> RecordLimit<R> {
         while !bytes.is_empty() {
             match &mut self.state {
                 State::Done => return Ok(()),
-                State::Data { remaining, keep } => {
+                State::Data {
+                    remaining, keep, ..
+                } => {
                     let n = (*remaining).min(bytes.len() as u64) as usize;
                     let kept = (*keep).min(n as u64) as usize;
                     self.pax.extend_from_slice(&bytes[..kept]);
@@ -175,8 +190,19 @@ fn data(size: u64, keep: u64) -> State {
     if remaining == 0 {
         State::Header
     } else {
-        State::Data { remaining, keep }
+        State::Data {
+            remaining,
+            padding: remaining - size,
+            keep,
+        }
     }
+}
+
+fn cut_short(missing: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("the stream ends {missing} bytes short of an entry's data"),
+    )
 }
 
 fn too_large(what: &str, size: u64) -> io::Error {
@@ -189,9 +215,40 @@ fn too_large(what: &str, size: u64) -> io::Error {
     )
 }
 
+impl<R: Read> RecordLimit<R> {
+    /// The input has ended: zeros for missing padding or a partial zero
+    /// block (then the end of the archive), an error for missing entry
+    /// data, else the end.
+    fn at_end(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let missing = match &self.state {
+            State::Data {
+                remaining, padding, ..
+            } if remaining > padding => return Err(cut_short(remaining - padding)),
+            State::Data { remaining, .. } => *remaining,
+            State::Header if self.block[..self.filled].iter().all(|&b| b == 0) => {
+                // Nothing of a block (the usual end), or zeros: an
+                // end-of-archive block cut short.
+                (BLOCK - self.filled) as u64 % BLOCK as u64
+            }
+            // A header or sparse map cut short: the `tar` crate refuses it.
+            State::Header | State::SparseBlocks { .. } | State::Done => 0,
+        };
+        let n = missing.min(buf.len() as u64) as usize;
+        buf[..n].fill(0);
+        self.observe(&buf[..n])?;
+        Ok(n)
+    }
+}
+
 impl<R: Read> Read for RecordLimit<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         let n = self.inner.read(buf)?;
+        if n == 0 {
+            return self.at_end(buf);
+        }
         self.observe(&buf[..n])?;
         Ok(n)
     }
@@ -284,7 +341,9 @@ mod tests {
         // the data that follows is no header, even one that would be refused.
         stream.extend(header(b'0', 0));
         stream.extend(header(b'L', MAX_HEADER_RECORD + 1));
-        read_all(&stream).unwrap();
+        // So the stream ends inside that entry's data.
+        let err = read_all(&stream).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
 
         let mut stream = header(b'L', MAX_HEADER_RECORD).to_vec();
         stream.extend(vec![b'n'; MAX_HEADER_RECORD as usize]);
@@ -292,6 +351,31 @@ mod tests {
         stream.extend(vec![0; BLOCK]);
         stream.extend(header(b'L', MAX_HEADER_RECORD + 1));
         assert!(read_all(&stream).is_err(), "the second long name is over");
+    }
+
+    #[test]
+    fn missing_padding_and_end_blocks_are_supplied_and_missing_data_is_an_error() {
+        let mut entry = header(b'0', 5).to_vec();
+        entry.extend(b"hello");
+        // Padding supplied, then the end; no end blocks needed.
+        let mut padded = entry.clone();
+        padded.resize(2 * BLOCK, 0);
+        assert_eq!(read_all(&entry).unwrap(), padded);
+        assert_eq!(read_all(&padded).unwrap(), padded);
+        // A partial zero block is completed.
+        let mut partial = padded.clone();
+        partial.extend([0; 100]);
+        let mut whole = padded.clone();
+        whole.extend([0; BLOCK]);
+        assert_eq!(read_all(&partial).unwrap(), whole);
+        // Data cut short is an error, a header cut short left to the crate.
+        let err = read_all(&entry[..BLOCK + 2]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            err.to_string(),
+            "the stream ends 3 bytes short of an entry's data"
+        );
+        assert_eq!(read_all(&entry[..300]).unwrap(), &entry[..300]);
     }
 
     #[test]

@@ -390,6 +390,108 @@ fn a_stream_cut_inside_a_file_is_an_error() {
     let err = unpack(&tar[..2000], dir.path()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "layer test: entry \"big\": truncated file data"
+        "layer test: reading tar: entry \"big\": \
+         the stream ends 2512 bytes short of an entry's data"
+    );
+}
+
+/// The stream builder's end-of-archive blocks.
+const END_BLOCKS: usize = 1024;
+
+/// umoci 0.4 ends layers after the last entry: no end-of-archive blocks.
+/// They load, with the diff-id of the bytes as they are.
+#[test]
+fn a_layer_without_end_of_archive_blocks_loads() {
+    let mut tar = TarBuilder::new();
+    tar.dir("etc", 0o755).file("etc/hello", &[b'h'; 700], 0o644);
+    let full = tar.finish();
+    let tar = &full[..full.len() - END_BLOCKS];
+    assert_eq!(tar.len() % 512, 0);
+    // One end block, or part of one, is as good as none.
+    for tar in [tar, &full[..full.len() - 512], &full[..tar.len() + 100]] {
+        for blob in [tar.to_vec(), gzip(tar), zstd(tar)] {
+            let dir = tempfile::tempdir().unwrap();
+            let expected = Digest::of_bytes(tar);
+            let out = unpack_layer(&mut &blob[..], dir.path(), "test", Some(&expected)).unwrap();
+            assert_eq!(out.diff_id, expected);
+            assert_eq!(out.stats.size, 700);
+            assert_eq!(fs::read(dir.path().join("etc/hello")).unwrap(), [b'h'; 700]);
+        }
+    }
+}
+
+/// The last entry's data ends at its size, without the zeros that pad it
+/// to a whole block: still every byte of every entry is there.
+#[test]
+fn a_layer_whose_last_block_lacks_its_padding_loads() {
+    let mut tar = TarBuilder::new();
+    tar.file("a", b"first", 0o644)
+        .file("last", &[b'z'; 1000], 0o600);
+    let full = tar.finish();
+    // The padding of `last` is 24 bytes (1000 = 512 + 488).
+    let tar = &full[..full.len() - END_BLOCKS - 24];
+    for blob in [tar.to_vec(), gzip(tar)] {
+        let dir = tempfile::tempdir().unwrap();
+        let expected = Digest::of_bytes(tar);
+        let out = unpack_layer(&mut &blob[..], dir.path(), "test", Some(&expected)).unwrap();
+        assert_eq!(out.diff_id, expected);
+        assert_eq!(fs::read(dir.path().join("a")).unwrap(), b"first");
+        assert_eq!(fs::read(dir.path().join("last")).unwrap(), [b'z'; 1000]);
+        assert_eq!(mode(&dir.path().join("last")), 0o600);
+    }
+    // The digest is still checked, against the bytes received.
+    let dir = tempfile::tempdir().unwrap();
+    let err = unpack_layer(
+        &mut &tar[..],
+        dir.path(),
+        "test",
+        Some(&Digest::of_bytes(&full)),
+    )
+    .unwrap_err();
+    assert!(matches!(err, LayerError::DigestMismatch { .. }), "{err}");
+}
+
+/// An entry whose data is cut short is refused, whatever the entry: a
+/// file the unpacker reads, or data the tar reader skips (a whiteout's).
+#[test]
+fn a_layer_with_a_truncated_entry_is_refused_naming_the_layer() {
+    let mut tar = TarBuilder::new();
+    tar.file("a", b"first", 0o644)
+        .file("last", &[b'z'; 1000], 0o644);
+    let full = tar.finish();
+    // One byte of `last` missing, and no padding.
+    let cut = &full[..full.len() - END_BLOCKS - 25];
+    for blob in [cut.to_vec(), gzip(cut)] {
+        let dir = tempfile::tempdir().unwrap();
+        let err = unpack_layer(&mut &blob[..], dir.path(), "sha256:abc", None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "layer sha256:abc: reading tar: entry \"last\": \
+             the stream ends 1 bytes short of an entry's data"
+        );
+    }
+
+    let mut tar = TarBuilder::new();
+    tar.file("a", b"first", 0o644)
+        .file(".wh.gone", b"whiteout data", 0o644);
+    let full = tar.finish();
+    let cut = &full[..full.len() - END_BLOCKS - 512 + 3];
+    let dir = tempfile::tempdir().unwrap();
+    let err = unpack_layer(&mut &cut[..], dir.path(), "sha256:abc", None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "layer sha256:abc: reading tar: the stream ends 10 bytes short of an entry's data"
+    );
+
+    // A header cut short is refused too.
+    let mut tar = TarBuilder::new();
+    tar.file("a", b"first", 0o644).file("b", b"second", 0o644);
+    let full = tar.finish();
+    let cut = &full[..1024 + 300];
+    let err = unpack_layer(&mut &cut[..], dir.path(), "sha256:abc", None).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("layer sha256:abc: reading tar: "),
+        "{err}"
     );
 }

@@ -1,5 +1,5 @@
 //! One registry's connection settings: scheme, trusted certificates and
-//! credentials, turned into an `oci_client::Client`.
+//! credentials, with the HTTP client built from them.
 //!
 //! TLS is verified unless `--tls-verify=false` or the registry is listed
 //! in `$SKIFF_INSECURE_REGISTRIES` (comma-separated). An insecure registry
@@ -9,23 +9,32 @@
 //! `/etc/containers/certs.d/<registry>/` and `/etc/docker/certs.d/<registry>/`.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 
 use super::errors::describe_request_error;
-use super::{AuthFile, RegistryOptions};
+use super::{AuthFile, Credentials, RegistryOptions};
 use crate::layers::{ImageReference, LayerError, io_error};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const USER_AGENT: &str = concat!("skiff/", env!("CARGO_PKG_VERSION"));
 
-/// A client ready for one registry.
+/// What talking to one registry needs: one HTTP client (its TLS settings
+/// fixed), the scheme, and the credentials, if any. Pulls and login use
+/// the HTTP client directly; push builds an `oci_client::Client` from the
+/// same settings (`oci_client`), which costs a second client and, in
+/// `oci-client`'s construction, a third default one loading the system CA
+/// store: pulls need not pay for those.
 pub(super) struct Connection {
-    pub client: oci_client::Client,
+    /// Built on first use: a verifying client loads the system CA store,
+    /// which a push (through `oci_client`) does not need.
+    http: OnceLock<reqwest::Client>,
+    registry: String,
     pub scheme: &'static str,
-    pub auth: RegistryAuth,
+    pub credentials: Option<Credentials>,
     insecure: bool,
     certificates: Vec<Vec<u8>>,
 }
@@ -41,8 +50,13 @@ impl Connection {
             None => listed_insecure(registry),
         };
         let certificates = read_certificates(options.cert_dir.as_deref(), registry)?;
-        // Only an insecure registry is probed; a verified one is HTTPS.
-        let scheme = if insecure && !speaks_tls(&http_client(registry, true, &[])?, host).await {
+        let http = OnceLock::new();
+        // Only an insecure registry is probed (its client verifies nothing
+        // and is cheap to build); a verified one is HTTPS.
+        if insecure {
+            let _ = http.set(http_client(registry, insecure, &certificates)?);
+        }
+        let scheme = if insecure && !speaks_tls(http.get().expect("set"), host).await {
             "http"
         } else {
             "https"
@@ -51,18 +65,44 @@ impl Connection {
             Some(c) => Some(c.clone()),
             None => AuthFile::locate(options.auth_file.as_deref()).lookup(registry)?,
         };
-        let auth = match &credentials {
+        Ok(Connection {
+            http,
+            registry: registry.to_string(),
+            scheme,
+            credentials,
+            insecure,
+            certificates,
+        })
+    }
+
+    /// The HTTP client with the connection's TLS settings.
+    pub fn http(&self) -> Result<&reqwest::Client, LayerError> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
+        let http = http_client(&self.registry, self.insecure, &self.certificates)?;
+        Ok(self.http.get_or_init(|| http))
+    }
+
+    /// The credentials as `oci-client` takes them.
+    pub fn auth(&self) -> RegistryAuth {
+        match &self.credentials {
             Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
             None => RegistryAuth::Anonymous,
-        };
+        }
+    }
+
+    /// An `oci_client::Client` with the connection's settings (push).
+    pub fn oci_client(&self) -> Result<oci_client::Client, LayerError> {
         let config = ClientConfig {
-            protocol: if scheme == "http" {
+            protocol: if self.scheme == "http" {
                 ClientProtocol::Http
             } else {
                 ClientProtocol::Https
             },
-            accept_invalid_certificates: insecure,
-            extra_root_certificates: certificates
+            accept_invalid_certificates: self.insecure,
+            extra_root_certificates: self
+                .certificates
                 .iter()
                 .map(|data| Certificate {
                     encoding: CertificateEncoding::Pem,
@@ -74,22 +114,9 @@ impl Connection {
             user_agent: USER_AGENT,
             ..ClientConfig::default()
         };
-        let client = oci_client::Client::try_from(config)
-            .map_err(|e| LayerError::Other(format!("setting up the client for {registry}: {e}")))?;
-        Ok(Connection {
-            client,
-            scheme,
-            auth,
-            insecure,
-            certificates,
+        oci_client::Client::try_from(config).map_err(|e| {
+            LayerError::Other(format!("setting up the client for {}: {e}", self.registry))
         })
-    }
-
-    /// A plain HTTP client with the connection's TLS settings (login's
-    /// checks). Built on demand: a verifying client loads the system CA
-    /// store, which pulls and pushes need not pay for twice.
-    pub fn http_client(&self, registry: &str) -> Result<reqwest::Client, LayerError> {
-        http_client(registry, self.insecure, &self.certificates)
     }
 }
 

@@ -3,7 +3,7 @@
 //! (connection refused, TLS, timeout). The caller adds the action and
 //! the reference.
 
-use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::errors::{OciDistributionError, OciEnvelope, OciErrorCode};
 
 /// One line for a failed registry operation against `host`.
 pub(super) fn describe(error: &OciDistributionError, host: &str) -> String {
@@ -40,6 +40,30 @@ pub(super) fn describe(error: &OciDistributionError, host: &str) -> String {
         }
         OciDistributionError::DigestError(e) => format!("digest mismatch: {e}"),
         other => first_line(&other.to_string()),
+    }
+}
+
+/// The error a registry's non-200 answer stands for, as `oci-client`
+/// makes it (so `describe` words it the same): 401 unauthorized, a 4xx
+/// with the spec's error envelope, else the status and body.
+pub(super) fn response_error(
+    status: reqwest::StatusCode,
+    body: &[u8],
+    url: &str,
+) -> OciDistributionError {
+    let url = url.to_string();
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return OciDistributionError::UnauthorizedError { url };
+    }
+    if status.is_client_error()
+        && let Ok(envelope) = serde_json::from_slice::<OciEnvelope>(body)
+    {
+        return OciDistributionError::RegistryError { envelope, url };
+    }
+    OciDistributionError::ServerError {
+        code: status.as_u16(),
+        url,
+        message: String::from_utf8_lossy(body).into_owned(),
     }
 }
 
@@ -146,6 +170,27 @@ mod tests {
         assert_eq!(
             d(OciDistributionError::UnauthorizedError { url: "u".into() }),
             "unauthorized: authentication required"
+        );
+        let not_found = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#;
+        assert_eq!(
+            d(response_error(
+                reqwest::StatusCode::NOT_FOUND,
+                not_found,
+                "u"
+            )),
+            "manifest unknown"
+        );
+        assert_eq!(
+            d(response_error(reqwest::StatusCode::UNAUTHORIZED, b"", "u")),
+            "unauthorized: authentication required"
+        );
+        assert_eq!(
+            d(response_error(
+                reqwest::StatusCode::SERVICE_UNAVAILABLE,
+                b"down\nfor repairs",
+                "u"
+            )),
+            "service unavailable (HTTP 503): down"
         );
         assert_eq!(
             d(OciDistributionError::ServerError {

@@ -25,7 +25,7 @@ pub fn login(
         let connection = Connection::open(registry, &options).await?;
         let host = api_host(registry);
         let root = format!("{}://{host}/v2/", connection.scheme);
-        let http = &connection.http_client(registry)?;
+        let http = connection.http()?;
         let response = send(http.get(&root), host).await.map_err(fail)?;
         let status = response.status();
         if status.is_success() {
@@ -64,7 +64,7 @@ pub fn login(
 
 /// `Bearer realm="https://auth/token",service="registry"` → (realm,
 /// service); `None` for other schemes.
-fn parse_bearer(challenge: &str) -> Option<(String, Option<String>)> {
+pub(super) fn parse_bearer(challenge: &str) -> Option<(String, Option<String>)> {
     let (scheme, params) = challenge.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;

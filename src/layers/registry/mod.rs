@@ -12,6 +12,7 @@ mod errors;
 mod login;
 mod pull;
 mod push;
+mod session;
 
 use std::path::PathBuf;
 

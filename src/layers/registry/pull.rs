@@ -8,10 +8,10 @@
 //! the caller's (`Store::add_fetched_image`), outside the async runtime.
 
 use futures_util::{StreamExt, TryStreamExt};
-use oci_client::manifest::OciDescriptor;
 
-use super::connection::{Connection, oci_reference};
-use super::errors::describe;
+use super::connection::Connection;
+use super::errors::describe_request_error;
+use super::session::PullSession;
 use super::{RegistryOptions, block_on};
 use crate::layers::assemble::{LayerBlob, NewImage};
 use crate::layers::manifest::{ACCEPTED_MANIFESTS, Descriptor, OciDocument};
@@ -99,9 +99,8 @@ pub fn fetch_image(
         let connection = Connection::open(&reference.registry, options).await?;
         let puller = Puller {
             store,
-            connection: &connection,
+            session: PullSession::new(&connection, &reference.registry, &reference.repository)?,
             reference,
-            oci: oci_reference(reference),
             progress,
         };
         puller.fetch(platform).await
@@ -127,16 +126,24 @@ impl From<LayerError> for PullFailure {
 
 struct Puller<'a> {
     store: &'a Store,
-    connection: &'a Connection,
+    session: PullSession<'a>,
     reference: &'a ImageReference,
-    oci: oci_client::Reference,
     progress: &'a dyn Fn(&PullEvent),
 }
 
 impl Puller<'_> {
+    fn host(&self) -> &str {
+        &self.reference.registry
+    }
+
     async fn fetch(&self, platform: &Platform) -> Result<FetchedImage, PullFailure> {
+        let tag_or_digest = match (&self.reference.digest, &self.reference.tag) {
+            (Some(digest), _) => digest.to_string(),
+            (None, Some(tag)) => tag.clone(),
+            (None, None) => "latest".to_string(),
+        };
         let (resolved, data) = self
-            .manifest(&self.oci, self.reference.digest.as_ref())
+            .manifest(&tag_or_digest, self.reference.digest.as_ref())
             .await?;
         let subject = format!("manifest {resolved}");
         let mut document = OciDocument::parse(&data, &subject)?;
@@ -146,8 +153,7 @@ impl Puller<'_> {
                 .choose(platform, &format!("image index {resolved}"))?
                 .clone();
             let digest = Digest::parse(&chosen.digest)?;
-            let by_digest = self.oci.clone_with_digest(digest.to_string());
-            let (_, data) = self.manifest(&by_digest, Some(&digest)).await?;
+            let (_, data) = self.manifest(&digest.to_string(), Some(&digest)).await?;
             document = OciDocument::parse(&data, &format!("manifest {digest}"))?;
             if document.is_index(chosen.media_type.as_deref()) {
                 return Err(LayerError::Other(format!(
@@ -188,16 +194,18 @@ impl Puller<'_> {
     /// A manifest's bytes and digest, checked against `expected`.
     async fn manifest(
         &self,
-        reference: &oci_client::Reference,
+        tag_or_digest: &str,
         expected: Option<&Digest>,
     ) -> Result<(Digest, Vec<u8>), PullFailure> {
-        let host = &self.reference.registry;
-        let (data, _) = self
-            .connection
-            .client
-            .pull_manifest_raw(reference, &self.connection.auth, &ACCEPTED_MANIFESTS)
+        let response = self
+            .session
+            .manifest(tag_or_digest, &ACCEPTED_MANIFESTS)
             .await
-            .map_err(|e| PullFailure::Registry(describe(&e, host)))?;
+            .map_err(PullFailure::Registry)?;
+        let data = response
+            .bytes()
+            .await
+            .map_err(|e| PullFailure::Registry(describe_request_error(&e, self.host())))?;
         let actual = Digest::of_bytes(&data);
         if let Some(expected) = expected
             && *expected != actual
@@ -233,29 +241,22 @@ impl Puller<'_> {
             }
             return Ok(done);
         }
-        let oci_descriptor = OciDescriptor {
-            media_type: descriptor.media_type.clone().unwrap_or_default(),
-            digest: digest.to_string(),
-            size: descriptor.size as i64,
-            ..OciDescriptor::default()
-        };
-        let host = &self.reference.registry;
-        let mut stream = self
-            .connection
-            .client
-            .pull_blob_stream(&self.oci, &oci_descriptor)
+        let mut response = self
+            .session
+            .blob(&digest.to_string())
             .await
-            .map_err(|e| PullFailure::Registry(describe(&e, host)))?;
+            .map_err(PullFailure::Registry)?;
         let mut writer = self.store.blob_writer()?;
         let mut received = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = match chunk {
-                Ok(chunk) => chunk,
-                // The client checks the digest at the end of the stream;
-                // ours (below) names the blob and both digests.
-                Err(e) if e.to_string().to_lowercase().contains("digest") => break,
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
                 Err(e) => {
-                    return Err(PullFailure::Registry(format!("receiving {subject}: {e}")));
+                    return Err(PullFailure::Registry(format!(
+                        "receiving {subject}: {}",
+                        describe_request_error(&e, self.host())
+                    )));
                 }
             };
             received += chunk.len() as u64;

@@ -58,9 +58,9 @@ pub fn push_image(
     let oci = oci_reference(destination);
     block_on(async {
         let connection = Connection::open(host, options).await?;
-        let client = &connection.client;
+        let client = &connection.oci_client()?;
         client
-            .store_auth_if_needed(oci.resolve_registry(), &connection.auth)
+            .store_auth_if_needed(oci.resolve_registry(), &connection.auth())
             .await;
         for blob in &blobs {
             let exists = client
