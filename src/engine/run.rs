@@ -16,6 +16,7 @@ use super::lookup::{UNKNOWN_EXIT_CODE, identity_of};
 use super::options::ContainerOptions;
 use super::report::Reporter;
 use super::teardown::{RunResources, retire_container, teardown_run};
+use crate::sandbox::SandboxError;
 use crate::sandbox::cgroups::Cgroup;
 use crate::sandbox::foreground::{SignalGuard, terminal_size, wait_foreground};
 use crate::state::{
@@ -131,6 +132,15 @@ fn run_as_parent(
     let teardown = teardown_run(resources);
     let exit = match &result {
         Ok(code) => RunExit {
+            code: *code,
+            error: None,
+            oom_killed: teardown.oom_killed,
+        },
+        // The client ended and the container with it: record how.
+        Err(EngineError::Sandbox(SandboxError::Interrupted {
+            container_exit: Some(code),
+            ..
+        })) => RunExit {
             code: *code,
             error: None,
             oom_killed: teardown.oom_killed,
