@@ -171,6 +171,7 @@ pub fn die_of(signal: Signal) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
     #[test]
     fn without_proxy_every_signal_ends_the_client() {
@@ -204,8 +205,7 @@ mod tests {
         assert_eq!(write_all(write.as_fd(), b"x"), Err(nix::Error::EPIPE));
     }
 
-    fn unsafe_static(fd: &std::os::fd::OwnedFd) -> BorrowedFd<'static> {
-        use std::os::fd::AsRawFd;
+    fn unsafe_static(fd: &OwnedFd) -> BorrowedFd<'static> {
         // SAFETY: the test keeps the fd open until the watch is dropped.
         unsafe { BorrowedFd::borrow_raw(fd.as_raw_fd()) }
     }
