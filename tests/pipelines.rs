@@ -228,6 +228,14 @@ fn p3_a_foreground_run_with_a_terminal_ends_with_its_container_when_the_reader_g
         // skiff was the container's parent: the container ended with it
         // and `--rm` removed it.
         assert_eq!(ctx.ps_names(&["-a"]), Vec::<String>::new());
+
+        // Without `--rm` the record keeps how it ended.
+        let mut run = Piped::start(ctx, &["run", "-t", "--name", "kept", "busybox", "yes"]);
+        run.head(1);
+        let (status, stderr) = run.ends_promptly("its reader closed the pipe");
+        assert_died_of(status, Signal::SIGPIPE, &stderr, "run -t yes | head -1");
+        assert_eq!(ctx.status_of("kept"), "exited");
+        assert_eq!(ctx.inspect_format("kept", "{{.State.ExitCode}}"), "137");
     });
 }
 
@@ -323,5 +331,48 @@ fn p7_with_sig_proxy_sigterm_reaches_the_container_and_two_interrupts_end_the_cl
         let (status, stderr) = attach.ends_promptly("a second SIGINT");
         assert_died_of(status, Signal::SIGINT, &stderr, "attach after two ^C");
         assert_eq!(ctx.status_of("web"), "running");
+    });
+}
+
+/// CPU time (utime + stime, in clock ticks) `pid` has used.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    let after_name = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    // utime and stime are fields 14 and 15; `after_name` starts at 3.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn p8_clients_watching_a_quiet_container_do_not_spin() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let _cleanup = RemoveAllOnDrop(ctx);
+        ctx.run_detached(&[
+            "--name",
+            "quiet",
+            "busybox",
+            "sh",
+            "-c",
+            &trapping("TERM", 0),
+        ]);
+        ctx.wait_for_log_lines("quiet", "ready", 1);
+        let mut logs = Piped::start(ctx, &["logs", "-f", "quiet"]);
+        logs.skip_lines(1);
+        let mut attach = Piped::start(ctx, &["attach", "--no-stdin", "quiet"]);
+        attach.wait_until_catching(Signal::SIGTERM);
+        let clients = [logs.child.id(), attach.child.id()];
+        let before = clients.map(cpu_ticks);
+        let window = Instant::now();
+        wait_for("a second to pass", Duration::from_secs(2), || {
+            window.elapsed() >= Duration::from_secs(1)
+        });
+        for (pid, ticks) in clients.iter().zip(before) {
+            let used = cpu_ticks(*pid) - ticks;
+            assert!(
+                used <= 10,
+                "client {pid} used {used} ticks of CPU in a quiet second"
+            );
+        }
     });
 }
