@@ -359,7 +359,7 @@ fn p8_clients_watching_a_quiet_container_do_not_spin() {
         ctx.wait_for_log_lines("quiet", "ready", 1);
         let mut logs = Piped::start(ctx, &["logs", "-f", "quiet"]);
         logs.skip_lines(1);
-        let mut attach = Piped::start(ctx, &["attach", "--no-stdin", "quiet"]);
+        let attach = Piped::start(ctx, &["attach", "--no-stdin", "quiet"]);
         attach.wait_until_catching(Signal::SIGTERM);
         let clients = [logs.child.id(), attach.child.id()];
         let before = clients.map(cpu_ticks);
