@@ -376,3 +376,53 @@ fn p8_clients_watching_a_quiet_container_do_not_spin() {
         }
     });
 }
+
+#[test]
+fn p9_run_without_sig_proxy_ends_on_sigterm_and_only_a_monitor_keeps_the_container() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let _cleanup = RemoveAllOnDrop(ctx);
+        // skiff is the container's parent: the container ends with it,
+        // without having seen the signal.
+        let script = trapping("TERM", 42);
+        let args = [
+            "run",
+            "--sig-proxy=false",
+            "--name",
+            "fg",
+            "busybox",
+            "sh",
+            "-c",
+        ];
+        let mut run = Piped::start(ctx, &[&args[..], &[script.as_str()]].concat());
+        run.skip_lines(1);
+        run.signal(Signal::SIGTERM);
+        let (status, stderr) = run.ends_promptly("SIGTERM");
+        assert_died_of(status, Signal::SIGTERM, &stderr, "run --sig-proxy=false");
+        assert_eq!(ctx.inspect_format("fg", "{{.State.ExitCode}}"), "137");
+
+        // Under a monitor (a restart policy) it runs on, as with docker.
+        let args = [
+            "run",
+            "--sig-proxy=false",
+            "--restart",
+            "always",
+            "--name",
+            "mon",
+        ];
+        let mut run = Piped::start(
+            ctx,
+            &[&args[..], &["busybox", "sh", "-c", TICKING]].concat(),
+        );
+        run.skip_lines(1);
+        run.signal(Signal::SIGTERM);
+        let (status, stderr) = run.ends_promptly("SIGTERM");
+        assert_died_of(
+            status,
+            Signal::SIGTERM,
+            &stderr,
+            "run --restart --sig-proxy=false",
+        );
+        assert_eq!(ctx.status_of("mon"), "running");
+    });
+}

@@ -40,18 +40,21 @@ pub fn run_detached(
 }
 
 /// Runs a container in the foreground and returns its exit code.
+/// `sig_proxy`: forward the signals this process gets to the container;
+/// off, they end this process (and, without a monitor, the container).
 pub fn run_container(
     dirs: &StorageDirs,
     options: &ContainerOptions,
+    sig_proxy: bool,
     reporter: &dyn Reporter,
 ) -> Result<i32, EngineError> {
     let created = create_container(dirs, options, reporter)?;
     let needs_monitor = created.record.config.restart != RestartPolicy::No
         || created.record.config.healthcheck.is_some();
     if needs_monitor {
-        return run_attached(dirs, created, reporter);
+        return run_attached(dirs, created, sig_proxy, reporter);
     }
-    run_as_parent(dirs, created, reporter)
+    run_as_parent(dirs, created, sig_proxy, reporter)
 }
 
 /// A monitor runs the container; this process attaches to it like
@@ -59,6 +62,7 @@ pub fn run_container(
 fn run_attached(
     dirs: &StorageDirs,
     created: CreatedContainer,
+    sig_proxy: bool,
     reporter: &dyn Reporter,
 ) -> Result<i32, EngineError> {
     let store = ContainerStore::new(dirs);
@@ -66,7 +70,7 @@ fn run_attached(
     let (record, socket) = start_locked(&store, dirs, created.record, lock, true, reporter)?;
     let options = AttachOptions {
         stdin: record.config.interactive,
-        sig_proxy: true,
+        sig_proxy,
         ..AttachOptions::default()
     };
     match socket {
@@ -96,6 +100,7 @@ fn record_running(
 fn run_as_parent(
     dirs: &StorageDirs,
     created: CreatedContainer,
+    sig_proxy: bool,
     reporter: &dyn Reporter,
 ) -> Result<i32, EngineError> {
     let store = ContainerStore::new(dirs);
@@ -125,6 +130,7 @@ fn run_as_parent(
             &signals,
             started.pty_master.as_ref(),
             record.config.interactive,
+            sig_proxy,
         )
         .map_err(EngineError::from)
     })();

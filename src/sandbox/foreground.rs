@@ -118,7 +118,8 @@ pub fn write_all(fd: BorrowedFd, mut data: &[u8]) {
 ///
 /// This process is the container's parent, so the container cannot
 /// outlive it (init's parent-death signal). When the relay's output
-/// loses its reader, or a second SIGINT comes soon after the first, the
+/// loses its reader, or a signal ends the client (`sig_proxy` off, or a
+/// second SIGINT soon after the first), the
 /// container is killed and reaped here and the end is reported as
 /// `SandboxError::Interrupted` (the caller records the container's exit,
 /// then `main` dies of the signal). Without `-t` the container writes to
@@ -128,6 +129,7 @@ pub fn wait_foreground(
     signals: &SignalGuard,
     pty_master: Option<&OwnedFd>,
     interactive: bool,
+    sig_proxy: bool,
 ) -> Result<i32, SandboxError> {
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
@@ -136,7 +138,7 @@ pub fn wait_foreground(
         _ => None,
     };
     let output = OutputWatch::stdio();
-    let mut policy = SignalPolicy::new(true);
+    let mut policy = SignalPolicy::new(sig_proxy);
     let mut stdin_open = pty_master.is_some() && interactive;
     let mut master_open = pty_master.is_some();
     let mut status = None;
