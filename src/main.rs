@@ -12,6 +12,11 @@ fn main() -> ExitCode {
     match cmd::dispatch(cli) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(err) => {
+            // A streaming client whose reader went away, or that a signal
+            // ended, says nothing and dies of that signal, as docker's.
+            if let Some(signal) = ended_by(&err) {
+                skiff::engine::die_of(signal);
+            }
             eprintln!("Error: {}", one_line(&err));
             ExitCode::from(exit_code_of(&err))
         }
@@ -33,6 +38,12 @@ fn one_line(err: &anyhow::Error) -> String {
         line.push_str(&text);
     }
     line
+}
+
+fn ended_by(err: &anyhow::Error) -> Option<nix::sys::signal::Signal> {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<skiff::engine::EngineError>())
+        .and_then(|e| e.ended_by())
 }
 
 /// One place decides the exit code: the engine knows 126/127 (the command

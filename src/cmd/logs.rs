@@ -1,10 +1,12 @@
 //! `skiff logs`.
 
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use skiff::engine::lookup::{find_container, refresh};
+use skiff::engine::{EngineError, OutputWatch, write_output};
 use skiff::state::log::{
     LogEntry, LogFilter, LogFollower, Stream, apply_filter, format_timestamp, parse_time_bound,
     read_log,
@@ -43,12 +45,13 @@ struct Printer {
 }
 
 impl Printer {
-    fn print(&mut self, entries: &[LogEntry]) {
-        let mut out = std::io::stdout().lock();
-        let mut err = std::io::stderr().lock();
+    /// Prints entries; an error means the output's reader went away.
+    fn print(&mut self, entries: &[LogEntry]) -> Result<(), EngineError> {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
         for e in entries {
             let at_start = &mut self.line_start[e.stream as usize];
-            let sink: &mut dyn Write = match e.stream {
+            let sink = match e.stream {
                 Stream::Stdout => &mut out,
                 Stream::Stderr => &mut err,
             };
@@ -60,14 +63,15 @@ impl Printer {
                     let _ = write!(sink, "{} ", format_timestamp(e.time));
                 }
             }
-            let _ = sink.write_all(&e.bytes);
+            sink.extend_from_slice(&e.bytes);
             if !e.partial {
-                let _ = sink.write_all(b"\n");
+                sink.push(b'\n');
             }
             *at_start = !e.partial;
         }
-        let _ = out.flush();
-        let _ = err.flush();
+        write_output(std::io::stdout().as_fd(), &out)
+            .and_then(|()| write_output(std::io::stderr().as_fd(), &err))
+            .map_err(|_| EngineError::output_gone())
     }
 }
 
@@ -115,11 +119,12 @@ pub fn logs(dirs: &StorageDirs, args: LogsArgs) -> anyhow::Result<i32> {
         };
         let path = store.paths(&record.id).log_file();
         if !args.follow {
-            printer.print(&apply_filter(read_log(&path)?, &filter));
+            printer.print(&apply_filter(read_log(&path)?, &filter))?;
             continue;
         }
         let mut follower = LogFollower::open(&path)?;
-        printer.print(&apply_filter(follower.poll()?, &filter));
+        let output = OutputWatch::stdio();
+        printer.print(&apply_filter(follower.poll()?, &filter))?;
         let streaming = LogFilter {
             tail: None,
             ..filter.clone()
@@ -130,11 +135,14 @@ pub fn logs(dirs: &StorageDirs, args: LogsArgs) -> anyhow::Result<i32> {
             let running = refresh(&store, &record.id)
                 .map(|r| r.status().is_active() || r.state.monitor.is_some())
                 .unwrap_or(false);
-            printer.print(&apply_filter(follower.poll()?, &streaming));
+            printer.print(&apply_filter(follower.poll()?, &streaming))?;
             if !running {
                 break;
             }
-            std::thread::sleep(FOLLOW_INTERVAL);
+            // Sleeps, unless the output's reader goes away meanwhile.
+            if output.wait(FOLLOW_INTERVAL) {
+                return Err(EngineError::output_gone().into());
+            }
         }
     }
     Ok(0)

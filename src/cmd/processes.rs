@@ -1,6 +1,6 @@
 //! `skiff top`, `stats`, `pause`, `unpause`, `port`, `cp`, `diff`, `export`.
 
-use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -10,6 +10,7 @@ use skiff::engine::pause::set_paused;
 use skiff::engine::processes::{ContainerProcess, container_processes};
 use skiff::engine::selection::{AllScope, ContainerSelection};
 use skiff::engine::stats::{UsageSample, idle_sample, sample_usage, stats_targets};
+use skiff::engine::{EngineError, OutputWatch, write_output};
 use skiff::state::{ContainerStore, StorageDirs};
 
 use super::containers::{ENGINE_CODES, each, parse_filters};
@@ -213,10 +214,14 @@ pub fn stats(dirs: &StorageDirs, args: StatsArgs) -> anyhow::Result<i32> {
         args.containers.clone()
     };
     let mut noted = false;
+    let output = OutputWatch::stdio();
     loop {
         let before = sample_all(dirs, &names, args.all)?;
         let started = Instant::now();
-        std::thread::sleep(Duration::from_millis(500));
+        // The sampling interval, cut short when the output's reader goes.
+        if output.wait(Duration::from_millis(500)) {
+            return Err(EngineError::output_gone().into());
+        }
         let after = sample_all(dirs, &names, args.all)?;
         if !noted {
             for sample in after.iter().filter(|s| s.without_cgroup.is_some()) {
@@ -229,11 +234,13 @@ pub fn stats(dirs: &StorageDirs, args: StatsArgs) -> anyhow::Result<i32> {
             noted = true;
         }
         let table = stats_table(&before, &after, started.elapsed().as_secs_f64());
+        let mut screen = String::new();
         if !args.no_stream {
-            print!("\x1b[2J\x1b[H");
+            screen.push_str("\x1b[2J\x1b[H");
         }
-        print!("{table}");
-        let _ = std::io::stdout().flush();
+        screen.push_str(&table.to_string());
+        write_output(std::io::stdout().as_fd(), screen.as_bytes())
+            .map_err(|_| EngineError::output_gone())?;
         if args.no_stream {
             return Ok(0);
         }

@@ -125,6 +125,10 @@ pub struct RunArgs {
     /// Run in the background and print the container ID
     #[arg(short, long)]
     detach: bool,
+    /// Forward received signals to the container (off: they end skiff,
+    /// and a container skiff runs without a monitor with it)
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    sig_proxy: bool,
     #[command(flatten)]
     flags: ContainerFlags,
 }
@@ -266,11 +270,12 @@ pub fn run(dirs: &StorageDirs, args: RunArgs) -> anyhow::Result<i32> {
         write_cidfile(&cidfile, &created.record.id)?;
         let options = AttachOptions {
             stdin: req.interactive,
+            sig_proxy: args.sig_proxy,
             ..AttachOptions::default()
         };
         return start_attached(dirs, &created.record.id, &options);
     }
-    Ok(run_container(dirs, &req, &StderrReporter)?)
+    Ok(run_container(dirs, &req, args.sig_proxy, &StderrReporter)?)
 }
 
 /// Starts with the attach connection made first, so no output is missed;

@@ -1,16 +1,20 @@
 //! `skiff attach` and `start -a`: connect to a detached container's
 //! monitor and stream its output here and this terminal's input there.
 
-use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::Instant;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 use nix::sys::socket::{MsgFlags, recv, send};
+use nix::unistd::Pid;
 
 use super::EngineError;
 use super::lookup::{UNKNOWN_EXIT_CODE, find_container, refresh};
 use super::monitor::attach_protocol::{Frame, MAX_PAYLOAD, connect_to};
+use crate::sandbox::SandboxError;
+use crate::sandbox::client_end::OutputWatch;
+use crate::sandbox::client_end::{SignalAction, SignalPolicy, write_all as write_output};
 use crate::sandbox::foreground::{RawMode, SignalGuard, terminal_size};
 use crate::state::{ContainerRecord, ContainerStore, StorageDirs};
 
@@ -156,6 +160,15 @@ pub fn attach_connected(
             },
         );
     }
+    let output = OutputWatch::stdio();
+    let mut policy = SignalPolicy::new(options.sig_proxy);
+    let ended = |signal: Signal| -> EngineError {
+        SandboxError::Interrupted {
+            signal,
+            container_exit: None,
+        }
+        .into()
+    };
     let mut stdin_open = options.stdin;
     let mut buf = vec![0u8; MAX_PAYLOAD + 16];
     loop {
@@ -166,16 +179,23 @@ pub fn attach_connected(
         if stdin_open {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
         }
+        let output_idx = fds.len();
+        fds.extend(output.poll_fds());
         match poll(&mut fds, PollTimeout::NONE) {
             Err(nix::Error::EINTR) => continue,
             Err(e) => return Err(EngineError::sys("attaching")(e)),
             Ok(_) => {}
         }
-        let ready: Vec<bool> = fds
+        let ready: Vec<bool> = fds[..output_idx]
             .iter()
             .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
             .collect();
+        let output_gone = OutputWatch::reader_gone(&fds[output_idx..]);
         drop(fds);
+        // The client ends; the container goes on, as with docker.
+        if output_gone {
+            return Err(ended(Signal::SIGPIPE));
+        }
 
         if ready[0] {
             while let Ok(Some(info)) = signals.fd().read_signal() {
@@ -195,15 +215,22 @@ pub fn attach_connected(
                         }
                     }
                     Signal::SIGCHLD => {}
-                    other if options.sig_proxy => {
-                        if let Ok(r) = refresh(&store, &record.id)
-                            && let Some(pid) = r.state.pid
-                        {
-                            let _ =
-                                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid.pid), other);
+                    other => match policy.decide(other, Instant::now()) {
+                        SignalAction::Forward => {
+                            // podman's rule: a signal that cannot reach the
+                            // container any more is this client's own.
+                            let delivered = refresh(&store, &record.id)
+                                .ok()
+                                .and_then(|r| r.state.pid)
+                                .is_some_and(|pid| {
+                                    nix::sys::signal::kill(Pid::from_raw(pid.pid), other).is_ok()
+                                });
+                            if !delivered {
+                                return Err(ended(other));
+                            }
                         }
-                    }
-                    _ => {}
+                        SignalAction::End => return Err(ended(other)),
+                    },
                 }
             }
         }
@@ -220,19 +247,14 @@ pub fn attach_connected(
                     .and_then(|r| r.state.exit_code)
                     .unwrap_or(UNKNOWN_EXIT_CODE));
             }
-            match Frame::decode(&buf[..n]) {
-                Some(Frame::Stdout(data)) => {
-                    let mut out = std::io::stdout().lock();
-                    let _ = out.write_all(&data);
-                    let _ = out.flush();
-                }
-                Some(Frame::Stderr(data)) => {
-                    let mut err = std::io::stderr().lock();
-                    let _ = err.write_all(&data);
-                    let _ = err.flush();
-                }
+            let written = match Frame::decode(&buf[..n]) {
+                Some(Frame::Stdout(data)) => write_output(std::io::stdout().as_fd(), &data),
+                Some(Frame::Stderr(data)) => write_output(std::io::stderr().as_fd(), &data),
                 Some(Frame::Exited(code)) => return Ok(code),
-                _ => {}
+                _ => Ok(()),
+            };
+            if written.is_err() {
+                return Err(ended(Signal::SIGPIPE));
             }
         }
         if stdin_open && ready.get(2).copied().unwrap_or(false) {

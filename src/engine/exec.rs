@@ -133,6 +133,7 @@ pub fn exec_container(
             &signals,
             started.pty_master.as_ref(),
             options.interactive,
+            true,
         )?),
     }
 }

@@ -40,6 +40,8 @@ pub mod system_prune;
 mod teardown;
 pub mod volumes;
 
+/// For clients that stream: watching their output's readers, ending.
+pub use crate::sandbox::client_end::{OutputWatch, die_of, write_all as write_output};
 pub use attach::{AttachOptions, attach_container};
 pub use commit::commit_container;
 pub use copy::{CopyEndpoint, copy};
@@ -123,6 +125,23 @@ impl EngineError {
             EngineError::Userns(e) => e.exit_code(),
             _ => 125,
         }
+    }
+
+    /// The signal a streaming client ended by (its output's reader went
+    /// away, or a signal it does not forward): `main` dies of it.
+    pub fn ended_by(&self) -> Option<nix::sys::signal::Signal> {
+        match self {
+            EngineError::Sandbox(SandboxError::Interrupted { signal, .. }) => Some(*signal),
+            _ => None,
+        }
+    }
+
+    /// A streaming client's output lost its reader.
+    pub fn output_gone() -> EngineError {
+        EngineError::Sandbox(SandboxError::Interrupted {
+            signal: nix::sys::signal::Signal::SIGPIPE,
+            container_exit: None,
+        })
     }
 
     fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError {

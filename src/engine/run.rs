@@ -16,6 +16,7 @@ use super::lookup::{UNKNOWN_EXIT_CODE, identity_of};
 use super::options::ContainerOptions;
 use super::report::Reporter;
 use super::teardown::{RunResources, retire_container, teardown_run};
+use crate::sandbox::SandboxError;
 use crate::sandbox::cgroups::Cgroup;
 use crate::sandbox::foreground::{SignalGuard, terminal_size, wait_foreground};
 use crate::state::{
@@ -39,18 +40,21 @@ pub fn run_detached(
 }
 
 /// Runs a container in the foreground and returns its exit code.
+/// `sig_proxy`: forward the signals this process gets to the container;
+/// off, they end this process (and, without a monitor, the container).
 pub fn run_container(
     dirs: &StorageDirs,
     options: &ContainerOptions,
+    sig_proxy: bool,
     reporter: &dyn Reporter,
 ) -> Result<i32, EngineError> {
     let created = create_container(dirs, options, reporter)?;
     let needs_monitor = created.record.config.restart != RestartPolicy::No
         || created.record.config.healthcheck.is_some();
     if needs_monitor {
-        return run_attached(dirs, created, reporter);
+        return run_attached(dirs, created, sig_proxy, reporter);
     }
-    run_as_parent(dirs, created, reporter)
+    run_as_parent(dirs, created, sig_proxy, reporter)
 }
 
 /// A monitor runs the container; this process attaches to it like
@@ -58,6 +62,7 @@ pub fn run_container(
 fn run_attached(
     dirs: &StorageDirs,
     created: CreatedContainer,
+    sig_proxy: bool,
     reporter: &dyn Reporter,
 ) -> Result<i32, EngineError> {
     let store = ContainerStore::new(dirs);
@@ -65,7 +70,7 @@ fn run_attached(
     let (record, socket) = start_locked(&store, dirs, created.record, lock, true, reporter)?;
     let options = AttachOptions {
         stdin: record.config.interactive,
-        sig_proxy: true,
+        sig_proxy,
         ..AttachOptions::default()
     };
     match socket {
@@ -95,6 +100,7 @@ fn record_running(
 fn run_as_parent(
     dirs: &StorageDirs,
     created: CreatedContainer,
+    sig_proxy: bool,
     reporter: &dyn Reporter,
 ) -> Result<i32, EngineError> {
     let store = ContainerStore::new(dirs);
@@ -124,6 +130,7 @@ fn run_as_parent(
             &signals,
             started.pty_master.as_ref(),
             record.config.interactive,
+            sig_proxy,
         )
         .map_err(EngineError::from)
     })();
@@ -131,6 +138,15 @@ fn run_as_parent(
     let teardown = teardown_run(resources);
     let exit = match &result {
         Ok(code) => RunExit {
+            code: *code,
+            error: None,
+            oom_killed: teardown.oom_killed,
+        },
+        // The client ended and the container with it: record how.
+        Err(EngineError::Sandbox(SandboxError::Interrupted {
+            container_exit: Some(code),
+            ..
+        })) => RunExit {
             code: *code,
             error: None,
             oom_killed: teardown.oom_killed,

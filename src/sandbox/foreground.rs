@@ -1,8 +1,8 @@
 //! A foreground container: skiff itself waits for it, forwards the signals
 //! it receives, relays the terminal with `-t`, and returns its exit code.
 
-use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::time::Instant;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::pty::Winsize;
@@ -13,6 +13,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::SandboxError;
+use super::client_end::{self, OutputWatch, SignalAction, SignalPolicy};
 
 /// Signals a foreground `skiff run` passes on to the container.
 pub const FORWARDED_SIGNALS: [Signal; 7] = [
@@ -114,11 +115,21 @@ pub fn write_all(fd: BorrowedFd, mut data: &[u8]) {
 
 /// Waits for the container, forwarding signals and relaying its terminal.
 /// Returns the exit code as docker reports it (128+N when killed by N).
+///
+/// This process is the container's parent, so the container cannot
+/// outlive it (init's parent-death signal). When the relay's output
+/// loses its reader, or a signal ends the client (`sig_proxy` off, or a
+/// second SIGINT soon after the first), the
+/// container is killed and reaped here and the end is reported as
+/// `SandboxError::Interrupted` (the caller records the container's exit,
+/// then `main` dies of the signal). Without `-t` the container writes to
+/// our stdout itself and meets a closed pipe as any process would.
 pub fn wait_foreground(
     pid: Pid,
     signals: &SignalGuard,
     pty_master: Option<&OwnedFd>,
     interactive: bool,
+    sig_proxy: bool,
 ) -> Result<i32, SandboxError> {
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
@@ -126,10 +137,29 @@ pub fn wait_foreground(
         (Some(_), true) => RawMode::enter(stdin.as_fd()),
         _ => None,
     };
+    let output = OutputWatch::stdio();
+    let mut policy = SignalPolicy::new(sig_proxy);
     let mut stdin_open = pty_master.is_some() && interactive;
     let mut master_open = pty_master.is_some();
     let mut status = None;
     let mut buf = vec![0u8; 64 * 1024];
+    let end = |signal: Signal| {
+        let _ = kill(pid, Signal::SIGKILL);
+        let container_exit = loop {
+            match waitpid(pid, None) {
+                Err(nix::Error::EINTR) => continue,
+                Ok(st) => match exit_code(st) {
+                    Some(code) => break Some(code),
+                    None => continue,
+                },
+                Err(_) => break None,
+            }
+        };
+        SandboxError::Interrupted {
+            signal,
+            container_exit,
+        }
+    };
     loop {
         if let Some(code) = status
             && !master_open
@@ -148,6 +178,11 @@ pub fn wait_foreground(
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
             fds.len() - 1
         });
+        // Only a relay has output of its own to lose.
+        let output_idx = fds.len();
+        if master_idx.is_some() && status.is_none() {
+            fds.extend(output.poll_fds());
+        }
         // Once the container has exited, only drain what its terminal still
         // holds; don't wait for more.
         let timeout = if status.is_some() {
@@ -167,7 +202,11 @@ pub fn wait_foreground(
         };
         let (sig_ready, master_ready, stdin_ready) =
             (ready(Some(0)), ready(master_idx), ready(stdin_idx));
+        let output_gone = OutputWatch::reader_gone(&fds[output_idx..]);
         drop(fds);
+        if output_gone {
+            return Err(end(Signal::SIGPIPE));
+        }
 
         if sig_ready {
             while let Ok(Some(info)) = signals.fd.read_signal() {
@@ -188,9 +227,14 @@ pub fn wait_foreground(
                             unsafe { libc::ioctl(m.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
                         }
                     }
-                    other => {
-                        let _ = kill(pid, other);
-                    }
+                    Signal::SIGWINCH => {}
+                    other => match policy.decide(other, Instant::now()) {
+                        SignalAction::Forward => {
+                            let _ = kill(pid, other);
+                        }
+                        SignalAction::End if status.is_none() => return Err(end(other)),
+                        SignalAction::End => {}
+                    },
                 }
             }
         }
@@ -198,9 +242,13 @@ pub fn wait_foreground(
             match nix::unistd::read(m.as_fd(), &mut buf) {
                 Ok(0) | Err(nix::Error::EIO) => master_open = false,
                 Ok(n) => {
-                    let mut out = stdout.lock();
-                    let _ = out.write_all(&buf[..n]);
-                    let _ = out.flush();
+                    if client_end::write_all(stdout.as_fd(), &buf[..n]).is_err() {
+                        if status.is_some() {
+                            master_open = false;
+                        } else {
+                            return Err(end(Signal::SIGPIPE));
+                        }
+                    }
                 }
                 Err(nix::Error::EINTR) | Err(nix::Error::EAGAIN) => {}
                 Err(_) => master_open = false,

@@ -2,6 +2,7 @@
 //! a running container. Knows nothing of images or CLI flags.
 
 pub mod cgroups;
+pub mod client_end;
 pub mod command;
 mod copy_rootfs;
 pub mod enter;
@@ -56,6 +57,14 @@ pub enum SandboxError {
     Userns(#[from] userns::UsernsError),
     #[error("putting the container in its cgroup: {0}")]
     Cgroup(#[from] cgroups::CgroupError),
+    /// The client ended: its output's reader went away (SIGPIPE) or a
+    /// signal ended it (`client_end`). `container_exit` is the status
+    /// of the process it waited for, which ended with it.
+    #[error("ended by {signal}")]
+    Interrupted {
+        signal: nix::sys::signal::Signal,
+        container_exit: Option<i32>,
+    },
 }
 
 impl SandboxError {
@@ -68,6 +77,7 @@ impl SandboxError {
         match self {
             SandboxError::Init { exit_code, .. } => *exit_code as i32,
             SandboxError::Userns(e) => e.exit_code(),
+            SandboxError::Interrupted { signal, .. } => 128 + *signal as i32,
             _ => 125,
         }
     }
