@@ -19,7 +19,7 @@ use skiff::timestamp::parse_rfc3339_time;
 
 use super::format::{Table, human_duration};
 use super::report::StderrReporter;
-use super::template::{OutputFormat, render_one, render_rows};
+use super::template::{OutputFormat, print_documents, render_rows};
 
 #[derive(Args)]
 pub struct PsArgs {
@@ -536,13 +536,6 @@ pub fn inspect(dirs: &StorageDirs, args: InspectArgs) -> anyhow::Result<i32> {
             },
         }
     }
-    match args.format.as_deref() {
-        None | Some("json") => println!("{}", serde_json::to_string_pretty(&docs)?),
-        Some(template) => {
-            for doc in &docs {
-                print!("{}", render_one(template, doc)?);
-            }
-        }
-    }
+    print_documents(&docs, args.format.as_deref())?;
     Ok(code)
 }

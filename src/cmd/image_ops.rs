@@ -7,7 +7,7 @@ use skiff::state::StorageDirs;
 
 use super::format::{Table, human_age, human_size};
 use super::report::StderrReporter;
-use super::template::{OutputFormat, render_one, render_rows};
+use super::template::{OutputFormat, print_documents, render_rows};
 
 #[derive(Args)]
 pub struct TagArgs {
@@ -201,24 +201,6 @@ pub fn inspect(dirs: &StorageDirs, args: ImageInspectArgs) -> anyhow::Result<i32
     }
     print_documents(&docs, args.format.as_deref())?;
     Ok(code)
-}
-
-/// Inspect output: a JSON array, or a template per document.
-pub fn print_documents(docs: &[serde_json::Value], format: Option<&str>) -> anyhow::Result<()> {
-    match format {
-        None | Some("json") => println!("{}", serde_json::to_string_pretty(docs)?),
-        Some(template) => {
-            for doc in docs {
-                let text = render_one(template, doc)?;
-                if text.ends_with('\n') {
-                    print!("{text}");
-                } else {
-                    println!("{text}");
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `image exists`: 0 when present, 1 when not (podman's codes).

@@ -113,6 +113,30 @@ pub fn render_one(template_text: &str, value: &serde_json::Value) -> Result<Stri
     execute(&compile(&normalize(template_text, false))?, value)
 }
 
+/// Inspect output: a JSON array, or a template per document.
+pub fn print_documents(
+    docs: &[serde_json::Value],
+    format: Option<&str>,
+) -> Result<(), TemplateError> {
+    match format {
+        None | Some("json") => println!(
+            "{}",
+            serde_json::to_string_pretty(docs).expect("JSON values serialize")
+        ),
+        Some(template) => {
+            for doc in docs {
+                let text = render_one(template, doc)?;
+                if text.ends_with('\n') {
+                    print!("{text}");
+                } else {
+                    println!("{text}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn execute(template: &Template, data: &serde_json::Value) -> Result<String, TemplateError> {
     Ok(template.execute_to_string(&gotmpl::to_value(data)?)?)
 }

@@ -13,7 +13,7 @@ use skiff::engine::volumes::{
 use skiff::state::{StateError, StorageDirs, new_container_id};
 
 use super::format::{Table, confirm, human_size};
-use super::template::{OutputFormat, render_one, render_rows};
+use super::template::{OutputFormat, print_documents, render_rows};
 
 #[derive(Subcommand)]
 pub enum VolumeCommand {
@@ -228,15 +228,7 @@ fn inspect(dirs: &StorageDirs, args: InspectArgs) -> anyhow::Result<i32> {
             }
         }
     }
-    match args.format.as_deref() {
-        None | Some("json") => println!("{}", serde_json::to_string_pretty(&docs)?),
-        Some(template) => {
-            for doc in &docs {
-                print!("{}", render_one(template, doc)?);
-                println!();
-            }
-        }
-    }
+    print_documents(&docs, args.format.as_deref())?;
     Ok(code)
 }
 
