@@ -39,6 +39,7 @@ fn plan() -> RunPlan {
         },
         resources: None,
         cgroup_namespace: false,
+        settings: Default::default(),
     }
 }
 
