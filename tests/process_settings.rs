@@ -252,7 +252,10 @@ fn invalid_values_are_one_line_errors() {
     let too_high = format!("nofile=1024:{}", own.rlim_max + 1);
     for_each_user(|ctx| {
         ctx.load_busybox();
-        let cases: [(&[&str], &str); 12] = [
+        let cases: [(&[&str], &str); 15] = [
+            (&["--userns", "keep-id"], "keep-id"),
+            (&["--userns", "nomap"], "nomap"),
+            (&["--userns", "bogus"], "--userns"),
             (&["--ulimit", &too_high], "hard limit"),
             (&["--ulimit", "bogus=1"], "bogus"),
             (&["--ulimit", "nofile=2:1"], "nofile=2:1"),
@@ -280,5 +283,36 @@ fn invalid_values_are_one_line_errors() {
         }
         // Nothing was created.
         assert_eq!(ctx.run_ok(&["ps", "-aq"]), "");
+    });
+}
+
+#[test]
+fn userns_host_is_the_callers_own() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let out = ctx.run_ok(&[
+            "run",
+            "--rm",
+            "--userns",
+            "host",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; readlink /proc/self/ns/user",
+        ]);
+        let lines: Vec<&str> = out.lines().collect();
+        let first: Vec<&str> = lines[0].split_whitespace().collect();
+        if ctx.is_rootless() {
+            // The caller is container root, as with no --userns at all.
+            assert_eq!(first[..2], ["0", &ctx.uid.to_string()], "{out}");
+            assert_ne!(lines.last().unwrap(), &host_namespace("user"), "{out}");
+        } else {
+            // No user namespace: the host's whole range, the host's namespace.
+            assert_eq!(first, ["0", "0", "4294967295"], "{out}");
+            assert_eq!(lines.last().unwrap(), &host_namespace("user"), "{out}");
+        }
+        ctx.run_ok(&["create", "--name", "u", "--userns", "host", "busybox"]);
+        assert_eq!(inspect(ctx, "u")["HostConfig"]["UsernsMode"], "host");
+        ctx.run_ok(&["rm", "u"]);
     });
 }

@@ -34,6 +34,9 @@ pub struct ProcessFlags {
     /// cgroup namespace: private (default) or host
     #[arg(long)]
     cgroupns: Option<String>,
+    /// User namespace: host (the default; keep-id, nomap, auto are refused)
+    #[arg(long)]
+    userns: Option<String>,
 }
 
 impl ProcessFlags {
@@ -48,6 +51,7 @@ impl ProcessFlags {
             ipc: self.ipc,
             uts: self.uts,
             cgroupns: self.cgroupns,
+            userns: self.userns,
         }
     }
 }

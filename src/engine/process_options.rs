@@ -27,6 +27,7 @@ pub struct ProcessRequest {
     pub ipc: Option<String>,
     pub uts: Option<String>,
     pub cgroupns: Option<String>,
+    pub userns: Option<String>,
 }
 
 /// Where `--tz NAME` finds its zone file.
@@ -76,7 +77,29 @@ pub fn parse_process_request(
         localtime: req.tz.as_deref().map(zone_file).transpose()?,
         timezone: req.tz.clone(),
         host_namespaces,
+        userns_host: parse_userns(&req.userns)?,
     })
+}
+
+/// `--userns`: only `host` (and the default); the other modes need the
+/// image's files owned differently from how the store keeps them (for
+/// the default mapping), which skiff cannot do yet.
+fn parse_userns(value: &Option<String>) -> Result<bool, EngineError> {
+    match value.as_deref() {
+        None | Some("") => Ok(false),
+        Some("host") => Ok(true),
+        Some(mode) => {
+            let name = mode.split([':', '=']).next().unwrap_or(mode);
+            if ["keep-id", "nomap", "auto", "container", "ns", "private"].contains(&name) {
+                Err(invalid(format!(
+                    "--userns {mode} is not supported by skiff: only host (and the default) are; \
+                     the image layers are stored for the default ID mapping"
+                )))
+            } else {
+                Err(invalid(format!("invalid --userns \"{mode}\": use host")))
+            }
+        }
+    }
 }
 
 /// `host` → true; `private` (and the other spellings of a namespace of
@@ -292,6 +315,16 @@ pub fn host_config_json(spec: &Spec) -> Vec<(&'static str, Value)> {
         (
             "CgroupnsMode",
             json!(mode(LinuxNamespaceType::Cgroup, "private")),
+        ),
+        (
+            "UsernsMode",
+            json!(
+                spec.annotations()
+                    .as_ref()
+                    .and_then(|a| a.get(crate::sandbox::settings::USERNS_ANNOTATION))
+                    .cloned()
+                    .unwrap_or_default()
+            ),
         ),
     ]
 }

@@ -112,6 +112,17 @@ fn namespace_modes() {
 }
 
 #[test]
+fn userns_host_only() {
+    assert!(parse_userns(&Some("host".into())).unwrap());
+    assert!(!parse_userns(&None).unwrap());
+    for mode in ["keep-id", "keep-id:uid=1", "nomap", "auto", "container:x"] {
+        let err = parse_userns(&Some(mode.into())).unwrap_err().to_string();
+        assert!(err.contains("not supported"), "{err}");
+    }
+    assert!(parse_userns(&Some("bogus".into())).is_err());
+}
+
+#[test]
 fn time_zones_must_be_plain_names_of_existing_files() {
     for bad in ["", "../etc/passwd", "/etc/passwd", "Nowhere/Atlantis"] {
         assert!(zone_file(bad).is_err(), "{bad}");

@@ -87,7 +87,15 @@ pub struct ProcessSettings {
     /// The name given to `--tz`, for `inspect`.
     pub timezone: Option<String>,
     pub host_namespaces: HostNamespaces,
+    /// `--userns host`: the caller's own user namespace. As root that is
+    /// no user namespace (the default); rootless it is the caller as
+    /// container root over its subordinate range (the default too: podman's
+    /// rootless "host" is its own namespace of that shape).
+    pub userns_host: bool,
 }
+
+/// The spec annotation that records `--userns host` for `inspect`.
+pub const USERNS_ANNOTATION: &str = "org.skiff.userns";
 
 /// docker's default /dev/shm size.
 pub const DEFAULT_SHM_SIZE: u64 = 64 * 1024 * 1024;

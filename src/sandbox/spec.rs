@@ -512,6 +512,15 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     // Sharing the host's UTS namespace, the container must not set (the
     // host's) hostname; the builder's default names one, so clear it.
     spec.set_hostname((!plan.settings.host_namespaces.uts).then(|| plan.hostname.clone()));
+    if plan.settings.userns_host {
+        spec.set_annotations(Some(
+            [(
+                super::settings::USERNS_ANNOTATION.to_string(),
+                "host".to_string(),
+            )]
+            .into(),
+        ));
+    }
     Ok(spec)
 }
 
