@@ -124,7 +124,7 @@ impl ProcessSettings {
     /// The /dev/shm tmpfs's `size=` option.
     pub fn shm_size_option(&self) -> String {
         let size = self.shm_size.unwrap_or(DEFAULT_SHM_SIZE);
-        if size % 1024 == 0 {
+        if size.is_multiple_of(1024) {
             format!("size={}k", size / 1024)
         } else {
             format!("size={size}")
