@@ -13,6 +13,7 @@ mod images;
 mod info;
 mod logs;
 mod monitor;
+mod process_flags;
 mod processes;
 mod registry;
 mod report;

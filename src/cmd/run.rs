@@ -109,6 +109,8 @@ pub struct ContainerFlags {
     pull: super::registry::RunPullFlags,
     #[command(flatten)]
     resources: super::resources::ResourceFlags,
+    #[command(flatten)]
+    process: super::process_flags::ProcessFlags,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -233,6 +235,7 @@ fn request(flags: ContainerFlags) -> anyhow::Result<(ContainerOptions, Option<Pa
         init: flags.init,
         labels: flags.label,
         resources: flags.resources.request(),
+        process: flags.process.request(),
     };
     Ok((ContainerOptions::from_request(&req)?, flags.cidfile))
 }

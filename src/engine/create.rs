@@ -273,6 +273,7 @@ fn write_container(
         scratch_dir: paths.run_dir.join("scratch"),
         resources: options.limits.clone(),
         cgroup_namespace: !options.cgroups_disabled && unified_host(),
+        settings: options.settings.clone(),
     };
     let spec = build_spec(&defaults, &plan)?;
     super::cgroup::check_limits(&spec, options.cgroups_disabled)?;

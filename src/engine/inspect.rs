@@ -60,6 +60,28 @@ fn mount_json(dirs: &StorageDirs, mount: &MountSpec) -> Value {
 
 /// podman's `inspect` document for one container.
 pub fn container_json(dirs: &StorageDirs, record: &ContainerRecord) -> Value {
+    let mut document = base_json(dirs, record);
+    let paths = ContainerStore::new(dirs).paths(&record.id);
+    if let Some(spec) = std::fs::read(paths.spec_file())
+        .ok()
+        .and_then(|json| serde_json::from_slice::<oci_spec::runtime::Spec>(&json).ok())
+    {
+        for (section, fields) in [
+            (
+                "HostConfig",
+                super::process_options::host_config_json(&spec),
+            ),
+            ("Config", super::process_options::config_json(&spec)),
+        ] {
+            if let Some(Value::Object(map)) = document.get_mut(section) {
+                map.extend(fields.into_iter().map(|(k, v)| (k.to_string(), v)));
+            }
+        }
+    }
+    document
+}
+
+fn base_json(dirs: &StorageDirs, record: &ContainerRecord) -> Value {
     let paths = &ContainerStore::new(dirs).paths(&record.id);
     let status = record.status();
     let state = &record.state;

@@ -26,6 +26,7 @@ pub mod monitor;
 pub mod mounts;
 mod options;
 pub mod pause;
+mod process_options;
 pub mod processes;
 mod pull;
 mod push;
@@ -55,6 +56,7 @@ pub use image_ops::{
 pub use images::{import_rootfs, list_images, load_archive, load_directory, save_images};
 pub use input::parse_env_entries;
 pub use options::{ContainerOptions, HealthOptions, HealthRequest, RunRequest};
+pub use process_options::ProcessRequest;
 pub use pull::{PullOptions, PullPolicy, PulledImage, image_for_run, pull_image};
 pub use push::push_image;
 pub use report::Reporter;

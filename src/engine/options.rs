@@ -15,10 +15,12 @@ use super::input::parse_env_entries;
 use super::mounts::{
     check_distinct_destinations, parse_mount_flag, parse_tmpfs_flag, parse_volume_flag,
 };
+use super::process_options::{ProcessRequest, parse_process_request};
 use super::pull::{PullOptions, PullPolicy};
 use super::resources::{ResourceRequest, cgroups_enabled, check_cgroup_parent, plan_resources};
 use super::signals::{parse_signal, signal_name};
 use crate::net::NetworkMode;
+use crate::sandbox::settings::ProcessSettings;
 use crate::state::{MountSpec, RestartPolicy};
 use crate::timestamp::parse_go_duration;
 
@@ -70,6 +72,9 @@ pub struct RunRequest {
     pub pull_options: PullOptions,
     /// `--memory`, `--cpus`, `--pids-limit`, `--cgroups`, … as given.
     pub resources: ResourceRequest,
+    /// `--ulimit`, `--umask`, `--tz`, `--shm-size`, `--sysctl`, `--pid`,
+    /// `--ipc`, `--uts`, `--cgroupns` as given.
+    pub process: ProcessRequest,
 }
 
 /// A healthcheck as asked for; `None` fields come from the image's
@@ -127,6 +132,9 @@ pub struct ContainerOptions {
     /// `--cgroups=disabled`: no cgroup of its own.
     pub cgroups_disabled: bool,
     pub cgroup_parent: Option<String>,
+    /// rlimits, umask, /dev/shm size, sysctls, time zone, namespaces
+    /// shared with the host.
+    pub settings: ProcessSettings,
 }
 
 impl ContainerOptions {
@@ -187,6 +195,7 @@ impl ContainerOptions {
             limits: plan_resources(&req.resources)?,
             cgroups_disabled: !cgroups_enabled(&req.resources)?,
             cgroup_parent: req.resources.cgroup_parent.clone(),
+            settings: parse_process_request(&req.process, req.network.is_private())?,
         })
     }
 }

@@ -155,10 +155,22 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
     // 7. Switch roots. Masking comes after, so it covers the container's
     //    own /proc and /sys rather than paths on the host.
     pivot_into(&rootfs)?;
+    // 7b. Sysctls through the container's own /proc, before /proc/sys is
+    //     made read-only below; the namespaces they belong to exist.
+    if let Some(sysctls) = linux.sysctl().as_ref().filter(|s| !s.is_empty()) {
+        super::limits::write_sysctls(sysctls)?;
+    }
     mask_paths(linux.masked_paths().as_deref().unwrap_or_default())?;
     read_only_paths(linux.readonly_paths().as_deref().unwrap_or_default())?;
 
-    if let Some(hostname) = spec.hostname() {
+    // Only in a UTS namespace of its own: without one this would rename
+    // the host (`--uts host`).
+    let own_uts = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::Uts);
+    if let Some(hostname) = spec.hostname().as_ref().filter(|_| own_uts) {
         nix::unistd::sethostname(hostname).map_err(|source| SetupError::Sys {
             what: "setting the hostname".into(),
             source,
@@ -186,7 +198,7 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
     }
 
     // 9. The last steps, shared with `exec`: working directory (created
-    //    as container root), identity and privileges, the parent-death
+    //    as container root), rlimits and umask, identity and privileges, the parent-death
     //    signal, default signal dispositions, no inherited fds.
     prepare_process(
         process,

@@ -1,7 +1,7 @@
 //! The last steps of every process skiff starts in a container, shared by
-//! the container's init and `exec`: working directory, identity and
-//! privileges (user, groups, capabilities, no_new_privs; seccomp joins
-//! them here), signal dispositions, inherited fds, then exec. A security
+//! the container's init and `exec`: working directory, rlimits and umask,
+//! identity and privileges (user, groups, capabilities, no_new_privs;
+//! seccomp joins them here), signal dispositions, inherited fds, then exec. A security
 //! feature written here holds for both.
 
 use nix::sys::signal::Signal;
@@ -38,6 +38,10 @@ pub fn prepare_process(process: &Process, steps: &LastSteps) -> Result<(), Setup
         what: format!("entering working directory {}", cwd.display()),
         source,
     })?;
+
+    // rlimits (`--ulimit`) and the umask before the identity switch: it
+    // drops the capabilities raising a limit back up to ours may need.
+    super::limits::apply_process_limits(process)?;
 
     // Identity and privileges last: every step before needed root in the
     // namespace.

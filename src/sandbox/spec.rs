@@ -10,6 +10,7 @@ use oci_spec::runtime::{
     MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
+use super::settings::ProcessSettings;
 use super::user::ResolvedUser;
 use super::userns::IdMapping;
 
@@ -101,6 +102,9 @@ pub struct RunPlan {
     /// A cgroup namespace of its own, with its cgroup mounted read-only
     /// at /sys/fs/cgroup (cgroup v2 hosts, as docker does there).
     pub cgroup_namespace: bool,
+    /// `--ulimit`, `--umask`, `--shm-size`, `--sysctl`, `--tz`, and the
+    /// namespaces shared with the host.
+    pub settings: ProcessSettings,
 }
 
 /// docker's default capability set.
@@ -221,7 +225,12 @@ pub fn process_env(image_env: &[String], plan: &RunPlan) -> Vec<String> {
     env
 }
 
-fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount, PlanError> {
+pub(super) fn mount(
+    dest: &str,
+    typ: &str,
+    source: &str,
+    options: &[&str],
+) -> Result<Mount, PlanError> {
     Ok(MountBuilder::default()
         .destination(dest)
         .typ(typ)
@@ -278,21 +287,15 @@ fn system_mounts(plan: &RunPlan) -> Result<Vec<Mount>, PlanError> {
             &["nosuid", "strictatime", "mode=755", "size=65536k"],
         )?,
         mount("/dev/pts", "devpts", "devpts", &devpts)?,
-        mount(
-            "/dev/shm",
-            "tmpfs",
-            "shm",
-            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-        )?,
-        mount(
-            "/dev/mqueue",
-            "mqueue",
-            "mqueue",
-            &["nosuid", "noexec", "nodev"],
-        )?,
         sys,
     ];
-    if plan.cgroup_namespace {
+    mounts.extend(super::settings_spec::ipc_mounts(plan)?);
+    if let Some(proc_bind) = super::settings_spec::host_proc(plan)? {
+        mounts[0] = proc_bind;
+    }
+    if plan.settings.host_namespaces.cgroup {
+        mounts.push(super::settings_spec::host_cgroup_mount()?);
+    } else if plan.cgroup_namespace {
         // Mounted inside the container's cgroup namespace, its root is the
         // container's own cgroup.
         mounts.push(mount(
@@ -408,6 +411,11 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
         .uid(plan.user.uid)
         .gid(plan.user.gid)
         .additional_gids(plan.user.additional_gids.clone())
+        .umask(
+            plan.settings
+                .umask
+                .unwrap_or(super::settings::DEFAULT_UMASK),
+        )
         .build()?;
     let process = ProcessBuilder::default()
         .terminal(plan.tty)
@@ -425,21 +433,17 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
                 .build()?,
         )
         .no_new_privileges(true)
+        .rlimits(plan.settings.rlimits()?)
         .build()?;
 
-    let mut namespaces = vec![
-        LinuxNamespaceType::Pid,
-        LinuxNamespaceType::Ipc,
-        LinuxNamespaceType::Uts,
-        LinuxNamespaceType::Mount,
-    ];
+    let mut namespaces = super::settings_spec::own_namespaces(&plan.settings.host_namespaces);
     if plan.private_network {
         namespaces.push(LinuxNamespaceType::Network);
     }
     if plan.id_mappings.is_some() {
         namespaces.push(LinuxNamespaceType::User);
     }
-    if plan.cgroup_namespace {
+    if plan.cgroup_namespace && !plan.settings.host_namespaces.cgroup {
         namespaces.push(LinuxNamespaceType::Cgroup);
     }
     let namespaces = namespaces
@@ -467,6 +471,9 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     if let Some(resources) = &plan.resources {
         linux = linux.resources(resources.clone());
     }
+    if !plan.settings.sysctls.is_empty() {
+        linux = linux.sysctl(plan.settings.sysctl_map());
+    }
     if let Some((uids, gids)) = &plan.id_mappings {
         linux = linux
             .uid_mappings(id_mappings(uids)?)
@@ -475,6 +482,14 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
 
     let mut mounts = system_mounts(plan)?;
     mounts.extend(etc_mounts(&plan.etc_files)?);
+    if let Some(zone) = &plan.settings.localtime {
+        mounts.push(mount(
+            "/etc/localtime",
+            "bind",
+            &zone.to_string_lossy(),
+            &["bind", "ro"],
+        )?);
+    }
     mounts.extend(user_mounts(&plan.mounts, &plan.user, &plan.scratch_dir)?);
     // Parents before children, as docker orders them: a volume on /etc
     // must not hide the /etc/hosts mounted before it (nor copy it up).
@@ -482,7 +497,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     // wins.
     mounts.sort_by_key(|m| m.destination().components().count());
 
-    Ok(SpecBuilder::default()
+    let mut spec = SpecBuilder::default()
         .version("1.0.2")
         .root(
             RootBuilder::default()
@@ -490,11 +505,23 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
                 .readonly(false)
                 .build()?,
         )
-        .hostname(plan.hostname.clone())
         .process(process)
         .mounts(mounts)
         .linux(linux.build()?)
-        .build()?)
+        .build()?;
+    // Sharing the host's UTS namespace, the container must not set (the
+    // host's) hostname; the builder's default names one, so clear it.
+    spec.set_hostname((!plan.settings.host_namespaces.uts).then(|| plan.hostname.clone()));
+    if plan.settings.userns_host {
+        spec.set_annotations(Some(
+            [(
+                super::settings::USERNS_ANNOTATION.to_string(),
+                "host".to_string(),
+            )]
+            .into(),
+        ));
+    }
+    Ok(spec)
 }
 
 #[cfg(test)]

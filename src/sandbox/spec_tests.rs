@@ -39,6 +39,7 @@ fn plan() -> RunPlan {
         },
         resources: None,
         cgroup_namespace: false,
+        settings: Default::default(),
     }
 }
 
@@ -304,4 +305,113 @@ fn parent_mounts_come_before_their_children() {
             .unwrap()
             .contains(&COPY_UP_OPTION.to_string())
     );
+}
+
+fn mount_of<'a>(spec: &'a Spec, destination: &str) -> Option<&'a Mount> {
+    spec.mounts()
+        .iter()
+        .flatten()
+        .rev()
+        .find(|m| m.destination() == Path::new(destination))
+}
+
+fn namespace_types(spec: &Spec) -> Vec<LinuxNamespaceType> {
+    let linux = spec.linux().as_ref().unwrap();
+    linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .map(|n| n.typ())
+        .collect()
+}
+
+#[test]
+fn process_settings_become_spec_data() {
+    use super::super::settings::{ProcessSettings, Ulimit};
+    use oci_spec::runtime::PosixRlimitType;
+    let mut p = plan();
+    p.settings = ProcessSettings {
+        ulimits: vec![Ulimit {
+            typ: PosixRlimitType::RlimitNofile,
+            soft: 10,
+            hard: 20,
+        }],
+        umask: Some(0o077),
+        shm_size: Some(1 << 20),
+        sysctls: [("kernel.shmmax".to_string(), "1".to_string())].into(),
+        localtime: Some("/usr/share/zoneinfo/UTC".into()),
+        ..ProcessSettings::default()
+    };
+    let spec = build_spec(&image(), &p).unwrap();
+    let process = spec.process().as_ref().unwrap();
+    let rlimits = process.rlimits().as_ref().unwrap();
+    assert_eq!((rlimits[0].soft(), rlimits[0].hard()), (10, 20));
+    assert_eq!(process.user().umask(), Some(0o077));
+    let shm = mount_of(&spec, "/dev/shm").unwrap();
+    assert!(
+        shm.options()
+            .as_ref()
+            .unwrap()
+            .contains(&"size=1024k".into())
+    );
+    let sysctl = spec.linux().as_ref().unwrap().sysctl().clone().unwrap();
+    assert_eq!(sysctl["kernel.shmmax"], "1");
+    let localtime = mount_of(&spec, "/etc/localtime").unwrap();
+    assert_eq!(
+        localtime.source().as_deref(),
+        Some(Path::new("/usr/share/zoneinfo/UTC"))
+    );
+    // Defaults: umask 0022, no rlimits, 64 MiB of /dev/shm.
+    let spec = build_spec(&image(), &plan()).unwrap();
+    assert_eq!(spec.process().as_ref().unwrap().user().umask(), Some(0o022));
+    let shm = mount_of(&spec, "/dev/shm").unwrap();
+    assert!(
+        shm.options()
+            .as_ref()
+            .unwrap()
+            .contains(&"size=65536k".into())
+    );
+    assert!(mount_of(&spec, "/etc/localtime").is_none());
+}
+
+#[test]
+fn host_namespaces_are_left_out_and_their_mounts_shared() {
+    use super::super::settings::HostNamespaces;
+    let mut p = plan();
+    p.cgroup_namespace = true;
+    p.settings.host_namespaces = HostNamespaces {
+        pid: true,
+        ipc: true,
+        uts: true,
+        cgroup: true,
+    };
+    let spec = build_spec(&image(), &p).unwrap();
+    assert_eq!(
+        namespace_types(&spec),
+        [LinuxNamespaceType::Mount, LinuxNamespaceType::Network]
+    );
+    // No hostname to set: it would be the host's.
+    assert_eq!(spec.hostname(), &None);
+    assert_eq!(
+        mount_of(&spec, "/dev/shm").unwrap().typ().as_deref(),
+        Some("bind")
+    );
+    assert_eq!(
+        mount_of(&spec, "/proc").unwrap().typ().as_deref(),
+        Some("proc")
+    );
+    let cgroup = mount_of(&spec, "/sys/fs/cgroup").unwrap();
+    assert_eq!(
+        cgroup.source().as_deref(),
+        Some(Path::new("/sys/fs/cgroup"))
+    );
+
+    // Rootless, the host's /proc is bound and there is no mqueue.
+    p.id_mappings = Some((Vec::new(), Vec::new()));
+    let spec = build_spec(&image(), &p).unwrap();
+    assert_eq!(
+        mount_of(&spec, "/proc").unwrap().typ().as_deref(),
+        Some("bind")
+    );
+    assert!(mount_of(&spec, "/dev/mqueue").is_none());
 }

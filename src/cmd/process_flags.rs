@@ -1,0 +1,57 @@
+//! `run`/`create` flags for process settings and shared namespaces:
+//! `--ulimit`, `--umask`, `--tz`, `--shm-size`, `--sysctl`, `--pid`,
+//! `--ipc`, `--uts`, `--cgroupns`.
+
+use clap::Args;
+use skiff::engine::ProcessRequest;
+
+#[derive(Args)]
+pub struct ProcessFlags {
+    /// Resource limit NAME=SOFT[:HARD] (nofile, nproc, core, …)
+    #[arg(long)]
+    ulimit: Vec<String>,
+    /// The process's umask (octal, default 0022)
+    #[arg(long)]
+    umask: Option<String>,
+    /// Time zone of the container (a zone name such as Europe/Paris, or local)
+    #[arg(long)]
+    tz: Option<String>,
+    /// Size of /dev/shm (e.g. 256m)
+    #[arg(long = "shm-size")]
+    shm_size: Option<String>,
+    /// Namespaced kernel parameter KEY=VALUE
+    #[arg(long)]
+    sysctl: Vec<String>,
+    /// PID namespace: private (default) or host
+    #[arg(long)]
+    pid: Option<String>,
+    /// IPC namespace: shareable (default), private or host
+    #[arg(long)]
+    ipc: Option<String>,
+    /// UTS namespace: private (default) or host
+    #[arg(long)]
+    uts: Option<String>,
+    /// cgroup namespace: private (default) or host
+    #[arg(long)]
+    cgroupns: Option<String>,
+    /// User namespace: host (the default; keep-id, nomap, auto are refused)
+    #[arg(long)]
+    userns: Option<String>,
+}
+
+impl ProcessFlags {
+    pub fn request(self) -> ProcessRequest {
+        ProcessRequest {
+            ulimits: self.ulimit,
+            umask: self.umask,
+            tz: self.tz,
+            shm_size: self.shm_size,
+            sysctls: self.sysctl,
+            pid: self.pid,
+            ipc: self.ipc,
+            uts: self.uts,
+            cgroupns: self.cgroupns,
+            userns: self.userns,
+        }
+    }
+}
