@@ -109,6 +109,10 @@ pub struct ContainerFlags {
     pull: super::registry::RunPullFlags,
     #[command(flatten)]
     resources: super::resources::ResourceFlags,
+    /// Security options: seccomp=unconfined, seccomp=PROFILE.json,
+    /// no-new-privileges[=true|false]
+    #[arg(long = "security-opt", value_name = "OPT")]
+    security_opt: Vec<String>,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -233,6 +237,7 @@ fn request(flags: ContainerFlags) -> anyhow::Result<(ContainerOptions, Option<Pa
         init: flags.init,
         labels: flags.label,
         resources: flags.resources.request(),
+        security_opt: flags.security_opt,
     };
     Ok((ContainerOptions::from_request(&req)?, flags.cidfile))
 }

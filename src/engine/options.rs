@@ -70,6 +70,8 @@ pub struct RunRequest {
     pub pull_options: PullOptions,
     /// `--memory`, `--cpus`, `--pids-limit`, `--cgroups`, … as given.
     pub resources: ResourceRequest,
+    /// `--security-opt` values as given.
+    pub security_opt: Vec<String>,
 }
 
 /// A healthcheck as asked for; `None` fields come from the image's
@@ -127,6 +129,8 @@ pub struct ContainerOptions {
     /// `--cgroups=disabled`: no cgroup of its own.
     pub cgroups_disabled: bool,
     pub cgroup_parent: Option<String>,
+    /// `--security-opt`: seccomp profile, no_new_privs.
+    pub security: super::security_opts::SecurityOptions,
 }
 
 impl ContainerOptions {
@@ -187,6 +191,7 @@ impl ContainerOptions {
             limits: plan_resources(&req.resources)?,
             cgroups_disabled: !cgroups_enabled(&req.resources)?,
             cgroup_parent: req.resources.cgroup_parent.clone(),
+            security: super::security_opts::SecurityOptions::parse(&req.security_opt)?,
         })
     }
 }

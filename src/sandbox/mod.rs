@@ -17,6 +17,7 @@ pub mod overlay_probe;
 pub mod paths;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
 pub mod security;
 pub mod spec;
 pub mod user;

@@ -101,6 +101,11 @@ pub struct RunPlan {
     /// A cgroup namespace of its own, with its cgroup mounted read-only
     /// at /sys/fs/cgroup (cgroup v2 hosts, as docker does there).
     pub cgroup_namespace: bool,
+    /// The seccomp profile, resolved against the capability set into
+    /// `linux.seccomp`; `None` for no filter (`seccomp=unconfined`).
+    pub seccomp: Option<super::seccomp::profile::Profile>,
+    /// `process.noNewPrivileges`.
+    pub no_new_privileges: bool,
 }
 
 /// docker's default capability set.
@@ -404,6 +409,12 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
         return Err(PlanError::RelativeWorkdir(cwd));
     }
     let caps: oci_spec::runtime::Capabilities = DEFAULT_CAPABILITIES.into_iter().collect();
+    // The filter depends on the bounding set (docker's includes.caps).
+    let seccomp = plan
+        .seccomp
+        .as_ref()
+        .map(|p| p.resolve(&caps.iter().map(|c| c.to_string()).collect::<Vec<_>>()))
+        .transpose()?;
     let user = UserBuilder::default()
         .uid(plan.user.uid)
         .gid(plan.user.gid)
@@ -424,7 +435,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
                 .ambient(oci_spec::runtime::Capabilities::new())
                 .build()?,
         )
-        .no_new_privileges(true)
+        .no_new_privileges(plan.no_new_privileges)
         .build()?;
 
     let mut namespaces = vec![
@@ -466,6 +477,9 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
         .rootfs_propagation("rprivate");
     if let Some(resources) = &plan.resources {
         linux = linux.resources(resources.clone());
+    }
+    if let Some(seccomp) = seccomp {
+        linux = linux.seccomp(seccomp);
     }
     if let Some((uids, gids)) = &plan.id_mappings {
         linux = linux

@@ -32,6 +32,14 @@ fn plan() -> RunPlan {
         private_network: true,
         id_mappings: None,
         scratch_dir: "/run/x/scratch".into(),
+        seccomp: Some(
+            crate::sandbox::seccomp::profile::Profile::parse(
+                crate::sandbox::seccomp::profile::DEFAULT_PROFILE.as_bytes(),
+                (6, 1),
+            )
+            .unwrap(),
+        ),
+        no_new_privileges: true,
         etc_files: EtcFiles {
             hosts: "/h".into(),
             resolv_conf: "/r".into(),
