@@ -313,3 +313,32 @@ fn parent_mounts_come_before_their_children() {
             .contains(&COPY_UP_OPTION.to_string())
     );
 }
+
+#[test]
+fn seccomp_filter_follows_the_capability_set_and_can_be_off() {
+    let spec = build_spec(&image(), &plan()).unwrap();
+    let seccomp = spec.linux().as_ref().unwrap().seccomp().as_ref().unwrap();
+    assert_eq!(
+        seccomp.default_action(),
+        oci_spec::runtime::LinuxSeccompAction::ScmpActErrno
+    );
+    let names: Vec<&String> = seccomp
+        .syscalls()
+        .iter()
+        .flatten()
+        .flat_map(|s| s.names())
+        .collect();
+    // docker's default set has CHROOT but not SYS_ADMIN.
+    assert!(names.iter().any(|n| *n == "chroot"));
+    assert!(!names.iter().any(|n| *n == "mount"));
+
+    let mut off = plan();
+    off.seccomp = None;
+    off.no_new_privileges = false;
+    let spec = build_spec(&image(), &off).unwrap();
+    assert!(spec.linux().as_ref().unwrap().seccomp().is_none());
+    assert_eq!(
+        spec.process().as_ref().unwrap().no_new_privileges(),
+        Some(false)
+    );
+}

@@ -204,6 +204,74 @@ mod tests {
         assert_eq!(with_admin.len(), 1);
     }
 
+    /// Runs `probe` in a forked child under `programs` (with
+    /// no_new_privs); returns its exit code.
+    fn under_filter(programs: &[BpfProgram], probe: fn() -> i32) -> i32 {
+        let program = crate::sandbox::seccomp::SeccompProgram(programs.to_vec());
+        // SAFETY: the child only makes raw syscalls on memory it already
+        // has, then _exits; the parent waits for it.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // SAFETY: as above.
+            unsafe {
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                let code = match crate::sandbox::seccomp::load(&program) {
+                    Ok(()) => probe(),
+                    Err(_) => 99,
+                };
+                libc::_exit(code);
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status), "child died: {status:#x}");
+        libc::WEXITSTATUS(status)
+    }
+
+    /// errno of a failed raw syscall, 0 on success.
+    fn errno_of(rc: libc::c_long) -> i32 {
+        if rc < 0 {
+            // SAFETY: reads this thread's errno.
+            unsafe { *libc::__errno_location() }
+        } else {
+            0
+        }
+    }
+
+    #[test]
+    fn default_profile_semantics_in_the_kernel() {
+        let profile = Profile::parse(DEFAULT_PROFILE.as_bytes(), (6, 1)).unwrap();
+        let programs = compile(&profile.resolve(&["CHOWN".into()]).unwrap()).unwrap();
+        // SAFETY (every probe below): raw syscalls with integer arguments
+        // that the filter refuses or that touch no memory.
+        // clone3: ENOSYS, so libc falls back to clone.
+        let clone3 = || errno_of(unsafe { libc::syscall(libc::SYS_clone3, 0usize, 0usize) });
+        assert_eq!(under_filter(&programs, clone3), libc::ENOSYS);
+        // unshare: not in the allow list without CAP_SYS_ADMIN.
+        let unshare = || errno_of(unsafe { libc::syscall(libc::SYS_unshare, 0usize) });
+        assert_eq!(under_filter(&programs, unshare), libc::EPERM);
+        // clone with a namespace flag: the masked-flags rule refuses it.
+        let clone_ns = || {
+            errno_of(unsafe {
+                libc::syscall(
+                    libc::SYS_clone,
+                    libc::CLONE_NEWUSER as usize | libc::SIGCHLD as usize,
+                    0usize,
+                )
+            })
+        };
+        assert_eq!(under_filter(&programs, clone_ns), libc::EPERM);
+        // personality: only the listed values.
+        let query = || errno_of(unsafe { libc::syscall(libc::SYS_personality, 0xffff_ffffusize) });
+        assert_eq!(under_filter(&programs, query), 0);
+        let bsd = || errno_of(unsafe { libc::syscall(libc::SYS_personality, 0x0006usize) });
+        assert_eq!(under_filter(&programs, bsd), libc::EPERM);
+        let getpid = || errno_of(unsafe { libc::syscall(libc::SYS_getpid) });
+        assert_eq!(under_filter(&programs, getpid), 0);
+    }
+
     #[test]
     fn cache_format_round_trips() {
         let profile = Profile::parse(DEFAULT_PROFILE.as_bytes(), (6, 1)).unwrap();

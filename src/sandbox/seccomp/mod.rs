@@ -36,7 +36,7 @@ pub enum SeccompError {
 
 /// The filters to install, in order (see `compile`).
 #[derive(Debug, Clone)]
-pub struct SeccompProgram(Vec<BpfProgram>);
+pub struct SeccompProgram(pub(super) Vec<BpfProgram>);
 
 fn cache_key(seccomp: &LinuxSeccomp) -> String {
     let mut h = Sha256::new();
