@@ -279,7 +279,10 @@ mod tests {
         let decoded = decode(&encode(&programs)).unwrap();
         assert_eq!(decoded.len(), programs.len());
         for (a, b) in decoded.iter().zip(&programs) {
-            assert_eq!(encode(&[a.clone()]), encode(&[b.clone()]));
+            assert_eq!(
+                encode(std::slice::from_ref(a)),
+                encode(std::slice::from_ref(b))
+            );
         }
         assert!(decode(&encode(&programs)[..10]).is_none());
         assert!(decode(&[]).is_none());
