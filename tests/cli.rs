@@ -65,7 +65,7 @@ fn c02_info_describes_this_store_and_user() {
         assert_eq!(info(ctx, "{{.Host.OCIRuntime.Name}}"), "skiff");
         let rootless = ctx.is_rootless().to_string();
         assert_eq!(info(ctx, "{{.Host.Security.Rootless}}"), rootless);
-        assert_eq!(info(ctx, "{{.Host.Security.SECCOMPEnabled}}"), "false");
+        assert_eq!(info(ctx, "{{.Host.Security.SECCOMPEnabled}}"), "true");
 
         let driver = info(ctx, "{{.Store.GraphDriverName}}");
         let forced = match std::env::var("SKIFF_OVERLAY").as_deref() {

@@ -111,6 +111,10 @@ pub struct ContainerFlags {
     resources: super::resources::ResourceFlags,
     #[command(flatten)]
     process: super::process_flags::ProcessFlags,
+    /// Security options: seccomp=unconfined, seccomp=PROFILE.json,
+    /// no-new-privileges[=true|false]
+    #[arg(long = "security-opt", value_name = "OPT")]
+    security_opt: Vec<String>,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -236,6 +240,7 @@ fn request(flags: ContainerFlags) -> anyhow::Result<(ContainerOptions, Option<Pa
         labels: flags.label,
         resources: flags.resources.request(),
         process: flags.process.request(),
+        security_opt: flags.security_opt,
     };
     Ok((ContainerOptions::from_request(&req)?, flags.cidfile))
 }

@@ -274,6 +274,8 @@ fn write_container(
         resources: options.limits.clone(),
         cgroup_namespace: !options.cgroups_disabled && unified_host(),
         settings: options.settings.clone(),
+        seccomp: options.security.seccomp_profile(),
+        no_new_privileges: options.security.no_new_privileges,
     };
     let spec = build_spec(&defaults, &plan)?;
     super::cgroup::check_limits(&spec, options.cgroups_disabled)?;
@@ -309,6 +311,7 @@ fn write_container(
             mounts,
             cgroups_disabled: options.cgroups_disabled,
             cgroup_parent: options.cgroup_parent.clone(),
+            security_opt: options.security.given.clone(),
         },
         state: ContainerState::default(),
     };

@@ -113,6 +113,7 @@ pub fn exec_container(
             .map_err(|e| EngineError::Invalid(format!("building capabilities: {e}")))?;
         process.set_capabilities(Some(caps));
     }
+    let seccomp = plan.seccomp()?;
     let signals = if options.detach {
         None
     } else {
@@ -125,6 +126,7 @@ pub fn exec_container(
         detach: options.detach,
         winsize: if options.tty { terminal_size() } else { None },
         cgroup: cgroup.as_ref(),
+        seccomp: seccomp.as_ref(),
     })?;
     match signals {
         None => Ok(0),

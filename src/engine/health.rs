@@ -66,7 +66,8 @@ pub fn run_healthcheck(dirs: &StorageDirs, name: &str) -> Result<HealthStatus, E
     let start = SystemTime::now();
     let timeout = Duration::from_nanos(check.timeout_ns.max(1_000_000));
     let cgroup = record.state.cgroup_path.as_deref().and_then(Cgroup::open);
-    let (exit_code, output) = probe(pid, cgroup.as_ref(), &process, timeout)?;
+    let seccomp = plan.seccomp()?;
+    let (exit_code, output) = probe(pid, cgroup.as_ref(), &process, timeout, seccomp.as_ref())?;
     let probe = HealthProbe {
         start: format_rfc3339_nanos(start),
         end: format_rfc3339_nanos(SystemTime::now()),
@@ -112,6 +113,7 @@ fn probe(
     cgroup: Option<&Cgroup>,
     process: &oci_spec::runtime::Process,
     timeout: Duration,
+    seccomp: Option<&crate::sandbox::seccomp::SeccompProgram>,
 ) -> Result<(i32, String), EngineError> {
     let (read_end, write_end) =
         pipe2(OFlag::O_CLOEXEC).map_err(EngineError::sys("creating a pipe"))?;
@@ -132,6 +134,7 @@ fn probe(
         detach: false,
         winsize: None,
         cgroup,
+        seccomp,
     });
     for (fd, target) in saved.iter().zip([1, 2]) {
         // SAFETY: restores our own stdout/stderr from the saved copies.

@@ -176,6 +176,7 @@ fn base_json(dirs: &StorageDirs, record: &ContainerRecord) -> Value {
             "Cgroups": if config.cgroups_disabled { "disabled" } else { "default" },
             "NetworkMode": config.network,
             "Init": config.init,
+            "SecurityOpt": config.security_opt,
             "LogConfig": {
                 "Type": "k8s-file",
                 "Path": paths.log_file(),

@@ -13,6 +13,7 @@ use super::{EngineError, cgroup};
 use crate::layers::Store;
 use crate::net;
 use crate::sandbox::process::{NoParentSteps, StartedContainer, start};
+use crate::sandbox::seccomp::SeccompProgram;
 use crate::sandbox::{InitContext, RootfsDriver, RootfsLayers};
 use crate::state::{ContainerPaths, ContainerRecord, StorageDirs};
 
@@ -20,12 +21,20 @@ use crate::state::{ContainerPaths, ContainerRecord, StorageDirs};
 pub struct LaunchPlan {
     pub spec: Spec,
     pub layers: RootfsLayers,
+    /// Where compiled seccomp filters are cached (`<root>/seccomp`).
+    pub seccomp_cache: PathBuf,
 }
 
 impl LaunchPlan {
-    pub fn new(paths: &ContainerPaths, spec: Spec, layer_dirs: Vec<PathBuf>) -> LaunchPlan {
+    pub fn new(
+        dirs: &StorageDirs,
+        paths: &ContainerPaths,
+        spec: Spec,
+        layer_dirs: Vec<PathBuf>,
+    ) -> LaunchPlan {
         LaunchPlan {
             spec,
+            seccomp_cache: dirs.root.join("seccomp"),
             layers: RootfsLayers {
                 lower: layer_dirs,
                 upper: paths.dir.join("upper"),
@@ -52,7 +61,14 @@ impl LaunchPlan {
             ))
         })?;
         let image = Store::open(&dirs.root)?.resolve_image(&record.image_id)?;
-        Ok(LaunchPlan::new(paths, spec, image.layer_dirs))
+        Ok(LaunchPlan::new(dirs, paths, spec, image.layer_dirs))
+    }
+
+    /// The container's compiled seccomp filter: read from the cache, or
+    /// compiled and cached on first use. In the parent, before any clone.
+    pub fn seccomp(&self) -> Result<Option<SeccompProgram>, EngineError> {
+        crate::sandbox::seccomp::prepare(&self.spec, &self.seccomp_cache)
+            .map_err(|e| EngineError::Invalid(e.to_string()))
     }
 }
 
@@ -91,6 +107,7 @@ pub fn launch(
     winsize: Option<nix::pty::Winsize>,
 ) -> Result<(StartedContainer, RunResources), EngineError> {
     prepare_run_dir(record, paths)?;
+    let seccomp = plan.seccomp()?;
     let resources = RunResources {
         cgroup: cgroup::create_for_run(record, &plan.spec)?,
     };
@@ -102,6 +119,7 @@ pub fn launch(
         private_network: record.config.network.is_private(),
         init_process: record.config.init,
         cgroup: resources.cgroup.as_ref(),
+        seccomp: seccomp.as_ref(),
     };
     match start(&ctx, &mut NoParentSteps) {
         Ok(started) => Ok((started, resources)),

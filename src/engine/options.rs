@@ -75,6 +75,8 @@ pub struct RunRequest {
     /// `--ulimit`, `--umask`, `--tz`, `--shm-size`, `--sysctl`, `--pid`,
     /// `--ipc`, `--uts`, `--cgroupns` as given.
     pub process: ProcessRequest,
+    /// `--security-opt` values as given.
+    pub security_opt: Vec<String>,
 }
 
 /// A healthcheck as asked for; `None` fields come from the image's
@@ -135,6 +137,8 @@ pub struct ContainerOptions {
     /// rlimits, umask, /dev/shm size, sysctls, time zone, namespaces
     /// shared with the host.
     pub settings: ProcessSettings,
+    /// `--security-opt`: seccomp profile, no_new_privs.
+    pub security: super::security_opts::SecurityOptions,
 }
 
 impl ContainerOptions {
@@ -196,6 +200,7 @@ impl ContainerOptions {
             cgroups_disabled: !cgroups_enabled(&req.resources)?,
             cgroup_parent: req.resources.cgroup_parent.clone(),
             settings: parse_process_request(&req.process, req.network.is_private())?,
+            security: super::security_opts::SecurityOptions::parse(&req.security_opt)?,
         })
     }
 }

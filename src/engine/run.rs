@@ -110,7 +110,7 @@ fn run_as_parent(
         spec,
         layer_dirs,
     } = created;
-    let plan = LaunchPlan::new(&paths, spec, layer_dirs);
+    let plan = LaunchPlan::new(dirs, &paths, spec, layer_dirs);
     let mut user_namespace: Option<OwnedFd> = None;
     let mut resources = RunResources::default();
     let result = (|| {

@@ -121,7 +121,7 @@ pub struct SecurityInfo {
     /// The default capability set, comma-separated as podman prints it.
     pub capabilities: String,
     pub rootless: bool,
-    /// skiff installs no seccomp filter yet.
+    /// Containers get docker's default seccomp filter unless unconfined.
     pub seccomp_enabled: bool,
     pub selinux_enabled: bool,
 }
@@ -234,7 +234,7 @@ fn host_info(rootless: bool) -> HostInfo {
             apparmor_enabled: false,
             capabilities: capabilities.join(","),
             rootless,
-            seccomp_enabled: false,
+            seccomp_enabled: true,
             selinux_enabled: false,
         },
     }

@@ -35,6 +35,8 @@ pub struct ExecRequest<'a> {
     pub winsize: Option<Winsize>,
     /// The container's cgroup, joined before its namespaces.
     pub cgroup: Option<&'a super::cgroups::Cgroup>,
+    /// The container's compiled seccomp filter, loaded last as in init.
+    pub seccomp: Option<&'a super::seccomp::SeccompProgram>,
 }
 
 /// An exec'd process: skiff's child, inside the container.
@@ -174,6 +176,7 @@ fn run_process(req: &ExecRequest, chan: Channel) -> ! {
         let steps = LastSteps {
             create_workdir: false,
             die_with_parent: false,
+            seccomp: req.seccomp,
         };
         prepare_process(process, &steps).map_err(|e| e.to_string())
     };

@@ -33,6 +33,9 @@ pub struct InitContext<'a> {
     /// The container's cgroup: init starts in it (v2) or the parent moves
     /// it there before releasing it (v1), so everything it runs is inside.
     pub cgroup: Option<&'a super::cgroups::Cgroup>,
+    /// The compiled seccomp filter (compiled or read from the cache by
+    /// the parent, before clone); `None` for none.
+    pub seccomp: Option<&'a super::seccomp::SeccompProgram>,
 }
 
 const EXIT_SETUP_FAILED: u8 = 125;
@@ -205,6 +208,7 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
         &LastSteps {
             create_workdir: true,
             die_with_parent: true,
+            seccomp: ctx.seccomp,
         },
     )
 }

@@ -1,7 +1,7 @@
 //! The last steps of every process skiff starts in a container, shared by
 //! the container's init and `exec`: working directory, rlimits and umask,
-//! identity and privileges (user, groups, capabilities, no_new_privs;
-//! seccomp joins them here), signal dispositions, inherited fds, then exec. A security
+//! identity and privileges (user, groups, capabilities, no_new_privs),
+//! signal dispositions, inherited fds, the seccomp filter, then exec. A security
 //! feature written here holds for both.
 
 use nix::sys::signal::Signal;
@@ -11,9 +11,10 @@ use super::SetupError;
 use super::command::exec_command;
 use super::init::reset_signals;
 use super::message::{Channel, Message};
+use super::seccomp::SeccompProgram;
 
 /// Where the last steps differ between init and `exec`.
-pub struct LastSteps {
+pub struct LastSteps<'a> {
     /// Create the working directory when missing (docker does for the
     /// container's command; `exec` only enters it).
     pub create_workdir: bool,
@@ -21,6 +22,9 @@ pub struct LastSteps {
     /// not leave an orphaned container; an exec'd process outlives its
     /// client, as in docker).
     pub die_with_parent: bool,
+    /// The container's compiled seccomp filter (the same for init and
+    /// every `exec`); `None` for `seccomp=unconfined`.
+    pub seccomp: Option<&'a SeccompProgram>,
 }
 
 /// Runs the last steps before exec, in their security-relevant order.
@@ -42,6 +46,19 @@ pub fn prepare_process(process: &Process, steps: &LastSteps) -> Result<(), Setup
     // rlimits (`--ulimit`) and the umask before the identity switch: it
     // drops the capabilities raising a limit back up to ours may need.
     super::limits::apply_process_limits(process)?;
+    // When the seccomp filter is loaded, as runc and crun decide it: with
+    // no_new_privs (skiff's default) any process may load a filter, so it
+    // comes last, right before exec, and constrains nothing of skiff's
+    // own set-up. Without no_new_privs the kernel wants CAP_SYS_ADMIN in
+    // the user namespace, which the identity switch below drops (a
+    // non-root user, or root with docker's capability set): then it is
+    // loaded now, while init still holds every capability, and the
+    // filter must allow the switch's own calls (setgroups, setresuid,
+    // capset, prctl; docker's default profile does).
+    let no_new_privs = process.no_new_privileges() == Some(true);
+    if let (false, Some(filter)) = (no_new_privs, steps.seccomp) {
+        super::seccomp::load(filter)?;
+    }
 
     // Identity and privileges last: every step before needed root in the
     // namespace.
@@ -59,6 +76,10 @@ pub fn prepare_process(process: &Process, steps: &LastSteps) -> Result<(), Setup
     // No fd of skiff's reaches the process (the channel is close-on-exec,
     // so its end-of-file tells the parent the exec happened).
     super::init::close_inherited_fds();
+
+    if let (true, Some(filter)) = (no_new_privs, steps.seccomp) {
+        super::seccomp::load(filter)?;
+    }
     Ok(())
 }
 

@@ -19,6 +19,7 @@ pub mod overlay_probe;
 pub mod paths;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
 pub mod security;
 pub mod settings;
 mod settings_spec;

@@ -105,6 +105,11 @@ pub struct RunPlan {
     /// `--ulimit`, `--umask`, `--shm-size`, `--sysctl`, `--tz`, and the
     /// namespaces shared with the host.
     pub settings: ProcessSettings,
+    /// The seccomp profile, resolved against the capability set into
+    /// `linux.seccomp`; `None` for no filter (`seccomp=unconfined`).
+    pub seccomp: Option<super::seccomp::profile::Profile>,
+    /// `process.noNewPrivileges`.
+    pub no_new_privileges: bool,
 }
 
 /// docker's default capability set.
@@ -407,6 +412,12 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
         return Err(PlanError::RelativeWorkdir(cwd));
     }
     let caps: oci_spec::runtime::Capabilities = DEFAULT_CAPABILITIES.into_iter().collect();
+    // The filter depends on the bounding set (docker's includes.caps).
+    let seccomp = plan
+        .seccomp
+        .as_ref()
+        .map(|p| p.resolve(&caps.iter().map(|c| c.to_string()).collect::<Vec<_>>()))
+        .transpose()?;
     let user = UserBuilder::default()
         .uid(plan.user.uid)
         .gid(plan.user.gid)
@@ -432,7 +443,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
                 .ambient(oci_spec::runtime::Capabilities::new())
                 .build()?,
         )
-        .no_new_privileges(true)
+        .no_new_privileges(plan.no_new_privileges)
         .rlimits(plan.settings.rlimits()?)
         .build()?;
 
@@ -473,6 +484,9 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     }
     if !plan.settings.sysctls.is_empty() {
         linux = linux.sysctl(plan.settings.sysctl_map());
+    }
+    if let Some(seccomp) = seccomp {
+        linux = linux.seccomp(seccomp);
     }
     if let Some((uids, gids)) = &plan.id_mappings {
         linux = linux

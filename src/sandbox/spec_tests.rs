@@ -32,6 +32,14 @@ fn plan() -> RunPlan {
         private_network: true,
         id_mappings: None,
         scratch_dir: "/run/x/scratch".into(),
+        seccomp: Some(
+            crate::sandbox::seccomp::profile::Profile::parse(
+                crate::sandbox::seccomp::profile::DEFAULT_PROFILE.as_bytes(),
+                (6, 1),
+            )
+            .unwrap(),
+        ),
+        no_new_privileges: true,
         etc_files: EtcFiles {
             hosts: "/h".into(),
             resolv_conf: "/r".into(),
@@ -414,4 +422,33 @@ fn host_namespaces_are_left_out_and_their_mounts_shared() {
         Some("bind")
     );
     assert!(mount_of(&spec, "/dev/mqueue").is_none());
+}
+
+#[test]
+fn seccomp_filter_follows_the_capability_set_and_can_be_off() {
+    let spec = build_spec(&image(), &plan()).unwrap();
+    let seccomp = spec.linux().as_ref().unwrap().seccomp().as_ref().unwrap();
+    assert_eq!(
+        seccomp.default_action(),
+        oci_spec::runtime::LinuxSeccompAction::ScmpActErrno
+    );
+    let names: Vec<&String> = seccomp
+        .syscalls()
+        .iter()
+        .flatten()
+        .flat_map(|s| s.names())
+        .collect();
+    // docker's default set has CHROOT but not SYS_ADMIN.
+    assert!(names.iter().any(|n| *n == "chroot"));
+    assert!(!names.iter().any(|n| *n == "mount"));
+
+    let mut off = plan();
+    off.seccomp = None;
+    off.no_new_privileges = false;
+    let spec = build_spec(&image(), &off).unwrap();
+    assert!(spec.linux().as_ref().unwrap().seccomp().is_none());
+    assert_eq!(
+        spec.process().as_ref().unwrap().no_new_privileges(),
+        Some(false)
+    );
 }

@@ -210,6 +210,9 @@ pub struct ContainerConfig {
     /// `--cgroup-parent`: where its cgroup goes instead of `/skiff`.
     #[serde(default)]
     pub cgroup_parent: Option<String>,
+    /// `--security-opt` values as given (inspect's `SecurityOpt`).
+    #[serde(default)]
+    pub security_opt: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
