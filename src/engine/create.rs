@@ -12,6 +12,7 @@ use super::mounts::parse_volume_flag;
 use super::options::{ContainerOptions, HealthOptions};
 use super::pull::image_for_run;
 use super::report::Reporter;
+use super::security_options::{plan_security, security_record};
 use super::signals::{parse_signal, signal_name};
 use super::volumes::prepare_mounts;
 use super::{EngineError, is_rootless};
@@ -273,6 +274,8 @@ fn write_container(
         scratch_dir: paths.run_dir.join("scratch"),
         resources: options.limits.clone(),
         cgroup_namespace: !options.cgroups_disabled && unified_host(),
+        privileged: options.security.privileged,
+        security: plan_security(&options.security, is_rootless())?,
     };
     let spec = build_spec(&defaults, &plan)?;
     super::cgroup::check_limits(&spec, options.cgroups_disabled)?;
@@ -308,6 +311,7 @@ fn write_container(
             mounts,
             cgroups_disabled: options.cgroups_disabled,
             cgroup_parent: options.cgroup_parent.clone(),
+            security: security_record(&options.security),
         },
         state: ContainerState::default(),
     };

@@ -32,6 +32,7 @@ mod push;
 mod report;
 pub mod resources;
 mod run;
+pub mod security_options;
 pub mod selection;
 pub mod signals;
 pub mod stats;

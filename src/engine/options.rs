@@ -17,6 +17,7 @@ use super::mounts::{
 };
 use super::pull::{PullOptions, PullPolicy};
 use super::resources::{ResourceRequest, cgroups_enabled, check_cgroup_parent, plan_resources};
+use super::security_options::{SecurityOptions, SecurityRequest, parse_security};
 use super::signals::{parse_signal, signal_name};
 use crate::net::NetworkMode;
 use crate::state::{MountSpec, RestartPolicy};
@@ -70,6 +71,8 @@ pub struct RunRequest {
     pub pull_options: PullOptions,
     /// `--memory`, `--cpus`, `--pids-limit`, `--cgroups`, … as given.
     pub resources: ResourceRequest,
+    /// `--cap-add`, `--privileged`, `--read-only`, `--device`, … as given.
+    pub security: SecurityRequest,
 }
 
 /// A healthcheck as asked for; `None` fields come from the image's
@@ -127,6 +130,8 @@ pub struct ContainerOptions {
     /// `--cgroups=disabled`: no cgroup of its own.
     pub cgroups_disabled: bool,
     pub cgroup_parent: Option<String>,
+    /// Capabilities, `--privileged`, `--read-only`, masks, devices.
+    pub security: SecurityOptions,
 }
 
 impl ContainerOptions {
@@ -187,6 +192,7 @@ impl ContainerOptions {
             limits: plan_resources(&req.resources)?,
             cgroups_disabled: !cgroups_enabled(&req.resources)?,
             cgroup_parent: req.resources.cgroup_parent.clone(),
+            security: parse_security(&req.security)?,
         })
     }
 }

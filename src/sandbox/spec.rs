@@ -5,11 +5,14 @@
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceBuilder, LinuxDeviceType,
-    LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount,
-    MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Capability, LinuxBuilder, LinuxDeviceBuilder, LinuxDeviceType, LinuxIdMapping,
+    LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder,
+    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
+use super::privileges::{
+    DeviceMapping, READ_ONLY_TMPFS, SecurityPlan, capability_sets, masked_and_read_only,
+};
 use super::user::ResolvedUser;
 use super::userns::IdMapping;
 
@@ -101,6 +104,12 @@ pub struct RunPlan {
     /// A cgroup namespace of its own, with its cgroup mounted read-only
     /// at /sys/fs/cgroup (cgroup v2 hosts, as docker does there).
     pub cgroup_namespace: bool,
+    /// `--privileged`: every capability skiff has, no masked or read-only
+    /// paths, the host's devices, all devices allowed, a writable /sys,
+    /// and no seccomp filter.
+    pub privileged: bool,
+    /// Capabilities, read-only root, masks and devices asked for.
+    pub security: SecurityPlan,
 }
 
 /// docker's default capability set.
@@ -254,20 +263,17 @@ fn system_mounts(plan: &RunPlan) -> Result<Vec<Mount>, PlanError> {
     }
     // Rootless with the host network: sysfs may only be mounted by the
     // owner of the network namespace, so bind the host's instead.
+    // docker leaves /sys (and the cgroup tree) writable when privileged.
+    let ro = if plan.privileged { "rw" } else { "ro" };
     let sys = if plan.id_mappings.is_some() && !plan.private_network {
         mount(
             "/sys",
             "bind",
             "/sys",
-            &["rbind", "nosuid", "noexec", "nodev", "ro"],
+            &["rbind", "nosuid", "noexec", "nodev", ro],
         )?
     } else {
-        mount(
-            "/sys",
-            "sysfs",
-            "sysfs",
-            &["nosuid", "noexec", "nodev", "ro"],
-        )?
+        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", ro])?
     };
     let mut mounts = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
@@ -299,7 +305,7 @@ fn system_mounts(plan: &RunPlan) -> Result<Vec<Mount>, PlanError> {
             "/sys/fs/cgroup",
             "cgroup2",
             "cgroup2",
-            &["ro", "nosuid", "noexec", "nodev"],
+            &[ro, "nosuid", "noexec", "nodev"],
         )?);
     }
     Ok(mounts)
@@ -391,6 +397,56 @@ fn id_mappings(maps: &[IdMapping]) -> Result<Vec<LinuxIdMapping>, PlanError> {
         .collect()
 }
 
+/// `--read-only`: a tmpfs on each of /tmp, /var/tmp and /run that the
+/// user did not mount something on.
+fn read_only_tmpfs_mounts(plan: &RunPlan, taken: &[Mount]) -> Result<Vec<Mount>, PlanError> {
+    if !(plan.security.read_only && plan.security.read_only_tmpfs) {
+        return Ok(Vec::new());
+    }
+    READ_ONLY_TMPFS
+        .iter()
+        .filter(|dest| !taken.iter().any(|m| m.destination() == Path::new(dest)))
+        .map(|dest| {
+            mount(
+                dest,
+                "tmpfs",
+                "tmpfs",
+                &["rw", "nosuid", "nodev", "mode=1777"],
+            )
+        })
+        .collect()
+}
+
+/// Rootless devices are bind mounts of the host's nodes, as podman does
+/// it (mknod is refused in a user namespace); the kernel still checks
+/// the user's own permission on the node when it is opened.
+fn extra_device_mounts(
+    devices: &[DeviceMapping],
+    taken: &[Mount],
+) -> Result<Vec<Mount>, PlanError> {
+    devices
+        .iter()
+        .filter(|d| {
+            !DEFAULT_DEVICES
+                .iter()
+                .any(|(p, _, _)| *p == d.container_path)
+        })
+        .filter(|d| {
+            !taken
+                .iter()
+                .any(|m| m.destination() == Path::new(&d.container_path))
+        })
+        .map(|d| {
+            mount(
+                &d.container_path,
+                "bind",
+                &d.host_path,
+                &["rbind", "nosuid", "noexec"],
+            )
+        })
+        .collect()
+}
+
 /// Builds the runtime spec for one container.
 pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanError> {
     let args = CommandLine::new(image, plan.entrypoint.as_deref(), &plan.command).args()?;
@@ -403,7 +459,6 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     if !cwd.starts_with('/') {
         return Err(PlanError::RelativeWorkdir(cwd));
     }
-    let caps: oci_spec::runtime::Capabilities = DEFAULT_CAPABILITIES.into_iter().collect();
     let user = UserBuilder::default()
         .uid(plan.user.uid)
         .gid(plan.user.gid)
@@ -415,15 +470,11 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
         .args(args)
         .env(process_env(&image.env, plan))
         .cwd(cwd)
-        .capabilities(
-            LinuxCapabilitiesBuilder::default()
-                .bounding(caps.clone())
-                .effective(caps.clone())
-                .permitted(caps)
-                .inheritable(oci_spec::runtime::Capabilities::new())
-                .ambient(oci_spec::runtime::Capabilities::new())
-                .build()?,
-        )
+        .capabilities(capability_sets(
+            &plan.security,
+            plan.privileged,
+            plan.user.uid,
+        )?)
         .no_new_privileges(true)
         .build()?;
 
@@ -446,7 +497,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
         .into_iter()
         .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
         .collect::<Result<Vec<_>, _>>()?;
-    let devices = DEFAULT_DEVICES
+    let mut devices = DEFAULT_DEVICES
         .iter()
         .map(|(path, major, minor)| {
             LinuxDeviceBuilder::default()
@@ -458,14 +509,48 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
                 .build()
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let rootless = plan.id_mappings.is_some();
+    // Root: the extra devices are spec devices (bound or made by init)
+    // and allowed by the device cgroup. Rootless: bind mounts only (see
+    // extra_device_mounts); a user namespace gets no device cgroup.
+    if !rootless {
+        for dev in &plan.security.devices {
+            if !devices
+                .iter()
+                .any(|d| d.path().as_os_str() == dev.container_path.as_str())
+            {
+                devices.push(
+                    LinuxDeviceBuilder::default()
+                        .path(&dev.container_path)
+                        .typ(dev.kind)
+                        .major(dev.major)
+                        .minor(dev.minor)
+                        .file_mode(dev.file_mode)
+                        .uid(0u32)
+                        .gid(0u32)
+                        .build()?,
+                );
+            }
+        }
+    }
+    let (masked, read_only) = masked_and_read_only(&plan.security, plan.privileged);
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
         .devices(devices)
-        .masked_paths(MASKED_PATHS.map(String::from).to_vec())
-        .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
+        .masked_paths(masked)
+        .readonly_paths(read_only)
         .rootfs_propagation("rprivate");
-    if let Some(resources) = &plan.resources {
-        linux = linux.resources(resources.clone());
+    let resources = if rootless {
+        plan.resources.clone()
+    } else {
+        super::device_rules::with_device_rules(
+            plan.resources.clone(),
+            &plan.security.devices,
+            plan.privileged,
+        )?
+    };
+    if let Some(resources) = resources {
+        linux = linux.resources(resources);
     }
     if let Some((uids, gids)) = &plan.id_mappings {
         linux = linux
@@ -476,6 +561,10 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     let mut mounts = system_mounts(plan)?;
     mounts.extend(etc_mounts(&plan.etc_files)?);
     mounts.extend(user_mounts(&plan.mounts, &plan.user, &plan.scratch_dir)?);
+    mounts.extend(read_only_tmpfs_mounts(plan, &mounts)?);
+    if rootless {
+        mounts.extend(extra_device_mounts(&plan.security.devices, &mounts)?);
+    }
     // Parents before children, as docker orders them: a volume on /etc
     // must not hide the /etc/hosts mounted before it (nor copy it up).
     // The sort is stable, so on one path the user's mount, mounted last,
@@ -487,7 +576,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
         .root(
             RootBuilder::default()
                 .path(&plan.rootfs)
-                .readonly(false)
+                .readonly(plan.security.read_only)
                 .build()?,
         )
         .hostname(plan.hostname.clone())

@@ -39,6 +39,8 @@ fn plan() -> RunPlan {
         },
         resources: None,
         cgroup_namespace: false,
+        privileged: false,
+        security: crate::sandbox::privileges::SecurityPlan::default(),
     }
 }
 
