@@ -206,6 +206,142 @@ fn bad_values_are_refused_with_one_line() {
             assert_exit_code(&out, 125, &what);
             assert_one_error_mentioning(&out, subject, &what);
         }
+        if ctx.is_rootless() && std::path::Path::new("/dev/kmsg").exists() {
+            // Root-only writable on the host: the user may not pass it on.
+            let out = ctx.run_status(&[
+                "run",
+                "--rm",
+                "--device",
+                "/dev/kmsg:/dev/kmsg:rw",
+                "busybox",
+                "true",
+            ]);
+            assert_exit_code(&out, 125, "rootless --device /dev/kmsg");
+            assert_one_error_mentioning(&out, "/dev/kmsg", "rootless --device /dev/kmsg");
+        }
         assert_eq!(ctx.run_ok(&["ps", "-a", "-q"]), "");
+    });
+}
+
+/// The `Groups:` line of a status file, as numbers.
+fn groups_of(status: &str) -> Vec<u32> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Groups:"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|g| g.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn group_add_takes_gids_and_image_group_names() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        // busybox's /etc/group has tester:x:1000.
+        let out = ctx.run_ok(&[
+            "run",
+            "--rm",
+            "--group-add",
+            "42",
+            "--group-add",
+            "tester",
+            "-u",
+            "1000:1000",
+            "busybox",
+            "cat",
+            "/proc/self/status",
+        ]);
+        let mut groups = groups_of(&out);
+        groups.sort();
+        assert_eq!(groups, [42, 1000], "{}", ctx.user);
+
+        let id = ctx.run_ok(&["create", "--group-add", "keep-groups", "busybox", "true"]);
+        assert_eq!(
+            ctx.inspect_format(id.trim(), "{{.HostConfig.GroupAdd}}"),
+            "[keep-groups]"
+        );
+        ctx.run_ok(&["rm", id.trim()]);
+
+        let out = ctx.run_status(&[
+            "run",
+            "--rm",
+            "--group-add",
+            "nosuchgroup",
+            "busybox",
+            "true",
+        ]);
+        assert_exit_code(&out, 125, "unknown group");
+        assert_one_error_mentioning(&out, "nosuchgroup", "unknown group");
+    });
+}
+
+#[test]
+fn keep_groups_keeps_the_callers_groups() {
+    // Root only: the harness starts the rootless user without
+    // supplementary groups (std's setgroups(0)), so there is nothing to
+    // keep there.
+    for_users(&[User::Root], |ctx| {
+        ctx.load_busybox();
+        let ours = groups_of(&std::fs::read_to_string("/proc/self/status").unwrap());
+        let out = ctx.run_ok(&[
+            "run",
+            "--rm",
+            "--group-add",
+            "keep-groups",
+            "busybox",
+            "cat",
+            "/proc/self/status",
+        ]);
+        assert_eq!(groups_of(&out), ours);
+    });
+}
+
+#[test]
+fn a_device_cgroup_rule_opens_a_bound_device_for_root_only() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let rule = ["--device-cgroup-rule", "c 1:3 rw"];
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(&rule);
+        args.extend_from_slice(&["busybox", "true"]);
+        let out = ctx.run_status(&args);
+        if ctx.is_rootless() {
+            assert_exit_code(&out, 125, "rootless --device-cgroup-rule");
+            assert_one_error_mentioning(&out, "rootless", "rootless --device-cgroup-rule");
+            return;
+        }
+        assert_exit_code(&out, 0, "--device-cgroup-rule");
+        // /dev/loop-control (10:237) is not in docker's default policy: a
+        // bind of it cannot be opened until a rule allows it.
+        if !std::path::Path::new("/dev/loop-control").exists() {
+            return;
+        }
+        let probe = "cat /dev/lc 2>&1; true";
+        let denied = stdout_of(&sh(ctx, &["-v", "/dev/loop-control:/dev/lc"], probe));
+        assert!(denied.contains("Operation not permitted"), "{denied}");
+        let allowed = stdout_of(&sh(
+            ctx,
+            &[
+                "-v",
+                "/dev/loop-control:/dev/lc",
+                "--device-cgroup-rule",
+                "c 10:237 rw",
+            ],
+            probe,
+        ));
+        assert!(!allowed.contains("Operation not permitted"), "{allowed}");
+        for bad in ["c 10:237", "x 1:3 r", "c a:b rwm", "c 1:3 rwx"] {
+            let out = ctx.run_status(&[
+                "run",
+                "--rm",
+                "--device-cgroup-rule",
+                bad,
+                "busybox",
+                "true",
+            ]);
+            assert_exit_code(&out, 125, bad);
+            assert_one_error_mentioning(&out, bad, bad);
+        }
     });
 }

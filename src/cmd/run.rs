@@ -132,6 +132,12 @@ pub struct ContainerFlags {
     /// Add a host device: HOST[:CONTAINER][:PERMISSIONS]
     #[arg(long, value_name = "HOST[:CONTAINER][:PERMS]")]
     device: Vec<String>,
+    /// Allow devices in the device cgroup: 'TYPE MAJOR:MINOR ACCESS' (root)
+    #[arg(long = "device-cgroup-rule", value_name = "RULE")]
+    device_cgroup_rule: Vec<String>,
+    /// Add supplementary groups: GID, NAME, or keep-groups
+    #[arg(long = "group-add", value_name = "GROUP")]
+    group_add: Vec<String>,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -264,6 +270,8 @@ fn request(flags: ContainerFlags) -> anyhow::Result<(ContainerOptions, Option<Pa
             read_only_tmpfs: flags.read_only_tmpfs,
             security_opt: flags.security_opt,
             devices: flags.device,
+            device_cgroup_rules: flags.device_cgroup_rule,
+            group_add: flags.group_add,
         },
     };
     Ok((ContainerOptions::from_request(&req)?, flags.cidfile))

@@ -21,7 +21,7 @@ use crate::sandbox::cgroups::unified_host;
 use crate::sandbox::spec::{
     CommandLine, EtcFiles, ImageDefaults, MountRequest, RunPlan, build_spec,
 };
-use crate::sandbox::user::{ResolvedUser, resolve_user};
+use crate::sandbox::user::{ResolvedUser, resolve_group, resolve_user};
 use crate::sandbox::userns::{IdMapping, caller_mappings};
 use crate::state::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStore, HealthConfig,
@@ -181,11 +181,18 @@ pub fn create_container(
         .clone()
         .or(image_config.user().clone())
         .unwrap_or_default();
-    let user = resolve_user(
+    let group_file = read_image_file(&image.layer_dirs, "etc/group");
+    let mut user = resolve_user(
         &user_spec,
         read_image_file(&image.layer_dirs, "etc/passwd").as_deref(),
-        read_image_file(&image.layer_dirs, "etc/group").as_deref(),
+        group_file.as_deref(),
     )?;
+    for group in &options.security.group_add {
+        let gid = resolve_group(group, group_file.as_deref())?;
+        if !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
     let id_mappings = if is_rootless() {
         let maps = caller_mappings();
         if let Some(warning) = &maps.warning {

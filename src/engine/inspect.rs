@@ -165,6 +165,8 @@ pub fn container_json(dirs: &StorageDirs, record: &ContainerRecord) -> Value {
             "ReadonlyRootfs": config.security.read_only,
             "Devices": config.security.devices.iter().map(|d| device_json(d)).collect::<Vec<_>>(),
             "SecurityOpt": config.security.security_opt,
+            "DeviceCgroupRules": config.security.device_cgroup_rules,
+            "GroupAdd": config.security.group_add,
         },
     })
 }

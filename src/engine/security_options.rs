@@ -8,7 +8,9 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use oci_spec::runtime::{Capability, LinuxDeviceType};
 
 use super::EngineError;
-use crate::sandbox::privileges::{CapabilityList, DeviceMapping, SecurityPlan, parse_capabilities};
+use crate::sandbox::privileges::{
+    CapabilityList, DeviceCgroupAllow, DeviceMapping, SecurityPlan, parse_capabilities,
+};
 use crate::state::SecurityRecord;
 
 /// The flags as spelled.
@@ -22,6 +24,10 @@ pub struct SecurityRequest {
     pub read_only_tmpfs: Option<bool>,
     pub security_opt: Vec<String>,
     pub devices: Vec<String>,
+    /// `--device-cgroup-rule 'c 10:229 rwm'`.
+    pub device_cgroup_rules: Vec<String>,
+    /// `--group-add keep-groups|GID|NAME`.
+    pub group_add: Vec<String>,
 }
 
 /// One `--device HOST[:CONTAINER][:PERMS]`.
@@ -45,6 +51,21 @@ pub struct SecurityOptions {
     pub devices: Vec<DeviceRequest>,
     /// `--security-opt` values as given, for inspect.
     pub security_opt: Vec<String>,
+    pub device_cgroup_rules: Vec<DeviceCgroupRule>,
+    /// `--group-add keep-groups`: the caller's supplementary groups stay.
+    pub keep_groups: bool,
+    /// Other `--group-add` values: GIDs or group names of the image.
+    pub group_add: Vec<String>,
+}
+
+/// One `--device-cgroup-rule`, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCgroupRule {
+    pub text: String,
+    pub kind: LinuxDeviceType,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub access: String,
 }
 
 fn invalid(text: String) -> EngineError {
@@ -107,7 +128,69 @@ pub fn parse_security(req: &SecurityRequest) -> Result<SecurityOptions, EngineEr
         unmask,
         devices,
         security_opt: req.security_opt.clone(),
+        device_cgroup_rules: req
+            .device_cgroup_rules
+            .iter()
+            .map(|r| parse_device_cgroup_rule(r))
+            .collect::<Result<_, _>>()?,
+        keep_groups: req.group_add.iter().any(|g| g == "keep-groups"),
+        group_add: parse_group_add(&req.group_add)?,
     })
+}
+
+/// `TYPE MAJOR:MINOR ACCESS` as the devices cgroup reads it: `c 10:229
+/// rwm`, `b *:* r`, `a *:* rwm`.
+pub fn parse_device_cgroup_rule(text: &str) -> Result<DeviceCgroupRule, EngineError> {
+    let bad = || {
+        invalid(format!(
+            "invalid --device-cgroup-rule \"{text}\": expected TYPE MAJOR:MINOR ACCESS, e.g. 'c 10:229 rwm'"
+        ))
+    };
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let [kind, numbers, access] = fields.as_slice() else {
+        return Err(bad());
+    };
+    let kind = match *kind {
+        "a" => LinuxDeviceType::A,
+        "b" => LinuxDeviceType::B,
+        "c" => LinuxDeviceType::C,
+        _ => return Err(bad()),
+    };
+    let number = |n: &str| match n {
+        "*" => Ok(None),
+        n => n
+            .parse::<u32>()
+            .map(|n| Some(i64::from(n)))
+            .map_err(|_| bad()),
+    };
+    let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
+    if !is_permissions(access) {
+        return Err(bad());
+    }
+    Ok(DeviceCgroupRule {
+        text: text.to_string(),
+        kind,
+        major: number(major)?,
+        minor: number(minor)?,
+        access: access.to_string(),
+    })
+}
+
+/// `--group-add`: `keep-groups` alone (podman: it is exclusive), or GIDs
+/// and names.
+fn parse_group_add(values: &[String]) -> Result<Vec<String>, EngineError> {
+    let keep = values.iter().any(|g| g == "keep-groups");
+    if keep && values.len() > 1 {
+        return Err(invalid(
+            "--group-add keep-groups cannot be combined with other groups".into(),
+        ));
+    }
+    if let Some(empty) = values.iter().find(|g| g.is_empty()) {
+        return Err(invalid(format!(
+            "invalid --group-add \"{empty}\": empty group"
+        )));
+    }
+    Ok(if keep { Vec::new() } else { values.to_vec() })
 }
 
 fn is_permissions(text: &str) -> bool {
@@ -219,6 +302,12 @@ pub fn plan_security(opts: &SecurityOptions, rootless: bool) -> Result<SecurityP
     } else {
         Vec::new()
     };
+    if rootless && let Some(rule) = opts.device_cgroup_rules.first() {
+        return Err(invalid(format!(
+            "--device-cgroup-rule \"{}\" is not supported rootless: a rootless container gets no device cgroup (use --device for devices the user may open)",
+            rule.text
+        )));
+    }
     if let Some(missing) = opts.cap_add.caps.iter().find(|c| !available.contains(c)) {
         return Err(invalid(format!(
             "cannot add capability CAP_{missing}: skiff itself does not have it (not in its bounding set)"
@@ -264,6 +353,17 @@ pub fn plan_security(opts: &SecurityOptions, rootless: bool) -> Result<SecurityP
         mask: opts.mask.clone(),
         unmask: opts.unmask.clone(),
         devices,
+        cgroup_rules: opts
+            .device_cgroup_rules
+            .iter()
+            .map(|r| DeviceCgroupAllow {
+                kind: r.kind,
+                major: r.major,
+                minor: r.minor,
+                access: r.access.clone(),
+            })
+            .collect(),
+        keep_groups: opts.keep_groups,
     })
 }
 
@@ -280,6 +380,16 @@ pub fn security_record(opts: &SecurityOptions) -> SecurityRecord {
             .map(|d| format!("{}:{}:{}", d.host, d.container, d.permissions))
             .collect(),
         security_opt: opts.security_opt.clone(),
+        device_cgroup_rules: opts
+            .device_cgroup_rules
+            .iter()
+            .map(|r| r.text.clone())
+            .collect(),
+        group_add: if opts.keep_groups {
+            vec!["keep-groups".to_string()]
+        } else {
+            opts.group_add.clone()
+        },
     }
 }
 

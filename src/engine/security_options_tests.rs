@@ -96,3 +96,32 @@ fn masks_and_unmasks_split_on_colons() {
     assert_eq!(opts.unmask, ["ALL"]);
     assert!(opts.read_only_tmpfs);
 }
+
+#[test]
+fn device_cgroup_rules_as_the_kernel_reads_them() {
+    let rule = parse_device_cgroup_rule("c 10:229 rwm").unwrap();
+    assert_eq!(rule.kind, LinuxDeviceType::C);
+    assert_eq!((rule.major, rule.minor), (Some(10), Some(229)));
+    let any = parse_device_cgroup_rule("b *:* r").unwrap();
+    assert_eq!((any.major, any.minor), (None, None));
+    for bad in ["c 10:229", "x 1:3 r", "c a:b rwm", "c 1:3 rwx", "c 13 r"] {
+        assert!(parse_device_cgroup_rule(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn keep_groups_stands_alone() {
+    let keep = parse_security(&SecurityRequest {
+        group_add: vec!["keep-groups".into()],
+        ..request()
+    })
+    .unwrap();
+    assert!(keep.keep_groups && keep.group_add.is_empty());
+    assert!(
+        parse_security(&SecurityRequest {
+            group_add: vec!["keep-groups".into(), "10".into()],
+            ..request()
+        })
+        .is_err()
+    );
+}

@@ -8,7 +8,7 @@ use oci_spec::runtime::{
 };
 
 use super::cgroups::{DeviceKind, DevicePolicy, DeviceRule, MKNOD, READ, WRITE};
-use super::privileges::DeviceMapping;
+use super::privileges::{DeviceCgroupAllow, DeviceMapping};
 use super::spec::PlanError;
 
 /// `rwm` letters as the kernel's access bits.
@@ -28,6 +28,7 @@ pub fn access_bits(letters: &str) -> u32 {
 pub fn with_device_rules(
     resources: Option<LinuxResources>,
     devices: &[DeviceMapping],
+    extra: &[DeviceCgroupAllow],
     privileged: bool,
 ) -> Result<Option<LinuxResources>, PlanError> {
     let mut rules: Vec<LinuxDeviceCgroup> = Vec::new();
@@ -51,6 +52,19 @@ pub fn with_device_rules(
                     .access(dev.permissions.clone())
                     .build()?,
             );
+        }
+        for rule in extra {
+            let mut builder = LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(rule.kind)
+                .access(rule.access.clone());
+            if let Some(major) = rule.major {
+                builder = builder.major(major);
+            }
+            if let Some(minor) = rule.minor {
+                builder = builder.minor(minor);
+            }
+            rules.push(builder.build()?);
         }
     }
     if rules.is_empty() {

@@ -93,7 +93,25 @@ pub struct SecurityPlan {
     pub unmask: Vec<String>,
     /// `--device`s and, with `--privileged`, the host's devices.
     pub devices: Vec<DeviceMapping>,
+    /// `--device-cgroup-rule`s (root only).
+    pub cgroup_rules: Vec<DeviceCgroupAllow>,
+    /// `--group-add keep-groups`: the process keeps the caller's
+    /// supplementary groups (no setgroups), as crun's
+    /// `run.oci.keep_original_groups`.
+    pub keep_groups: bool,
 }
+
+/// One extra allow rule of the device cgroup; `None` numbers for `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCgroupAllow {
+    pub kind: LinuxDeviceType,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub access: String,
+}
+
+/// The annotation that carries `keep-groups` in the spec (crun's name).
+pub const KEEP_GROUPS_ANNOTATION: &str = "run.oci.keep_original_groups";
 
 fn set(caps: &[Capability]) -> Capabilities {
     caps.iter().copied().collect()

@@ -11,7 +11,8 @@ use oci_spec::runtime::{
 };
 
 use super::privileges::{
-    DeviceMapping, READ_ONLY_TMPFS, SecurityPlan, capability_sets, masked_and_read_only,
+    DeviceMapping, KEEP_GROUPS_ANNOTATION, READ_ONLY_TMPFS, SecurityPlan, capability_sets,
+    masked_and_read_only,
 };
 use super::user::ResolvedUser;
 use super::userns::IdMapping;
@@ -459,11 +460,16 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     if !cwd.starts_with('/') {
         return Err(PlanError::RelativeWorkdir(cwd));
     }
-    let user = UserBuilder::default()
+    let mut user = UserBuilder::default()
         .uid(plan.user.uid)
         .gid(plan.user.gid)
-        .additional_gids(plan.user.additional_gids.clone())
         .build()?;
+    // `--group-add keep-groups`: no list at all, so no setgroups: the
+    // process keeps the groups it was started with (crun does the same
+    // for the annotation below).
+    if !plan.security.keep_groups {
+        user.set_additional_gids(Some(plan.user.additional_gids.clone()));
+    }
     let process = ProcessBuilder::default()
         .terminal(plan.tty)
         .user(user)
@@ -546,6 +552,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
         super::device_rules::with_device_rules(
             plan.resources.clone(),
             &plan.security.devices,
+            &plan.security.cgroup_rules,
             plan.privileged,
         )?
     };
@@ -571,8 +578,13 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     // wins.
     mounts.sort_by_key(|m| m.destination().components().count());
 
+    let mut annotations = std::collections::HashMap::new();
+    if plan.security.keep_groups {
+        annotations.insert(KEEP_GROUPS_ANNOTATION.to_string(), "1".to_string());
+    }
     Ok(SpecBuilder::default()
         .version("1.0.2")
+        .annotations(annotations)
         .root(
             RootBuilder::default()
                 .path(&plan.rootfs)

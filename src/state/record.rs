@@ -233,6 +233,10 @@ pub struct SecurityRecord {
     /// `mask=…`, `unmask=…` as given.
     #[serde(default)]
     pub security_opt: Vec<String>,
+    #[serde(default)]
+    pub device_cgroup_rules: Vec<String>,
+    #[serde(default)]
+    pub group_add: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
