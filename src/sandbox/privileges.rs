@@ -10,7 +10,13 @@ use oci_spec::runtime::{
     Capabilities, Capability, LinuxCapabilities, LinuxCapabilitiesBuilder, LinuxDeviceType,
 };
 
-use super::spec::{DEFAULT_CAPABILITIES, MASKED_PATHS, PlanError, READONLY_PATHS};
+use std::path::Path;
+
+use oci_spec::runtime::Mount;
+
+use super::spec::{
+    DEFAULT_CAPABILITIES, DEFAULT_DEVICES, MASKED_PATHS, PlanError, READONLY_PATHS, mount,
+};
 
 /// A `--cap-add` or `--cap-drop` list: `ALL` or named capabilities.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -213,6 +219,59 @@ pub fn masked_and_read_only(plan: &SecurityPlan, privileged: bool) -> (Vec<Strin
 
 /// Directories a `--read-only` container still may write to, as podman.
 pub const READ_ONLY_TMPFS: [&str; 3] = ["/tmp", "/var/tmp", "/run"];
+
+/// `--read-only`: a tmpfs on each of /tmp, /var/tmp and /run that the
+/// user did not mount something on.
+pub fn read_only_tmpfs_mounts(
+    plan: &SecurityPlan,
+    taken: &[Mount],
+) -> Result<Vec<Mount>, PlanError> {
+    if !(plan.read_only && plan.read_only_tmpfs) {
+        return Ok(Vec::new());
+    }
+    READ_ONLY_TMPFS
+        .iter()
+        .filter(|dest| !taken.iter().any(|m| m.destination() == Path::new(dest)))
+        .map(|dest| {
+            mount(
+                dest,
+                "tmpfs",
+                "tmpfs",
+                &["rw", "nosuid", "nodev", "mode=1777"],
+            )
+        })
+        .collect()
+}
+
+/// Rootless devices are bind mounts of the host's nodes, as podman does
+/// it (mknod is refused in a user namespace); the kernel still checks
+/// the user's own permission on the node when it is opened.
+pub fn extra_device_mounts(
+    devices: &[DeviceMapping],
+    taken: &[Mount],
+) -> Result<Vec<Mount>, PlanError> {
+    devices
+        .iter()
+        .filter(|d| {
+            !DEFAULT_DEVICES
+                .iter()
+                .any(|(p, _, _)| *p == d.container_path)
+        })
+        .filter(|d| {
+            !taken
+                .iter()
+                .any(|m| m.destination() == Path::new(&d.container_path))
+        })
+        .map(|d| {
+            mount(
+                &d.container_path,
+                "bind",
+                &d.host_path,
+                &["rbind", "nosuid", "noexec"],
+            )
+        })
+        .collect()
+}
 
 #[cfg(test)]
 #[path = "privileges_tests.rs"]

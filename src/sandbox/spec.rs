@@ -11,8 +11,8 @@ use oci_spec::runtime::{
 };
 
 use super::privileges::{
-    DeviceMapping, KEEP_GROUPS_ANNOTATION, READ_ONLY_TMPFS, SecurityPlan, capability_sets,
-    masked_and_read_only,
+    KEEP_GROUPS_ANNOTATION, SecurityPlan, capability_sets, extra_device_mounts,
+    masked_and_read_only, read_only_tmpfs_mounts,
 };
 use super::user::ResolvedUser;
 use super::userns::IdMapping;
@@ -156,7 +156,7 @@ pub const READONLY_PATHS: [&str; 5] = [
 ];
 
 /// Character devices every container gets, bound from the host's nodes.
-const DEFAULT_DEVICES: [(&str, i64, i64); 6] = [
+pub(super) const DEFAULT_DEVICES: [(&str, i64, i64); 6] = [
     ("/dev/null", 1, 3),
     ("/dev/zero", 1, 5),
     ("/dev/full", 1, 7),
@@ -231,7 +231,12 @@ pub fn process_env(image_env: &[String], plan: &RunPlan) -> Vec<String> {
     env
 }
 
-fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount, PlanError> {
+pub(super) fn mount(
+    dest: &str,
+    typ: &str,
+    source: &str,
+    options: &[&str],
+) -> Result<Mount, PlanError> {
     Ok(MountBuilder::default()
         .destination(dest)
         .typ(typ)
@@ -398,56 +403,6 @@ fn id_mappings(maps: &[IdMapping]) -> Result<Vec<LinuxIdMapping>, PlanError> {
         .collect()
 }
 
-/// `--read-only`: a tmpfs on each of /tmp, /var/tmp and /run that the
-/// user did not mount something on.
-fn read_only_tmpfs_mounts(plan: &RunPlan, taken: &[Mount]) -> Result<Vec<Mount>, PlanError> {
-    if !(plan.security.read_only && plan.security.read_only_tmpfs) {
-        return Ok(Vec::new());
-    }
-    READ_ONLY_TMPFS
-        .iter()
-        .filter(|dest| !taken.iter().any(|m| m.destination() == Path::new(dest)))
-        .map(|dest| {
-            mount(
-                dest,
-                "tmpfs",
-                "tmpfs",
-                &["rw", "nosuid", "nodev", "mode=1777"],
-            )
-        })
-        .collect()
-}
-
-/// Rootless devices are bind mounts of the host's nodes, as podman does
-/// it (mknod is refused in a user namespace); the kernel still checks
-/// the user's own permission on the node when it is opened.
-fn extra_device_mounts(
-    devices: &[DeviceMapping],
-    taken: &[Mount],
-) -> Result<Vec<Mount>, PlanError> {
-    devices
-        .iter()
-        .filter(|d| {
-            !DEFAULT_DEVICES
-                .iter()
-                .any(|(p, _, _)| *p == d.container_path)
-        })
-        .filter(|d| {
-            !taken
-                .iter()
-                .any(|m| m.destination() == Path::new(&d.container_path))
-        })
-        .map(|d| {
-            mount(
-                &d.container_path,
-                "bind",
-                &d.host_path,
-                &["rbind", "nosuid", "noexec"],
-            )
-        })
-        .collect()
-}
-
 /// Builds the runtime spec for one container.
 pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanError> {
     let args = CommandLine::new(image, plan.entrypoint.as_deref(), &plan.command).args()?;
@@ -568,7 +523,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     let mut mounts = system_mounts(plan)?;
     mounts.extend(etc_mounts(&plan.etc_files)?);
     mounts.extend(user_mounts(&plan.mounts, &plan.user, &plan.scratch_dir)?);
-    mounts.extend(read_only_tmpfs_mounts(plan, &mounts)?);
+    mounts.extend(read_only_tmpfs_mounts(&plan.security, &mounts)?);
     if rootless {
         mounts.extend(extra_device_mounts(&plan.security.devices, &mounts)?);
     }
