@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use skiff::engine::attach::attach_connected;
 use skiff::engine::lifecycle::{start_container, start_container_with};
+use skiff::engine::security_options::SecurityRequest;
 use skiff::engine::selection::{AllScope, ContainerSelection};
 use skiff::engine::{
     AttachOptions, ContainerOptions, HealthRequest, RunRequest, attach_container, create_container,
@@ -111,10 +112,35 @@ pub struct ContainerFlags {
     resources: super::resources::ResourceFlags,
     #[command(flatten)]
     process: super::process_flags::ProcessFlags,
-    /// Security options: seccomp=unconfined, seccomp=PROFILE.json,
-    /// no-new-privileges[=true|false]
+    /// Add Linux capabilities (NAME, CAP_NAME or ALL)
+    #[arg(long = "cap-add", value_name = "CAP")]
+    cap_add: Vec<String>,
+    /// Drop Linux capabilities (NAME, CAP_NAME or ALL)
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    cap_drop: Vec<String>,
+    /// Give extended privileges: all capabilities, devices, no masks
+    #[arg(long)]
+    privileged: bool,
+    /// Mount the container's root filesystem read-only
+    #[arg(long = "read-only")]
+    read_only: bool,
+    /// With --read-only: tmpfs on /tmp, /var/tmp and /run (default true)
+    #[arg(long = "read-only-tmpfs", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_name = "BOOL")]
+    read_only_tmpfs: Option<bool>,
+    /// Security options: seccomp=unconfined|PROFILE.json,
+    /// no-new-privileges[=true|false], mask=PATH[:PATH…], unmask=ALL|PATH[:PATH…]
     #[arg(long = "security-opt", value_name = "OPT")]
     security_opt: Vec<String>,
+    /// Add a host device: HOST[:CONTAINER][:PERMISSIONS]
+    #[arg(long, value_name = "HOST[:CONTAINER][:PERMS]")]
+    device: Vec<String>,
+    /// Allow devices in the device cgroup: 'TYPE MAJOR:MINOR ACCESS' (root)
+    #[arg(long = "device-cgroup-rule", value_name = "RULE")]
+    device_cgroup_rule: Vec<String>,
+    /// Add supplementary groups: GID, NAME, or keep-groups
+    #[arg(long = "group-add", value_name = "GROUP")]
+    group_add: Vec<String>,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -240,7 +266,17 @@ fn request(flags: ContainerFlags) -> anyhow::Result<(ContainerOptions, Option<Pa
         labels: flags.label,
         resources: flags.resources.request(),
         process: flags.process.request(),
-        security_opt: flags.security_opt,
+        security: SecurityRequest {
+            cap_add: flags.cap_add,
+            cap_drop: flags.cap_drop,
+            privileged: flags.privileged,
+            read_only: flags.read_only,
+            read_only_tmpfs: flags.read_only_tmpfs,
+            security_opt: flags.security_opt,
+            devices: flags.device,
+            device_cgroup_rules: flags.device_cgroup_rule,
+            group_add: flags.group_add,
+        },
     };
     Ok((ContainerOptions::from_request(&req)?, flags.cidfile))
 }

@@ -5,7 +5,7 @@
 use oci_spec::runtime::Spec;
 
 use super::{EngineError, is_rootless};
-use crate::sandbox::cgroups::{Cgroup, CgroupError, DevicePolicy, HostCgroups, Limits};
+use crate::sandbox::cgroups::{Cgroup, CgroupError, HostCgroups, Limits};
 use crate::state::{ContainerRecord, ContainerStatus};
 
 fn limits_of(spec: &Spec) -> Limits {
@@ -44,7 +44,7 @@ pub(super) fn create_for_run(
     let limits = limits_of(spec);
     // Root containers get docker's device policy; rootless ones need none
     // (their mounts are nodev) and may not set one.
-    let devices = (!is_rootless()).then(DevicePolicy::docker_default);
+    let devices = (!is_rootless()).then(|| crate::sandbox::device_rules::device_policy(spec));
     match Cgroup::create(
         &host_for(record),
         record.config.cgroup_parent.as_deref(),

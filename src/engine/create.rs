@@ -12,6 +12,7 @@ use super::mounts::parse_volume_flag;
 use super::options::{ContainerOptions, HealthOptions};
 use super::pull::image_for_run;
 use super::report::Reporter;
+use super::security_options::{plan_security, security_record};
 use super::signals::{parse_signal, signal_name};
 use super::volumes::prepare_mounts;
 use super::{EngineError, is_rootless};
@@ -20,7 +21,7 @@ use crate::sandbox::cgroups::unified_host;
 use crate::sandbox::spec::{
     CommandLine, EtcFiles, ImageDefaults, MountRequest, RunPlan, build_spec,
 };
-use crate::sandbox::user::{ResolvedUser, resolve_user};
+use crate::sandbox::user::{ResolvedUser, resolve_group, resolve_user};
 use crate::sandbox::userns::{IdMapping, caller_mappings};
 use crate::state::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStore, HealthConfig,
@@ -180,11 +181,18 @@ pub fn create_container(
         .clone()
         .or(image_config.user().clone())
         .unwrap_or_default();
-    let user = resolve_user(
+    let group_file = read_image_file(&image.layer_dirs, "etc/group");
+    let mut user = resolve_user(
         &user_spec,
         read_image_file(&image.layer_dirs, "etc/passwd").as_deref(),
-        read_image_file(&image.layer_dirs, "etc/group").as_deref(),
+        group_file.as_deref(),
     )?;
+    for group in &options.security.group_add {
+        let gid = resolve_group(group, group_file.as_deref())?;
+        if !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
     let id_mappings = if is_rootless() {
         let maps = caller_mappings();
         if let Some(warning) = &maps.warning {
@@ -274,8 +282,13 @@ fn write_container(
         resources: options.limits.clone(),
         cgroup_namespace: !options.cgroups_disabled && unified_host(),
         settings: options.settings.clone(),
-        seccomp: options.security.seccomp_profile(),
-        no_new_privileges: options.security.no_new_privileges,
+        // `--privileged` runs without a filter, as docker's.
+        seccomp: (!options.security.privileged)
+            .then(|| options.seccomp.seccomp_profile())
+            .flatten(),
+        no_new_privileges: options.seccomp.no_new_privileges,
+        privileged: options.security.privileged,
+        security: plan_security(&options.security, is_rootless())?,
     };
     let spec = build_spec(&defaults, &plan)?;
     super::cgroup::check_limits(&spec, options.cgroups_disabled)?;
@@ -311,7 +324,7 @@ fn write_container(
             mounts,
             cgroups_disabled: options.cgroups_disabled,
             cgroup_parent: options.cgroup_parent.clone(),
-            security_opt: options.security.given.clone(),
+            security: security_record(&options.security),
         },
         state: ContainerState::default(),
     };

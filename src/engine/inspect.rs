@@ -176,12 +176,30 @@ fn base_json(dirs: &StorageDirs, record: &ContainerRecord) -> Value {
             "Cgroups": if config.cgroups_disabled { "disabled" } else { "default" },
             "NetworkMode": config.network,
             "Init": config.init,
-            "SecurityOpt": config.security_opt,
             "LogConfig": {
                 "Type": "k8s-file",
                 "Path": paths.log_file(),
                 "Size": config.log_max_size.map(|s| s.to_string()).unwrap_or_default(),
             },
+            "CapAdd": config.security.cap_add,
+            "CapDrop": config.security.cap_drop,
+            "Privileged": config.security.privileged,
+            "ReadonlyRootfs": config.security.read_only,
+            "Devices": config.security.devices.iter().map(|d| device_json(d)).collect::<Vec<_>>(),
+            "SecurityOpt": config.security.security_opt,
+            "DeviceCgroupRules": config.security.device_cgroup_rules,
+            "GroupAdd": config.security.group_add,
         },
+    })
+}
+
+/// A `--device` as docker and podman show it.
+fn device_json(text: &str) -> Value {
+    let mut parts = text.splitn(3, ':');
+    let mut next = || parts.next().unwrap_or_default().to_string();
+    json!({
+        "PathOnHost": next(),
+        "PathInContainer": next(),
+        "CgroupPermissions": next(),
     })
 }

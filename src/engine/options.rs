@@ -18,6 +18,7 @@ use super::mounts::{
 use super::process_options::{ProcessRequest, parse_process_request};
 use super::pull::{PullOptions, PullPolicy};
 use super::resources::{ResourceRequest, cgroups_enabled, check_cgroup_parent, plan_resources};
+use super::security_options::{SecurityOptions, SecurityRequest, parse_security};
 use super::signals::{parse_signal, signal_name};
 use crate::net::NetworkMode;
 use crate::sandbox::settings::ProcessSettings;
@@ -75,8 +76,8 @@ pub struct RunRequest {
     /// `--ulimit`, `--umask`, `--tz`, `--shm-size`, `--sysctl`, `--pid`,
     /// `--ipc`, `--uts`, `--cgroupns` as given.
     pub process: ProcessRequest,
-    /// `--security-opt` values as given.
-    pub security_opt: Vec<String>,
+    /// `--cap-add`, `--privileged`, `--read-only`, `--device`, … as given.
+    pub security: SecurityRequest,
 }
 
 /// A healthcheck as asked for; `None` fields come from the image's
@@ -137,8 +138,11 @@ pub struct ContainerOptions {
     /// rlimits, umask, /dev/shm size, sysctls, time zone, namespaces
     /// shared with the host.
     pub settings: ProcessSettings,
-    /// `--security-opt`: seccomp profile, no_new_privs.
-    pub security: super::security_opts::SecurityOptions,
+    /// `--security-opt seccomp=…`, `no-new-privileges`: the filter and
+    /// no_new_privs.
+    pub seccomp: super::security_opts::SeccompOptions,
+    /// Capabilities, `--privileged`, `--read-only`, masks, devices.
+    pub security: SecurityOptions,
 }
 
 impl ContainerOptions {
@@ -200,7 +204,8 @@ impl ContainerOptions {
             cgroups_disabled: !cgroups_enabled(&req.resources)?,
             cgroup_parent: req.resources.cgroup_parent.clone(),
             settings: parse_process_request(&req.process, req.network.is_private())?,
-            security: super::security_opts::SecurityOptions::parse(&req.security_opt)?,
+            seccomp: super::security_opts::SeccompOptions::parse(&req.security.security_opt)?,
+            security: parse_security(&req.security)?,
         })
     }
 }

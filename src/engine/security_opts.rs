@@ -1,5 +1,7 @@
-//! `--security-opt`: the seccomp profile and no_new_privs, checked and
-//! typed once (part of `ContainerOptions::from_request`).
+//! `--security-opt seccomp=…` and `no-new-privileges`: the seccomp
+//! profile and no_new_privs, checked and typed once (part of
+//! `ContainerOptions::from_request`); `mask=`/`unmask=` belong to
+//! `security_options`, and an unknown key is refused by both alike.
 
 use std::path::Path;
 
@@ -20,7 +22,7 @@ pub enum SeccompChoice {
 
 /// The security options of one container.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SecurityOptions {
+pub struct SeccompOptions {
     /// The values as given, for inspect's `.HostConfig.SecurityOpt`.
     pub given: Vec<String>,
     pub seccomp: SeccompChoice,
@@ -29,9 +31,9 @@ pub struct SecurityOptions {
     pub no_new_privileges: bool,
 }
 
-impl Default for SecurityOptions {
-    fn default() -> SecurityOptions {
-        SecurityOptions {
+impl Default for SeccompOptions {
+    fn default() -> SeccompOptions {
+        SeccompOptions {
             given: Vec::new(),
             seccomp: SeccompChoice::Default,
             no_new_privileges: true,
@@ -39,13 +41,13 @@ impl Default for SecurityOptions {
     }
 }
 
-impl SecurityOptions {
+impl SeccompOptions {
     /// Checks every `--security-opt` value; reads and parses a profile
     /// file, so a bad one fails before anything is created.
-    pub fn parse(values: &[String]) -> Result<SecurityOptions, EngineError> {
-        let mut opts = SecurityOptions {
+    pub fn parse(values: &[String]) -> Result<SeccompOptions, EngineError> {
+        let mut opts = SeccompOptions {
             given: values.to_vec(),
-            ..SecurityOptions::default()
+            ..SeccompOptions::default()
         };
         for value in values {
             // docker also accepts `key:value` (its old syntax).
@@ -60,11 +62,8 @@ impl SecurityOptions {
                 }
                 ("no-new-privileges", None | Some("true")) => opts.no_new_privileges = true,
                 ("no-new-privileges", Some("false")) => opts.no_new_privileges = false,
-                _ => {
-                    return Err(EngineError::Invalid(format!(
-                        "invalid --security-opt \"{value}\": supported are seccomp=unconfined, seccomp=PROFILE.json and no-new-privileges[=true|false]"
-                    )));
-                }
+                ("mask" | "unmask", _) => {}
+                _ => return Err(unknown_security_opt(value)),
             }
         }
         Ok(opts)
@@ -83,6 +82,13 @@ impl SecurityOptions {
     }
 }
 
+/// The one error for a `--security-opt` no part of skiff knows.
+pub fn unknown_security_opt(value: &str) -> EngineError {
+    EngineError::Invalid(format!(
+        "invalid --security-opt \"{value}\": supported are seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges[=true|false], mask=PATHS and unmask=PATHS|ALL"
+    ))
+}
+
 fn read_profile(path: &Path) -> Result<Profile, EngineError> {
     let bad = |problem: String| {
         EngineError::Invalid(format!("seccomp profile {}: {problem}", path.display()))
@@ -95,8 +101,8 @@ fn read_profile(path: &Path) -> Result<Profile, EngineError> {
 mod tests {
     use super::*;
 
-    fn parse(values: &[&str]) -> Result<SecurityOptions, EngineError> {
-        SecurityOptions::parse(&values.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    fn parse(values: &[&str]) -> Result<SeccompOptions, EngineError> {
+        SeccompOptions::parse(&values.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     }
 
     #[test]

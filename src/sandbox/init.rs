@@ -17,6 +17,7 @@ use super::message::{Channel, Message};
 use super::namespaces::bring_loopback_up;
 use super::rootfs::{
     RootfsLayers, bind_devices, mask_paths, mount_layers, mount_one, pivot_into, read_only_paths,
+    remount_read_only,
 };
 
 /// What init needs; built by the parent before clone so the child only
@@ -154,6 +155,15 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
     }
     // 6. Device nodes need the /dev tmpfs mounted in step 5.
     bind_devices(&rootfs, linux.devices().as_deref().unwrap_or_default())?;
+
+    // 6b. `--read-only`: the root mount itself becomes read-only only now,
+    //     after every mount point, /etc file and device node was created
+    //     in it, and before pivot_root, while its path is known. The mounts
+    //     on top (volumes, tmpfs, /dev, /proc) are mounts of their own and
+    //     keep their modes: the remount is not recursive.
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        remount_read_only(&rootfs, nix::mount::MsFlags::empty())?;
+    }
 
     // 7. Switch roots. Masking comes after, so it covers the container's
     //    own /proc and /sys rather than paths on the host.

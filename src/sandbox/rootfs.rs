@@ -287,7 +287,9 @@ pub fn mount_one(rootfs: &Path, m: &Mount) -> Result<(), SetupError> {
         m.destination().display()
     );
     if is_bind {
-        let source_is_file = fs::metadata(&source).map_err(io(what.clone()))?.is_file();
+        // Anything but a directory (a file, a device node) is bound onto a
+        // file.
+        let source_is_file = !fs::metadata(&source).map_err(io(what.clone()))?.is_dir();
         // Before the mount hides what the image has there.
         if extras.copy_up && !source_is_file {
             copy_up(&target, &source)?;
@@ -326,6 +328,12 @@ pub fn mount_one(rootfs: &Path, m: &Mount) -> Result<(), SetupError> {
 pub fn bind_devices(rootfs: &Path, devices: &[LinuxDevice]) -> Result<(), SetupError> {
     for dev in devices {
         let target = rootfs.join(dev.path().strip_prefix("/").unwrap_or(dev.path()));
+        if !host_has_node(dev) {
+            // A root container's `--device HOST:OTHER`: no host node at
+            // the container's path to bind, so make one, as runc does.
+            make_node(&target, dev)?;
+            continue;
+        }
         create_mount_point(&target, true)?;
         mount(
             Some(dev.path()),
@@ -349,6 +357,46 @@ pub fn bind_devices(rootfs: &Path, devices: &[LinuxDevice]) -> Result<(), SetupE
         symlink(target, &path).map_err(io(format!("creating /dev/{link}")))?;
     }
     Ok(())
+}
+
+/// Whether the host has this very device node at the spec's path.
+fn host_has_node(dev: &LinuxDevice) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(meta) = fs::metadata(dev.path()) else {
+        return false;
+    };
+    let kind_matches = match dev.typ() {
+        oci_spec::runtime::LinuxDeviceType::B => meta.file_type().is_block_device(),
+        _ => meta.file_type().is_char_device(),
+    };
+    let rdev = meta.rdev();
+    kind_matches
+        && dev.major() == libc::major(rdev) as i64
+        && dev.minor() == libc::minor(rdev) as i64
+}
+
+fn make_node(target: &Path, dev: &LinuxDevice) -> Result<(), SetupError> {
+    use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+    if let Some(parent) = target.parent() {
+        fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+    }
+    let kind = match dev.typ() {
+        oci_spec::runtime::LinuxDeviceType::B => SFlag::S_IFBLK,
+        _ => SFlag::S_IFCHR,
+    };
+    let mode = Mode::from_bits_truncate(dev.file_mode().unwrap_or(0o666));
+    let _ = fs::remove_file(target);
+    mknod(
+        target,
+        kind,
+        mode,
+        makedev(dev.major() as u64, dev.minor() as u64),
+    )
+    .map_err(sys(format!("creating device {}", dev.path().display())))?;
+    // mknod's mode is cut by the umask.
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(target, fs::Permissions::from_mode(mode.bits()))
+        .map_err(io(format!("setting the mode of {}", dev.path().display())))
 }
 
 /// Makes `rootfs` the root of the mount namespace and drops the old root.

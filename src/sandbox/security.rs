@@ -45,18 +45,20 @@ pub fn apply_identity(process: &Process) -> Result<(), SetupError> {
     nix::sys::prctl::set_keepcaps(true).map_err(sys("keeping capabilities across setuid"))?;
 
     let user = process.user();
-    let groups: Vec<Gid> = user
-        .additional_gids()
-        .iter()
-        .flatten()
-        .map(|g| Gid::from_raw(*g))
-        .collect();
-    match setgroups(&groups) {
-        Ok(()) => {}
-        // A single-ID user namespace denies setgroups; the inherited groups
-        // are unmapped there (they show as nobody) and grant nothing new.
-        Err(nix::Error::EPERM) if setgroups_denied() => {}
-        Err(e) => return Err(sys("setting supplementary groups")(e)),
+    // No list at all (`--group-add keep-groups`): the groups skiff was
+    // started with stay, as crun's keep_original_groups; rootless they
+    // are unmapped in the user namespace (shown as nobody) but the kernel
+    // still grants their access on host files and devices.
+    if let Some(gids) = user.additional_gids() {
+        let groups: Vec<Gid> = gids.iter().map(|g| Gid::from_raw(*g)).collect();
+        match setgroups(&groups) {
+            Ok(()) => {}
+            // A single-ID user namespace denies setgroups; the inherited
+            // groups are unmapped there (they show as nobody) and grant
+            // nothing new.
+            Err(nix::Error::EPERM) if setgroups_denied() => {}
+            Err(e) => return Err(sys("setting supplementary groups")(e)),
+        }
     }
     let gid = Gid::from_raw(user.gid());
     let uid = Uid::from_raw(user.uid());

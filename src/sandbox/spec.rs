@@ -5,11 +5,15 @@
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceBuilder, LinuxDeviceType,
-    LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount,
-    MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Capability, LinuxBuilder, LinuxDeviceBuilder, LinuxDeviceType, LinuxIdMapping,
+    LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder,
+    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
+use super::privileges::{
+    KEEP_GROUPS_ANNOTATION, SecurityPlan, capability_sets, extra_device_mounts,
+    masked_and_read_only, read_only_tmpfs_mounts,
+};
 use super::settings::ProcessSettings;
 use super::user::ResolvedUser;
 use super::userns::IdMapping;
@@ -110,6 +114,12 @@ pub struct RunPlan {
     pub seccomp: Option<super::seccomp::profile::Profile>,
     /// `process.noNewPrivileges`.
     pub no_new_privileges: bool,
+    /// `--privileged`: every capability skiff has, no masked or read-only
+    /// paths, the host's devices, all devices allowed, a writable /sys,
+    /// and no seccomp filter.
+    pub privileged: bool,
+    /// Capabilities, read-only root, masks and devices asked for.
+    pub security: SecurityPlan,
 }
 
 /// docker's default capability set.
@@ -155,7 +165,7 @@ pub const READONLY_PATHS: [&str; 5] = [
 ];
 
 /// Character devices every container gets, bound from the host's nodes.
-const DEFAULT_DEVICES: [(&str, i64, i64); 6] = [
+pub(super) const DEFAULT_DEVICES: [(&str, i64, i64); 6] = [
     ("/dev/null", 1, 3),
     ("/dev/zero", 1, 5),
     ("/dev/full", 1, 7),
@@ -268,20 +278,17 @@ fn system_mounts(plan: &RunPlan) -> Result<Vec<Mount>, PlanError> {
     }
     // Rootless with the host network: sysfs may only be mounted by the
     // owner of the network namespace, so bind the host's instead.
+    // docker leaves /sys (and the cgroup tree) writable when privileged.
+    let ro = if plan.privileged { "rw" } else { "ro" };
     let sys = if plan.id_mappings.is_some() && !plan.private_network {
         mount(
             "/sys",
             "bind",
             "/sys",
-            &["rbind", "nosuid", "noexec", "nodev", "ro"],
+            &["rbind", "nosuid", "noexec", "nodev", ro],
         )?
     } else {
-        mount(
-            "/sys",
-            "sysfs",
-            "sysfs",
-            &["nosuid", "noexec", "nodev", "ro"],
-        )?
+        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", ro])?
     };
     let mut mounts = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
@@ -307,7 +314,7 @@ fn system_mounts(plan: &RunPlan) -> Result<Vec<Mount>, PlanError> {
             "/sys/fs/cgroup",
             "cgroup2",
             "cgroup2",
-            &["ro", "nosuid", "noexec", "nodev"],
+            &[ro, "nosuid", "noexec", "nodev"],
         )?);
     }
     Ok(mounts)
@@ -411,38 +418,41 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     if !cwd.starts_with('/') {
         return Err(PlanError::RelativeWorkdir(cwd));
     }
-    let caps: oci_spec::runtime::Capabilities = DEFAULT_CAPABILITIES.into_iter().collect();
+    let capabilities = capability_sets(&plan.security, plan.privileged, plan.user.uid)?;
     // The filter depends on the bounding set (docker's includes.caps).
+    let bounding: Vec<String> = capabilities
+        .bounding()
+        .iter()
+        .flatten()
+        .map(|c| c.to_string())
+        .collect();
     let seccomp = plan
         .seccomp
         .as_ref()
-        .map(|p| p.resolve(&caps.iter().map(|c| c.to_string()).collect::<Vec<_>>()))
+        .map(|p| p.resolve(&bounding))
         .transpose()?;
-    let user = UserBuilder::default()
+    let mut user = UserBuilder::default()
         .uid(plan.user.uid)
         .gid(plan.user.gid)
-        .additional_gids(plan.user.additional_gids.clone())
         .umask(
             plan.settings
                 .umask
                 .unwrap_or(super::settings::DEFAULT_UMASK),
         )
         .build()?;
+    // `--group-add keep-groups`: no list at all, so no setgroups: the
+    // process keeps the groups it was started with (crun does the same
+    // for the annotation below).
+    if !plan.security.keep_groups {
+        user.set_additional_gids(Some(plan.user.additional_gids.clone()));
+    }
     let process = ProcessBuilder::default()
         .terminal(plan.tty)
         .user(user)
         .args(args)
         .env(process_env(&image.env, plan))
         .cwd(cwd)
-        .capabilities(
-            LinuxCapabilitiesBuilder::default()
-                .bounding(caps.clone())
-                .effective(caps.clone())
-                .permitted(caps)
-                .inheritable(oci_spec::runtime::Capabilities::new())
-                .ambient(oci_spec::runtime::Capabilities::new())
-                .build()?,
-        )
+        .capabilities(capabilities)
         .no_new_privileges(plan.no_new_privileges)
         .rlimits(plan.settings.rlimits()?)
         .build()?;
@@ -461,7 +471,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
         .into_iter()
         .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
         .collect::<Result<Vec<_>, _>>()?;
-    let devices = DEFAULT_DEVICES
+    let mut devices = DEFAULT_DEVICES
         .iter()
         .map(|(path, major, minor)| {
             LinuxDeviceBuilder::default()
@@ -473,14 +483,49 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
                 .build()
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let rootless = plan.id_mappings.is_some();
+    // Root: the extra devices are spec devices (bound or made by init)
+    // and allowed by the device cgroup. Rootless: bind mounts only (see
+    // extra_device_mounts); a user namespace gets no device cgroup.
+    if !rootless {
+        for dev in &plan.security.devices {
+            if !devices
+                .iter()
+                .any(|d| d.path().as_os_str() == dev.container_path.as_str())
+            {
+                devices.push(
+                    LinuxDeviceBuilder::default()
+                        .path(&dev.container_path)
+                        .typ(dev.kind)
+                        .major(dev.major)
+                        .minor(dev.minor)
+                        .file_mode(dev.file_mode)
+                        .uid(0u32)
+                        .gid(0u32)
+                        .build()?,
+                );
+            }
+        }
+    }
+    let (masked, read_only) = masked_and_read_only(&plan.security, plan.privileged);
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
         .devices(devices)
-        .masked_paths(MASKED_PATHS.map(String::from).to_vec())
-        .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
+        .masked_paths(masked)
+        .readonly_paths(read_only)
         .rootfs_propagation("rprivate");
-    if let Some(resources) = &plan.resources {
-        linux = linux.resources(resources.clone());
+    let resources = if rootless {
+        plan.resources.clone()
+    } else {
+        super::device_rules::with_device_rules(
+            plan.resources.clone(),
+            &plan.security.devices,
+            &plan.security.cgroup_rules,
+            plan.privileged,
+        )?
+    };
+    if let Some(resources) = resources {
+        linux = linux.resources(resources);
     }
     if !plan.settings.sysctls.is_empty() {
         linux = linux.sysctl(plan.settings.sysctl_map());
@@ -505,18 +550,33 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
         )?);
     }
     mounts.extend(user_mounts(&plan.mounts, &plan.user, &plan.scratch_dir)?);
+    mounts.extend(read_only_tmpfs_mounts(&plan.security, &mounts)?);
+    if rootless {
+        mounts.extend(extra_device_mounts(&plan.security.devices, &mounts)?);
+    }
     // Parents before children, as docker orders them: a volume on /etc
     // must not hide the /etc/hosts mounted before it (nor copy it up).
     // The sort is stable, so on one path the user's mount, mounted last,
     // wins.
     mounts.sort_by_key(|m| m.destination().components().count());
 
+    let mut annotations = std::collections::HashMap::new();
+    if plan.security.keep_groups {
+        annotations.insert(KEEP_GROUPS_ANNOTATION.to_string(), "1".to_string());
+    }
+    if plan.settings.userns_host {
+        annotations.insert(
+            super::settings::USERNS_ANNOTATION.to_string(),
+            "host".to_string(),
+        );
+    }
     let mut spec = SpecBuilder::default()
         .version("1.0.2")
+        .annotations(annotations)
         .root(
             RootBuilder::default()
                 .path(&plan.rootfs)
-                .readonly(false)
+                .readonly(plan.security.read_only)
                 .build()?,
         )
         .process(process)
@@ -526,15 +586,6 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     // Sharing the host's UTS namespace, the container must not set (the
     // host's) hostname; the builder's default names one, so clear it.
     spec.set_hostname((!plan.settings.host_namespaces.uts).then(|| plan.hostname.clone()));
-    if plan.settings.userns_host {
-        spec.set_annotations(Some(
-            [(
-                super::settings::USERNS_ANNOTATION.to_string(),
-                "host".to_string(),
-            )]
-            .into(),
-        ));
-    }
     Ok(spec)
 }
 

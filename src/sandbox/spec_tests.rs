@@ -48,6 +48,8 @@ fn plan() -> RunPlan {
         resources: None,
         cgroup_namespace: false,
         settings: Default::default(),
+        privileged: false,
+        security: crate::sandbox::privileges::SecurityPlan::default(),
     }
 }
 

@@ -54,6 +54,20 @@ fn group_entries(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
     })
 }
 
+/// A `--group-add` value: a GID, or a group name of the image's
+/// /etc/group.
+pub fn resolve_group(name: &str, group: Option<&str>) -> Result<u32, UserError> {
+    if let Ok(gid) = name.parse::<u32>() {
+        return Ok(gid);
+    }
+    group_entries(group.unwrap_or(""))
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, gid, _)| gid)
+        .ok_or_else(|| UserError::NoSuchGroup {
+            group: name.to_string(),
+        })
+}
+
 /// Resolves `spec` (`""`, `name`, `uid`, `name:group`, `uid:gid`, …).
 /// An empty spec means root. Numeric IDs need no passwd entry; names do.
 pub fn resolve_user(

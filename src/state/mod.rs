@@ -17,7 +17,7 @@ pub use liveness::ProcessIdentity;
 pub use record::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStatus,
     HealthConfig, HealthProbe, HealthState, HealthStatus, MountKind, MountSpec, RestartPolicy,
-    RunExit,
+    RunExit, SecurityRecord,
 };
 pub use volumes::{VolumeRecord, VolumeStore, VolumesLock, is_valid_volume_name};
 

@@ -210,9 +210,33 @@ pub struct ContainerConfig {
     /// `--cgroup-parent`: where its cgroup goes instead of `/skiff`.
     #[serde(default)]
     pub cgroup_parent: Option<String>,
-    /// `--security-opt` values as given (inspect's `SecurityOpt`).
+    /// `--cap-add`, `--cap-drop`, `--privileged`, `--read-only`,
+    /// `--device`, `--security-opt` as inspect shows them.
+    #[serde(default)]
+    pub security: SecurityRecord,
+}
+
+/// The privilege options of a container, podman's spelling.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityRecord {
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    #[serde(default)]
+    pub privileged: bool,
+    #[serde(default)]
+    pub read_only: bool,
+    /// `HOST:CONTAINER:PERMS` per `--device`.
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// `mask=…`, `unmask=…` as given.
     #[serde(default)]
     pub security_opt: Vec<String>,
+    #[serde(default)]
+    pub device_cgroup_rules: Vec<String>,
+    #[serde(default)]
+    pub group_add: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

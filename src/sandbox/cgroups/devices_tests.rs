@@ -49,7 +49,17 @@ fn the_program_agrees_with_the_policy() {
         minor: None,
         access: READ,
     });
-    for policy in [DevicePolicy::docker_default(), extra] {
+    // --privileged: everything of both kinds.
+    let mut all = DevicePolicy::docker_default();
+    for kind in [DeviceKind::Char, DeviceKind::Block] {
+        all.rules.push(DeviceRule {
+            kind,
+            major: None,
+            minor: None,
+            access: ALL_ACCESS,
+        });
+    }
+    for policy in [DevicePolicy::docker_default(), extra, all] {
         let program = compile_v2(&policy);
         for kind in [DeviceKind::Char, DeviceKind::Block] {
             for (major, minor) in [(1, 3), (1, 5), (1, 11), (5, 2), (136, 7), (8, 0), (10, 200)] {

@@ -17,7 +17,7 @@ mod v2;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use devices::{DeviceKind, DevicePolicy, DeviceRule};
+pub use devices::{DeviceKind, DevicePolicy, DeviceRule, MKNOD, READ, WRITE};
 pub use host::{CgroupHost, HostCgroups, unified_host};
 pub use limits::Limits;
 
