@@ -18,6 +18,7 @@ mod registry;
 mod report;
 mod resources;
 mod run;
+mod secrets;
 mod system;
 mod template;
 mod volumes;
@@ -161,6 +162,11 @@ enum Command {
         #[command(subcommand)]
         command: volumes::VolumeCommand,
     },
+    /// Manage secrets
+    Secret {
+        #[command(subcommand)]
+        command: secrets::SecretCommand,
+    },
     /// Run container healthchecks
     Healthcheck {
         #[command(subcommand)]
@@ -293,6 +299,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             dispatch_container(&dirs, command)
         }
         Command::Volume { command } => volumes::dispatch(&dirs, command),
+        Command::Secret { command } => secrets::dispatch(&dirs, command),
         Command::ContainerMonitor(args) => Ok(monitor::monitor(&dirs, args)),
         Command::Healthcheck { command } => monitor::healthcheck(&dirs, command),
         Command::Version(args) => info::version(args).map(|()| 0),

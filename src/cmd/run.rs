@@ -109,6 +109,9 @@ pub struct ContainerFlags {
     pull: super::registry::RunPullFlags,
     #[command(flatten)]
     resources: super::resources::ResourceFlags,
+    /// Give the container a secret: NAME[,type=mount|env][,target=…][,uid=…][,gid=…][,mode=…]
+    #[arg(long = "secret", value_name = "SECRET[,OPT=…]")]
+    secret: Vec<String>,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -233,6 +236,7 @@ fn request(flags: ContainerFlags) -> anyhow::Result<(ContainerOptions, Option<Pa
         init: flags.init,
         labels: flags.label,
         resources: flags.resources.request(),
+        secrets: flags.secret,
     };
     Ok((ContainerOptions::from_request(&req)?, flags.cidfile))
 }

@@ -27,6 +27,14 @@ pub(super) fn skiff_mount_points(record: &ContainerRecord) -> Vec<PathBuf> {
                 .iter()
                 .map(|m| PathBuf::from(&m.destination)),
         )
+        .chain(
+            record
+                .config
+                .secrets
+                .iter()
+                .filter(|s| s.kind == crate::state::SecretKind::Mount)
+                .map(|s| PathBuf::from(&s.target)),
+        )
         .collect()
 }
 

@@ -12,6 +12,7 @@ use super::mounts::parse_volume_flag;
 use super::options::{ContainerOptions, HealthOptions};
 use super::pull::image_for_run;
 use super::report::Reporter;
+use super::secrets::{resolve_secrets, secret_mounts};
 use super::signals::{parse_signal, signal_name};
 use super::volumes::prepare_mounts;
 use super::{EngineError, is_rootless};
@@ -24,7 +25,7 @@ use crate::sandbox::user::{ResolvedUser, resolve_user};
 use crate::sandbox::userns::{IdMapping, caller_mappings};
 use crate::state::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStore, HealthConfig,
-    MountKind, MountSpec, StorageDirs, new_container_id,
+    MountKind, MountSpec, SecretUse, StorageDirs, new_container_id,
 };
 use crate::timestamp::format_rfc3339_nanos;
 
@@ -195,6 +196,8 @@ pub fn create_container(
         None
     };
 
+    // Held until the record that names the secrets is written.
+    let (_secrets_lock, secrets) = resolve_secrets(dirs, &options.secrets)?;
     let mounts = container_mounts(dirs, options, &image)?;
     // Held until the record that names the volumes is written.
     let host_mounts = prepare_mounts(dirs, &mounts)?;
@@ -211,6 +214,7 @@ pub fn create_container(
             healthcheck,
             mounts,
             mount_requests: host_mounts.requests.clone(),
+            secrets,
         },
     );
     if created.is_err() {
@@ -230,6 +234,7 @@ struct NewContainer {
     healthcheck: Option<HealthConfig>,
     mounts: Vec<MountSpec>,
     mount_requests: Vec<MountRequest>,
+    secrets: Vec<SecretUse>,
 }
 
 /// Plans the spec and writes the container's record, spec and
@@ -249,6 +254,7 @@ fn write_container(
         healthcheck,
         mounts,
         mount_requests,
+        secrets,
     } = new;
     let id = new_container_id();
     let hostname = options
@@ -273,6 +279,7 @@ fn write_container(
         scratch_dir: paths.run_dir.join("scratch"),
         resources: options.limits.clone(),
         cgroup_namespace: !options.cgroups_disabled && unified_host(),
+        secrets: secret_mounts(&paths, &secrets),
     };
     let spec = build_spec(&defaults, &plan)?;
     super::cgroup::check_limits(&spec, options.cgroups_disabled)?;
@@ -308,6 +315,7 @@ fn write_container(
             mounts,
             cgroups_disabled: options.cgroups_disabled,
             cgroup_parent: options.cgroup_parent.clone(),
+            secrets,
         },
         state: ContainerState::default(),
     };

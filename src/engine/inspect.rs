@@ -133,6 +133,7 @@ pub fn container_json(dirs: &StorageDirs, record: &ContainerRecord) -> Value {
             "Tty": config.tty,
             "OpenStdin": config.interactive,
             "Healthcheck": healthcheck,
+            "Secrets": super::secrets::secrets_json(&config.secrets),
         },
         "HostConfig": {
             "RestartPolicy": {

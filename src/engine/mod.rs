@@ -32,6 +32,7 @@ mod push;
 mod report;
 pub mod resources;
 mod run;
+pub mod secrets;
 pub mod selection;
 pub mod signals;
 pub mod stats;

@@ -17,6 +17,7 @@ use super::mounts::{
 };
 use super::pull::{PullOptions, PullPolicy};
 use super::resources::{ResourceRequest, cgroups_enabled, check_cgroup_parent, plan_resources};
+use super::secrets::{SecretOption, parse_secret_flag};
 use super::signals::{parse_signal, signal_name};
 use crate::net::NetworkMode;
 use crate::state::{MountSpec, RestartPolicy};
@@ -70,6 +71,8 @@ pub struct RunRequest {
     pub pull_options: PullOptions,
     /// `--memory`, `--cpus`, `--pids-limit`, `--cgroups`, … as given.
     pub resources: ResourceRequest,
+    /// `--secret` values.
+    pub secrets: Vec<String>,
 }
 
 /// A healthcheck as asked for; `None` fields come from the image's
@@ -127,6 +130,8 @@ pub struct ContainerOptions {
     /// `--cgroups=disabled`: no cgroup of its own.
     pub cgroups_disabled: bool,
     pub cgroup_parent: Option<String>,
+    /// `--secret`: which secrets, how (found in the store at create).
+    pub secrets: Vec<SecretOption>,
 }
 
 impl ContainerOptions {
@@ -187,6 +192,11 @@ impl ContainerOptions {
             limits: plan_resources(&req.resources)?,
             cgroups_disabled: !cgroups_enabled(&req.resources)?,
             cgroup_parent: req.resources.cgroup_parent.clone(),
+            secrets: req
+                .secrets
+                .iter()
+                .map(|s| parse_secret_flag(s))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

@@ -101,6 +101,31 @@ pub struct RunPlan {
     /// A cgroup namespace of its own, with its cgroup mounted read-only
     /// at /sys/fs/cgroup (cgroup v2 hosts, as docker does there).
     pub cgroup_namespace: bool,
+    /// `--secret …,type=mount`: files bound read-only; what is in them is
+    /// the engine's business at each start, not the plan's.
+    pub secrets: Vec<SecretMount>,
+}
+
+/// One secret file of a container: `source` (a per-run file under the
+/// runroot) bound read-only at `destination`, given to `uid:gid` by init.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretMount {
+    pub source: PathBuf,
+    pub destination: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+fn secret_mounts(secrets: &[SecretMount]) -> Result<Vec<Mount>, PlanError> {
+    secrets
+        .iter()
+        .map(|s| {
+            check_destination(&s.destination)?;
+            let chown = format!("{CHOWN_OPTION}={}:{}", s.uid, s.gid);
+            let opts = ["rbind", "ro", "nosuid", "nodev", "noexec", chown.as_str()];
+            mount(&s.destination, "bind", &s.source.to_string_lossy(), &opts)
+        })
+        .collect()
 }
 
 /// docker's default capability set.
@@ -476,6 +501,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     let mut mounts = system_mounts(plan)?;
     mounts.extend(etc_mounts(&plan.etc_files)?);
     mounts.extend(user_mounts(&plan.mounts, &plan.user, &plan.scratch_dir)?);
+    mounts.extend(secret_mounts(&plan.secrets)?);
     // Parents before children, as docker orders them: a volume on /etc
     // must not hide the /etc/hosts mounted before it (nor copy it up).
     // The sort is stable, so on one path the user's mount, mounted last,

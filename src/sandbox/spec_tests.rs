@@ -39,6 +39,7 @@ fn plan() -> RunPlan {
         },
         resources: None,
         cgroup_namespace: false,
+        secrets: Vec::new(),
     }
 }
 
@@ -304,4 +305,40 @@ fn parent_mounts_come_before_their_children() {
             .unwrap()
             .contains(&COPY_UP_OPTION.to_string())
     );
+}
+
+#[test]
+fn secrets_are_read_only_binds_owned_as_asked() {
+    let plan = RunPlan {
+        secrets: vec![SecretMount {
+            source: "/run/x/secrets/0".into(),
+            destination: "/run/secrets/pw".into(),
+            uid: 1000,
+            gid: 100,
+        }],
+        ..plan()
+    };
+    let spec = build_spec(&image(), &plan).unwrap();
+    let m = spec
+        .mounts()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|m| m.destination() == std::path::Path::new("/run/secrets/pw"))
+        .expect("secret mount planned");
+    assert_eq!(
+        m.source().as_deref(),
+        Some(std::path::Path::new("/run/x/secrets/0"))
+    );
+    let opts = m.options().clone().unwrap();
+    for o in [
+        "rbind",
+        "ro",
+        "nosuid",
+        "nodev",
+        "noexec",
+        "skiff.chown=1000:100",
+    ] {
+        assert!(opts.iter().any(|x| x == o), "{o} in {opts:?}");
+    }
 }

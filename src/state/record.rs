@@ -210,6 +210,9 @@ pub struct ContainerConfig {
     /// `--cgroup-parent`: where its cgroup goes instead of `/skiff`.
     #[serde(default)]
     pub cgroup_parent: Option<String>,
+    /// `--secret`: which secrets it gets and how, never their values.
+    #[serde(default)]
+    pub secrets: Vec<super::secrets::SecretUse>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
