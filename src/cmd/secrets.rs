@@ -125,7 +125,7 @@ fn labels(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
 fn read_value(args: &CreateArgs) -> anyhow::Result<Vec<u8>> {
     if args.env {
         return std::env::var_os(&args.source)
-            .map(|v| std::os::unix::ffi::OsStringExt::into_vec(v))
+            .map(std::os::unix::ffi::OsStringExt::into_vec)
             .with_context(|| format!("environment variable {} is not set", args.source));
     }
     let mut data = Vec::new();
