@@ -339,6 +339,14 @@ fn bad_secret_options_create_nothing() {
             assert_one_error_mentioning(&out, subject, flag);
             assert_eq!(ctx.run_ok(&["ps", "-aq"]), "", "{flag}: nothing created");
         }
+        if ctx.is_rootless() {
+            // An owner the user's subordinate IDs do not cover.
+            let flag = "pw,uid=4000000000";
+            let out = ctx.run_status(&["run", "--secret", flag, "busybox", "true"]);
+            assert_exit_code(&out, 125, flag);
+            assert_one_error_mentioning(&out, "not mapped", flag);
+            assert_eq!(ctx.run_ok(&["ps", "-aq"]), "", "{flag}: nothing created");
+        }
         let out = ctx.run_stdin(&["secret", "create", "a/b", "-"], b"x");
         assert_exit_code(&out, 125, "bad name");
         assert_one_error_mentioning(&out, "a/b", "bad name");

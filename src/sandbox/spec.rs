@@ -23,6 +23,14 @@ pub enum PlanError {
     RelativeDestination(String),
     #[error("building the runtime spec: {0}")]
     Spec(#[from] oci_spec::OciSpecError),
+    #[error(
+        "secret {destination}: owner {uid}:{gid} is not mapped in the container's user namespace (see /etc/subuid and /etc/subgid)"
+    )]
+    UnmappedSecretOwner {
+        destination: String,
+        uid: u32,
+        gid: u32,
+    },
 }
 
 /// What the image says a container should run, unless overridden.
@@ -116,11 +124,21 @@ pub struct SecretMount {
     pub gid: u32,
 }
 
-fn secret_mounts(secrets: &[SecretMount]) -> Result<Vec<Mount>, PlanError> {
-    secrets
+fn secret_mounts(plan: &RunPlan) -> Result<Vec<Mount>, PlanError> {
+    plan.secrets
         .iter()
         .map(|s| {
             check_destination(&s.destination)?;
+            // Init's chown would fail at every start: refuse at create.
+            if let Some((uids, gids)) = &plan.id_mappings
+                && !(maps_container_id(uids, s.uid) && maps_container_id(gids, s.gid))
+            {
+                return Err(PlanError::UnmappedSecretOwner {
+                    destination: s.destination.clone(),
+                    uid: s.uid,
+                    gid: s.gid,
+                });
+            }
             let chown = format!("{CHOWN_OPTION}={}:{}", s.uid, s.gid);
             let opts = ["rbind", "ro", "nosuid", "nodev", "noexec", chown.as_str()];
             mount(&s.destination, "bind", &s.source.to_string_lossy(), &opts)
@@ -501,7 +519,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     let mut mounts = system_mounts(plan)?;
     mounts.extend(etc_mounts(&plan.etc_files)?);
     mounts.extend(user_mounts(&plan.mounts, &plan.user, &plan.scratch_dir)?);
-    mounts.extend(secret_mounts(&plan.secrets)?);
+    mounts.extend(secret_mounts(plan)?);
     // Parents before children, as docker orders them: a volume on /etc
     // must not hide the /etc/hosts mounted before it (nor copy it up).
     // The sort is stable, so on one path the user's mount, mounted last,

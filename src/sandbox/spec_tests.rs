@@ -342,3 +342,33 @@ fn secrets_are_read_only_binds_owned_as_asked() {
         assert!(opts.iter().any(|x| x == o), "{o} in {opts:?}");
     }
 }
+
+#[test]
+fn a_secret_owner_outside_the_mappings_is_refused() {
+    let plan = RunPlan {
+        secrets: vec![SecretMount {
+            source: "/s".into(),
+            destination: "/run/secrets/pw".into(),
+            uid: 70_000,
+            gid: 0,
+        }],
+        id_mappings: Some((
+            vec![IdMapping {
+                container_id: 0,
+                host_id: 1000,
+                size: 65_536,
+            }],
+            vec![IdMapping {
+                container_id: 0,
+                host_id: 1000,
+                size: 65_536,
+            }],
+        )),
+        ..plan()
+    };
+    let err = build_spec(&image(), &plan).unwrap_err().to_string();
+    assert!(
+        err.contains("70000:0") && err.contains("not mapped"),
+        "{err}"
+    );
+}
