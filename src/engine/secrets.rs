@@ -161,7 +161,11 @@ pub fn resolve_secrets(
             target,
             uid: option.uid.unwrap_or(0),
             gid: option.gid.unwrap_or(0),
-            mode: option.mode.unwrap_or(0o444),
+            // No file for an env secret: podman shows 0 then.
+            mode: match option.kind {
+                SecretKind::Mount => option.mode.unwrap_or(0o444),
+                SecretKind::Env => 0,
+            },
         });
     }
     Ok((Some(lock), uses))
