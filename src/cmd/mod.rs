@@ -163,6 +163,7 @@ enum Command {
         command: volumes::VolumeCommand,
     },
     /// Manage secrets
+    #[command(after_help = examples::SECRET)]
     Secret {
         #[command(subcommand)]
         command: secrets::SecretCommand,
