@@ -305,6 +305,18 @@ fn the_value_stays_out_of_records_inspect_logs_commit_and_export() {
         assert!(exported.len() > 100_000, "a whole filesystem was exported");
         assert!(!contains(&exported, &value), "export has the value");
 
+        // A running container's export leaves the mounted file out too.
+        ctx.run_ok(&[
+            "run", "-d", "--name", "r", "--secret", "pw", "busybox", "sleep", "1000",
+        ]);
+        let tar = ctx.dir.join("r.tar");
+        ctx.run_ok(&["export", "-o", tar.to_str().unwrap(), "r"]);
+        assert!(
+            !contains(&fs::read(&tar).unwrap(), &value),
+            "export of a running container"
+        );
+        ctx.run_ok(&["rm", "-f", "r"]);
+
         // Removing a secret a container names is refused, in any state.
         let out = ctx.run_status(&["secret", "rm", "pw"]);
         assert_exit_code(&out, 125, "secret rm in use");
