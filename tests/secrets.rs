@@ -275,6 +275,15 @@ fn the_value_stays_out_of_records_inspect_logs_commit_and_export() {
             leaked.is_empty(),
             "the value left in the runroot: {leaked:?}"
         );
+        // The record and the spec name the secret (so the walk below saw
+        // them), and hold no value.
+        let naming = files_containing(&ctx.root.join("containers"), "/run/secrets/pw");
+        for file in ["config.json", "state.json"] {
+            assert!(
+                naming.iter().any(|f| f.ends_with(file)),
+                "{file} in {naming:?}"
+            );
+        }
         let leaked = files_containing(&ctx.root.join("containers"), &value);
         assert!(
             leaked.is_empty(),
