@@ -12,7 +12,7 @@ use super::mounts::parse_volume_flag;
 use super::options::{ContainerOptions, HealthOptions};
 use super::pull::image_for_run;
 use super::report::Reporter;
-use super::secrets::{resolve_secrets, secret_mounts};
+use super::secrets::{planned_secrets, resolve_secrets};
 use super::signals::{parse_signal, signal_name};
 use super::volumes::prepare_mounts;
 use super::{EngineError, is_rootless};
@@ -279,7 +279,7 @@ fn write_container(
         scratch_dir: paths.run_dir.join("scratch"),
         resources: options.limits.clone(),
         cgroup_namespace: !options.cgroups_disabled && unified_host(),
-        secrets: secret_mounts(&paths, &secrets),
+        secrets: planned_secrets(&paths, &secrets),
     };
     let spec = build_spec(&defaults, &plan)?;
     super::cgroup::check_limits(&spec, options.cgroups_disabled)?;

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::EngineError;
 use super::lookup::list_containers;
-use crate::sandbox::spec::SecretMount;
+use crate::sandbox::spec::PlannedSecret;
 use crate::state::{
     ContainerPaths, ContainerRecord, MAX_SECRET_SIZE, SecretKind, SecretRecord, SecretStore,
     SecretUse, SecretsLock, StateError, StorageDirs, is_valid_secret_name, new_secret_id,
@@ -176,16 +176,19 @@ fn run_file(paths: &ContainerPaths, index: usize) -> PathBuf {
     paths.run_dir.join("secrets").join(index.to_string())
 }
 
-/// The bind mounts the planned spec gets for the `mount` secrets.
-pub fn secret_mounts(paths: &ContainerPaths, uses: &[SecretUse]) -> Vec<SecretMount> {
+/// What the planned spec gets of the secrets: each named, and for a
+/// `mount` one the per-run file it binds.
+pub fn planned_secrets(paths: &ContainerPaths, uses: &[SecretUse]) -> Vec<PlannedSecret> {
     uses.iter()
         .enumerate()
-        .filter(|(_, u)| u.kind == SecretKind::Mount)
-        .map(|(index, u)| SecretMount {
-            source: run_file(paths, index),
-            destination: u.target.clone(),
+        .map(|(index, u)| PlannedSecret {
+            name: u.name.clone(),
+            id: u.id.clone(),
+            source: (u.kind == SecretKind::Mount).then(|| run_file(paths, index)),
+            target: u.target.clone(),
             uid: u.uid,
             gid: u.gid,
+            mode: u.mode,
         })
         .collect()
 }

@@ -109,42 +109,14 @@ pub struct RunPlan {
     /// A cgroup namespace of its own, with its cgroup mounted read-only
     /// at /sys/fs/cgroup (cgroup v2 hosts, as docker does there).
     pub cgroup_namespace: bool,
-    /// `--secret …,type=mount`: files bound read-only; what is in them is
-    /// the engine's business at each start, not the plan's.
-    pub secrets: Vec<SecretMount>,
+    /// `--secret`: named in annotations, `mount` ones bound read-only;
+    /// the values are the engine's business at each start, not the plan's.
+    pub secrets: Vec<PlannedSecret>,
 }
 
-/// One secret file of a container: `source` (a per-run file under the
-/// runroot) bound read-only at `destination`, given to `uid:gid` by init.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretMount {
-    pub source: PathBuf,
-    pub destination: String,
-    pub uid: u32,
-    pub gid: u32,
-}
-
-fn secret_mounts(plan: &RunPlan) -> Result<Vec<Mount>, PlanError> {
-    plan.secrets
-        .iter()
-        .map(|s| {
-            check_destination(&s.destination)?;
-            // Init's chown would fail at every start: refuse at create.
-            if let Some((uids, gids)) = &plan.id_mappings
-                && !(maps_container_id(uids, s.uid) && maps_container_id(gids, s.gid))
-            {
-                return Err(PlanError::UnmappedSecretOwner {
-                    destination: s.destination.clone(),
-                    uid: s.uid,
-                    gid: s.gid,
-                });
-            }
-            let chown = format!("{CHOWN_OPTION}={}:{}", s.uid, s.gid);
-            let opts = ["rbind", "ro", "nosuid", "nodev", "noexec", chown.as_str()];
-            mount(&s.destination, "bind", &s.source.to_string_lossy(), &opts)
-        })
-        .collect()
-}
+#[path = "spec_secrets.rs"]
+mod secrets;
+pub use secrets::PlannedSecret;
 
 /// docker's default capability set.
 pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
@@ -519,14 +491,14 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     let mut mounts = system_mounts(plan)?;
     mounts.extend(etc_mounts(&plan.etc_files)?);
     mounts.extend(user_mounts(&plan.mounts, &plan.user, &plan.scratch_dir)?);
-    mounts.extend(secret_mounts(plan)?);
+    mounts.extend(secrets::secret_mounts(plan)?);
     // Parents before children, as docker orders them: a volume on /etc
     // must not hide the /etc/hosts mounted before it (nor copy it up).
     // The sort is stable, so on one path the user's mount, mounted last,
     // wins.
     mounts.sort_by_key(|m| m.destination().components().count());
 
-    Ok(SpecBuilder::default()
+    let mut spec = SpecBuilder::default()
         .version("1.0.2")
         .root(
             RootBuilder::default()
@@ -538,7 +510,11 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
         .process(process)
         .mounts(mounts)
         .linux(linux.build()?)
-        .build()?)
+        .build()?;
+    if !plan.secrets.is_empty() {
+        spec.set_annotations(Some(secrets::secret_annotations(&plan.secrets)));
+    }
+    Ok(spec)
 }
 
 #[cfg(test)]

@@ -310,12 +310,26 @@ fn parent_mounts_come_before_their_children() {
 #[test]
 fn secrets_are_read_only_binds_owned_as_asked() {
     let plan = RunPlan {
-        secrets: vec![SecretMount {
-            source: "/run/x/secrets/0".into(),
-            destination: "/run/secrets/pw".into(),
-            uid: 1000,
-            gid: 100,
-        }],
+        secrets: vec![
+            PlannedSecret {
+                name: "pw".into(),
+                id: "0123456789abcdef012345678".into(),
+                source: Some("/run/x/secrets/0".into()),
+                target: "/run/secrets/pw".into(),
+                uid: 1000,
+                gid: 100,
+                mode: 0o400,
+            },
+            PlannedSecret {
+                name: "pw".into(),
+                id: "0123456789abcdef012345678".into(),
+                source: None,
+                target: "DB_PASS".into(),
+                uid: 0,
+                gid: 0,
+                mode: 0,
+            },
+        ],
         ..plan()
     };
     let spec = build_spec(&image(), &plan).unwrap();
@@ -341,16 +355,38 @@ fn secrets_are_read_only_binds_owned_as_asked() {
     ] {
         assert!(opts.iter().any(|x| x == o), "{o} in {opts:?}");
     }
+    // Named in annotations, with no value; the env one has no mount.
+    let notes = spec.annotations().clone().unwrap();
+    assert_eq!(
+        notes["io.skiff.secret.0"],
+        "name=pw,id=0123456789abcdef012345678,type=mount,target=/run/secrets/pw,uid=1000,gid=100,mode=0400"
+    );
+    assert!(notes["io.skiff.secret.1"].contains("type=env,target=DB_PASS"));
+    let secret_sources = spec
+        .mounts()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m.source()
+                .as_deref()
+                .is_some_and(|p| p.starts_with("/run/x/secrets"))
+        })
+        .count();
+    assert_eq!(secret_sources, 1);
 }
 
 #[test]
 fn a_secret_owner_outside_the_mappings_is_refused() {
     let plan = RunPlan {
-        secrets: vec![SecretMount {
-            source: "/s".into(),
-            destination: "/run/secrets/pw".into(),
+        secrets: vec![PlannedSecret {
+            name: "pw".into(),
+            id: "0123456789abcdef012345678".into(),
+            source: Some("/s".into()),
+            target: "/run/secrets/pw".into(),
             uid: 70_000,
             gid: 0,
+            mode: 0o444,
         }],
         id_mappings: Some((
             vec![IdMapping {
