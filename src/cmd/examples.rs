@@ -41,3 +41,11 @@ Examples:
   skiff pull docker.io/library/alpine:3.20
   skiff pull --platform linux/arm64 busybox
   skiff pull --tls-verify=false localhost:5000/app:1";
+
+pub const SECRET: &str = "\
+Examples:
+  echo -n mypassword | skiff secret create db_password -
+  skiff run --rm --secret db_password busybox cat /run/secrets/db_password
+  skiff run --rm --secret db_password,type=env,target=DB_PASS busybox env
+  skiff secret ls
+  skiff secret rm db_password";

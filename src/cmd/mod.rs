@@ -19,6 +19,7 @@ mod registry;
 mod report;
 mod resources;
 mod run;
+mod secrets;
 mod system;
 mod template;
 mod volumes;
@@ -162,6 +163,12 @@ enum Command {
         #[command(subcommand)]
         command: volumes::VolumeCommand,
     },
+    /// Manage secrets
+    #[command(after_help = examples::SECRET)]
+    Secret {
+        #[command(subcommand)]
+        command: secrets::SecretCommand,
+    },
     /// Run container healthchecks
     Healthcheck {
         #[command(subcommand)]
@@ -294,6 +301,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             dispatch_container(&dirs, command)
         }
         Command::Volume { command } => volumes::dispatch(&dirs, command),
+        Command::Secret { command } => secrets::dispatch(&dirs, command),
         Command::ContainerMonitor(args) => Ok(monitor::monitor(&dirs, args)),
         Command::Healthcheck { command } => monitor::healthcheck(&dirs, command),
         Command::Version(args) => info::version(args).map(|()| 0),

@@ -141,6 +141,9 @@ pub struct ContainerFlags {
     /// Add supplementary groups: GID, NAME, or keep-groups
     #[arg(long = "group-add", value_name = "GROUP")]
     group_add: Vec<String>,
+    /// Give the container a secret: NAME[,type=mount|env][,target=…][,uid=…][,gid=…][,mode=…]
+    #[arg(long = "secret", value_name = "SECRET[,OPT=…]")]
+    secret: Vec<String>,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -277,6 +280,7 @@ fn request(flags: ContainerFlags) -> anyhow::Result<(ContainerOptions, Option<Pa
             device_cgroup_rules: flags.device_cgroup_rule,
             group_add: flags.group_add,
         },
+        secrets: flags.secret,
     };
     Ok((ContainerOptions::from_request(&req)?, flags.cidfile))
 }

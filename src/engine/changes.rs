@@ -27,6 +27,14 @@ pub(super) fn skiff_mount_points(record: &ContainerRecord) -> Vec<PathBuf> {
                 .iter()
                 .map(|m| PathBuf::from(&m.destination)),
         )
+        .chain(
+            record
+                .config
+                .secrets
+                .iter()
+                .filter(|s| s.kind == crate::state::SecretKind::Mount)
+                .map(|s| PathBuf::from(&s.target)),
+        )
         .collect()
 }
 
@@ -54,19 +62,22 @@ fn archive_tree(
     builder: &mut tar::Builder<&mut File>,
     dir: &Path,
     root_dev: u64,
+    skip: &[PathBuf],
 ) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
         let meta = std::fs::symlink_metadata(&path)?;
-        if meta.dev() != root_dev {
+        // Other file systems are mounts, not the container's; a secret's
+        // file is skipped by name too, wherever its source lives.
+        if meta.dev() != root_dev || skip.contains(&path) {
             continue;
         }
         let name = path.strip_prefix("/").unwrap_or(&path);
         if meta.is_dir() {
             builder.append_dir(name, &path)?;
-            archive_tree(builder, &path, root_dev)?;
+            archive_tree(builder, &path, root_dev, skip)?;
         } else {
             builder.append_path_with_name(&path, name)?;
         }
@@ -82,6 +93,13 @@ pub fn export_container(
 ) -> Result<(), EngineError> {
     let store = ContainerStore::new(dirs);
     let record = find_container(&store, name)?;
+    let secrets: Vec<PathBuf> = record
+        .config
+        .secrets
+        .iter()
+        .filter(|s| s.kind == crate::state::SecretKind::Mount)
+        .map(|s| Path::new(&s.target).components().collect())
+        .collect();
     let mut tar = super::copy::temp_file()?;
     let mut writer = tar
         .try_clone()
@@ -90,7 +108,7 @@ pub fn export_container(
         let root_dev = std::fs::metadata("/").map_err(|e| e.to_string())?.dev();
         let mut builder = tar::Builder::new(&mut writer);
         builder.follow_symlinks(false);
-        archive_tree(&mut builder, Path::new("/"), root_dev)
+        archive_tree(&mut builder, Path::new("/"), root_dev, &secrets)
             .and_then(|()| builder.finish())
             .map_err(|e| format!("archiving the container's filesystem: {e}"))
     })?;

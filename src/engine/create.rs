@@ -12,6 +12,7 @@ use super::mounts::parse_volume_flag;
 use super::options::{ContainerOptions, HealthOptions};
 use super::pull::image_for_run;
 use super::report::Reporter;
+use super::secrets::{planned_secrets, resolve_secrets};
 use super::security_options::{plan_security, security_record};
 use super::signals::{parse_signal, signal_name};
 use super::volumes::prepare_mounts;
@@ -25,7 +26,7 @@ use crate::sandbox::user::{ResolvedUser, resolve_group, resolve_user};
 use crate::sandbox::userns::{IdMapping, caller_mappings};
 use crate::state::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStore, HealthConfig,
-    MountKind, MountSpec, StorageDirs, new_container_id,
+    MountKind, MountSpec, SecretUse, StorageDirs, new_container_id,
 };
 use crate::timestamp::format_rfc3339_nanos;
 
@@ -203,6 +204,8 @@ pub fn create_container(
         None
     };
 
+    // Held until the record that names the secrets is written.
+    let (_secrets_lock, secrets) = resolve_secrets(dirs, &options.secrets)?;
     let mounts = container_mounts(dirs, options, &image)?;
     // Held until the record that names the volumes is written.
     let host_mounts = prepare_mounts(dirs, &mounts)?;
@@ -219,6 +222,7 @@ pub fn create_container(
             healthcheck,
             mounts,
             mount_requests: host_mounts.requests.clone(),
+            secrets,
         },
     );
     if created.is_err() {
@@ -238,6 +242,7 @@ struct NewContainer {
     healthcheck: Option<HealthConfig>,
     mounts: Vec<MountSpec>,
     mount_requests: Vec<MountRequest>,
+    secrets: Vec<SecretUse>,
 }
 
 /// Plans the spec and writes the container's record, spec and
@@ -257,6 +262,7 @@ fn write_container(
         healthcheck,
         mounts,
         mount_requests,
+        secrets,
     } = new;
     let id = new_container_id();
     let hostname = options
@@ -289,6 +295,7 @@ fn write_container(
         no_new_privileges: options.seccomp.no_new_privileges,
         privileged: options.security.privileged,
         security: plan_security(&options.security, is_rootless())?,
+        secrets: planned_secrets(&paths, &secrets),
     };
     let spec = build_spec(&defaults, &plan)?;
     super::cgroup::check_limits(&spec, options.cgroups_disabled)?;
@@ -325,6 +332,7 @@ fn write_container(
             cgroups_disabled: options.cgroups_disabled,
             cgroup_parent: options.cgroup_parent.clone(),
             security: security_record(&options.security),
+            secrets,
         },
         state: ContainerState::default(),
     };

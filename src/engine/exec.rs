@@ -10,6 +10,7 @@ use super::EngineError;
 use super::input::parse_env_entries;
 use super::launch::LaunchPlan;
 use super::lookup::find_container;
+use super::secrets::with_secret_env;
 use crate::sandbox::cgroups::Cgroup;
 use crate::sandbox::exec::{ExecRequest, exec_in_container};
 use crate::sandbox::foreground::{SignalGuard, terminal_size, wait_foreground};
@@ -79,10 +80,9 @@ pub fn exec_container(
     let plan = LaunchPlan::load(dirs, &record, &store.paths(&record.id))?;
     let mut process: Process = plan.spec.process().clone().unwrap_or_default();
     process.set_args(Some(options.command.clone()));
-    process.set_env(Some(merge_env(
-        process.env().as_deref().unwrap_or_default(),
-        extra_env,
-    )));
+    // `--secret …,type=env`: as in the container's own process.
+    let base = with_secret_env(dirs, &record, process.env().as_deref().unwrap_or_default())?;
+    process.set_env(Some(merge_env(&base, extra_env)));
     if let Some(dir) = &options.workdir {
         process.set_cwd(dir.into());
     }

@@ -15,6 +15,7 @@ use nix::unistd::pipe2;
 use super::EngineError;
 use super::launch::LaunchPlan;
 use super::lookup::find_container;
+use super::secrets::with_secret_env;
 use crate::sandbox::cgroups::Cgroup;
 use crate::sandbox::exec::{ExecRequest, exec_in_container};
 use crate::state::{
@@ -61,6 +62,8 @@ pub fn run_healthcheck(dirs: &StorageDirs, name: &str) -> Result<HealthStatus, E
     let plan = LaunchPlan::load(dirs, &record, &store.paths(&record.id))?;
     let mut process = plan.spec.process().clone().unwrap_or_default();
     process.set_args(Some(test_command(&check.test)?));
+    let env = with_secret_env(dirs, &record, process.env().as_deref().unwrap_or_default())?;
+    process.set_env(Some(env));
     process.set_terminal(Some(false));
 
     let start = SystemTime::now();

@@ -155,6 +155,7 @@ fn base_json(dirs: &StorageDirs, record: &ContainerRecord) -> Value {
             "Tty": config.tty,
             "OpenStdin": config.interactive,
             "Healthcheck": healthcheck,
+            "Secrets": super::secrets::secrets_json(&config.secrets),
         },
         "HostConfig": {
             "RestartPolicy": {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use oci_spec::runtime::Spec;
 
 use super::create::etc_files;
+use super::secrets::prepare_secrets;
 use super::teardown::{RunResources, teardown_run};
 use super::{EngineError, cgroup};
 use crate::layers::Store;
@@ -101,6 +102,7 @@ fn prepare_run_dir(record: &ContainerRecord, paths: &ContainerPaths) -> Result<(
 /// holds until `teardown_run`. The process inherits the caller's
 /// stdin/stdout/stderr unless it has a terminal.
 pub fn launch(
+    dirs: &StorageDirs,
     plan: &LaunchPlan,
     record: &ContainerRecord,
     paths: &ContainerPaths,
@@ -108,11 +110,15 @@ pub fn launch(
 ) -> Result<(StartedContainer, RunResources), EngineError> {
     prepare_run_dir(record, paths)?;
     let seccomp = plan.seccomp()?;
+    // `--secret`: files written and env added now, from the store; the
+    // env'd spec lives only in memory (never config.json).
+    let with_secrets = prepare_secrets(dirs, record, paths, &plan.spec)?;
+    let spec = with_secrets.as_ref().unwrap_or(&plan.spec);
     let resources = RunResources {
-        cgroup: cgroup::create_for_run(record, &plan.spec)?,
+        cgroup: cgroup::create_for_run(record, spec)?,
     };
     let ctx = InitContext {
-        spec: &plan.spec,
+        spec,
         layers: &plan.layers,
         interactive: record.config.interactive,
         winsize,

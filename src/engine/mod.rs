@@ -33,6 +33,7 @@ mod push;
 mod report;
 pub mod resources;
 mod run;
+pub mod secrets;
 pub mod security_options;
 pub mod security_opts;
 pub mod selection;

@@ -18,6 +18,7 @@ use super::mounts::{
 use super::process_options::{ProcessRequest, parse_process_request};
 use super::pull::{PullOptions, PullPolicy};
 use super::resources::{ResourceRequest, cgroups_enabled, check_cgroup_parent, plan_resources};
+use super::secrets::{SecretOption, parse_secret_flag};
 use super::security_options::{SecurityOptions, SecurityRequest, parse_security};
 use super::signals::{parse_signal, signal_name};
 use crate::net::NetworkMode;
@@ -78,6 +79,8 @@ pub struct RunRequest {
     pub process: ProcessRequest,
     /// `--cap-add`, `--privileged`, `--read-only`, `--device`, … as given.
     pub security: SecurityRequest,
+    /// `--secret` values.
+    pub secrets: Vec<String>,
 }
 
 /// A healthcheck as asked for; `None` fields come from the image's
@@ -143,6 +146,8 @@ pub struct ContainerOptions {
     pub seccomp: super::security_opts::SeccompOptions,
     /// Capabilities, `--privileged`, `--read-only`, masks, devices.
     pub security: SecurityOptions,
+    /// `--secret`: which secrets, how (found in the store at create).
+    pub secrets: Vec<SecretOption>,
 }
 
 impl ContainerOptions {
@@ -206,6 +211,11 @@ impl ContainerOptions {
             settings: parse_process_request(&req.process, req.network.is_private())?,
             seccomp: super::security_opts::SeccompOptions::parse(&req.security.security_opt)?,
             security: parse_security(&req.security)?,
+            secrets: req
+                .secrets
+                .iter()
+                .map(|s| parse_secret_flag(s))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

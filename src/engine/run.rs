@@ -120,7 +120,7 @@ fn run_as_parent(
             None
         };
         let signals = SignalGuard::block()?;
-        let (started, run_resources) = launch(&plan, &record, &paths, winsize)?;
+        let (started, run_resources) = launch(dirs, &plan, &record, &paths, winsize)?;
         started.warnings.iter().for_each(|w| reporter.warning(w));
         user_namespace = started.user_namespace;
         resources = run_resources;

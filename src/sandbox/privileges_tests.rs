@@ -154,6 +154,7 @@ fn run_plan(security: SecurityPlan, rootless: bool, privileged: bool) -> RunPlan
         no_new_privileges: true,
         privileged,
         security,
+        secrets: Vec::new(),
     }
 }
 

@@ -28,6 +28,14 @@ pub enum PlanError {
     RelativeDestination(String),
     #[error("building the runtime spec: {0}")]
     Spec(#[from] oci_spec::OciSpecError),
+    #[error(
+        "secret {destination}: owner {uid}:{gid} is not mapped in the container's user namespace (see /etc/subuid and /etc/subgid)"
+    )]
+    UnmappedSecretOwner {
+        destination: String,
+        uid: u32,
+        gid: u32,
+    },
 }
 
 /// What the image says a container should run, unless overridden.
@@ -120,7 +128,14 @@ pub struct RunPlan {
     pub privileged: bool,
     /// Capabilities, read-only root, masks and devices asked for.
     pub security: SecurityPlan,
+    /// `--secret`: named in annotations, `mount` ones bound read-only;
+    /// the values are the engine's business at each start, not the plan's.
+    pub secrets: Vec<PlannedSecret>,
 }
+
+#[path = "spec_secrets.rs"]
+mod secrets;
+pub use secrets::PlannedSecret;
 
 /// docker's default capability set.
 pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
@@ -554,6 +569,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     if rootless {
         mounts.extend(extra_device_mounts(&plan.security.devices, &mounts)?);
     }
+    mounts.extend(secrets::secret_mounts(plan)?);
     // Parents before children, as docker orders them: a volume on /etc
     // must not hide the /etc/hosts mounted before it (nor copy it up).
     // The sort is stable, so on one path the user's mount, mounted last,
@@ -570,6 +586,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
             "host".to_string(),
         );
     }
+    annotations.extend(secrets::secret_annotations(&plan.secrets));
     let mut spec = SpecBuilder::default()
         .version("1.0.2")
         .annotations(annotations)

@@ -50,6 +50,7 @@ fn plan() -> RunPlan {
         settings: Default::default(),
         privileged: false,
         security: crate::sandbox::privileges::SecurityPlan::default(),
+        secrets: Vec::new(),
     }
 }
 
@@ -452,5 +453,107 @@ fn seccomp_filter_follows_the_capability_set_and_can_be_off() {
     assert_eq!(
         spec.process().as_ref().unwrap().no_new_privileges(),
         Some(false)
+    );
+}
+
+#[test]
+fn secrets_are_read_only_binds_owned_as_asked() {
+    let plan = RunPlan {
+        secrets: vec![
+            PlannedSecret {
+                name: "pw".into(),
+                id: "0123456789abcdef012345678".into(),
+                source: Some("/run/x/secrets/0".into()),
+                target: "/run/secrets/pw".into(),
+                uid: 1000,
+                gid: 100,
+                mode: 0o400,
+            },
+            PlannedSecret {
+                name: "pw".into(),
+                id: "0123456789abcdef012345678".into(),
+                source: None,
+                target: "DB_PASS".into(),
+                uid: 0,
+                gid: 0,
+                mode: 0,
+            },
+        ],
+        ..plan()
+    };
+    let spec = build_spec(&image(), &plan).unwrap();
+    let m = spec
+        .mounts()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|m| m.destination() == std::path::Path::new("/run/secrets/pw"))
+        .expect("secret mount planned");
+    assert_eq!(
+        m.source().as_deref(),
+        Some(std::path::Path::new("/run/x/secrets/0"))
+    );
+    let opts = m.options().clone().unwrap();
+    for o in [
+        "rbind",
+        "ro",
+        "nosuid",
+        "nodev",
+        "noexec",
+        "skiff.chown=1000:100",
+    ] {
+        assert!(opts.iter().any(|x| x == o), "{o} in {opts:?}");
+    }
+    // Named in annotations, with no value; the env one has no mount.
+    let notes = spec.annotations().clone().unwrap();
+    assert_eq!(
+        notes["io.skiff.secret.0"],
+        "name=pw,id=0123456789abcdef012345678,type=mount,target=/run/secrets/pw,uid=1000,gid=100,mode=0400"
+    );
+    assert!(notes["io.skiff.secret.1"].contains("type=env,target=DB_PASS"));
+    let secret_sources = spec
+        .mounts()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m.source()
+                .as_deref()
+                .is_some_and(|p| p.starts_with("/run/x/secrets"))
+        })
+        .count();
+    assert_eq!(secret_sources, 1);
+}
+
+#[test]
+fn a_secret_owner_outside_the_mappings_is_refused() {
+    let plan = RunPlan {
+        secrets: vec![PlannedSecret {
+            name: "pw".into(),
+            id: "0123456789abcdef012345678".into(),
+            source: Some("/s".into()),
+            target: "/run/secrets/pw".into(),
+            uid: 70_000,
+            gid: 0,
+            mode: 0o444,
+        }],
+        id_mappings: Some((
+            vec![IdMapping {
+                container_id: 0,
+                host_id: 1000,
+                size: 65_536,
+            }],
+            vec![IdMapping {
+                container_id: 0,
+                host_id: 1000,
+                size: 65_536,
+            }],
+        )),
+        ..plan()
+    };
+    let err = build_spec(&image(), &plan).unwrap_err().to_string();
+    assert!(
+        err.contains("70000:0") && err.contains("not mapped"),
+        "{err}"
     );
 }

@@ -7,6 +7,7 @@ pub mod liveness;
 pub mod log;
 pub mod names;
 mod record;
+mod secrets;
 mod volumes;
 
 use std::path::PathBuf;
@@ -18,6 +19,10 @@ pub use record::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStatus,
     HealthConfig, HealthProbe, HealthState, HealthStatus, MountKind, MountSpec, RestartPolicy,
     RunExit, SecurityRecord,
+};
+pub use secrets::{
+    MAX_SECRET_SIZE, SecretKind, SecretRecord, SecretStore, SecretUse, SecretsLock,
+    is_valid_secret_name, new_secret_id,
 };
 pub use volumes::{VolumeRecord, VolumeStore, VolumesLock, is_valid_volume_name};
 
@@ -46,6 +51,8 @@ pub enum StateError {
         name: String,
         source: serde_json::Error,
     },
+    #[error("no secret with name or id \"{name}\": no such secret")]
+    NoSuchSecret { name: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -214,6 +214,9 @@ pub struct ContainerConfig {
     /// `--device`, `--security-opt` as inspect shows them.
     #[serde(default)]
     pub security: SecurityRecord,
+    /// `--secret`: which secrets it gets and how, never their values.
+    #[serde(default)]
+    pub secrets: Vec<super::secrets::SecretUse>,
 }
 
 /// The privilege options of a container, podman's spelling.

@@ -179,7 +179,7 @@ impl Monitor {
                 streams.stdin = Some(in_write);
             }
         }
-        let started = launch(&self.plan, &self.record, &self.paths, None);
+        let started = launch(&self.dirs, &self.plan, &self.record, &self.paths, None);
         // The monitor keeps no copy of the container's ends: end-of-file on
         // the pipes must mean the container closed them.
         let null: OwnedFd = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
