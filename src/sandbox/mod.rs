@@ -4,6 +4,7 @@
 pub mod cgroups;
 pub mod client_end;
 pub mod command;
+mod command_line;
 mod copy_rootfs;
 pub mod device_rules;
 pub mod enter;

@@ -10,6 +10,7 @@ use oci_spec::runtime::{
     ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
+pub use super::command_line::CommandLine;
 use super::privileges::{
     KEEP_GROUPS_ANNOTATION, SecurityPlan, capability_sets, extra_device_mounts,
     masked_and_read_only, read_only_tmpfs_mounts,
@@ -190,44 +191,6 @@ pub(super) const DEFAULT_DEVICES: [(&str, i64, i64); 6] = [
 ];
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// The two halves of a container's command line, as `inspect` shows
-/// them (`Config.Entrypoint`, `Config.Cmd`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandLine {
-    pub entrypoint: Vec<String>,
-    pub cmd: Vec<String>,
-}
-
-impl CommandLine {
-    /// ENTRYPOINT and CMD as docker combines them: `--entrypoint` replaces
-    /// the image's ENTRYPOINT and drops its CMD; arguments replace CMD.
-    pub fn new(image: &ImageDefaults, entrypoint: Option<&str>, command: &[String]) -> CommandLine {
-        let (entrypoint, default_cmd): (Vec<String>, &[String]) = match entrypoint {
-            Some("") => (Vec::new(), &[]),
-            Some(e) => (vec![e.to_string()], &[]),
-            None => (image.entrypoint.clone(), &image.cmd),
-        };
-        let cmd = if command.is_empty() {
-            default_cmd
-        } else {
-            command
-        };
-        CommandLine {
-            entrypoint,
-            cmd: cmd.to_vec(),
-        }
-    }
-
-    /// The process's arguments; an error when both halves are empty.
-    pub fn args(&self) -> Result<Vec<String>, PlanError> {
-        let args: Vec<String> = self.entrypoint.iter().chain(&self.cmd).cloned().collect();
-        if args.is_empty() {
-            return Err(PlanError::NoCommand);
-        }
-        Ok(args)
-    }
-}
 
 /// Image env, then skiff's defaults where missing, then the user's `-e`s;
 /// a later `K=` wins over an earlier one, order of first appearance kept.
