@@ -23,6 +23,31 @@ impl Table {
     pub fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
+
+    /// Prints the table, without its header line for `--noheading`.
+    pub fn print(&self, noheading: bool) {
+        let text = self.to_string();
+        let body = if noheading {
+            text.split_once('\n').map_or("", |(_, rest)| rest)
+        } else {
+            &text
+        };
+        print!("{body}");
+    }
+}
+
+/// The output flags of an `ls` verb (`volume ls`, `secret ls`).
+#[derive(clap::Args)]
+pub struct ListFlags {
+    /// Go template, `json`, or `table …`
+    #[arg(long, allow_hyphen_values = true)]
+    pub format: Option<String>,
+    /// Print only the names (volume ls) or IDs (secret ls)
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Omit the header
+    #[arg(short, long)]
+    pub noheading: bool,
 }
 
 impl fmt::Display for Table {

@@ -10,7 +10,7 @@ use skiff::engine::secrets::{
 };
 use skiff::state::{MAX_SECRET_SIZE, StorageDirs};
 
-use super::format::{Table, human_age};
+use super::format::{ListFlags, Table, human_age};
 use super::template::{OutputFormat, render_one, render_rows};
 
 #[derive(Subcommand)]
@@ -56,15 +56,8 @@ pub struct LsArgs {
     /// Filter: name=NAME, id=ID
     #[arg(short, long = "filter")]
     filter: Vec<String>,
-    /// Go template, `json`, or `table …`
-    #[arg(long, allow_hyphen_values = true)]
-    format: Option<String>,
-    /// Print only the IDs
-    #[arg(short, long)]
-    quiet: bool,
-    /// Omit the header
-    #[arg(short, long)]
-    noheading: bool,
+    #[command(flatten)]
+    output: ListFlags,
 }
 
 #[derive(Args)]
@@ -185,11 +178,11 @@ fn ls(dirs: &StorageDirs, args: LsArgs) -> anyhow::Result<()> {
         .map(|f| f.parse())
         .collect::<Result<_, _>>()?;
     let rows = list_secrets(dirs, &filters);
-    if args.quiet {
+    if args.output.quiet {
         rows.iter().for_each(|r| println!("{}", r.id));
         return Ok(());
     }
-    if let Some(format) = args.format.as_deref().filter(|f| *f != "table") {
+    if let Some(format) = args.output.format.as_deref().filter(|f| *f != "table") {
         let docs: Vec<serde_json::Value> = rows
             .iter()
             .map(|r| {
@@ -217,13 +210,7 @@ fn ls(dirs: &StorageDirs, args: LsArgs) -> anyhow::Result<()> {
             human_age(&r.updated_at),
         ]);
     }
-    let text = table.to_string();
-    let body = if args.noheading {
-        text.split_once('\n').map_or("", |(_, rest)| rest)
-    } else {
-        &text
-    };
-    print!("{body}");
+    table.print(args.output.noheading);
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use skiff::engine::volumes::{
 };
 use skiff::state::{StateError, StorageDirs, new_container_id};
 
-use super::format::{Table, confirm, human_size};
+use super::format::{ListFlags, Table, confirm, human_size};
 use super::template::{OutputFormat, print_documents, render_rows};
 
 #[derive(Subcommand)]
@@ -55,15 +55,8 @@ pub struct LsArgs {
     /// Filter: name=, label=KEY[=VALUE], dangling=true|false, driver=
     #[arg(short, long = "filter")]
     filter: Vec<String>,
-    /// Go template, `json`, or `table …`
-    #[arg(long, allow_hyphen_values = true)]
-    format: Option<String>,
-    /// Print only the names
-    #[arg(short, long)]
-    quiet: bool,
-    /// Omit the header
-    #[arg(short, long)]
-    noheading: bool,
+    #[command(flatten)]
+    output: ListFlags,
 }
 
 #[derive(Args)]
@@ -167,11 +160,11 @@ fn header(field: &str) -> Option<&'static str> {
 
 fn ls(dirs: &StorageDirs, args: LsArgs) -> anyhow::Result<()> {
     let rows = list_volumes(dirs, &filters(&args.filter)?);
-    if args.quiet {
+    if args.output.quiet {
         rows.iter().for_each(|r| println!("{}", r.record.name));
         return Ok(());
     }
-    if let Some(format) = args.format.as_deref().filter(|f| *f != "table") {
+    if let Some(format) = args.output.format.as_deref().filter(|f| *f != "table") {
         let docs: Vec<serde_json::Value> = rows
             .iter()
             .map(|r| volume_json(dirs, &r.record.name))
@@ -186,13 +179,7 @@ fn ls(dirs: &StorageDirs, args: LsArgs) -> anyhow::Result<()> {
     for row in &rows {
         table.row(vec![row.record.driver.clone(), row.record.name.clone()]);
     }
-    let text = table.to_string();
-    let body = if args.noheading {
-        text.split_once('\n').map_or("", |(_, rest)| rest)
-    } else {
-        &text
-    };
-    print!("{body}");
+    table.print(args.output.noheading);
     Ok(())
 }
 
