@@ -66,9 +66,8 @@ pub fn plan_joins(
     let store = ContainerStore::new(dirs);
     let mut targets: Vec<(JoinKind, ContainerRecord)> = Vec::new();
     for (kind, name) in asked {
-        let record = find_container(&store, &name).map_err(|e| {
-            EngineError::Invalid(format!("{} container:{name}: {e}", kind.flag()))
-        })?;
+        let record = find_container(&store, &name)
+            .map_err(|e| EngineError::Invalid(format!("{} container:{name}: {e}", kind.flag())))?;
         targets.push((kind, record));
     }
     if rootless {

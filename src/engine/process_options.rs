@@ -361,9 +361,8 @@ pub fn host_config_json(spec: &Spec) -> Vec<(&'static str, Value)> {
         } else {
             own
         };
-        kind.and_then(joined).unwrap_or_else(|| {
-            if has(typ) { own } else { "host" }.to_string()
-        })
+        kind.and_then(joined)
+            .unwrap_or_else(|| if has(typ) { own } else { "host" }.to_string())
     };
     let shm_size = mounts
         .iter()
@@ -387,7 +386,11 @@ pub fn host_config_json(spec: &Spec) -> Vec<(&'static str, Value)> {
         ("Sysctls", json!(sysctls)),
         (
             "PidMode",
-            json!(mode(LinuxNamespaceType::Pid, Some(JoinKind::Pid), "private")),
+            json!(mode(
+                LinuxNamespaceType::Pid,
+                Some(JoinKind::Pid),
+                "private"
+            )),
         ),
         (
             "IpcMode",
@@ -399,7 +402,11 @@ pub fn host_config_json(spec: &Spec) -> Vec<(&'static str, Value)> {
         ),
         (
             "UTSMode",
-            json!(mode(LinuxNamespaceType::Uts, Some(JoinKind::Uts), "private")),
+            json!(mode(
+                LinuxNamespaceType::Uts,
+                Some(JoinKind::Uts),
+                "private"
+            )),
         ),
         (
             "CgroupnsMode",

@@ -150,7 +150,10 @@ mod tests {
     fn stored_modes_round_trip_and_unknown_ones_are_errors() {
         for (mode, text) in [
             (NetworkMode::Host, "\"host\""),
-            (NetworkMode::Container("0123ab".into()), "\"container:0123ab\""),
+            (
+                NetworkMode::Container("0123ab".into()),
+                "\"container:0123ab\"",
+            ),
         ] {
             let json = serde_json::to_string(&mode).unwrap();
             assert_eq!(json, text);

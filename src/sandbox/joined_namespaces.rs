@@ -227,13 +227,22 @@ mod tests {
             [(JoinKind::Ipc, "abc".into()), (JoinKind::Pid, "abc".into())]
         );
         let moved = with_current_pids(&spec, &HashMap::from([("abc".to_string(), 42)]));
-        let namespaces = moved.linux().as_ref().unwrap().namespaces().clone().unwrap();
+        let namespaces = moved
+            .linux()
+            .as_ref()
+            .unwrap()
+            .namespaces()
+            .clone()
+            .unwrap();
         assert_eq!(
             namespaces[0].path().as_deref(),
             Some(std::path::Path::new("/proc/42/ns/pid"))
         );
         assert_eq!(namespaces[1].path(), &None, "own namespaces stay own");
-        let options = moved.mounts().as_ref().unwrap()[0].options().clone().unwrap();
+        let options = moved.mounts().as_ref().unwrap()[0]
+            .options()
+            .clone()
+            .unwrap();
         assert_eq!(options, ["rbind", "skiff.mount-ns=/proc/42/ns/mnt"]);
     }
 }

@@ -59,7 +59,10 @@ pub fn open_all_namespaces(pid: i32) -> Result<NamespaceFds, SandboxError> {
         if same_namespace(pid, name) {
             continue;
         }
-        fds.push((open_namespace(Path::new(&format!("/proc/{pid}/ns/{name}")))?, flag));
+        fds.push((
+            open_namespace(Path::new(&format!("/proc/{pid}/ns/{name}")))?,
+            flag,
+        ));
     }
     Ok(fds)
 }
@@ -72,7 +75,11 @@ pub fn open_spec_namespaces(spec: &Spec) -> Result<NamespaceFds, SandboxError> {
         .linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
-        .map(|n| n.iter().filter(|ns| ns.path().is_some()).collect::<Vec<_>>())
+        .map(|n| {
+            n.iter()
+                .filter(|ns| ns.path().is_some())
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     let mut fds = Vec::new();
     for (name, flag) in NAMESPACES {
