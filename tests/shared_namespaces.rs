@@ -81,7 +81,7 @@ fn pid_ipc_and_uts_joins_see_the_other_container() {
             "cat",
             "/proc/1/cmdline",
         ]);
-        assert_eq!(cmdline, "sleep\0300\0");
+        assert_eq!(cmdline, "sleep\x00300\x00");
         assert_eq!(
             namespace_inside(
                 ctx,
@@ -380,7 +380,37 @@ fn the_other_container_must_exist_and_run() {
             namespace_inside(ctx, &["exec", &y], "ipc"),
             namespace_inside(ctx, &["exec", "x"], "ipc")
         );
-        ctx.run_ok(&["rm", "-f", "--depend", "x", "idle"]);
+
+        // Two different containers: as root each namespace is entered
+        // directly; rootless they belong to two user namespaces, and a
+        // process can be in one only.
+        ctx.run_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "b",
+            "--hostname",
+            "bhost",
+            "busybox",
+            "sleep",
+            "300",
+        ]);
+        let args = [
+            "run",
+            "--rm",
+            "--pid",
+            "container:x",
+            "--uts",
+            "container:b",
+            "busybox",
+            "hostname",
+        ];
+        if ctx.is_rootless() {
+            refused(ctx, &args, "only one other container");
+        } else {
+            assert_eq!(ctx.run_ok(&args), "bhost\n");
+        }
+        ctx.run_ok(&["rm", "-f", "--depend", "x", "idle", "b"]);
     });
 }
 
