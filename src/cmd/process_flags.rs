@@ -22,19 +22,19 @@ pub struct ProcessFlags {
     /// Namespaced kernel parameter KEY=VALUE
     #[arg(long)]
     sysctl: Vec<String>,
-    /// PID namespace: private (default) or host
+    /// PID namespace: private (default), host or container:NAME
     #[arg(long)]
     pid: Option<String>,
-    /// IPC namespace: shareable (default), private or host
+    /// IPC namespace: shareable (default), private, none (no /dev/shm), host or container:NAME
     #[arg(long)]
     ipc: Option<String>,
-    /// UTS namespace: private (default) or host
+    /// UTS namespace: private (default), host or container:NAME
     #[arg(long)]
     uts: Option<String>,
     /// cgroup namespace: private (default) or host
     #[arg(long)]
     cgroupns: Option<String>,
-    /// User namespace: host (the default; keep-id, nomap, auto are refused)
+    /// User namespace: host (the default) or container:NAME (keep-id, nomap, auto are refused)
     #[arg(long)]
     userns: Option<String>,
 }

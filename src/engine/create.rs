@@ -9,6 +9,7 @@ use oci_spec::runtime::Spec;
 
 use super::lookup::find_container;
 use super::mounts::parse_volume_flag;
+use super::namespace_joins::{JoinPlan, plan_joins};
 use super::options::{ContainerOptions, HealthOptions};
 use super::pull::image_for_run;
 use super::report::Reporter;
@@ -204,6 +205,7 @@ pub fn create_container(
         None
     };
 
+    let joins = plan_joins(dirs, options, is_rootless())?;
     // Held until the record that names the secrets is written.
     let (_secrets_lock, secrets) = resolve_secrets(dirs, &options.secrets)?;
     let mounts = container_mounts(dirs, options, &image)?;
@@ -223,6 +225,7 @@ pub fn create_container(
             mounts,
             mount_requests: host_mounts.requests.clone(),
             secrets,
+            joins,
         },
     );
     if created.is_err() {
@@ -243,6 +246,7 @@ struct NewContainer {
     mounts: Vec<MountSpec>,
     mount_requests: Vec<MountRequest>,
     secrets: Vec<SecretUse>,
+    joins: JoinPlan,
 }
 
 /// Plans the spec and writes the container's record, spec and
@@ -263,11 +267,13 @@ fn write_container(
         mounts,
         mount_requests,
         secrets,
+        joins,
     } = new;
     let id = new_container_id();
     let hostname = options
         .hostname
         .clone()
+        .or(joins.hostname)
         .unwrap_or_else(|| id[..12].to_string());
     let containers = ContainerStore::new(dirs);
     let paths = containers.paths(&id);
@@ -283,7 +289,8 @@ fn write_container(
         mounts: mount_requests,
         private_network: options.network.is_private(),
         id_mappings,
-        etc_files: etc_files(&paths),
+        // Another container's network comes with its /etc files.
+        etc_files: etc_files(joins.network_paths.as_ref().unwrap_or(&paths)),
         scratch_dir: paths.run_dir.join("scratch"),
         resources: options.limits.clone(),
         cgroup_namespace: !options.cgroups_disabled && unified_host(),
@@ -296,6 +303,7 @@ fn write_container(
         privileged: options.security.privileged,
         security: plan_security(&options.security, is_rootless())?,
         secrets: planned_secrets(&paths, &secrets),
+        joined: joins.joined,
     };
     let spec = build_spec(&defaults, &plan)?;
     super::cgroup::check_limits(&spec, options.cgroups_disabled)?;
@@ -317,7 +325,7 @@ fn write_container(
             workdir: process.cwd().display().to_string(),
             user: user_spec,
             hostname,
-            network: options.network,
+            network: joins.network,
             tty: options.tty,
             interactive: options.interactive,
             auto_remove: options.auto_remove,
@@ -333,6 +341,7 @@ fn write_container(
             cgroup_parent: options.cgroup_parent.clone(),
             security: security_record(&options.security),
             secrets,
+            depends_on: joins.depends_on,
         },
         state: ContainerState::default(),
     };

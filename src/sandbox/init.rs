@@ -177,12 +177,11 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
     read_only_paths(linux.readonly_paths().as_deref().unwrap_or_default())?;
 
     // Only in a UTS namespace of its own: without one this would rename
-    // the host (`--uts host`).
-    let own_uts = linux
-        .namespaces()
-        .iter()
-        .flatten()
-        .any(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::Uts);
+    // the host (`--uts host`) or another container (`--uts container:X`).
+    let own_uts =
+        linux.namespaces().iter().flatten().any(|ns| {
+            ns.typ() == oci_spec::runtime::LinuxNamespaceType::Uts && ns.path().is_none()
+        });
     if let Some(hostname) = spec.hostname().as_ref().filter(|_| own_uts) {
         nix::unistd::sethostname(hostname).map_err(|source| SetupError::Sys {
             what: "setting the hostname".into(),
