@@ -23,6 +23,8 @@ mod secrets;
 mod system;
 mod template;
 mod volumes;
+mod net_flags;
+mod network;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -163,6 +165,11 @@ enum Command {
         #[command(subcommand)]
         command: volumes::VolumeCommand,
     },
+    /// Manage networks
+    Network {
+        #[command(subcommand)]
+        command: network::NetworkCommand,
+    },
     /// Manage secrets
     #[command(after_help = examples::SECRET)]
     Secret {
@@ -301,6 +308,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             dispatch_container(&dirs, command)
         }
         Command::Volume { command } => volumes::dispatch(&dirs, command),
+        Command::Network { command } => network::dispatch(&dirs, command),
         Command::Secret { command } => secrets::dispatch(&dirs, command),
         Command::ContainerMonitor(args) => Ok(monitor::monitor(&dirs, args)),
         Command::Healthcheck { command } => monitor::healthcheck(&dirs, command),

@@ -13,7 +13,6 @@ use skiff::engine::{
     AttachOptions, ContainerOptions, HealthRequest, RunRequest, attach_container, create_container,
     run_container, run_detached,
 };
-use skiff::net::NetworkMode;
 use skiff::state::StorageDirs;
 
 use super::containers::{ENGINE_CODES, each, parse_filters};
@@ -64,9 +63,8 @@ pub struct ContainerFlags {
     /// Mount the volumes and binds of another container: CTR[:ro|rw]
     #[arg(long = "volumes-from", value_name = "CTR[:ro|rw]")]
     volumes_from: Vec<String>,
-    /// Network mode: none (default), host or container:NAME
-    #[arg(long, visible_alias = "net", default_value = "none")]
-    network: NetworkMode,
+    #[command(flatten)]
+    net: super::net_flags::NetFlags,
     /// Restart policy: no, always, on-failure[:N], unless-stopped
     #[arg(long)]
     restart: Option<String>,
@@ -249,7 +247,7 @@ fn request(flags: ContainerFlags) -> anyhow::Result<(ContainerOptions, Option<Pa
         mounts: flags.mount,
         tmpfs: flags.tmpfs,
         volumes_from: flags.volumes_from,
-        network: flags.network,
+        network: flags.net.request(),
         interactive: flags.interactive,
         tty: flags.tty,
         remove: flags.rm,

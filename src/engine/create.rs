@@ -10,6 +10,7 @@ use oci_spec::runtime::Spec;
 use super::lookup::find_container;
 use super::mounts::parse_volume_flag;
 use super::namespace_joins::{JoinPlan, plan_joins};
+use super::net_options::resolve_at_create;
 use super::options::{ContainerOptions, HealthOptions};
 use super::pull::image_for_run;
 use super::report::Reporter;
@@ -206,6 +207,14 @@ pub fn create_container(
     };
 
     let joins = plan_joins(dirs, options, is_rootless())?;
+    let mut net = options.net.clone();
+    resolve_at_create(
+        dirs,
+        &joins.network,
+        &mut net,
+        &image_config.exposed_ports().clone().unwrap_or_default(),
+        options.publish_all,
+    )?;
     // Held until the record that names the secrets is written.
     let (_secrets_lock, secrets) = resolve_secrets(dirs, &options.secrets)?;
     let mounts = container_mounts(dirs, options, &image)?;
@@ -226,6 +235,7 @@ pub fn create_container(
             mount_requests: host_mounts.requests.clone(),
             secrets,
             joins,
+            net,
         },
     );
     if created.is_err() {
@@ -247,6 +257,7 @@ struct NewContainer {
     mount_requests: Vec<MountRequest>,
     secrets: Vec<SecretUse>,
     joins: JoinPlan,
+    net: crate::net::NetworkConfig,
 }
 
 /// Plans the spec and writes the container's record, spec and
@@ -268,6 +279,7 @@ fn write_container(
         mount_requests,
         secrets,
         joins,
+        net,
     } = new;
     let id = new_container_id();
     let hostname = options
@@ -342,6 +354,7 @@ fn write_container(
             security: security_record(&options.security),
             secrets,
             depends_on: joins.depends_on,
+            net,
         },
         state: ContainerState::default(),
     };

@@ -25,6 +25,9 @@ pub mod lookup;
 pub mod monitor;
 pub mod mounts;
 mod namespace_joins;
+pub mod net_options;
+mod network_run;
+pub mod networks;
 mod options;
 pub mod pause;
 mod process_options;
@@ -109,6 +112,11 @@ pub enum EngineError {
         name: String,
         containers: Vec<String>,
     },
+    /// `network rm` of a network containers are on (podman's words).
+    #[error(
+        "\"{name}\" has associated containers with it. Use -f to forcibly delete containers: network is being used"
+    )]
+    NetworkInUse { name: String },
     #[error("timed out waiting for the container")]
     Timeout,
     /// Bad user input caught before anything was changed.

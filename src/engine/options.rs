@@ -21,7 +21,8 @@ use super::resources::{ResourceRequest, cgroups_enabled, check_cgroup_parent, pl
 use super::secrets::{SecretOption, parse_secret_flag};
 use super::security_options::{SecurityOptions, SecurityRequest, parse_security};
 use super::signals::{parse_signal, signal_name};
-use crate::net::NetworkMode;
+use super::net_options::{NetRequest, parse_net_request};
+use crate::net::{NetworkConfig, NetworkMode};
 use crate::sandbox::settings::ProcessSettings;
 use crate::state::{MountSpec, RestartPolicy};
 use crate::timestamp::parse_go_duration;
@@ -57,7 +58,8 @@ pub struct RunRequest {
     pub tmpfs: Vec<String>,
     /// `--volumes-from CONTAINER[:ro|rw]`.
     pub volumes_from: Vec<String>,
-    pub network: NetworkMode,
+    /// `--network`, `-p`, `--dns`, … as given.
+    pub network: NetRequest,
     pub interactive: bool,
     pub tty: bool,
     pub remove: bool,
@@ -121,6 +123,11 @@ pub struct ContainerOptions {
     /// `Some(read_only)` when `:ro`/`:rw` overrides theirs.
     pub volumes_from: Vec<(String, Option<bool>)>,
     pub network: NetworkMode,
+    /// The networks, ports, DNS and hosts flags (`NetworkMode::Bridge`:
+    /// which networks).
+    pub net: NetworkConfig,
+    /// `-P`: publish every exposed port (the image's too) on a free port.
+    pub publish_all: bool,
     pub interactive: bool,
     pub tty: bool,
     /// `--rm`.
@@ -177,8 +184,9 @@ impl ContainerOptions {
             ));
         }
         check_cgroup_parent(&req.resources.cgroup_parent)?;
-        let settings = parse_process_request(&req.process, req.network.is_private())?;
-        check_hostname_is_own(req, &settings)?;
+        let (network, net) = parse_net_request(&req.network)?;
+        let settings = parse_process_request(&req.process, network.is_private())?;
+        check_hostname_is_own(req, &network, &settings)?;
         Ok(ContainerOptions {
             image: req.image.clone(),
             pull: req.pull,
@@ -192,7 +200,9 @@ impl ContainerOptions {
             hostname: req.hostname.clone(),
             mounts,
             volumes_from,
-            network: req.network.clone(),
+            network,
+            net,
+            publish_all: req.network.publish_all,
             interactive: req.interactive,
             tty: req.tty,
             auto_remove: req.remove,
@@ -224,9 +234,13 @@ impl ContainerOptions {
 
 /// A container on another's network or UTS namespace answers to that
 /// one's hostname: `--hostname` is refused there, as docker does.
-fn check_hostname_is_own(req: &RunRequest, settings: &ProcessSettings) -> Result<(), EngineError> {
+fn check_hostname_is_own(
+    req: &RunRequest,
+    network: &NetworkMode,
+    settings: &ProcessSettings,
+) -> Result<(), EngineError> {
     use crate::sandbox::joined_namespaces::JoinKind;
-    let shared = if req.network.container().is_some() {
+    let shared = if network.container().is_some() {
         Some("--network")
     } else {
         settings

@@ -1,17 +1,28 @@
-//! Networking: the modes a container can run in and the name-resolution
-//! files it sees. Until private networks land, the choices are `none` (a
-//! network namespace with only loopback), `host` (the host's stack) and
-//! `container:ID` (another container's network namespace).
+//! Networking: the modes a container can run in, its published ports,
+//! the networks it is on and the name-resolution files it sees.
+
+pub mod config;
+pub mod hosts;
+pub mod pasta;
+pub mod ports;
+pub mod subnet;
 
 use std::fmt;
 use std::str::FromStr;
 
+pub use config::{Attachment, DEFAULT_NETWORK, NetworkConfig, NetworkRequestEntry};
+pub use ports::{PortMapping, Protocol};
+
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
     #[error(
-        "network mode \"{mode}\" is not supported yet: use --network none, host or container:NAME"
+        "network mode \"{mode}\" is not supported: use --network none, host, bridge, pasta, NETWORK or container:NAME"
     )]
     Unsupported { mode: String },
+    #[error("invalid port \"{spec}\": {why}")]
+    InvalidPort { spec: String, why: String },
+    #[error("rootless networking needs pasta (Debian package passt): {0}")]
+    Pasta(String),
 }
 
 /// How a container is attached to the network.
@@ -27,12 +38,18 @@ pub enum NetworkMode {
     /// user gave it until create resolves it, its ID in the record (so a
     /// rename does not break it).
     Container(String),
+    /// Its own network namespace on bridge networks (the record's
+    /// `NetworkConfig::networks`): the default network or user-defined.
+    Bridge,
+    /// Rootless: its own network namespace connected to the host by a
+    /// pasta process of its own (podman 5's rootless default).
+    Pasta,
 }
 
 impl NetworkMode {
     /// Whether the container gets its own network namespace.
     pub fn is_private(&self) -> bool {
-        *self == NetworkMode::None
+        matches!(self, NetworkMode::None | NetworkMode::Bridge | NetworkMode::Pasta)
     }
 
     /// The other container whose network namespace this one enters.
@@ -50,6 +67,8 @@ impl FromStr for NetworkMode {
         match s {
             "none" => Ok(NetworkMode::None),
             "host" => Ok(NetworkMode::Host),
+            "bridge" => Ok(NetworkMode::Bridge),
+            "pasta" => Ok(NetworkMode::Pasta),
             other if other.starts_with("container:") && other.len() > "container:".len() => Ok(
                 NetworkMode::Container(other["container:".len()..].to_string()),
             ),
@@ -81,6 +100,8 @@ impl fmt::Display for NetworkMode {
             NetworkMode::None => f.write_str("none"),
             NetworkMode::Host => f.write_str("host"),
             NetworkMode::Container(id) => write!(f, "container:{id}"),
+            NetworkMode::Bridge => f.write_str("bridge"),
+            NetworkMode::Pasta => f.write_str("pasta"),
         }
     }
 }
@@ -142,8 +163,10 @@ mod tests {
             NetworkMode::Container("db".into())
         );
         assert!("container:".parse::<NetworkMode>().is_err());
-        let err = "bridge".parse::<NetworkMode>().unwrap_err();
-        assert!(err.to_string().contains("\"bridge\" is not supported"));
+        let err = "my_net".parse::<NetworkMode>().unwrap_err();
+        assert!(err.to_string().contains("\"my_net\" is not supported"));
+        assert_eq!("bridge".parse::<NetworkMode>().unwrap(), NetworkMode::Bridge);
+
     }
 
     #[test]

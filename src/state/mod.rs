@@ -6,6 +6,7 @@ mod dirs;
 pub mod liveness;
 pub mod log;
 pub mod names;
+mod networks;
 mod record;
 mod secrets;
 mod volumes;
@@ -19,6 +20,10 @@ pub use record::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStatus,
     HealthConfig, HealthProbe, HealthState, HealthStatus, MountKind, MountSpec, RestartPolicy,
     RunExit, SecurityRecord,
+};
+pub use networks::{
+    DEFAULT_NETWORK_ID, Lease, NetworkRecord, NetworkStore, NetworksLock, is_valid_network_name,
+    pick_address,
 };
 pub use secrets::{
     MAX_SECRET_SIZE, SecretKind, SecretRecord, SecretStore, SecretUse, SecretsLock,
@@ -48,6 +53,13 @@ pub enum StateError {
     InvalidVolumeName { name: String },
     #[error("volume {name}: its record cannot be used: {source}")]
     MalformedVolume {
+        name: String,
+        source: serde_json::Error,
+    },
+    #[error("unable to find network with name or ID {name}: network not found")]
+    NoSuchNetwork { name: String },
+    #[error("network {name}: its record cannot be used: {source}")]
+    MalformedNetwork {
         name: String,
         source: serde_json::Error,
     },

@@ -222,6 +222,9 @@ pub struct ContainerConfig {
     /// be removed while this one exists (`rm --depend` removes it first).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// Networks, published ports, DNS and hosts flags.
+    #[serde(default)]
+    pub net: crate::net::NetworkConfig,
 }
 
 /// The privilege options of a container, podman's spelling.
@@ -296,6 +299,13 @@ pub struct ContainerState {
     /// (`/skiff/<id>`); `None` when it runs without one.
     #[serde(default)]
     pub cgroup_path: Option<String>,
+    /// The run's pasta process (rootless `pasta` mode): ended with the
+    /// run, or by `refresh` after its owner died.
+    #[serde(default)]
+    pub pasta: Option<ProcessIdentity>,
+    /// The run's addresses on its bridge networks.
+    #[serde(default)]
+    pub attachments: Vec<crate::net::Attachment>,
 }
 
 /// How one run of a container ended, as its record keeps it.

@@ -1,0 +1,397 @@
+//! The `network` verbs: create, list, inspect, rm, prune, exists,
+//! connect, disconnect. Records and leases live in `state::NetworkStore`;
+//! bridges and rules are made when a container first joins a network
+//! (`engine/network_run.rs`) and removed with the network.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::SystemTime;
+
+use serde_json::{Value, json};
+
+use super::EngineError;
+use super::label_filter::LabelFilter;
+use super::lookup::{find_container, list_containers};
+use crate::net::subnet::Subnet;
+use crate::net::{NetworkMode, NetworkRequestEntry};
+use crate::state::{
+    ContainerStore, NetworkRecord, NetworkStore, StorageDirs, is_valid_network_name,
+    new_container_id,
+};
+use crate::timestamp::format_rfc3339_nanos;
+
+/// `network create` as asked.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkCreate {
+    pub name: Option<String>,
+    pub driver: Option<String>,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub ip_range: Option<String>,
+    pub internal: bool,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+    /// `--ignore`: an existing network of that name is no error.
+    pub ignore: bool,
+}
+
+fn invalid(text: String) -> EngineError {
+    EngineError::Invalid(text)
+}
+
+/// The bridge's interface name: `skiff-` and 8 hex digits of the ID.
+fn bridge_name(id: &str) -> String {
+    format!("skiff-{}", &id[..8])
+}
+
+/// podman's automatic subnets: 10.89.N.0/24, the first that overlaps no
+/// existing network.
+fn free_subnet(existing: &[NetworkRecord]) -> Result<Subnet, EngineError> {
+    (0..=255u8)
+        .map(|n| Subnet::new(Ipv4Addr::new(10, 89, n, 0), 24))
+        .find(|s| existing.iter().all(|e| !e.subnet.overlaps(s)))
+        .ok_or_else(|| invalid("no free subnet left in 10.89.0.0/16: give --subnet".into()))
+}
+
+/// Checks everything and writes the record; nothing else is created
+/// until a container joins.
+pub fn create_network(dirs: &StorageDirs, req: &NetworkCreate) -> Result<NetworkRecord, EngineError> {
+    if let Some(driver) = req.driver.as_deref().filter(|d| *d != "bridge") {
+        return Err(invalid(format!(
+            "unsupported driver {driver}: skiff has the bridge driver only"
+        )));
+    }
+    if let Some(key) = req.options.keys().next() {
+        return Err(invalid(format!(
+            "unsupported bridge network option {key}"
+        )));
+    }
+    let store = NetworkStore::new(dirs);
+    let lock = store.lock()?;
+    let existing = store.list();
+    let name = match &req.name {
+        Some(name) => name.clone(),
+        None => (1..)
+            .map(|n| format!("podman{n}"))
+            .find(|n| existing.iter().all(|e| &e.name != n))
+            .expect("an unused name"),
+    };
+    if !is_valid_network_name(&name) || name == "bridge" || name == "none" || name == "host" {
+        return Err(invalid(format!(
+            "network name {name} invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]* and not be bridge, host or none"
+        )));
+    }
+    if let Some(network) = existing.iter().find(|e| e.name == name) {
+        if req.ignore {
+            return Ok(network.clone());
+        }
+        return Err(invalid(format!(
+            "network name {name} already used: network already exists"
+        )));
+    }
+    let subnet = match &req.subnet {
+        Some(text) => text
+            .parse::<Subnet>()
+            .map_err(|e| invalid(format!("invalid --subnet: {e}")))?,
+        None => {
+            if req.gateway.is_some() || req.ip_range.is_some() {
+                return Err(invalid(
+                    "--gateway and --ip-range need --subnet".into(),
+                ));
+            }
+            free_subnet(&existing)?
+        }
+    };
+    if let Some(other) = existing.iter().find(|e| e.subnet.overlaps(&subnet)) {
+        return Err(invalid(format!(
+            "subnet {subnet} is already used on the host or by another network: it overlaps {} of network {}",
+            other.subnet, other.name
+        )));
+    }
+    let gateway = match &req.gateway {
+        Some(text) => {
+            let gw: Ipv4Addr = text
+                .parse()
+                .map_err(|_| invalid(format!("invalid --gateway \"{text}\": not an IPv4 address")))?;
+            if !subnet.contains(gw) || gw == subnet.network || gw == subnet.last() {
+                return Err(invalid(format!(
+                    "gateway {gw} is not a host address of subnet {subnet}"
+                )));
+            }
+            gw
+        }
+        None => subnet.first_host(),
+    };
+    let ip_range = match &req.ip_range {
+        Some(text) => {
+            let range: Subnet = text
+                .parse()
+                .map_err(|e| invalid(format!("invalid --ip-range: {e}")))?;
+            if !subnet.contains(range.network) || range.prefix < subnet.prefix {
+                return Err(invalid(format!(
+                    "--ip-range {range} is not inside subnet {subnet}"
+                )));
+            }
+            Some(range)
+        }
+        None => None,
+    };
+    let id = new_container_id();
+    let record = NetworkRecord {
+        name,
+        bridge: bridge_name(&id),
+        id,
+        driver: "bridge".into(),
+        subnet,
+        gateway,
+        ip_range,
+        internal: req.internal,
+        dns_enabled: true,
+        labels: req.labels.clone(),
+        options: req.options.clone(),
+        created: format_rfc3339_nanos(SystemTime::now()),
+    };
+    store.save(&lock, &record)?;
+    Ok(record)
+}
+
+/// `network ls --filter`: `name=`, `id=`, `driver=`, `label=`.
+#[derive(Debug, Clone)]
+pub enum NetworkFilter {
+    Name(String),
+    Id(String),
+    Driver(String),
+    Label(LabelFilter),
+}
+
+impl std::str::FromStr for NetworkFilter {
+    type Err = EngineError;
+    fn from_str(text: &str) -> Result<Self, EngineError> {
+        match text.split_once('=') {
+            Some(("name", v)) => Ok(NetworkFilter::Name(v.into())),
+            Some(("id", v)) => Ok(NetworkFilter::Id(v.into())),
+            Some(("driver", v)) => Ok(NetworkFilter::Driver(v.into())),
+            Some(("label", v)) => Ok(NetworkFilter::Label(LabelFilter::parse(v))),
+            _ => Err(invalid(format!(
+                "invalid network filter \"{text}\": use name=, id=, driver= or label="
+            ))),
+        }
+    }
+}
+
+impl NetworkFilter {
+    fn matches(&self, n: &NetworkRecord) -> bool {
+        match self {
+            NetworkFilter::Name(v) => n.name.contains(v.as_str()),
+            NetworkFilter::Id(v) => n.id.starts_with(v.as_str()),
+            NetworkFilter::Driver(v) => &n.driver == v,
+            NetworkFilter::Label(l) => l.matches(&n.labels),
+        }
+    }
+}
+
+/// Networks matching every filter kind (one of each kind's values).
+pub fn list_networks(dirs: &StorageDirs, filters: &[NetworkFilter]) -> Vec<NetworkRecord> {
+    NetworkStore::new(dirs)
+        .list()
+        .into_iter()
+        .filter(|n| {
+            let kinds = filters.iter().map(std::mem::discriminant);
+            kinds.clone().all(|kind| {
+                filters
+                    .iter()
+                    .filter(|f| std::mem::discriminant(*f) == kind)
+                    .any(|f| f.matches(n))
+            })
+        })
+        .collect()
+}
+
+pub fn network_exists(dirs: &StorageDirs, name: &str) -> bool {
+    NetworkStore::new(dirs).load(name).is_ok()
+}
+
+/// IDs and names of the containers (any state) on a network.
+pub fn network_users(
+    dirs: &StorageDirs,
+    network: &NetworkRecord,
+) -> Result<Vec<(String, String)>, EngineError> {
+    Ok(list_containers(dirs)?
+        .into_iter()
+        .filter(|r| {
+            r.config.network == NetworkMode::Bridge && r.config.net.network(&network.name).is_some()
+        })
+        .map(|r| (r.id.clone(), r.name.clone()))
+        .collect())
+}
+
+/// podman's `network inspect` document.
+pub fn network_json(dirs: &StorageDirs, network: &NetworkRecord) -> Result<Value, EngineError> {
+    let mut containers = serde_json::Map::new();
+    for record in list_containers(dirs)? {
+        for a in record
+            .state
+            .attachments
+            .iter()
+            .filter(|a| a.network == network.name)
+        {
+            containers.insert(
+                record.id.clone(),
+                json!({
+                    "name": record.name,
+                    "interfaces": {
+                        a.interface.clone(): {
+                            "subnets": [{"ipnet": format!("{}/{}", a.address, a.prefix), "gateway": a.gateway.to_string()}],
+                            "mac_address": a.mac,
+                        }
+                    }
+                }),
+            );
+        }
+    }
+    let mut subnet = json!({
+        "subnet": network.subnet.to_string(),
+        "gateway": network.gateway.to_string(),
+    });
+    if let Some(range) = &network.ip_range {
+        subnet["lease_range"] = json!({
+            "start_ip": range.network.to_string(),
+            "end_ip": range.last().to_string(),
+        });
+    }
+    Ok(json!({
+        "name": network.name,
+        "id": network.id,
+        "driver": network.driver,
+        "network_interface": network.bridge,
+        "created": network.created,
+        "subnets": [subnet],
+        "ipv6_enabled": false,
+        "internal": network.internal,
+        "dns_enabled": network.dns_enabled,
+        "labels": network.labels,
+        "options": network.options,
+        "ipam_options": {"driver": "host-local"},
+        "containers": containers,
+    }))
+}
+
+/// `network rm`: refused while containers are on it, unless `force`,
+/// which removes them first (podman's `-f`). Returns the name removed.
+pub fn remove_network(dirs: &StorageDirs, name: &str, force: bool) -> Result<String, EngineError> {
+    let store = NetworkStore::new(dirs);
+    let network = store.load(name)?;
+    if network.is_default() {
+        return Err(invalid(format!(
+            "default network {} cannot be removed",
+            network.name
+        )));
+    }
+    let users = network_users(dirs, &network)?;
+    if !users.is_empty() {
+        if !force {
+            return Err(EngineError::NetworkInUse {
+                name: network.name.clone(),
+            });
+        }
+        for (id, _) in &users {
+            super::lifecycle::remove_container(dirs, id, true)?;
+        }
+    }
+    let lock = store.lock()?;
+    // A container may have joined between the check and the lock.
+    if !network_users(dirs, &network)?.is_empty() {
+        return Err(EngineError::NetworkInUse {
+            name: network.name.clone(),
+        });
+    }
+    super::network_run::remove_network_links(&network);
+    store.remove(&lock, &network.name)?;
+    Ok(network.name)
+}
+
+/// `network prune`: every user-defined network no container is on.
+pub fn prune_networks(
+    dirs: &StorageDirs,
+    filters: &[NetworkFilter],
+) -> Result<Vec<String>, EngineError> {
+    let mut removed = Vec::new();
+    for network in list_networks(dirs, filters) {
+        if network.is_default() || !network_users(dirs, &network)?.is_empty() {
+            continue;
+        }
+        match remove_network(dirs, &network.name, false) {
+            Ok(name) => removed.push(name),
+            Err(EngineError::NetworkInUse { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
+/// `network connect NETWORK CONTAINER`: the container joins the network
+/// at its next start (a running one is refused: skiff has no live attach
+/// yet).
+pub fn connect_container(
+    dirs: &StorageDirs,
+    network: &str,
+    container: &str,
+    entry: NetworkRequestEntry,
+) -> Result<(), EngineError> {
+    let network = NetworkStore::new(dirs).load(network)?;
+    let store = ContainerStore::new(dirs);
+    let id = find_container(&store, container)?.id;
+    let _lock = store.lock(&id)?;
+    let mut record = store.load(&id)?;
+    if record.config.network != NetworkMode::Bridge {
+        return Err(invalid(format!(
+            "container {} is on network mode {}: only containers on bridge networks can be connected",
+            record.name, record.config.network
+        )));
+    }
+    if record.status().is_active() {
+        return Err(EngineError::ContainerRunning(format!(
+            "container {} is running: connect it while it is stopped (live connect is not supported yet)",
+            record.name
+        )));
+    }
+    if record.config.net.network(&network.name).is_some() {
+        return Err(invalid(format!(
+            "container {} is already connected to network {}",
+            record.name, network.name
+        )));
+    }
+    record.config.net.networks.push(NetworkRequestEntry {
+        name: network.name,
+        ..entry
+    });
+    Ok(store.save(&record)?)
+}
+
+/// `network disconnect NETWORK CONTAINER`, for a stopped container.
+pub fn disconnect_container(
+    dirs: &StorageDirs,
+    network: &str,
+    container: &str,
+) -> Result<(), EngineError> {
+    let network = NetworkStore::new(dirs).load(network)?;
+    let store = ContainerStore::new(dirs);
+    let id = find_container(&store, container)?.id;
+    let _lock = store.lock(&id)?;
+    let mut record = store.load(&id)?;
+    if record.status().is_active() {
+        return Err(EngineError::ContainerRunning(format!(
+            "container {} is running: disconnect it while it is stopped (live disconnect is not supported yet)",
+            record.name
+        )));
+    }
+    let before = record.config.net.networks.len();
+    record.config.net.networks.retain(|n| n.name != network.name);
+    if record.config.net.networks.len() == before {
+        return Err(invalid(format!(
+            "container {} is not connected to network {}",
+            record.name, network.name
+        )));
+    }
+    Ok(store.save(&record)?)
+}
