@@ -134,7 +134,14 @@ fn ps_row(record: &ContainerRecord, dirs: &StorageDirs, args: &PsArgs) -> Value 
         "State": record.status().as_str(),
         "Names": record.name,
         "Labels": record.config.labels,
-        "Ports": "",
+        "Ports": record
+            .config
+            .net
+            .ports
+            .iter()
+            .map(|p| p.describe())
+            .collect::<Vec<_>>()
+            .join(", "),
         "Size": size,
         "Pid": record.state.pid.map(|p| p.pid).unwrap_or(0),
         "ExitCode": record.state.exit_code.unwrap_or(0),

@@ -13,6 +13,8 @@ mod images;
 mod info;
 mod logs;
 mod monitor;
+mod net_flags;
+mod network;
 mod process_flags;
 mod processes;
 mod registry;
@@ -23,8 +25,6 @@ mod secrets;
 mod system;
 mod template;
 mod volumes;
-mod net_flags;
-mod network;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -285,8 +285,7 @@ fn rm(dirs: &StorageDirs, args: RmArgs) -> i32 {
 
 fn prune(dirs: &StorageDirs, args: PruneArgs) -> anyhow::Result<()> {
     let filters = filters(&args.filter)?;
-    if !args.force
-        && !confirm("This will remove all networks not used by at least one container.")?
+    if !args.force && !confirm("This will remove all networks not used by at least one container.")?
     {
         return Ok(());
     }

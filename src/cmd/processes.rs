@@ -293,18 +293,37 @@ pub struct PortArgs {
     port: Option<String>,
 }
 
-/// No published ports exist until private networking lands, so there is
-/// nothing to list; asking for one port says so like podman.
+/// podman's `port`: `80/tcp -> 0.0.0.0:8080` per published port, or the
+/// host addresses of one container port.
 pub fn port(dirs: &StorageDirs, args: PortArgs) -> anyhow::Result<i32> {
     let store = ContainerStore::new(dirs);
-    find_container(&store, &args.container)?;
-    if let Some(port) = args.port {
-        let port = if port.contains('/') {
-            port
-        } else {
-            format!("{port}/tcp")
-        };
-        anyhow::bail!("failed to find published port \"{port}\"");
+    let record = find_container(&store, &args.container)?;
+    let ports = &record.config.net.ports;
+    match args.port {
+        None => {
+            for p in ports {
+                println!(
+                    "{} -> {}:{}",
+                    p.container_key(),
+                    p.host_ip_text(),
+                    p.host_port
+                );
+            }
+        }
+        Some(port) => {
+            let key = if port.contains('/') {
+                port
+            } else {
+                format!("{port}/tcp")
+            };
+            let found: Vec<_> = ports.iter().filter(|p| p.container_key() == key).collect();
+            if found.is_empty() {
+                anyhow::bail!("failed to find published port \"{key}\"");
+            }
+            for p in found {
+                println!("{}:{}", p.host_ip_text(), p.host_port);
+            }
+        }
     }
     Ok(0)
 }

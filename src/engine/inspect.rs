@@ -61,6 +61,7 @@ fn mount_json(dirs: &StorageDirs, mount: &MountSpec) -> Value {
 /// podman's `inspect` document for one container.
 pub fn container_json(dirs: &StorageDirs, record: &ContainerRecord) -> Value {
     let mut document = base_json(dirs, record);
+    super::network_inspect::add_network_json(&mut document, record);
     let paths = ContainerStore::new(dirs).paths(&record.id);
     if let Some(spec) = std::fs::read(paths.spec_file())
         .ok()

@@ -9,12 +9,13 @@ use oci_spec::runtime::Spec;
 
 use super::create::etc_files;
 use super::namespace_joins::resolve_at_start;
+use super::network_run::NetworkSteps;
 use super::secrets::prepare_secrets;
 use super::teardown::{RunResources, teardown_run};
 use super::{EngineError, cgroup};
 use crate::layers::Store;
 use crate::net;
-use crate::sandbox::process::{NoParentSteps, StartedContainer, start};
+use crate::sandbox::process::{StartedContainer, start};
 use crate::sandbox::seccomp::SeccompProgram;
 use crate::sandbox::{InitContext, RootfsDriver, RootfsLayers};
 use crate::state::{ContainerPaths, ContainerRecord, StorageDirs};
@@ -92,9 +93,17 @@ fn prepare_run_dir(record: &ContainerRecord, paths: &ContainerPaths) -> Result<(
     let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     write_file(
         &files.hosts,
-        &net::hosts_file(network, hostname, host_hosts.as_deref()),
+        &net::hosts_file(
+            network,
+            hostname,
+            host_hosts.as_deref(),
+            &record.config.net.extra_hosts,
+        ),
     )?;
-    write_file(&files.resolv_conf, &net::resolv_conf(network, &host_resolv))?;
+    write_file(
+        &files.resolv_conf,
+        &net::resolv_conf(network, &host_resolv, &record.config.net),
+    )?;
     write_file(&files.hostname, &format!("{hostname}\n"))
 }
 
@@ -118,9 +127,11 @@ pub fn launch(
     // `container:X` joins: X's current PID in the namespace paths.
     let joined = resolve_at_start(dirs, spec)?;
     let spec = joined.as_ref().unwrap_or(spec);
-    let resources = RunResources {
+    let mut resources = RunResources {
         cgroup: cgroup::create_for_run(record, spec)?,
+        ..RunResources::default()
     };
+    let mut network = NetworkSteps::new(dirs, record, &paths.run_dir, etc_files(paths).hosts);
     let ctx = InitContext {
         spec,
         layers: &plan.layers,
@@ -130,8 +141,11 @@ pub fn launch(
         init_process: record.config.init,
         cgroup: resources.cgroup.as_ref(),
         seccomp: seccomp.as_ref(),
+        wait_for_network: NetworkSteps::works_in_parallel(record),
     };
-    match start(&ctx, &mut NoParentSteps) {
+    let started = start(&ctx, &mut network);
+    resources.network = network.run;
+    match started {
         Ok(started) => Ok((started, resources)),
         Err(e) => {
             teardown_run(resources);

@@ -39,7 +39,7 @@ pub fn refresh(store: &ContainerStore, id: &str) -> Result<ContainerRecord, Engi
     }
     // Removing the cgroup kills whatever is left in it (thawing a paused
     // one).
-    let teardown = teardown_run(RunResources::recorded(&record));
+    let teardown = teardown_run(RunResources::recorded(store.dirs(), &record));
     let exit = RunExit {
         code: UNKNOWN_EXIT_CODE,
         error: Some("the container's monitor ended before the container; exit code unknown".into()),

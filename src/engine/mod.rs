@@ -26,6 +26,8 @@ pub mod monitor;
 pub mod mounts;
 mod namespace_joins;
 pub mod net_options;
+mod network_bridge;
+mod network_inspect;
 mod network_run;
 pub mod networks;
 mod options;

@@ -126,7 +126,11 @@ pub fn parse_net_request(req: &NetRequest) -> Result<(NetworkMode, NetworkConfig
         let first = i == 0;
         config.networks.push(NetworkRequestEntry {
             name: name.clone(),
-            aliases: if first { req.aliases.clone() } else { Vec::new() },
+            aliases: if first {
+                req.aliases.clone()
+            } else {
+                Vec::new()
+            },
             ip: match (&req.ip, first) {
                 (Some(text), true) => Some(text.parse::<Ipv4Addr>().map_err(|_| {
                     invalid(format!("invalid --ip \"{text}\": not an IPv4 address"))
@@ -181,8 +185,9 @@ fn any_free_port(ip: Ipv4Addr, protocol: Protocol) -> Result<u16, EngineError> {
         Protocol::Tcp => TcpListener::bind((ip, 0)).and_then(|l| l.local_addr()),
         Protocol::Udp => UdpSocket::bind((ip, 0)).and_then(|s| s.local_addr()),
     };
-    port.map(|a| a.port())
-        .map_err(EngineError::io(format!("finding a free {protocol} port on {ip}")))
+    port.map(|a| a.port()).map_err(EngineError::io(format!(
+        "finding a free {protocol} port on {ip}"
+    )))
 }
 
 /// Completes the request at create: the networks exist (by name as
@@ -199,18 +204,18 @@ pub fn resolve_at_create(
         let store = NetworkStore::new(dirs);
         for entry in &mut config.networks {
             let network = store.load(&entry.name)?;
-            if !nix::unistd::geteuid().is_root() {
-                return Err(invalid(format!(
-                    "rootless containers cannot join bridge network {} yet: use the default network (pasta) or --network none",
-                    network.name
-                )));
-            }
             if let Some(ip) = entry.ip
                 && (!network.subnet.contains(ip) || ip == network.gateway)
             {
                 return Err(invalid(format!(
                     "--ip {ip} is not a container address of network {} ({})",
                     network.name, network.subnet
+                )));
+            }
+            if !nix::unistd::geteuid().is_root() {
+                return Err(invalid(format!(
+                    "rootless containers cannot join bridge network {} yet: use the default network (pasta) or --network none",
+                    network.name
                 )));
             }
             entry.name = network.name;

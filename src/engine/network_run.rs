@@ -1,6 +1,139 @@
-//! A run's side of networking: addresses, links and hosts files.
+//! A run's side of networking: what `launch` does from outside the
+//! container (`NetworkSteps`, the sandbox's `ParentSteps`) and what
+//! `teardown_run` releases (`NetworkRun`).
+//! - `pasta`: pasta is started on the new namespace in `before_go` and
+//!   configures it while init sets up the root filesystem; init waits for
+//!   `NetworkReady` only right before exec (`network_ready`).
+//! - `bridge`: an address per network from the store's leases, a veth
+//!   pair per network moved into the namespace (`network_bridge`), peers'
+//!   /etc/hosts rewritten under the networks lock.
 
-use crate::state::NetworkRecord;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::net::pasta::{PastaStart, spawn};
+use crate::net::{Attachment, NetworkMode};
+use crate::sandbox::SandboxError;
+use crate::sandbox::process::ParentSteps;
+use crate::state::{ContainerRecord, NetworkRecord, ProcessIdentity, StorageDirs};
+
+/// What one run holds of the network until it ends.
+#[derive(Debug, Default)]
+pub struct NetworkRun {
+    /// The run's pasta (rootless `pasta` mode).
+    pub pasta: Option<ProcessIdentity>,
+    /// Its addresses and links on bridge networks.
+    pub attachments: Vec<Attachment>,
+    /// Where the leases are (`--root`) and whose they are: set when the
+    /// run holds any.
+    pub leases: Option<(StorageDirs, String)>,
+}
+
+impl NetworkRun {
+    /// What the record says a run holds, for a run whose owner died.
+    pub fn recorded(dirs: &StorageDirs, record: &ContainerRecord) -> NetworkRun {
+        NetworkRun {
+            pasta: record.state.pasta,
+            attachments: record.state.attachments.clone(),
+            leases: (!record.state.attachments.is_empty())
+                .then(|| (dirs.clone(), record.id.clone())),
+        }
+    }
+
+    /// Writes what the run holds into the state, so a `refresh` after a
+    /// kill -9 of its owner can release it.
+    pub fn record_into(&self, state: &mut crate::state::ContainerState) {
+        state.pasta = self.pasta;
+        state.attachments = self.attachments.clone();
+    }
+
+    /// Ends the pasta, removes the links, frees the addresses. Best
+    /// effort: nothing here may hide how the container ended.
+    pub fn release(self) {
+        if let Some(pasta) = self.pasta.filter(|p| p.is_alive()) {
+            // pasta ignores SIGTERM; it holds no state worth a graceful end.
+            let _ = kill(Pid::from_raw(pasta.pid), Signal::SIGKILL);
+        }
+        if let Some((dirs, id)) = &self.leases {
+            super::network_bridge::leave(dirs, id, &self.attachments);
+        }
+    }
+}
+
+/// The network side of one start.
+pub struct NetworkSteps<'a> {
+    dirs: &'a StorageDirs,
+    record: &'a ContainerRecord,
+    run_dir: &'a Path,
+    hosts_file: PathBuf,
+    pasta: Option<PastaStart>,
+    /// What the run now holds (also on failure: teardown releases it).
+    pub run: NetworkRun,
+}
+
+impl<'a> NetworkSteps<'a> {
+    pub fn new(
+        dirs: &'a StorageDirs,
+        record: &'a ContainerRecord,
+        run_dir: &'a Path,
+        hosts_file: PathBuf,
+    ) -> NetworkSteps<'a> {
+        NetworkSteps {
+            dirs,
+            record,
+            run_dir,
+            hosts_file,
+            pasta: None,
+            run: NetworkRun::default(),
+        }
+    }
+
+    /// Whether init must wait for `network_ready` before exec.
+    pub fn works_in_parallel(record: &ContainerRecord) -> bool {
+        record.config.network == NetworkMode::Pasta
+    }
+}
+
+fn failed(text: String) -> SandboxError {
+    SandboxError::Setup(text)
+}
+
+impl ParentSteps for NetworkSteps<'_> {
+    fn before_go(&mut self, child: Pid) -> Result<(), SandboxError> {
+        match self.record.config.network {
+            NetworkMode::Pasta => {
+                let pasta = spawn(child.as_raw(), &self.record.config.net.ports, self.run_dir)
+                    .map_err(|e| failed(e.to_string()))?;
+                self.pasta = Some(pasta);
+            }
+            NetworkMode::Bridge => {
+                self.run.leases = Some((self.dirs.clone(), self.record.id.clone()));
+                super::network_bridge::join(
+                    self.dirs,
+                    self.record,
+                    child.as_raw(),
+                    &self.hosts_file,
+                    &mut self.run.attachments,
+                )
+                .map_err(|e| failed(e.to_string()))?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn network_ready(&mut self) -> Result<(), SandboxError> {
+        if let Some(pasta) = self.pasta.take() {
+            let pid = pasta.wait_ready().map_err(|e| failed(e.to_string()))?;
+            self.run.pasta = ProcessIdentity::of(pid);
+        }
+        Ok(())
+    }
+}
 
 /// Removes the network's bridge and rules, if any exist (best effort).
-pub fn remove_network_links(_network: &NetworkRecord) {}
+pub fn remove_network_links(network: &NetworkRecord) {
+    super::network_bridge::remove_links(network);
+}

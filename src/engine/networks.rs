@@ -55,16 +55,17 @@ fn free_subnet(existing: &[NetworkRecord]) -> Result<Subnet, EngineError> {
 
 /// Checks everything and writes the record; nothing else is created
 /// until a container joins.
-pub fn create_network(dirs: &StorageDirs, req: &NetworkCreate) -> Result<NetworkRecord, EngineError> {
+pub fn create_network(
+    dirs: &StorageDirs,
+    req: &NetworkCreate,
+) -> Result<NetworkRecord, EngineError> {
     if let Some(driver) = req.driver.as_deref().filter(|d| *d != "bridge") {
         return Err(invalid(format!(
             "unsupported driver {driver}: skiff has the bridge driver only"
         )));
     }
     if let Some(key) = req.options.keys().next() {
-        return Err(invalid(format!(
-            "unsupported bridge network option {key}"
-        )));
+        return Err(invalid(format!("unsupported bridge network option {key}")));
     }
     let store = NetworkStore::new(dirs);
     let lock = store.lock()?;
@@ -95,9 +96,7 @@ pub fn create_network(dirs: &StorageDirs, req: &NetworkCreate) -> Result<Network
             .map_err(|e| invalid(format!("invalid --subnet: {e}")))?,
         None => {
             if req.gateway.is_some() || req.ip_range.is_some() {
-                return Err(invalid(
-                    "--gateway and --ip-range need --subnet".into(),
-                ));
+                return Err(invalid("--gateway and --ip-range need --subnet".into()));
             }
             free_subnet(&existing)?
         }
@@ -110,9 +109,9 @@ pub fn create_network(dirs: &StorageDirs, req: &NetworkCreate) -> Result<Network
     }
     let gateway = match &req.gateway {
         Some(text) => {
-            let gw: Ipv4Addr = text
-                .parse()
-                .map_err(|_| invalid(format!("invalid --gateway \"{text}\": not an IPv4 address")))?;
+            let gw: Ipv4Addr = text.parse().map_err(|_| {
+                invalid(format!("invalid --gateway \"{text}\": not an IPv4 address"))
+            })?;
             if !subnet.contains(gw) || gw == subnet.network || gw == subnet.last() {
                 return Err(invalid(format!(
                     "gateway {gw} is not a host address of subnet {subnet}"
@@ -386,7 +385,11 @@ pub fn disconnect_container(
         )));
     }
     let before = record.config.net.networks.len();
-    record.config.net.networks.retain(|n| n.name != network.name);
+    record
+        .config
+        .net
+        .networks
+        .retain(|n| n.name != network.name);
     if record.config.net.networks.len() == before {
         return Err(invalid(format!(
             "container {} is not connected to network {}",

@@ -15,13 +15,13 @@ use super::input::parse_env_entries;
 use super::mounts::{
     check_distinct_destinations, parse_mount_flag, parse_tmpfs_flag, parse_volume_flag,
 };
+use super::net_options::{NetRequest, parse_net_request};
 use super::process_options::{ProcessRequest, parse_process_request};
 use super::pull::{PullOptions, PullPolicy};
 use super::resources::{ResourceRequest, cgroups_enabled, check_cgroup_parent, plan_resources};
 use super::secrets::{SecretOption, parse_secret_flag};
 use super::security_options::{SecurityOptions, SecurityRequest, parse_security};
 use super::signals::{parse_signal, signal_name};
-use super::net_options::{NetRequest, parse_net_request};
 use crate::net::{NetworkConfig, NetworkMode};
 use crate::sandbox::settings::ProcessSettings;
 use crate::state::{MountSpec, RestartPolicy};

@@ -17,7 +17,6 @@ use super::options::ContainerOptions;
 use super::report::Reporter;
 use super::teardown::{RunResources, retire_container, teardown_run};
 use crate::sandbox::SandboxError;
-use crate::sandbox::cgroups::Cgroup;
 use crate::sandbox::foreground::{SignalGuard, terminal_size, wait_foreground};
 use crate::state::{
     ContainerRecord, ContainerStatus, ContainerStore, ProcessIdentity, RestartPolicy, RunExit,
@@ -83,13 +82,13 @@ fn record_running(
     store: &ContainerStore,
     record: &mut ContainerRecord,
     pid: nix::unistd::Pid,
-    cgroup: Option<&Cgroup>,
+    resources: &RunResources,
 ) -> Result<(), EngineError> {
     let _lock = store.lock(&record.id)?;
     let state = &mut record.state;
     state.status = Some(ContainerStatus::Running);
     state.pid = identity_of(pid);
-    state.cgroup_path = cgroup.map(Cgroup::path);
+    resources.record_into(state);
     state.monitor = Some(ProcessIdentity::current());
     state.started_at = Some(format_rfc3339_nanos(SystemTime::now()));
     store.save(record)?;
@@ -124,7 +123,7 @@ fn run_as_parent(
         started.warnings.iter().for_each(|w| reporter.warning(w));
         user_namespace = started.user_namespace;
         resources = run_resources;
-        record_running(&store, &mut record, started.pid, resources.cgroup.as_ref())?;
+        record_running(&store, &mut record, started.pid, &resources)?;
         wait_foreground(
             started.pid,
             &signals,

@@ -10,9 +10,12 @@ use std::os::fd::OwnedFd;
 use super::EngineError;
 use super::cgroup;
 use super::cleanup::remove_tree;
+use super::network_run::NetworkRun;
 use super::volumes::remove_anonymous_volumes;
 use crate::sandbox::cgroups::Cgroup;
-use crate::state::{ContainerPaths, ContainerRecord, ContainerStore, RunExit};
+use crate::state::{
+    ContainerPaths, ContainerRecord, ContainerState, ContainerStore, RunExit, StorageDirs,
+};
 
 /// What one run of a container holds on the host until its PID 1 is
 /// reaped.
@@ -20,15 +23,25 @@ use crate::state::{ContainerPaths, ContainerRecord, ContainerStore, RunExit};
 pub struct RunResources {
     /// The run's own cgroup; `None` when it runs without one.
     pub cgroup: Option<Cgroup>,
+    /// Its pasta, addresses, links and rules.
+    pub network: NetworkRun,
 }
 
 impl RunResources {
     /// What the record says a run holds: for a run whose owner (monitor
     /// or foreground `skiff run`) died without releasing it.
-    pub fn recorded(record: &ContainerRecord) -> RunResources {
+    pub fn recorded(dirs: &StorageDirs, record: &ContainerRecord) -> RunResources {
         RunResources {
             cgroup: record.state.cgroup_path.as_deref().and_then(Cgroup::open),
+            network: NetworkRun::recorded(dirs, record),
         }
+    }
+
+    /// Writes what the run holds into its state (the record a `refresh`
+    /// reads if the run's owner dies).
+    pub fn record_into(&self, state: &mut ContainerState) {
+        state.cgroup_path = self.cgroup.as_ref().map(Cgroup::path);
+        self.network.record_into(state);
     }
 }
 
@@ -41,9 +54,11 @@ pub struct RunTeardown {
 /// Releases everything one run held. Best effort: a resource that cannot
 /// be released must not hide how the container ended.
 pub fn teardown_run(resources: RunResources) -> RunTeardown {
-    RunTeardown {
-        oom_killed: cgroup::release(resources.cgroup.as_ref()),
-    }
+    // The cgroup first: removing it ends whatever is left of the
+    // container, which then no longer uses its network.
+    let oom_killed = cgroup::release(resources.cgroup.as_ref());
+    resources.network.release();
+    RunTeardown { oom_killed }
 }
 
 /// A container's run ended for good (no restart follows): writes the exit

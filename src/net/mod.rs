@@ -49,7 +49,10 @@ pub enum NetworkMode {
 impl NetworkMode {
     /// Whether the container gets its own network namespace.
     pub fn is_private(&self) -> bool {
-        matches!(self, NetworkMode::None | NetworkMode::Bridge | NetworkMode::Pasta)
+        matches!(
+            self,
+            NetworkMode::None | NetworkMode::Bridge | NetworkMode::Pasta
+        )
     }
 
     /// The other container whose network namespace this one enters.
@@ -109,7 +112,12 @@ impl fmt::Display for NetworkMode {
 /// `/etc/hosts` for a container: loopback names plus its own hostname.
 /// With the host network the host's own file is used as the base, as docker
 /// does, so host names keep resolving.
-pub fn hosts_file(mode: &NetworkMode, hostname: &str, host_hosts: Option<&str>) -> String {
+pub fn hosts_file(
+    mode: &NetworkMode,
+    hostname: &str,
+    host_hosts: Option<&str>,
+    extra_hosts: &[(String, String)],
+) -> String {
     let mut text = String::new();
     match (mode, host_hosts) {
         (NetworkMode::Host, Some(host)) => {
@@ -124,15 +132,35 @@ pub fn hosts_file(mode: &NetworkMode, hostname: &str, host_hosts: Option<&str>) 
         }
     }
     text.push_str(&format!("127.0.1.1\t{hostname}\n"));
+    for (name, address) in extra_hosts {
+        text.push_str(&format!("{address}\t{name}\n"));
+    }
     text
 }
 
 /// `/etc/resolv.conf` for a container: the host's, minus loopback
 /// nameservers when the container has its own network namespace (they would
 /// point at the container's own loopback, where nothing listens).
-pub fn resolv_conf(mode: &NetworkMode, host_resolv: &str) -> String {
+pub fn resolv_conf(mode: &NetworkMode, host_resolv: &str, config: &NetworkConfig) -> String {
     let mut out = String::new();
+    // `--dns*` replace the host's lines of that kind, as docker does.
+    if !config.dns_search.is_empty() {
+        out.push_str(&format!("search {}\n", config.dns_search.join(" ")));
+    }
+    for server in &config.dns {
+        out.push_str(&format!("nameserver {server}\n"));
+    }
+    if !config.dns_options.is_empty() {
+        out.push_str(&format!("options {}\n", config.dns_options.join(" ")));
+    }
     for line in host_resolv.lines() {
+        let word = line.split_whitespace().next().unwrap_or("");
+        let replaced = (word == "search" || word == "domain") && !config.dns_search.is_empty()
+            || word == "nameserver" && !config.dns.is_empty()
+            || word == "options" && !config.dns_options.is_empty();
+        if replaced {
+            continue;
+        }
         let is_loopback_ns = line
             .trim_start()
             .strip_prefix("nameserver")
@@ -165,8 +193,10 @@ mod tests {
         assert!("container:".parse::<NetworkMode>().is_err());
         let err = "my_net".parse::<NetworkMode>().unwrap_err();
         assert!(err.to_string().contains("\"my_net\" is not supported"));
-        assert_eq!("bridge".parse::<NetworkMode>().unwrap(), NetworkMode::Bridge);
-
+        assert_eq!(
+            "bridge".parse::<NetworkMode>().unwrap(),
+            NetworkMode::Bridge
+        );
     }
 
     #[test]
@@ -188,22 +218,39 @@ mod tests {
 
     #[test]
     fn hosts_names_the_container() {
-        let text = hosts_file(&NetworkMode::None, "box", Some("10.0.0.1 secret\n"));
+        let text = hosts_file(
+            &NetworkMode::None,
+            "box",
+            Some("10.0.0.1 secret\n"),
+            &[("db".into(), "10.1.1.1".into())],
+        );
+        assert!(text.contains("10.1.1.1\tdb\n"));
         assert!(text.contains("127.0.0.1\tlocalhost"));
         assert!(text.contains("127.0.1.1\tbox"));
         assert!(
             !text.contains("secret"),
             "private mode must not copy host entries"
         );
-        let host = hosts_file(&NetworkMode::Host, "box", Some("10.0.0.1 myhost"));
+        let host = hosts_file(&NetworkMode::Host, "box", Some("10.0.0.1 myhost"), &[]);
         assert!(host.contains("10.0.0.1 myhost\n") && host.contains("\tbox\n"));
     }
 
     #[test]
     fn private_mode_drops_loopback_nameservers() {
         let host = "search lan\nnameserver 127.0.0.53\nnameserver 9.9.9.9\n";
-        let private = resolv_conf(&NetworkMode::None, host);
+        let none = NetworkConfig::default();
+        let private = resolv_conf(&NetworkMode::None, host, &none);
         assert_eq!(private, "search lan\nnameserver 9.9.9.9\n");
-        assert_eq!(resolv_conf(&NetworkMode::Host, host), host);
+        assert_eq!(resolv_conf(&NetworkMode::Host, host, &none), host);
+        let asked = NetworkConfig {
+            dns: vec!["1.1.1.1".into()],
+            dns_search: vec!["a.example".into()],
+            dns_options: vec!["ndots:2".into()],
+            ..NetworkConfig::default()
+        };
+        assert_eq!(
+            resolv_conf(&NetworkMode::Pasta, host, &asked),
+            "search a.example\nnameserver 1.1.1.1\noptions ndots:2\n"
+        );
     }
 }

@@ -1,1 +1,176 @@
-pub fn _todo() {}
+//! Rootless networking through pasta (Debian `passt`): one pasta process
+//! per container run, attached to the container's network namespace, with
+//! `--config-net` (it gives the namespace the host's address and routes)
+//! and `-t`/`-u` for published ports. pasta forks into the background once
+//! the namespace is configured, so "ready" is "the process we started has
+//! exited with 0"; the background process's PID is in its `-P` file.
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::NetError;
+use super::ports::{PortMapping, Protocol};
+
+/// How long pasta may take to configure a namespace (it takes ~20-60 ms).
+const READY_DEADLINE: Duration = Duration::from_secs(30);
+
+/// pasta's port spec for one protocol: `8080:80,127.0.0.1/8081:81`, or
+/// `none` (pasta's default, `auto`, would forward whatever the container
+/// binds: more than was published).
+pub fn port_spec(ports: &[PortMapping], protocol: Protocol) -> String {
+    let specs: Vec<String> = ports
+        .iter()
+        .filter(|p| p.protocol == protocol)
+        .map(|p| match p.host_ip {
+            Some(ip) if ip != Ipv4Addr::UNSPECIFIED => {
+                format!("{ip}/{}:{}", p.host_port, p.container_port)
+            }
+            _ => format!("{}:{}", p.host_port, p.container_port),
+        })
+        .collect();
+    if specs.is_empty() {
+        "none".into()
+    } else {
+        specs.join(",")
+    }
+}
+
+/// The arguments skiff gives pasta for the namespace of `pid`.
+pub fn arguments(pid: i32, ports: &[PortMapping], pid_file: &Path) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "--config-net".into(),
+        "--quiet".into(),
+        // The container reaches the host's loopback only through
+        // published ports, not through the gateway address.
+        "--no-map-gw".into(),
+        "--pid".into(),
+        pid_file.display().to_string(),
+        "-t".into(),
+        port_spec(ports, Protocol::Tcp),
+        "-u".into(),
+        port_spec(ports, Protocol::Udp),
+        "-T".into(),
+        "none".into(),
+        "-U".into(),
+        "none".into(),
+    ];
+    args.push(pid.to_string());
+    args
+}
+
+/// A pasta that was started and is configuring the namespace.
+pub struct PastaStart {
+    child: Child,
+    pid_file: PathBuf,
+    log_file: PathBuf,
+}
+
+/// Starts pasta for the namespace of `pid`; does not wait for it.
+/// `run_dir` holds its PID file and its messages.
+pub fn spawn(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Result<PastaStart, NetError> {
+    let pid_file = run_dir.join("pasta.pid");
+    let log_file = run_dir.join("pasta.log");
+    let log = fs::File::create(&log_file)
+        .map_err(|e| NetError::Pasta(format!("creating {}: {e}", log_file.display())))?;
+    let child = Command::new("pasta")
+        .args(arguments(pid, ports, &pid_file))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| NetError::Pasta(format!("starting pasta: {e}")))?;
+    Ok(PastaStart {
+        child,
+        pid_file,
+        log_file,
+    })
+}
+
+impl PastaStart {
+    /// Waits until pasta has configured the namespace; returns the PID of
+    /// the pasta that stays (the run's to end).
+    pub fn wait_ready(mut self) -> Result<i32, NetError> {
+        if !exited_within(self.child.id(), READY_DEADLINE) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            return Err(NetError::Pasta(format!(
+                "pasta did not configure the network within {} s",
+                READY_DEADLINE.as_secs()
+            )));
+        }
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| NetError::Pasta(format!("waiting for pasta: {e}")))?;
+        if !status.success() {
+            let text = fs::read_to_string(&self.log_file).unwrap_or_default();
+            let text: Vec<&str> = text
+                .lines()
+                .filter(|l| !l.starts_with("Failed to send") && !l.trim().is_empty())
+                .collect();
+            return Err(NetError::Pasta(format!(
+                "pasta failed ({status}): {}",
+                text.join("; ")
+            )));
+        }
+        let text = fs::read_to_string(&self.pid_file)
+            .map_err(|e| NetError::Pasta(format!("reading {}: {e}", self.pid_file.display())))?;
+        text.trim()
+            .parse()
+            .map_err(|_| NetError::Pasta(format!("{}: not a PID", self.pid_file.display())))
+    }
+}
+
+/// Whether the child `pid` exits within `limit` (its pidfd becomes
+/// readable); it is not reaped.
+fn exited_within(pid: u32, limit: Duration) -> bool {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: pidfd_open takes a PID and flags and returns a new fd or -1.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if raw < 0 {
+        return true; // no pidfd: the blocking wait that follows decides
+    }
+    // SAFETY: a fresh fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = nix::poll::PollTimeout::try_from(left.as_millis().min(60_000) as i32)
+            .unwrap_or(nix::poll::PollTimeout::MAX);
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&fd),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut fds, timeout) {
+            Ok(n) if n > 0 => return true,
+            Ok(_) if Instant::now() >= deadline => return false,
+            Ok(_) | Err(nix::Error::EINTR) => continue,
+            Err(_) => return true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::ports::parse_publish;
+
+    #[test]
+    fn ports_become_pasta_specs() {
+        let mut ports = parse_publish("8080:80").unwrap();
+        ports.extend(parse_publish("127.0.0.1:8081:81").unwrap());
+        ports.extend(parse_publish("5353:53/udp").unwrap());
+        assert_eq!(
+            port_spec(&ports, Protocol::Tcp),
+            "8080:80,127.0.0.1/8081:81"
+        );
+        assert_eq!(port_spec(&ports, Protocol::Udp), "5353:53");
+        assert_eq!(port_spec(&[], Protocol::Tcp), "none");
+        let args = arguments(42, &[], Path::new("/r/pasta.pid"));
+        assert_eq!(args.last().unwrap(), "42");
+        assert!(args.windows(2).any(|w| w == ["-t", "none"]));
+    }
+}

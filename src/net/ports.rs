@@ -75,7 +75,10 @@ fn port_range(spec: &str, text: &str) -> Result<(u16, u16), NetError> {
         Some((a, b)) => {
             let (a, b) = (one(a)?, one(b)?);
             if b < a {
-                return Err(invalid(spec, &format!("range \"{text}\" ends before it starts")));
+                return Err(invalid(
+                    spec,
+                    &format!("range \"{text}\" ends before it starts"),
+                ));
             }
             Ok((a, b))
         }
@@ -90,7 +93,10 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PortMapping>, NetError> {
         Some((addr, "tcp")) => (addr, Protocol::Tcp),
         Some((addr, "udp")) => (addr, Protocol::Udp),
         Some((_, other)) => {
-            return Err(invalid(spec, &format!("unknown protocol \"{other}\" (tcp or udp)")));
+            return Err(invalid(
+                spec,
+                &format!("unknown protocol \"{other}\" (tcp or udp)"),
+            ));
         }
         None => (spec, Protocol::Tcp),
     };
@@ -99,7 +105,12 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PortMapping>, NetError> {
         [c] => (None, "", *c),
         [h, c] => (None, *h, *c),
         [ip, h, c] => (Some(*ip), *h, *c),
-        _ => return Err(invalid(spec, "expected [[IP:][HOST_PORT]:]CONTAINER_PORT[/PROTOCOL]")),
+        _ => {
+            return Err(invalid(
+                spec,
+                "expected [[IP:][HOST_PORT]:]CONTAINER_PORT[/PROTOCOL]",
+            ));
+        }
     };
     let host_ip = match ip {
         None | Some("") => None,
@@ -141,7 +152,10 @@ pub fn parse_exposed(spec: &str) -> Result<Vec<(u16, Protocol)>, NetError> {
         Some((p, "tcp")) => (p, Protocol::Tcp),
         Some((p, "udp")) => (p, Protocol::Udp),
         Some((_, other)) => {
-            return Err(invalid(spec, &format!("unknown protocol \"{other}\" (tcp or udp)")));
+            return Err(invalid(
+                spec,
+                &format!("unknown protocol \"{other}\" (tcp or udp)"),
+            ));
         }
         None => (spec, Protocol::Tcp),
     };
@@ -182,18 +196,27 @@ mod tests {
     #[test]
     fn docker_forms_parse() {
         use Protocol::*;
-        assert_eq!(parse_publish("8080:80").unwrap(), [one(None, 8080, 80, Tcp)]);
+        assert_eq!(
+            parse_publish("8080:80").unwrap(),
+            [one(None, 8080, 80, Tcp)]
+        );
         assert_eq!(
             parse_publish("127.0.0.1:8080:80").unwrap(),
             [one(Some([127, 0, 0, 1]), 8080, 80, Tcp)]
         );
-        assert_eq!(parse_publish("8080:80/udp").unwrap(), [one(None, 8080, 80, Udp)]);
+        assert_eq!(
+            parse_publish("8080:80/udp").unwrap(),
+            [one(None, 8080, 80, Udp)]
+        );
         assert_eq!(parse_publish("80").unwrap(), [one(None, 0, 80, Tcp)]);
         assert_eq!(
             parse_publish("127.0.0.1::80").unwrap(),
             [one(Some([127, 0, 0, 1]), 0, 80, Tcp)]
         );
-        assert_eq!(parse_publish("0.0.0.0:81:80").unwrap(), [one(None, 81, 80, Tcp)]);
+        assert_eq!(
+            parse_publish("0.0.0.0:81:80").unwrap(),
+            [one(None, 81, 80, Tcp)]
+        );
         assert_eq!(
             parse_publish("8000-8001:80-81").unwrap(),
             [one(None, 8000, 80, Tcp), one(None, 8001, 81, Tcp)]
@@ -236,7 +259,13 @@ mod tests {
     fn described_as_podman_does() {
         let p = parse_publish("127.0.0.1:8080:80/udp").unwrap()[0];
         assert_eq!(p.describe(), "127.0.0.1:8080->80/udp");
-        assert_eq!(parse_publish("8080:80").unwrap()[0].describe(), "0.0.0.0:8080->80/tcp");
-        assert_eq!(parse_exposed("80-81/udp").unwrap(), [(80, Protocol::Udp), (81, Protocol::Udp)]);
+        assert_eq!(
+            parse_publish("8080:80").unwrap()[0].describe(),
+            "0.0.0.0:8080->80/tcp"
+        );
+        assert_eq!(
+            parse_exposed("80-81/udp").unwrap(),
+            [(80, Protocol::Udp), (81, Protocol::Udp)]
+        );
     }
 }

@@ -57,7 +57,11 @@ impl Subnet {
 
     /// Addresses containers may get: neither the network, the broadcast
     /// nor the gateway; inside `range` when one is given.
-    pub fn hosts(&self, gateway: Ipv4Addr, range: Option<&Subnet>) -> impl Iterator<Item = Ipv4Addr> {
+    pub fn hosts(
+        &self,
+        gateway: Ipv4Addr,
+        range: Option<&Subnet>,
+    ) -> impl Iterator<Item = Ipv4Addr> {
         let (first, last) = match range {
             Some(r) => (u32::from(r.network), u32::from(r.last())),
             None => (u32::from(self.network), u32::from(self.last())),
@@ -128,10 +132,19 @@ mod tests {
     #[test]
     fn hosts_skip_network_gateway_and_broadcast() {
         let s: Subnet = "10.0.0.0/29".parse().unwrap();
-        let hosts: Vec<_> = s.hosts(s.first_host(), None).map(|a| a.to_string()).collect();
-        assert_eq!(hosts, ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"]);
+        let hosts: Vec<_> = s
+            .hosts(s.first_host(), None)
+            .map(|a| a.to_string())
+            .collect();
+        assert_eq!(
+            hosts,
+            ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"]
+        );
         let range: Subnet = "10.0.0.4/30".parse().unwrap();
-        let hosts: Vec<_> = s.hosts(s.first_host(), Some(&range)).map(|a| a.to_string()).collect();
+        let hosts: Vec<_> = s
+            .hosts(s.first_host(), Some(&range))
+            .map(|a| a.to_string())
+            .collect();
         assert_eq!(hosts, ["10.0.0.4", "10.0.0.5", "10.0.0.6"]);
     }
 }

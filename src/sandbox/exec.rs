@@ -71,7 +71,7 @@ pub fn exec_in_container(req: &ExecRequest) -> Result<ExecProcess, SandboxError>
                 }
                 return Err(SandboxError::Init { exit_code, text });
             }
-            Ok(Some((Message::Go | Message::Warning(_), _))) => {}
+            Ok(Some((Message::Go | Message::NetworkReady | Message::Warning(_), _))) => {}
             Err(e) => {
                 if let Some(p) = pid {
                     let _ = kill(p, Signal::SIGKILL);

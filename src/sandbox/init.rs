@@ -37,6 +37,11 @@ pub struct InitContext<'a> {
     /// The compiled seccomp filter (compiled or read from the cache by
     /// the parent, before clone); `None` for none.
     pub seccomp: Option<&'a super::seccomp::SeccompProgram>,
+    /// The parent sets the network up while init does its own setup
+    /// (pasta configuring the namespace): init waits for
+    /// `Message::NetworkReady` before the command runs, so a command that
+    /// uses the network at once finds it up.
+    pub wait_for_network: bool,
 }
 
 const EXIT_SETUP_FAILED: u8 = 125;
@@ -207,6 +212,19 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
             what: "redirecting stdin".into(),
             source,
         })?;
+    }
+
+    // 8b. The network the parent configures in parallel (pasta) must be
+    //     up before the command runs; everything above did not need it.
+    if ctx.wait_for_network {
+        match chan.recv_before(std::time::Instant::now() + super::process::SETUP_DEADLINE) {
+            Ok(Some((Message::NetworkReady, _))) => {}
+            _ => {
+                return Err(SetupError::Message(
+                    "the parent did not finish the network setup".into(),
+                ));
+            }
+        }
     }
 
     // 9. The last steps, shared with `exec`: working directory (created

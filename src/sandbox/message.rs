@@ -18,6 +18,9 @@ use nix::sys::socket::{
 pub enum Message {
     /// Parent → init: ID maps are written, go on.
     Go,
+    /// Parent → init: the network the parent set up in parallel with
+    /// init's own setup is ready; init may exec.
+    NetworkReady,
     /// Init → parent: the master side of the container's terminal is
     /// attached as an fd.
     PtyMaster,
@@ -35,6 +38,7 @@ impl Message {
     fn encode(&self) -> Vec<u8> {
         match self {
             Message::Go => vec![b'G'],
+            Message::NetworkReady => vec![b'N'],
             Message::PtyMaster => vec![b'P'],
             Message::Started { pid } => {
                 let mut out = vec![b'S'];
@@ -57,6 +61,7 @@ impl Message {
     fn decode(bytes: &[u8]) -> Option<Message> {
         match bytes {
             [b'G'] => Some(Message::Go),
+            [b'N'] => Some(Message::NetworkReady),
             [b'P'] => Some(Message::PtyMaster),
             [b'S', a, b, c, d] => Some(Message::Started {
                 pid: i32::from_be_bytes([*a, *b, *c, *d]),

@@ -34,6 +34,13 @@ pub struct StartedContainer {
 /// pasta on it). A failure aborts the start: the child is killed.
 pub trait ParentSteps {
     fn before_go(&mut self, child: Pid) -> Result<(), SandboxError>;
+
+    /// With `InitContext::wait_for_network`: runs after `Go`, while init
+    /// does its own setup; returns once the network is ready, after which
+    /// init is told so (`Message::NetworkReady`).
+    fn network_ready(&mut self) -> Result<(), SandboxError> {
+        Ok(())
+    }
 }
 
 /// A start with no parent-side steps of its own.
@@ -153,6 +160,12 @@ pub fn start(
     parent_end
         .send(&Message::Go)
         .map_err(|e| abort(SandboxError::sys("releasing the container")(e)))?;
+    if ctx.wait_for_network {
+        steps.network_ready().map_err(abort)?;
+        // An init that failed meanwhile has closed its end: its own
+        // error is read below.
+        let _ = parent_end.send(&Message::NetworkReady);
+    }
 
     let mut pty_master = None;
     let mut warnings = Vec::new();
@@ -166,7 +179,7 @@ pub fn start(
                 return Err(SandboxError::Init { exit_code, text });
             }
             Ok(Some((Message::Warning(text), _))) => warnings.push(text),
-            Ok(Some((Message::Go | Message::Started { .. }, _))) => {}
+            Ok(Some((Message::Go | Message::NetworkReady | Message::Started { .. }, _))) => {}
             Err(nix::Error::ETIMEDOUT) => {
                 return Err(abort(SandboxError::Setup(format!(
                     "the container's init did not finish its setup within {} s",

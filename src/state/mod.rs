@@ -16,14 +16,14 @@ use std::path::PathBuf;
 pub use containers::{ContainerLock, ContainerStore};
 pub use dirs::StorageDirs;
 pub use liveness::ProcessIdentity;
+pub use networks::{
+    DEFAULT_NETWORK_ID, Lease, NetworkRecord, NetworkStore, NetworksLock, is_valid_network_name,
+    pick_address,
+};
 pub use record::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStatus,
     HealthConfig, HealthProbe, HealthState, HealthStatus, MountKind, MountSpec, RestartPolicy,
     RunExit, SecurityRecord,
-};
-pub use networks::{
-    DEFAULT_NETWORK_ID, Lease, NetworkRecord, NetworkStore, NetworksLock, is_valid_network_name,
-    pick_address,
 };
 pub use secrets::{
     MAX_SECRET_SIZE, SecretKind, SecretRecord, SecretStore, SecretUse, SecretsLock,

@@ -135,12 +135,11 @@ impl NetworkStore {
             .write(true)
             .open(&path)
             .map_err(io(&path))?;
-        let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| {
-            StateError::Io {
+        let lock =
+            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| StateError::Io {
                 path: path.clone(),
                 source: errno.into(),
-            }
-        })?;
+            })?;
         Ok(NetworksLock { _lock: lock })
     }
 

@@ -490,7 +490,7 @@ mod tests {
         rec.save(&dir).unwrap();
         let good = fs::read_to_string(dir.join("state.json")).unwrap();
         for (field, bad) in [
-            (r#""network":"none""#, r#""network":"bridge""#),
+            (r#""network":"none""#, r#""network":"slirp4netns""#),
             (r#""Name":"no""#, r#""Name":"sometimes""#),
             (r#""Type":"tmpfs""#, r#""Type":"nfs""#),
         ] {

@@ -41,6 +41,9 @@ pub struct Ctx {
     /// the user.
     pub work: PathBuf,
     xdg_runtime_dir: PathBuf,
+    /// Set by `enable_networking`: real default networks, and root's
+    /// commands inside the test's own network namespace.
+    net: std::sync::OnceLock<super::netns::NetSandbox>,
 }
 
 impl Ctx {
@@ -67,6 +70,7 @@ impl Ctx {
             work: dir.join("work"),
             xdg_runtime_dir: dir.join("xdg-runtime"),
             dir,
+            net: std::sync::OnceLock::new(),
         };
         ctx.make_owned_dir(&ctx.dir, 0o755);
         ctx.make_owned_dir(&ctx.root, 0o700);
@@ -85,7 +89,10 @@ impl Ctx {
     /// the rootless user, a clean login-like environment (HOME, USER,
     /// LOGNAME, XDG_RUNTIME_DIR, PATH), the context dir as cwd.
     pub fn skiff(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(skiff_bin());
+        let mut cmd = match self.net.get() {
+            Some(net) => net.command(&skiff_bin().display().to_string()),
+            None => Command::new(skiff_bin()),
+        };
         cmd.arg("--root")
             .arg(&self.root)
             .arg("--runroot")
@@ -102,6 +109,10 @@ impl Ctx {
             if let Some(value) = std::env::var_os(name) {
                 cmd.env(name, value);
             }
+        }
+        if self.net.get().is_none() {
+            // Only network tests create links, rules or pasta processes.
+            cmd.env("SKIFF_DEFAULT_NETWORK", "none");
         }
         if self.user == User::Rootless {
             // std also drops supplementary groups (setgroups(0)) when root
@@ -199,6 +210,14 @@ impl Ctx {
     pub fn start_on_tty(&self, args: &[&str], rows: u16, cols: u16) -> PtySession {
         let owner = (self.user == User::Rootless).then_some((self.uid, self.gid));
         PtySession::start(self.skiff(args), rows, cols, owner)
+    }
+}
+
+impl Ctx {
+    /// Opts this test into real networking (see `netns.rs`).
+    pub fn enable_networking(&self) -> &super::netns::NetSandbox {
+        self.net
+            .get_or_init(|| super::netns::NetSandbox::new(self.user == User::Root))
     }
 }
 

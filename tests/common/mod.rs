@@ -37,6 +37,7 @@ pub mod fixtures;
 pub mod hostile_layers;
 pub mod image_layout;
 pub mod image_output;
+pub mod netns;
 pub mod proc_files;
 pub mod processes;
 pub mod pty;

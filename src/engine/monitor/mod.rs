@@ -29,7 +29,6 @@ use super::cleanup::remove_tree;
 use super::launch::{LaunchPlan, launch};
 use super::teardown::{RunResources, teardown_run};
 use super::volumes::remove_anonymous_volumes;
-use crate::sandbox::cgroups::Cgroup;
 use crate::state::log::LogWriter;
 use crate::state::{
     ContainerPaths, ContainerRecord, ContainerStatus, ContainerStore, ProcessIdentity, RunExit,
@@ -207,7 +206,7 @@ impl Monitor {
         state.status = Some(ContainerStatus::Running);
         state.pid = ProcessIdentity::of(pid);
         state.monitor = Some(ProcessIdentity::current());
-        state.cgroup_path = self.run.cgroup.as_ref().map(Cgroup::path);
+        self.run.record_into(state);
         state.started_at = Some(format_rfc3339_nanos(SystemTime::now()));
         state.finished_at = None;
         state.exit_code = None;
