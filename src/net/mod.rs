@@ -2,6 +2,8 @@
 //! files it sees. Until private networks land, the choices are `none` (a
 //! network namespace with only loopback) and `host` (the host's stack).
 
+pub mod bridge;
+
 use std::fmt;
 use std::str::FromStr;
 
