@@ -7,6 +7,8 @@ pub mod pasta;
 pub mod ports;
 pub mod subnet;
 
+pub mod bridge;
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -1,0 +1,135 @@
+//! Leftovers of runs that ended without detaching (a monitor killed with
+//! SIGKILL): found by what the kernel holds, not by a state file. A veth
+//! carries its container's id in its alias; a port chain in its name.
+
+use serde_json::Value;
+
+use super::netlink;
+use super::network::open;
+use super::{BridgeError, endpoint_alias_owner, nft, rules};
+
+/// Removes every endpoint (veth pair, published ports) of a container not
+/// in `keep` (the containers whose runs are live). Networks are left: they
+/// are the caller's to remove.
+pub fn cleanup_stale(keep: &[&str]) -> Result<(), BridgeError> {
+    let mut rtnl = open()?;
+    let links = rtnl.links().map_err(|source| BridgeError::Netlink {
+        what: "list network interfaces".to_string(),
+        source,
+    })?;
+    let stale: Vec<_> = links
+        .iter()
+        .filter(|link| {
+            link.alias
+                .as_deref()
+                .and_then(endpoint_alias_owner)
+                .is_some_and(|owner| !keep.contains(&owner))
+        })
+        .map(|link| netlink::delete_link(&link.name))
+        .collect();
+    for request in stale {
+        // One at a time: a pair whose other end went meanwhile is gone.
+        match rtnl.run(vec![request]) {
+            Ok(()) => {}
+            Err(step) if step.source.raw_os_error() == Some(libc::ENODEV) => {}
+            Err(step) => return Err(BridgeError::netlink(step)),
+        }
+    }
+    let Some(table) = nft::list_table()? else {
+        return Ok(());
+    };
+    let batch = removal_batch(&table, |container, _| !keep.contains(&container));
+    if batch.is_empty() {
+        return Ok(());
+    }
+    nft::apply(&batch)
+}
+
+/// Removes the port chains (and the elements jumping to them) of one
+/// container, of one interface of it when given.
+pub(super) fn remove_endpoint_rules(
+    container_id: &str,
+    interface: Option<&str>,
+) -> Result<(), BridgeError> {
+    let Some(table) = nft::list_table()? else {
+        return Ok(());
+    };
+    let batch = removal_batch(&table, |container, chain_interface| {
+        container == container_id && interface.is_none_or(|name| name == chain_interface)
+    });
+    if batch.is_empty() {
+        return Ok(());
+    }
+    nft::apply(&batch)
+}
+
+/// The deletes for every endpoint chain `doomed(container, interface)`
+/// selects: first the map elements jumping to them, then the chains.
+pub(super) fn removal_batch(table: &Value, doomed: impl Fn(&str, &str) -> bool) -> String {
+    let objects = table
+        .get("nftables")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let chains: Vec<&str> = objects
+        .iter()
+        .filter_map(|object| object.get("chain")?.get("name")?.as_str())
+        .filter(|name| {
+            rules::parse_endpoint_chain(name)
+                .is_some_and(|(container, interface)| doomed(container, interface))
+        })
+        .collect();
+    let mut batch = String::new();
+    for object in objects {
+        let Some(map) = object.get("map") else {
+            continue;
+        };
+        let Some(name) = map.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        for element in map
+            .get("elem")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let Some([key, verdict]) = element.as_array().map(Vec::as_slice).and_then(|pair| {
+                <&[Value; 2]>::try_from(pair).ok()
+            }) else {
+                continue;
+            };
+            let target = verdict
+                .get("jump")
+                .or_else(|| verdict.get("goto"))
+                .and_then(|jump| jump.get("target"))
+                .and_then(Value::as_str);
+            if target.is_some_and(|target| chains.contains(&target))
+                && let Some(key) = key_text(key)
+            {
+                batch.push_str(&rules::remove_element(name, &key));
+            }
+        }
+    }
+    for chain in chains {
+        batch.push_str(&rules::remove_chain(chain));
+    }
+    batch
+}
+
+/// An element key of nft's JSON back as nft text: `tcp . 8080`,
+/// `127.0.0.1 . tcp . 8080`.
+fn key_text(key: &Value) -> Option<String> {
+    let part = |value: &Value| match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    };
+    match key.get("concat") {
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .map(part)
+            .collect::<Option<Vec<_>>>()
+            .map(|parts| parts.join(" . ")),
+        _ => part(key),
+    }
+}
