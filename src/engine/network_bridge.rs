@@ -9,21 +9,16 @@ use std::path::Path;
 
 use super::EngineError;
 use crate::net::hosts::{network_hosts_section, rewrite_peers};
+use crate::net::bridge;
 use crate::net::{Attachment, PortMapping};
 use crate::state::{
     ContainerRecord, Lease, NetworkRecord, NetworkStore, NetworksLock, StorageDirs, pick_address,
 };
 
-/// A MAC derived from the address (the CNI plugins' `0a:58:` form), so
-/// one address always has one MAC and nothing random is kept.
+/// A MAC derived from the address (docker's `02:42:` form), so one
+/// address always has one MAC and nothing random is kept.
 pub fn mac_for(address: Ipv4Addr) -> String {
-    let [a, b, c, d] = address.octets();
-    format!("0a:58:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
-}
-
-/// The host end of a container's veth on its `index`th network.
-fn host_interface(container_id: &str, index: usize) -> String {
-    format!("veth{}{}", &container_id[..7], index)
+    bridge::MacAddr::from_ipv4(address).to_string()
 }
 
 /// Rewrites /etc/hosts of every running member of `networks`: each sees
@@ -91,24 +86,25 @@ pub fn join(
                 hosts_file: hosts_file.to_path_buf(),
             });
             touched.insert(network.name.clone());
+            let interface = format!("eth{index}");
             let attachment = Attachment {
                 network: network.name.clone(),
                 network_id: network.id.clone(),
-                interface: format!("eth{index}"),
-                host_interface: host_interface(&record.id, index),
+                host_interface: bridge::host_veth_name(&record.id, &interface),
+                interface,
                 address,
                 prefix: network.subnet.prefix,
                 gateway: network.gateway,
                 mac: entry.mac.clone().unwrap_or_else(|| mac_for(address)),
                 aliases: entry.aliases.clone(),
+                // Published ports lead to the first network's address.
+                ports: if index == 0 {
+                    record.config.net.ports.clone()
+                } else {
+                    Vec::new()
+                },
             };
-            // Published ports lead to the first network's address.
-            let ports: &[PortMapping] = if index == 0 {
-                &record.config.net.ports
-            } else {
-                &[]
-            };
-            backend::attach(&network, &attachment, &record.id, pid, index == 0, ports)?;
+            backend::attach(&network, &attachment, &record.id, pid, index == 0)?;
             attachments.push(attachment);
         }
         Ok(())
@@ -156,25 +152,85 @@ pub fn remove_links(network: &NetworkRecord) {
     backend::remove(network);
 }
 
-/// The bridge backend, behind three calls.
+/// The bridge backend (`net::bridge`), in the current network namespace.
 mod backend {
     use super::*;
+    use std::path::PathBuf;
+
+    fn failed(network: &NetworkRecord, e: bridge::BridgeError) -> EngineError {
+        EngineError::Invalid(format!("network {}: {e}", network.name))
+    }
+
+    pub fn bridge_network(network: &NetworkRecord) -> bridge::BridgeNetwork {
+        bridge::BridgeNetwork {
+            id: network.id.clone(),
+            name: network.name.clone(),
+            bridge: network.bridge.clone(),
+            subnet: bridge::Subnet {
+                address: network.subnet.network,
+                prefix: network.subnet.prefix,
+            },
+            gateway: network.gateway,
+            internal: network.internal,
+        }
+    }
+
+    fn endpoint(
+        network: &NetworkRecord,
+        attachment: &Attachment,
+        container_id: &str,
+        netns: PathBuf,
+        default_route: bool,
+    ) -> Result<bridge::Endpoint, bridge::BridgeError> {
+        Ok(bridge::Endpoint {
+            container_id: container_id.to_string(),
+            netns,
+            bridge: network.bridge.clone(),
+            interface: attachment.interface.clone(),
+            address: attachment.address,
+            prefix: attachment.prefix,
+            mac: attachment.mac.parse()?,
+            gateway: attachment.gateway,
+            default_route,
+        })
+    }
+
+    fn forwards(ports: &[PortMapping]) -> Vec<bridge::PortForward> {
+        ports
+            .iter()
+            .map(|p| bridge::PortForward {
+                host_ip: p.host_ip,
+                host_port: p.host_port,
+                container_port: p.container_port,
+                protocol: match p.protocol {
+                    crate::net::Protocol::Tcp => bridge::Protocol::Tcp,
+                    crate::net::Protocol::Udp => bridge::Protocol::Udp,
+                },
+            })
+            .collect()
+    }
 
     pub fn attach(
         network: &NetworkRecord,
-        _attachment: &Attachment,
-        _container_id: &str,
-        _pid: i32,
-        _default_route: bool,
-        _ports: &[PortMapping],
+        attachment: &Attachment,
+        container_id: &str,
+        pid: i32,
+        default_route: bool,
     ) -> Result<(), EngineError> {
-        Err(EngineError::Invalid(format!(
-            "network {}: bridge networks are not available in this build",
-            network.name
-        )))
+        bridge::ensure_network(&bridge_network(network)).map_err(|e| failed(network, e))?;
+        let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
+        let endpoint = endpoint(network, attachment, container_id, netns, default_route)
+            .map_err(|e| failed(network, e))?;
+        bridge::attach(&endpoint, &forwards(&attachment.ports)).map_err(|e| failed(network, e))
     }
 
-    pub fn detach(_network: &NetworkRecord, _attachment: &Attachment, _container_id: &str) {}
+    pub fn detach(network: &NetworkRecord, attachment: &Attachment, container_id: &str) {
+        if let Ok(endpoint) = endpoint(network, attachment, container_id, PathBuf::new(), false) {
+            let _ = bridge::detach(&endpoint, &forwards(&attachment.ports));
+        }
+    }
 
-    pub fn remove(_network: &NetworkRecord) {}
+    pub fn remove(network: &NetworkRecord) {
+        let _ = bridge::remove_network(&bridge_network(network));
+    }
 }

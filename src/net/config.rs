@@ -70,4 +70,7 @@ pub struct Attachment {
     pub mac: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// The ports forwarded to this address (the first network's).
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
 }
