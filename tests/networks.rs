@@ -523,3 +523,180 @@ fn n09_after_a_kill_of_the_monitor_the_next_command_ends_its_pasta() {
         ctx.run_ok(&["rm", "orphan"]);
     });
 }
+
+// --- root: bridge networks, in the test's own network namespace ----------
+
+/// `ip -j link` inside the test's namespace: interface names.
+fn links(ctx: &Ctx) -> Vec<String> {
+    let out = output_of(
+        {
+            let mut cmd = ctx.enable_networking().command("ip");
+            cmd.args(["-j", "link"]);
+            cmd
+        },
+        None,
+        COMMAND_TIMEOUT,
+    );
+    let list: serde_json::Value = serde_json::from_str(&assert_success(&out, "ip -j link")).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["ifname"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `nft -j list ruleset` inside the test's namespace: chain names.
+fn nft_chains(ctx: &Ctx) -> Vec<String> {
+    let out = output_of(
+        {
+            let mut cmd = ctx.enable_networking().command("nft");
+            cmd.args(["-j", "list", "ruleset"]);
+            cmd
+        },
+        None,
+        COMMAND_TIMEOUT,
+    );
+    let doc: serde_json::Value = serde_json::from_str(&assert_success(&out, "nft list")).unwrap();
+    doc["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o.get("chain")?.get("name")?.as_str().map(String::from))
+        .collect()
+}
+
+/// The container's address on `network`, from inspect.
+fn address_on(ctx: &Ctx, container: &str, network: &str) -> String {
+    ctx.inspect_format(
+        container,
+        &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
+    )
+}
+
+#[test]
+fn r01_containers_on_a_network_find_each_other_by_name_whatever_the_order() {
+    for_users(&[User::Root], |ctx| {
+        ctx.enable_networking();
+        ctx.load_busybox();
+        ctx.run_ok(&["network", "create", "my_bridge"]);
+        ctx.run_detached(&[
+            "--name", "app1", "--network", "my_bridge", "--network-alias", "web", "--hostname",
+            "app1-host", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc",
+        ]);
+        // A later container reaches the earlier one by name and by alias.
+        let got = ctx.run_ok(&[
+            "run", "--rm", "--network", "my_bridge", "busybox", "sh", "-c",
+            "wget -qO- http://app1/hostname && wget -qO- http://web/hostname && ping -c1 -W2 app1 >/dev/null && echo pinged",
+        ]);
+        assert_eq!(nonempty_lines(&got), ["app1-host", "app1-host", "pinged"]);
+        // The earlier one resolves a later one: its /etc/hosts was updated.
+        ctx.run_detached(&["--name", "app2", "--network", "my_bridge", "busybox", "sleep", "600"]);
+        let app2 = address_on(ctx, "app2", "my_bridge");
+        let seen = ctx.run_ok(&["exec", "app1", "sh", "-c", "ping -c1 -W2 app2 | head -1"]);
+        assert!(seen.contains(&format!("({app2})")), "{seen}");
+        // A removed container stops resolving.
+        ctx.run_ok(&["rm", "-f", "app2"]);
+        let out = ctx.run_status(&["exec", "app1", "ping", "-c1", "-W1", "app2"]);
+        assert!(!out.status.success(), "app2 still resolves");
+        let hosts = ctx.run_ok(&["exec", "app1", "cat", "/etc/hosts"]);
+        assert!(!hosts.contains("app2"), "{hosts}");
+        // The default network resolves no names (docker's rule).
+        ctx.run_detached(&["--name", "plain", "busybox", "sleep", "600"]);
+        let out = ctx.run_status(&["run", "--rm", "busybox", "ping", "-c1", "-W1", "plain"]);
+        assert!(!out.status.success(), "a name resolved on the default network");
+        ctx.run_ok(&["rm", "-f", "app1", "plain"]);
+    });
+}
+
+#[test]
+fn r02_containers_on_different_networks_cannot_talk_one_on_both_reaches_both() {
+    for_users(&[User::Root], |ctx| {
+        ctx.enable_networking();
+        ctx.load_busybox();
+        ctx.run_ok(&["network", "create", "neta"]);
+        ctx.run_ok(&["network", "create", "netb"]);
+        ctx.run_detached(&["--name", "a", "--network", "neta", "busybox", "sleep", "600"]);
+        ctx.run_detached(&["--name", "b", "--network", "netb", "busybox", "sleep", "600"]);
+        let a = address_on(ctx, "a", "neta");
+        let b = address_on(ctx, "b", "netb");
+        assert!(!a.is_empty() && !b.is_empty() && a != b, "{a} {b}");
+        let out = ctx.run_status(&["exec", "a", "ping", "-c1", "-W1", &b]);
+        assert!(!out.status.success(), "neta reached netb: {}", stdout_of(&out));
+        let both = ctx.run_ok(&[
+            "run", "--rm", "--network", "neta", "--network", "netb", "busybox", "sh", "-c",
+            &format!("ping -c1 -W2 {a} >/dev/null && ping -c1 -W2 {b} >/dev/null && echo both"),
+        ]);
+        assert_eq!(both.trim(), "both");
+        ctx.run_ok(&["rm", "-f", "a", "b"]);
+        ctx.run_ok(&["network", "rm", "neta", "netb"]);
+    });
+}
+
+#[test]
+fn r03_a_published_port_serves_from_the_host_and_rm_leaves_nothing() {
+    for_users(&[User::Root], |ctx| {
+        let net = ctx.enable_networking();
+        ctx.load_busybox();
+        ctx.run_ok(&["network", "create", "web_net"]);
+        ctx.run_detached(&[
+            "--name", "web", "--hostname", "served", "-p", "8080:80", "busybox", "httpd", "-f",
+            "-p", "80", "-h", "/etc",
+        ]);
+        ctx.run_detached(&[
+            "--name", "web2", "--network", "web_net", "--hostname", "served2", "-p",
+            "127.0.0.1:8081:80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc",
+        ]);
+        for (port, expected) in [("8080", "served"), ("8081", "served2")] {
+            let url = format!("http://127.0.0.1:{port}/hostname");
+            let mut got = String::new();
+            wait_for(&format!("{url} to answer"), STATE_TIMEOUT, || {
+                let mut cmd = net.command("busybox");
+                cmd.args(["wget", "-qO-", &url]);
+                let out = output_of(cmd, None, COMMAND_TIMEOUT);
+                got = stdout_of(&out);
+                out.status.success()
+            });
+            assert_eq!(got.trim(), expected);
+        }
+        let ip = address_on(ctx, "web", "podman");
+        assert!(ip.starts_with("10.88."), "{ip}");
+        assert_eq!(ctx.inspect_format("web", "{{.NetworkSettings.Gateway}}"), "10.88.0.1");
+
+        ctx.run_ok(&["rm", "-f", "web", "web2"]);
+        ctx.run_ok(&["network", "rm", "web_net"]);
+        // No veth and no port chain is left; the default network keeps
+        // its bridge (as docker0), web_net's went with it.
+        let left = links(ctx);
+        assert!(left.iter().all(|l| !l.starts_with("veth") && !l.starts_with("skiff-")), "{left:?}");
+        let chains = nft_chains(ctx);
+        assert!(chains.iter().all(|c| !c.starts_with("c-")), "{chains:?}");
+        let leases = std::fs::read_to_string(ctx.root.join("networks/leases.json")).unwrap();
+        let leases: serde_json::Value = serde_json::from_str(&leases).unwrap();
+        assert_eq!(leases["leases"], serde_json::json!([]));
+    });
+}
+
+#[test]
+fn r04_after_a_kill_of_the_monitor_the_next_command_releases_address_and_links() {
+    for_users(&[User::Root], |ctx| {
+        ctx.enable_networking();
+        ctx.load_busybox();
+        ctx.run_detached(&["--name", "orphan", "-p", "8082:80", "busybox", "sleep", "600"]);
+        assert!(links(ctx).iter().any(|l| l.starts_with("veth")));
+        let monitor: i32 = ctx.inspect_format("orphan", "{{.State.ConmonPid}}").parse().unwrap();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(monitor), nix::sys::signal::Signal::SIGKILL)
+            .unwrap();
+        wait_for("the monitor to be gone", STATE_TIMEOUT, || {
+            std::fs::read_to_string(format!("/proc/{monitor}/stat"))
+                .map_or(true, |s| s.contains(") Z "))
+        });
+        ctx.run_ok(&["ps", "-a"]);
+        assert_eq!(ctx.status_of("orphan"), "exited");
+        assert!(links(ctx).iter().all(|l| !l.starts_with("veth")), "{:?}", links(ctx));
+        assert!(nft_chains(ctx).iter().all(|c| !c.starts_with("c-")), "{:?}", nft_chains(ctx));
+        // Its address is free again: the next container gets the first.
+        ctx.run_detached(&["--name", "next", "busybox", "sleep", "600"]);
+        assert_eq!(address_on(ctx, "next", "podman"), "10.88.0.2");
+        ctx.run_ok(&["rm", "-f", "orphan", "next"]);
+    });
+}
