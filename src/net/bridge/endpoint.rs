@@ -87,6 +87,7 @@ fn configure_inside(endpoint: &Endpoint, netns: BorrowedFd<'_>) -> Result<(), Br
     })?;
     let mut requests = vec![
         netlink::set_up("lo"),
+        netlink::set_up(&endpoint.interface),
         netlink::add_address(
             peer.index,
             &endpoint.interface,
@@ -107,7 +108,9 @@ fn publish(endpoint: &Endpoint, forwards: &[PortForward]) -> Result<(), BridgeEr
     nft::apply(&rules::endpoint_ports(endpoint, forwards)).map_err(|error| match error {
         // An element of that key with another verdict: another container
         // publishes that port. nft names the failing command.
-        BridgeError::Nft { message } if message.contains("File exists") || message.contains("busy") => {
+        BridgeError::Nft { message }
+            if message.contains("File exists") || message.contains("busy") =>
+        {
             forwards
                 .iter()
                 .find(|forward| message.contains(&format!("{{ {} :", rules::port_key(forward))))
@@ -171,6 +174,8 @@ pub fn detach(endpoint: &Endpoint, forwards: &[PortForward]) -> Result<(), Bridg
         Err(_) if nft::list_table()?.is_none() => Ok(()),
         // The fast path refused (forwards differing from the attach's):
         // remove exactly what the table holds for this endpoint.
-        Err(_) => super::stale::remove_endpoint_rules(&endpoint.container_id, Some(&endpoint.interface)),
+        Err(_) => {
+            super::stale::remove_endpoint_rules(&endpoint.container_id, Some(&endpoint.interface))
+        }
     }
 }

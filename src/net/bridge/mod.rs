@@ -92,10 +92,7 @@ fn endpoint_alias(container_id: &str, interface: &str) -> String {
 
 /// The container id of an endpoint alias.
 fn endpoint_alias_owner(alias: &str) -> Option<&str> {
-    alias
-        .strip_prefix(ENDPOINT_ALIAS_PREFIX)?
-        .split(':')
-        .next()
+    alias.strip_prefix(ENDPOINT_ALIAS_PREFIX)?.split(':').next()
 }
 
 /// Writes a sysctl of the current network namespace (net sysctls are per

@@ -8,9 +8,10 @@ use std::net::Ipv4Addr;
 use std::os::fd::BorrowedFd;
 
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
-    NetlinkPayload,
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkHeader,
+    NetlinkMessage, NetlinkPayload,
 };
+use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
@@ -20,7 +21,6 @@ use netlink_packet_route::link::{
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
-use netlink_packet_route::AddressFamily;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
 /// One request of a batch: the message, its extra flags (create, exclusive)
@@ -89,7 +89,8 @@ impl Rtnl {
 
     fn serialize(&mut self, message: RouteNetlinkMessage, flags: u16) -> (u32, Vec<u8>) {
         let sequence = self.next_sequence();
-        let mut packet = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(message));
+        let mut packet =
+            NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(message));
         packet.header.flags = NLM_F_REQUEST | flags;
         packet.header.sequence_number = sequence;
         packet.finalize();
@@ -155,7 +156,9 @@ impl Rtnl {
     /// The link called `name`, if there is one.
     pub(super) fn link(&mut self, name: &str) -> io::Result<Option<LinkSummary>> {
         let mut request = LinkMessage::default();
-        request.attributes.push(LinkAttribute::IfName(name.to_string()));
+        request
+            .attributes
+            .push(LinkAttribute::IfName(name.to_string()));
         let (sequence, bytes) = self.serialize(RouteNetlinkMessage::GetLink(request), 0);
         self.socket.send(&bytes, 0)?;
         let mut buffer = vec![0u8; 65536];
@@ -182,8 +185,10 @@ impl Rtnl {
 
     /// Every link of this namespace.
     pub(super) fn links(&mut self) -> io::Result<Vec<LinkSummary>> {
-        let (sequence, bytes) =
-            self.serialize(RouteNetlinkMessage::GetLink(LinkMessage::default()), NLM_F_DUMP);
+        let (sequence, bytes) = self.serialize(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            NLM_F_DUMP,
+        );
         self.socket.send(&bytes, 0)?;
         let mut links = Vec::new();
         let mut buffer = vec![0u8; 65536];
@@ -250,9 +255,12 @@ fn summarize(link: &LinkMessage) -> LinkSummary {
 /// A bridge called `name`; the caller checked no link of that name exists.
 pub(super) fn create_bridge(name: &str) -> Request {
     let mut link = LinkMessage::default();
-    link.attributes.push(LinkAttribute::IfName(name.to_string()));
     link.attributes
-        .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
+        .push(LinkAttribute::IfName(name.to_string()));
+    link.attributes
+        .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+            InfoKind::Bridge,
+        )]));
     Request {
         message: RouteNetlinkMessage::NewLink(link),
         flags: NLM_F_CREATE,
@@ -264,8 +272,10 @@ pub(super) fn create_bridge(name: &str) -> Request {
 /// without it is someone else's).
 pub(super) fn set_alias(name: &str, alias: &str) -> Request {
     let mut link = LinkMessage::default();
-    link.attributes.push(LinkAttribute::IfName(name.to_string()));
-    link.attributes.push(LinkAttribute::IfAlias(alias.to_string()));
+    link.attributes
+        .push(LinkAttribute::IfName(name.to_string()));
+    link.attributes
+        .push(LinkAttribute::IfAlias(alias.to_string()));
     Request {
         message: RouteNetlinkMessage::SetLink(link),
         flags: 0,
@@ -277,7 +287,8 @@ pub(super) fn set_up(name: &str) -> Request {
     let mut link = LinkMessage::default();
     link.header.flags = LinkFlags::Up;
     link.header.change_mask = LinkFlags::Up;
-    link.attributes.push(LinkAttribute::IfName(name.to_string()));
+    link.attributes
+        .push(LinkAttribute::IfName(name.to_string()));
     Request {
         message: RouteNetlinkMessage::SetLink(link),
         flags: 0,
@@ -292,8 +303,12 @@ pub(super) fn add_address(index: u32, name: &str, address: Ipv4Addr, prefix: u8)
     message.header.family = AddressFamily::Inet;
     message.header.prefix_len = prefix;
     message.header.index = index;
-    message.attributes.push(AddressAttribute::Local(address.into()));
-    message.attributes.push(AddressAttribute::Address(address.into()));
+    message
+        .attributes
+        .push(AddressAttribute::Local(address.into()));
+    message
+        .attributes
+        .push(AddressAttribute::Address(address.into()));
     Request {
         message: RouteNetlinkMessage::NewAddress(message),
         flags: NLM_F_CREATE | NLM_F_REPLACE,
@@ -302,7 +317,7 @@ pub(super) fn add_address(index: u32, name: &str, address: Ipv4Addr, prefix: u8)
 }
 
 /// A veth pair: `host` on the bridge `bridge_index`, up, and its peer made
-/// directly inside the namespace `netns` as `peer` with `mac`, up. Making
+/// directly inside the namespace `netns` as `peer` with `mac`. Making
 /// the peer there (IFLA_NET_NS_FD on the peer) avoids a second request to
 /// move it and any clash with another container's `eth0` on the host.
 pub(super) fn create_veth(
@@ -313,9 +328,9 @@ pub(super) fn create_veth(
     mac: [u8; 6],
 ) -> Request {
     use std::os::fd::AsRawFd;
+    // The peer cannot be created up: the kernel opens it before the pair
+    // is linked (veth_open says ENOTCONN); it is brought up from inside.
     let mut peer_message = LinkMessage::default();
-    peer_message.header.flags = LinkFlags::Up;
-    peer_message.header.change_mask = LinkFlags::Up;
     peer_message
         .attributes
         .push(LinkAttribute::IfName(peer.to_string()));
@@ -328,8 +343,10 @@ pub(super) fn create_veth(
     let mut link = LinkMessage::default();
     link.header.flags = LinkFlags::Up;
     link.header.change_mask = LinkFlags::Up;
-    link.attributes.push(LinkAttribute::IfName(host.to_string()));
-    link.attributes.push(LinkAttribute::Controller(bridge_index));
+    link.attributes
+        .push(LinkAttribute::IfName(host.to_string()));
+    link.attributes
+        .push(LinkAttribute::Controller(bridge_index));
     link.attributes.push(LinkAttribute::LinkInfo(vec![
         LinkInfo::Kind(InfoKind::Veth),
         LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_message))),
@@ -347,8 +364,10 @@ pub(super) fn create_veth(
 /// back out of the port it came in by; without hairpin the bridge refuses.
 pub(super) fn configure_port(host: &str, alias: &str) -> Request {
     let mut link = LinkMessage::default();
-    link.attributes.push(LinkAttribute::IfName(host.to_string()));
-    link.attributes.push(LinkAttribute::IfAlias(alias.to_string()));
+    link.attributes
+        .push(LinkAttribute::IfName(host.to_string()));
+    link.attributes
+        .push(LinkAttribute::IfAlias(alias.to_string()));
     link.attributes.push(LinkAttribute::LinkInfo(vec![
         LinkInfo::PortKind(InfoPortKind::Bridge),
         LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
@@ -366,7 +385,8 @@ pub(super) fn configure_port(host: &str, alias: &str) -> Request {
 
 pub(super) fn delete_link(name: &str) -> Request {
     let mut link = LinkMessage::default();
-    link.attributes.push(LinkAttribute::IfName(name.to_string()));
+    link.attributes
+        .push(LinkAttribute::IfName(name.to_string()));
     Request {
         message: RouteNetlinkMessage::DelLink(link),
         flags: 0,

@@ -2,7 +2,9 @@
 //! network.
 
 use super::netlink::{self, Rtnl};
-use super::{BridgeError, BridgeNetwork, NETWORK_ALIAS_PREFIX, network_alias, nft, rules, set_sysctl};
+use super::{
+    BridgeError, BridgeNetwork, NETWORK_ALIAS_PREFIX, network_alias, nft, rules, set_sysctl,
+};
 
 /// Makes the network usable: its nftables rules, forwarding on, the bridge
 /// with the gateway address, up. Idempotent and cheap when done: a bridge

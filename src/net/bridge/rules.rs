@@ -84,7 +84,11 @@ fn base(batch: &mut Batch) {
     // from one to another.
     writeln!(batch.maps, "add set {TABLE} bridges {{ type ifname; }}").unwrap();
     // Bridge name -> its network's forward chain (traffic coming from it).
-    writeln!(batch.maps, "add map {TABLE} from_bridge {{ type ifname : verdict; }}").unwrap();
+    writeln!(
+        batch.maps,
+        "add map {TABLE} from_bridge {{ type ifname : verdict; }}"
+    )
+    .unwrap();
     // Subnet -> its network's masquerade chain.
     writeln!(
         batch.maps,
@@ -161,10 +165,7 @@ pub(super) fn network(network: &BridgeNetwork) -> String {
     batch.rule(&nat, "ct status dnat masquerade");
     batch.element("bridges", &format!("\"{bridge}\""));
     batch.element("from_bridge", &format!("\"{bridge}\" : jump {forward}"));
-    batch.element(
-        "from_subnet",
-        &format!("{} : jump {nat}", network.subnet),
-    );
+    batch.element("from_subnet", &format!("{} : jump {nat}", network.subnet));
     batch.text()
 }
 
@@ -267,7 +268,9 @@ pub(super) fn remove_endpoint_ports(endpoint: &Endpoint, forwards: &[PortForward
 
 /// Deletes a chain whether or not it exists (nothing may jump to it).
 pub(super) fn remove_chain(chain: &str) -> String {
-    format!("add chain {TABLE} {chain}\nflush chain {TABLE} {chain}\ndelete chain {TABLE} {chain}\n")
+    format!(
+        "add chain {TABLE} {chain}\nflush chain {TABLE} {chain}\ndelete chain {TABLE} {chain}\n"
+    )
 }
 
 /// Deletes one element given by its map and key text.

@@ -75,10 +75,19 @@ fn a_network_masquerades_outbound_and_is_isolated_from_other_bridges() {
 #[test]
 fn chains_come_before_the_maps_that_jump_to_them() {
     let text = super::network(&network(false));
-    let last_chain = lines(&text).iter().rposition(|l| l.starts_with("add chain")).unwrap();
+    let last_chain = lines(&text)
+        .iter()
+        .rposition(|l| l.starts_with("add chain"))
+        .unwrap();
     let first_map = text.lines().position(|l| l.starts_with("add map")).unwrap();
-    let first_element = text.lines().position(|l| l.starts_with("add element")).unwrap();
-    assert!(last_chain < first_map && first_map < first_element, "{text}");
+    let first_element = text
+        .lines()
+        .position(|l| l.starts_with("add element"))
+        .unwrap();
+    assert!(
+        last_chain < first_map && first_map < first_element,
+        "{text}"
+    );
 }
 
 #[test]

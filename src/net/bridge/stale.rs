@@ -93,9 +93,11 @@ pub(super) fn removal_batch(table: &Value, doomed: impl Fn(&str, &str) -> bool) 
             .map(Vec::as_slice)
             .unwrap_or_default()
         {
-            let Some([key, verdict]) = element.as_array().map(Vec::as_slice).and_then(|pair| {
-                <&[Value; 2]>::try_from(pair).ok()
-            }) else {
+            let Some([key, verdict]) = element
+                .as_array()
+                .map(Vec::as_slice)
+                .and_then(|pair| <&[Value; 2]>::try_from(pair).ok())
+            else {
                 continue;
             };
             let target = verdict

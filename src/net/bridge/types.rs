@@ -186,9 +186,7 @@ impl<'de> Deserialize<'de> for MacAddr {
 fn check_identifier(what: &'static str, value: &str) -> Result<(), BridgeError> {
     if value.is_empty()
         || value.len() > 128
-        || !value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     {
         return Err(BridgeError::Invalid {
             what,
@@ -202,8 +200,14 @@ fn check_identifier(what: &'static str, value: &str) -> Result<(), BridgeError> 
 /// An interface name: 1-15 characters the kernel and nft both take; no
 /// `-` in a container's interface (it separates the parts of chain names).
 fn check_interface(what: &'static str, value: &str, dash_allowed: bool) -> Result<(), BridgeError> {
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.' || (dash_allowed && c == '-');
-    if value.is_empty() || value.len() > 15 || !value.chars().all(ok_char) || value == "." || value == ".." {
+    let ok_char =
+        |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.' || (dash_allowed && c == '-');
+    if value.is_empty()
+        || value.len() > 15
+        || !value.chars().all(ok_char)
+        || value == "."
+        || value == ".."
+    {
         return Err(BridgeError::Invalid {
             what,
             value: value.to_string(),
