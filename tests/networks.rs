@@ -666,8 +666,9 @@ fn r03_a_published_port_serves_from_the_host_and_rm_leaves_nothing() {
         ctx.run_ok(&["network", "rm", "web_net"]);
         // No veth and no port chain is left; the default network keeps
         // its bridge (as docker0), web_net's went with it.
-        let left = links(ctx);
-        assert!(left.iter().all(|l| !l.starts_with("veth") && !l.starts_with("skiff-")), "{left:?}");
+        wait_for("no veth and no web_net bridge", STATE_TIMEOUT, || {
+            links(ctx).iter().all(|l| !l.starts_with("veth") && !l.starts_with("skiff-"))
+        });
         let chains = nft_chains(ctx);
         assert!(chains.iter().all(|c| !c.starts_with("c-")), "{chains:?}");
         let leases = std::fs::read_to_string(ctx.root.join("networks/leases.json")).unwrap();
@@ -692,7 +693,11 @@ fn r04_after_a_kill_of_the_monitor_the_next_command_releases_address_and_links()
         });
         ctx.run_ok(&["ps", "-a"]);
         assert_eq!(ctx.status_of("orphan"), "exited");
-        assert!(links(ctx).iter().all(|l| !l.starts_with("veth")), "{:?}", links(ctx));
+        // The veth goes with the container's namespace, which the kernel
+        // tears down in the background.
+        wait_for("its veth to go", STATE_TIMEOUT, || {
+            links(ctx).iter().all(|l| !l.starts_with("veth"))
+        });
         assert!(nft_chains(ctx).iter().all(|c| !c.starts_with("c-")), "{:?}", nft_chains(ctx));
         // Its address is free again: the next container gets the first.
         ctx.run_detached(&["--name", "next", "busybox", "sleep", "600"]);
