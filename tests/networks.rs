@@ -537,7 +537,8 @@ fn links(ctx: &Ctx) -> Vec<String> {
         None,
         COMMAND_TIMEOUT,
     );
-    let list: serde_json::Value = serde_json::from_str(&assert_success(&out, "ip -j link")).unwrap();
+    let list: serde_json::Value =
+        serde_json::from_str(&assert_success(&out, "ip -j link")).unwrap();
     list.as_array()
         .unwrap()
         .iter()
@@ -580,8 +581,21 @@ fn r01_containers_on_a_network_find_each_other_by_name_whatever_the_order() {
         ctx.load_busybox();
         ctx.run_ok(&["network", "create", "my_bridge"]);
         ctx.run_detached(&[
-            "--name", "app1", "--network", "my_bridge", "--network-alias", "web", "--hostname",
-            "app1-host", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc",
+            "--name",
+            "app1",
+            "--network",
+            "my_bridge",
+            "--network-alias",
+            "web",
+            "--hostname",
+            "app1-host",
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/etc",
         ]);
         // A later container reaches the earlier one by name and by alias.
         let got = ctx.run_ok(&[
@@ -590,7 +604,15 @@ fn r01_containers_on_a_network_find_each_other_by_name_whatever_the_order() {
         ]);
         assert_eq!(nonempty_lines(&got), ["app1-host", "app1-host", "pinged"]);
         // The earlier one resolves a later one: its /etc/hosts was updated.
-        ctx.run_detached(&["--name", "app2", "--network", "my_bridge", "busybox", "sleep", "600"]);
+        ctx.run_detached(&[
+            "--name",
+            "app2",
+            "--network",
+            "my_bridge",
+            "busybox",
+            "sleep",
+            "600",
+        ]);
         let app2 = address_on(ctx, "app2", "my_bridge");
         let seen = ctx.run_ok(&["exec", "app1", "sh", "-c", "ping -c1 -W2 app2 | head -1"]);
         assert!(seen.contains(&format!("({app2})")), "{seen}");
@@ -603,7 +625,10 @@ fn r01_containers_on_a_network_find_each_other_by_name_whatever_the_order() {
         // The default network resolves no names (docker's rule).
         ctx.run_detached(&["--name", "plain", "busybox", "sleep", "600"]);
         let out = ctx.run_status(&["run", "--rm", "busybox", "ping", "-c1", "-W1", "plain"]);
-        assert!(!out.status.success(), "a name resolved on the default network");
+        assert!(
+            !out.status.success(),
+            "a name resolved on the default network"
+        );
         ctx.run_ok(&["rm", "-f", "app1", "plain"]);
     });
 }
@@ -615,15 +640,43 @@ fn r02_containers_on_different_networks_cannot_talk_one_on_both_reaches_both() {
         ctx.load_busybox();
         ctx.run_ok(&["network", "create", "neta"]);
         ctx.run_ok(&["network", "create", "netb"]);
-        ctx.run_detached(&["--name", "a", "--network", "neta", "busybox", "sleep", "600"]);
-        ctx.run_detached(&["--name", "b", "--network", "netb", "busybox", "sleep", "600"]);
+        ctx.run_detached(&[
+            "--name",
+            "a",
+            "--network",
+            "neta",
+            "busybox",
+            "sleep",
+            "600",
+        ]);
+        ctx.run_detached(&[
+            "--name",
+            "b",
+            "--network",
+            "netb",
+            "busybox",
+            "sleep",
+            "600",
+        ]);
         let a = address_on(ctx, "a", "neta");
         let b = address_on(ctx, "b", "netb");
         assert!(!a.is_empty() && !b.is_empty() && a != b, "{a} {b}");
         let out = ctx.run_status(&["exec", "a", "ping", "-c1", "-W1", &b]);
-        assert!(!out.status.success(), "neta reached netb: {}", stdout_of(&out));
+        assert!(
+            !out.status.success(),
+            "neta reached netb: {}",
+            stdout_of(&out)
+        );
         let both = ctx.run_ok(&[
-            "run", "--rm", "--network", "neta", "--network", "netb", "busybox", "sh", "-c",
+            "run",
+            "--rm",
+            "--network",
+            "neta",
+            "--network",
+            "netb",
+            "busybox",
+            "sh",
+            "-c",
             &format!("ping -c1 -W2 {a} >/dev/null && ping -c1 -W2 {b} >/dev/null && echo both"),
         ]);
         assert_eq!(both.trim(), "both");
@@ -639,12 +692,36 @@ fn r03_a_published_port_serves_from_the_host_and_rm_leaves_nothing() {
         ctx.load_busybox();
         ctx.run_ok(&["network", "create", "web_net"]);
         ctx.run_detached(&[
-            "--name", "web", "--hostname", "served", "-p", "8080:80", "busybox", "httpd", "-f",
-            "-p", "80", "-h", "/etc",
+            "--name",
+            "web",
+            "--hostname",
+            "served",
+            "-p",
+            "8080:80",
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/etc",
         ]);
         ctx.run_detached(&[
-            "--name", "web2", "--network", "web_net", "--hostname", "served2", "-p",
-            "127.0.0.1:8081:80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc",
+            "--name",
+            "web2",
+            "--network",
+            "web_net",
+            "--hostname",
+            "served2",
+            "-p",
+            "127.0.0.1:8081:80",
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/etc",
         ]);
         for (port, expected) in [("8080", "served"), ("8081", "served2")] {
             let url = format!("http://127.0.0.1:{port}/hostname");
@@ -660,14 +737,19 @@ fn r03_a_published_port_serves_from_the_host_and_rm_leaves_nothing() {
         }
         let ip = address_on(ctx, "web", "podman");
         assert!(ip.starts_with("10.88."), "{ip}");
-        assert_eq!(ctx.inspect_format("web", "{{.NetworkSettings.Gateway}}"), "10.88.0.1");
+        assert_eq!(
+            ctx.inspect_format("web", "{{.NetworkSettings.Gateway}}"),
+            "10.88.0.1"
+        );
 
         ctx.run_ok(&["rm", "-f", "web", "web2"]);
         ctx.run_ok(&["network", "rm", "web_net"]);
         // No veth and no port chain is left; the default network keeps
         // its bridge (as docker0), web_net's went with it.
         wait_for("no veth and no web_net bridge", STATE_TIMEOUT, || {
-            links(ctx).iter().all(|l| !l.starts_with("veth") && !l.starts_with("skiff-"))
+            links(ctx)
+                .iter()
+                .all(|l| !l.starts_with("veth") && !l.starts_with("skiff-"))
         });
         let chains = nft_chains(ctx);
         assert!(chains.iter().all(|c| !c.starts_with("c-")), "{chains:?}");
@@ -682,11 +764,19 @@ fn r04_after_a_kill_of_the_monitor_the_next_command_releases_address_and_links()
     for_users(&[User::Root], |ctx| {
         ctx.enable_networking();
         ctx.load_busybox();
-        ctx.run_detached(&["--name", "orphan", "-p", "8082:80", "busybox", "sleep", "600"]);
+        ctx.run_detached(&[
+            "--name", "orphan", "-p", "8082:80", "busybox", "sleep", "600",
+        ]);
         assert!(links(ctx).iter().any(|l| l.starts_with("veth")));
-        let monitor: i32 = ctx.inspect_format("orphan", "{{.State.ConmonPid}}").parse().unwrap();
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(monitor), nix::sys::signal::Signal::SIGKILL)
+        let monitor: i32 = ctx
+            .inspect_format("orphan", "{{.State.ConmonPid}}")
+            .parse()
             .unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(monitor),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
         wait_for("the monitor to be gone", STATE_TIMEOUT, || {
             std::fs::read_to_string(format!("/proc/{monitor}/stat"))
                 .map_or(true, |s| s.contains(") Z "))
@@ -698,10 +788,72 @@ fn r04_after_a_kill_of_the_monitor_the_next_command_releases_address_and_links()
         wait_for("its veth to go", STATE_TIMEOUT, || {
             links(ctx).iter().all(|l| !l.starts_with("veth"))
         });
-        assert!(nft_chains(ctx).iter().all(|c| !c.starts_with("c-")), "{:?}", nft_chains(ctx));
+        assert!(
+            nft_chains(ctx).iter().all(|c| !c.starts_with("c-")),
+            "{:?}",
+            nft_chains(ctx)
+        );
         // Its address is free again: the next container gets the first.
         ctx.run_detached(&["--name", "next", "busybox", "sleep", "600"]);
         assert_eq!(address_on(ctx, "next", "podman"), "10.88.0.2");
         ctx.run_ok(&["rm", "-f", "orphan", "next"]);
+    });
+}
+
+#[test]
+fn r05_network_connect_and_disconnect_of_a_running_container() {
+    for_users(&[User::Root], |ctx| {
+        ctx.enable_networking();
+        ctx.load_busybox();
+        ctx.run_ok(&["network", "create", "front"]);
+        ctx.run_ok(&["network", "create", "back"]);
+        ctx.run_detached(&[
+            "--name",
+            "db",
+            "--network",
+            "back",
+            "busybox",
+            "sleep",
+            "600",
+        ]);
+        ctx.run_detached(&[
+            "--name",
+            "web",
+            "--network",
+            "front",
+            "busybox",
+            "sleep",
+            "600",
+        ]);
+        let out = ctx.run_status(&["exec", "web", "ping", "-c1", "-W1", "db"]);
+        assert!(!out.status.success(), "db resolved before connect");
+
+        ctx.run_ok(&["network", "connect", "--alias", "www", "back", "web"]);
+        let back = address_on(ctx, "web", "back");
+        assert!(back.starts_with("10.89."), "{back}");
+        let seen = ctx.run_ok(&[
+            "exec",
+            "web",
+            "sh",
+            "-c",
+            "ip -o -4 addr show eth1; ping -c1 -W2 db >/dev/null && echo db",
+        ]);
+        assert!(
+            seen.contains(&back) && seen.trim_end().ends_with("db"),
+            "{seen}"
+        );
+        // The peer resolves the newcomer and its alias.
+        ctx.run_ok(&["exec", "db", "ping", "-c1", "-W2", "www"]);
+
+        ctx.run_ok(&["network", "disconnect", "back", "web"]);
+        let out = ctx.run_status(&["exec", "web", "ip", "link", "show", "eth1"]);
+        assert!(!out.status.success(), "eth1 still there");
+        let out = ctx.run_status(&["exec", "db", "ping", "-c1", "-W1", "web"]);
+        assert!(!out.status.success(), "web still resolves on back");
+        let hosts = ctx.run_ok(&["exec", "web", "cat", "/etc/hosts"]);
+        assert!(!hosts.contains("\tdb "), "{hosts}");
+        let out = ctx.run_status(&["network", "disconnect", "back", "web"]);
+        assert_one_error_mentioning(&out, "not connected", "second disconnect");
+        ctx.run_ok(&["rm", "-f", "db", "web"]);
     });
 }

@@ -31,9 +31,9 @@ pub enum NetworkCommand {
     Prune(PruneArgs),
     /// Exit 0 if the network exists, 1 if not
     Exists(ExistsArgs),
-    /// Put a stopped container on a network (from its next start)
+    /// Put a container on a network (a running one at once, as root)
     Connect(ConnectArgs),
-    /// Take a stopped container off a network
+    /// Take a container off a network
     Disconnect(DisconnectArgs),
 }
 
@@ -128,7 +128,7 @@ pub struct ConnectArgs {
 
 #[derive(Args)]
 pub struct DisconnectArgs {
-    /// Accepted for podman's compatibility (a stopped container only)
+    /// Accepted for podman's compatibility (skiff always disconnects at once)
     #[arg(short, long)]
     force: bool,
     network: String,

@@ -8,9 +8,9 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use super::EngineError;
-use crate::net::hosts::{network_hosts_section, rewrite_peers};
 use crate::net::bridge;
-use crate::net::{Attachment, PortMapping};
+use crate::net::hosts::{network_hosts_section, rewrite_peers};
+use crate::net::{Attachment, NetworkRequestEntry, PortMapping};
 use crate::state::{
     ContainerRecord, Lease, NetworkRecord, NetworkStore, NetworksLock, StorageDirs, pick_address,
 };
@@ -21,37 +21,92 @@ pub fn mac_for(address: Ipv4Addr) -> String {
     bridge::MacAddr::from_ipv4(address).to_string()
 }
 
-/// Rewrites /etc/hosts of every running member of `networks`: each sees
-/// its peers on every name-resolving network it shares with them.
-fn rewrite_members(store: &NetworkStore, leases: &[Lease], networks: &BTreeSet<String>) {
-    let resolving: BTreeSet<String> = networks
-        .iter()
+/// The names of `networks` whose members resolve each other.
+fn resolving(store: &NetworkStore, networks: impl Iterator<Item = String>) -> BTreeSet<String> {
+    networks
         .filter(|n| store.load(n).is_ok_and(|r| r.dns_enabled))
-        .cloned()
-        .collect();
+        .collect()
+}
+
+/// The peers `member` sees: every other container on a name-resolving
+/// network it is on.
+fn peers_of(store: &NetworkStore, leases: &[Lease], member: &str) -> String {
+    let mine = resolving(
+        store,
+        leases
+            .iter()
+            .filter(|l| l.container_id == member)
+            .map(|l| l.network.clone()),
+    );
+    network_hosts_section(
+        leases
+            .iter()
+            .filter(|l| l.container_id != member && mine.contains(&l.network))
+            .map(|l| (l.address, l.names.as_slice())),
+    )
+}
+
+/// Rewrites /etc/hosts of every running member of `networks`.
+fn rewrite_members(store: &NetworkStore, leases: &[Lease], networks: &BTreeSet<String>) {
+    let resolving = resolving(store, networks.iter().cloned());
     let members: BTreeSet<&str> = leases
         .iter()
         .filter(|l| resolving.contains(&l.network))
         .map(|l| l.container_id.as_str())
         .collect();
     for member in members {
-        let Some(own) = leases.iter().find(|l| l.container_id == member) else {
-            continue;
-        };
-        let mine: BTreeSet<&str> = leases
-            .iter()
-            .filter(|l| l.container_id == member)
-            .map(|l| l.network.as_str())
-            .collect();
-        let section = network_hosts_section(
-            leases
-                .iter()
-                .filter(|l| l.container_id != member && mine.contains(l.network.as_str()))
-                .filter(|l| resolving.contains(&l.network))
-                .map(|l| (l.address, l.names.as_slice())),
-        );
-        let _ = rewrite_peers(&own.hosts_file, &section);
+        if let Some(own) = leases.iter().find(|l| l.container_id == member) {
+            let _ = rewrite_peers(&own.hosts_file, &peers_of(store, leases, member));
+        }
     }
+}
+
+/// Leases, address and link of `record` on one more network; the caller
+/// holds the networks lock and saves `leases`.
+#[allow(clippy::too_many_arguments)]
+fn attach_one(
+    store: &NetworkStore,
+    leases: &mut Vec<Lease>,
+    record: &ContainerRecord,
+    entry: &NetworkRequestEntry,
+    index: usize,
+    pid: i32,
+    hosts_file: &Path,
+) -> Result<Attachment, EngineError> {
+    let network = store.load(&entry.name)?;
+    let address = pick_address(&network, leases, entry.ip).map_err(EngineError::Invalid)?;
+    let mut names = vec![record.name.clone(), record.id[..12].to_string()];
+    names.extend(entry.aliases.iter().cloned());
+    leases.push(Lease {
+        network: network.name.clone(),
+        container_id: record.id.clone(),
+        address,
+        names,
+        hosts_file: hosts_file.to_path_buf(),
+    });
+    let interface = format!("eth{index}");
+    let attachment = Attachment {
+        network: network.name.clone(),
+        network_id: network.id.clone(),
+        host_interface: bridge::host_veth_name(&record.id, &interface),
+        interface,
+        address,
+        prefix: network.subnet.prefix,
+        gateway: network.gateway,
+        mac: entry.mac.clone().unwrap_or_else(|| mac_for(address)),
+        aliases: entry.aliases.clone(),
+        // Published ports lead to the first network's address.
+        ports: if index == 0 {
+            record.config.net.ports.clone()
+        } else {
+            Vec::new()
+        },
+    };
+    // A previous run's veth of the same name may still be there while
+    // the kernel tears its namespace down (a restart).
+    backend::remove_leftover_link(&network, &attachment, &record.id);
+    backend::attach(&network, &attachment, &record.id, pid, index == 0)?;
+    Ok(attachment)
 }
 
 /// Takes an address on each of the container's networks, plugs it in
@@ -73,41 +128,9 @@ pub fn join(
     let mut touched = BTreeSet::new();
     let result = (|| {
         for (index, entry) in record.config.net.networks.iter().enumerate() {
-            let network = store.load(&entry.name)?;
-            let address =
-                pick_address(&network, &leases, entry.ip).map_err(EngineError::Invalid)?;
-            let mut names = vec![record.name.clone(), record.id[..12].to_string()];
-            names.extend(entry.aliases.iter().cloned());
-            leases.push(Lease {
-                network: network.name.clone(),
-                container_id: record.id.clone(),
-                address,
-                names,
-                hosts_file: hosts_file.to_path_buf(),
-            });
-            touched.insert(network.name.clone());
-            let interface = format!("eth{index}");
-            let attachment = Attachment {
-                network: network.name.clone(),
-                network_id: network.id.clone(),
-                host_interface: bridge::host_veth_name(&record.id, &interface),
-                interface,
-                address,
-                prefix: network.subnet.prefix,
-                gateway: network.gateway,
-                mac: entry.mac.clone().unwrap_or_else(|| mac_for(address)),
-                aliases: entry.aliases.clone(),
-                // Published ports lead to the first network's address.
-                ports: if index == 0 {
-                    record.config.net.ports.clone()
-                } else {
-                    Vec::new()
-                },
-            };
-            // A previous run's veth of the same name may still be there
-            // while the kernel tears its namespace down (a restart).
-            backend::remove_leftover_link(&network, &attachment, &record.id);
-            backend::attach(&network, &attachment, &record.id, pid, index == 0)?;
+            touched.insert(entry.name.clone());
+            let attachment =
+                attach_one(&store, &mut leases, record, entry, index, pid, hosts_file)?;
             attachments.push(attachment);
         }
         Ok(())
@@ -153,6 +176,59 @@ pub fn leave(dirs: &StorageDirs, container_id: &str, attachments: &[Attachment])
 /// its rules come back with the next member).
 fn release_unused(store: &NetworkStore, _lock: &NetworksLock, leases: &[Lease]) {
     let _ = (store, leases);
+}
+
+/// `network connect` of a running container: one more interface
+/// (`ethN`, the first free N), no default route.
+pub fn connect_running(
+    dirs: &StorageDirs,
+    record: &ContainerRecord,
+    entry: &NetworkRequestEntry,
+    pid: i32,
+    hosts_file: &Path,
+) -> Result<Attachment, EngineError> {
+    let store = NetworkStore::new(dirs);
+    let lock = store.lock()?;
+    let mut leases = store.leases(&lock);
+    let index = (1..)
+        .find(|n| {
+            let name = format!("eth{n}");
+            record.state.attachments.iter().all(|a| a.interface != name)
+        })
+        .expect("a free interface number");
+    let attachment = attach_one(&store, &mut leases, record, entry, index, pid, hosts_file)?;
+    store.save_leases(&lock, leases.clone())?;
+    rewrite_members(&store, &leases, &BTreeSet::from([entry.name.clone()]));
+    Ok(attachment)
+}
+
+/// `network disconnect` of a running container: its interface on the
+/// network goes, its address is freed, and it and its former peers stop
+/// resolving each other.
+pub fn disconnect_running(dirs: &StorageDirs, container_id: &str, attachment: &Attachment) {
+    let store = NetworkStore::new(dirs);
+    let Ok(lock) = store.lock() else {
+        return;
+    };
+    let mut leases = store.leases(&lock);
+    let own_hosts = leases
+        .iter()
+        .find(|l| l.container_id == container_id)
+        .map(|l| l.hosts_file.clone());
+    leases.retain(|l| !(l.container_id == container_id && l.network == attachment.network));
+    if let Ok(network) = store.load(&attachment.network) {
+        // Deleting the host end deletes the pair, inside the container too.
+        backend::detach(&network, attachment, container_id);
+    }
+    let _ = store.save_leases(&lock, leases.clone());
+    rewrite_members(
+        &store,
+        &leases,
+        &BTreeSet::from([attachment.network.clone()]),
+    );
+    if let Some(hosts) = own_hosts {
+        let _ = rewrite_peers(&hosts, &peers_of(&store, &leases, container_id));
+    }
 }
 
 /// Removes the network's bridge and rules (`network rm`).
@@ -240,7 +316,11 @@ mod backend {
 
     /// Deletes the host veth of a previous run, if any (no rules: a run's
     /// port rules are removed by its own teardown or `refresh`).
-    pub fn remove_leftover_link(network: &NetworkRecord, attachment: &Attachment, container_id: &str) {
+    pub fn remove_leftover_link(
+        network: &NetworkRecord,
+        attachment: &Attachment,
+        container_id: &str,
+    ) {
         if let Ok(endpoint) = endpoint(network, attachment, container_id, PathBuf::new(), false) {
             let _ = bridge::detach(&endpoint, &[]);
         }

@@ -328,9 +328,8 @@ pub fn prune_networks(
     Ok(removed)
 }
 
-/// `network connect NETWORK CONTAINER`: the container joins the network
-/// at its next start (a running one is refused: skiff has no live attach
-/// yet).
+/// `network connect NETWORK CONTAINER`: a stopped container joins the
+/// network at its next start; a running one (root) at once.
 pub fn connect_container(
     dirs: &StorageDirs,
     network: &str,
@@ -348,26 +347,37 @@ pub fn connect_container(
             record.name, record.config.network
         )));
     }
-    if record.status().is_active() {
-        return Err(EngineError::ContainerRunning(format!(
-            "container {} is running: connect it while it is stopped (live connect is not supported yet)",
-            record.name
-        )));
-    }
     if record.config.net.network(&network.name).is_some() {
         return Err(invalid(format!(
             "container {} is already connected to network {}",
             record.name, network.name
         )));
     }
-    record.config.net.networks.push(NetworkRequestEntry {
+    if let Some(ip) = entry.ip
+        && (!network.subnet.contains(ip) || ip == network.gateway)
+    {
+        return Err(invalid(format!(
+            "--ip {ip} is not a container address of network {} ({})",
+            network.name, network.subnet
+        )));
+    }
+    let entry = NetworkRequestEntry {
         name: network.name,
         ..entry
-    });
+    };
+    if record.status().is_active()
+        && let Some(pid) = record.state.pid
+    {
+        let hosts = super::create::etc_files(&store.paths(&id)).hosts;
+        let attachment =
+            super::network_bridge::connect_running(dirs, &record, &entry, pid.pid, &hosts)?;
+        record.state.attachments.push(attachment);
+    }
+    record.config.net.networks.push(entry);
     Ok(store.save(&record)?)
 }
 
-/// `network disconnect NETWORK CONTAINER`, for a stopped container.
+/// `network disconnect NETWORK CONTAINER`: at once when it runs.
 pub fn disconnect_container(
     dirs: &StorageDirs,
     network: &str,
@@ -378,12 +388,6 @@ pub fn disconnect_container(
     let id = find_container(&store, container)?.id;
     let _lock = store.lock(&id)?;
     let mut record = store.load(&id)?;
-    if record.status().is_active() {
-        return Err(EngineError::ContainerRunning(format!(
-            "container {} is running: disconnect it while it is stopped (live disconnect is not supported yet)",
-            record.name
-        )));
-    }
     let before = record.config.net.networks.len();
     record
         .config
@@ -395,6 +399,15 @@ pub fn disconnect_container(
             "container {} is not connected to network {}",
             record.name, network.name
         )));
+    }
+    if let Some(at) = record
+        .state
+        .attachments
+        .iter()
+        .position(|a| a.network == network.name)
+    {
+        let attachment = record.state.attachments.remove(at);
+        super::network_bridge::disconnect_running(dirs, &id, &attachment);
     }
     Ok(store.save(&record)?)
 }

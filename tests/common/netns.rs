@@ -17,7 +17,7 @@ pub struct NetSandbox {
 impl NetSandbox {
     pub fn new(root: bool) -> NetSandbox {
         let holder = root.then(|| {
-            let child = Command::new("unshare")
+            Command::new("unshare")
                 .args([
                     "--net",
                     "--",
@@ -28,8 +28,7 @@ impl NetSandbox {
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .spawn()
-                .expect("unshare --net for the test's network namespace");
-            child
+                .expect("unshare --net for the test's network namespace")
         });
         let mut sandbox = NetSandbox { holder };
         if let Some(child) = sandbox.holder.as_mut() {
