@@ -857,3 +857,32 @@ fn r05_network_connect_and_disconnect_of_a_running_container() {
         ctx.run_ok(&["rm", "-f", "db", "web"]);
     });
 }
+
+#[test]
+fn r06_fixed_address_mac_and_ip_range() {
+    for_users(&[User::Root], |ctx| {
+        ctx.enable_networking();
+        ctx.load_busybox();
+        ctx.run_ok(&[
+            "network", "create", "--internal", "--subnet", "10.130.0.0/24", "--ip-range",
+            "10.130.0.64/26", "inside",
+        ]);
+        let out = ctx.run_ok(&[
+            "run", "--rm", "--network", "inside", "--ip", "10.130.0.7", "--mac-address",
+            "92:d0:c6:0a:29:33", "busybox", "sh", "-c",
+            "ip -o -4 addr show eth0; cat /sys/class/net/eth0/address",
+        ]);
+        assert!(out.contains("inet 10.130.0.7/24"), "{out}");
+        assert!(out.lines().any(|l| l == "92:d0:c6:0a:29:33"), "{out}");
+        // Without --ip, addresses come from the --ip-range.
+        ctx.run_detached(&["--name", "ranged", "--network", "inside", "busybox", "sleep", "600"]);
+        assert_eq!(address_on(ctx, "ranged", "inside"), "10.130.0.64");
+        // A fixed address in use is refused at start, naming it.
+        let out = ctx.run_status(&[
+            "run", "--rm", "--network", "inside", "--ip", "10.130.0.64", "busybox", "true",
+        ]);
+        assert!(!out.status.success());
+        assert!(stderr_of(&out).contains("10.130.0.64 is already in use"), "{}", stderr_of(&out));
+        ctx.run_ok(&["rm", "-f", "ranged"]);
+    });
+}
