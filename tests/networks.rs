@@ -864,25 +864,96 @@ fn r06_fixed_address_mac_and_ip_range() {
         ctx.enable_networking();
         ctx.load_busybox();
         ctx.run_ok(&[
-            "network", "create", "--internal", "--subnet", "10.130.0.0/24", "--ip-range",
-            "10.130.0.64/26", "inside",
+            "network",
+            "create",
+            "--internal",
+            "--subnet",
+            "10.130.0.0/24",
+            "--ip-range",
+            "10.130.0.64/26",
+            "inside",
         ]);
         let out = ctx.run_ok(&[
-            "run", "--rm", "--network", "inside", "--ip", "10.130.0.7", "--mac-address",
-            "92:d0:c6:0a:29:33", "busybox", "sh", "-c",
+            "run",
+            "--rm",
+            "--network",
+            "inside",
+            "--ip",
+            "10.130.0.7",
+            "--mac-address",
+            "92:d0:c6:0a:29:33",
+            "busybox",
+            "sh",
+            "-c",
             "ip -o -4 addr show eth0; cat /sys/class/net/eth0/address",
         ]);
         assert!(out.contains("inet 10.130.0.7/24"), "{out}");
         assert!(out.lines().any(|l| l == "92:d0:c6:0a:29:33"), "{out}");
         // Without --ip, addresses come from the --ip-range.
-        ctx.run_detached(&["--name", "ranged", "--network", "inside", "busybox", "sleep", "600"]);
+        ctx.run_detached(&[
+            "--name",
+            "ranged",
+            "--network",
+            "inside",
+            "busybox",
+            "sleep",
+            "600",
+        ]);
         assert_eq!(address_on(ctx, "ranged", "inside"), "10.130.0.64");
         // A fixed address in use is refused at start, naming it.
         let out = ctx.run_status(&[
-            "run", "--rm", "--network", "inside", "--ip", "10.130.0.64", "busybox", "true",
+            "run",
+            "--rm",
+            "--network",
+            "inside",
+            "--ip",
+            "10.130.0.64",
+            "busybox",
+            "true",
         ]);
         assert!(!out.status.success());
-        assert!(stderr_of(&out).contains("10.130.0.64 is already in use"), "{}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains("10.130.0.64 is already in use"),
+            "{}",
+            stderr_of(&out)
+        );
         ctx.run_ok(&["rm", "-f", "ranged"]);
+    });
+}
+
+#[test]
+fn r07_network_ns_path_enters_an_existing_namespace() {
+    // Root only: rootless, the namespace belongs to another user
+    // namespace than the container's (refused at create, n02).
+    for_users(&[User::Root], |ctx| {
+        ctx.load_busybox();
+        // A namespace of the test's own, with an interface to recognise.
+        let mut holder = std::process::Command::new("unshare")
+            .args([
+                "--net",
+                "--",
+                "sh",
+                "-c",
+                "ip link add probe7 type veth peer name probe8 && echo up && exec sleep infinity",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut up = [0u8; 3];
+        holder.stdout.take().unwrap().read_exact(&mut up).unwrap();
+        let path = format!("ns:/proc/{}/ns/net", holder.id());
+        let out = ctx.run_status(&[
+            "run",
+            "--rm",
+            "--network",
+            &path,
+            "busybox",
+            "cat",
+            "/proc/net/dev",
+        ]);
+        let _ = holder.kill();
+        let _ = holder.wait();
+        let dev = assert_success(&out, "run --network ns:PATH");
+        assert!(dev.contains("probe7:"), "{dev}");
     });
 }

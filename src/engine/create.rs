@@ -317,7 +317,10 @@ fn write_container(
         secrets: planned_secrets(&paths, &secrets),
         joined: joins.joined,
     };
-    let spec = build_spec(&defaults, &plan)?;
+    let mut spec = build_spec(&defaults, &plan)?;
+    if let Some(path) = options.network.path() {
+        super::namespace_joins::enter_network_file(&mut spec, path)?;
+    }
     super::cgroup::check_limits(&spec, options.cgroups_disabled)?;
     let process = spec.process().as_ref().expect("planned spec has a process");
     // The halves build_spec joined, kept apart for inspect.

@@ -140,3 +140,26 @@ pub fn dependents_of(dirs: &StorageDirs, id: &str) -> Result<Vec<ContainerRecord
         .filter(|r| r.config.depends_on.iter().any(|d| d == id))
         .collect())
 }
+
+/// `--network ns:PATH`: the spec enters that network namespace (a path
+/// entry, which `process::start` opens and enters like a join).
+pub fn enter_network_file(
+    spec: &mut oci_spec::runtime::Spec,
+    path: &str,
+) -> Result<(), EngineError> {
+    use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType};
+    let Some(linux) = spec.linux_mut() else {
+        return Ok(());
+    };
+    let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+    namespaces.retain(|ns| ns.typ() != LinuxNamespaceType::Network);
+    namespaces.push(
+        LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::Network)
+            .path(path)
+            .build()
+            .map_err(|e| EngineError::Invalid(format!("--network ns:{path}: {e}")))?,
+    );
+    linux.set_namespaces(Some(namespaces));
+    Ok(())
+}

@@ -96,7 +96,7 @@ pub fn parse_net_request(req: &NetRequest) -> Result<(NetworkMode, NetworkConfig
             }
             Err(_) if text.starts_with("ns:") || text.starts_with("slirp4netns") => {
                 return Err(invalid(format!(
-                    "network mode \"{text}\" is not supported: use --network none, host, bridge, pasta, NETWORK or container:NAME"
+                    "network mode \"{text}\" is not supported: use --network none, host, bridge, pasta, NETWORK, container:NAME or ns:/PATH"
                 )));
             }
             Err(_) if crate::state::is_valid_network_name(text) => names.push(text.to_string()),
@@ -104,6 +104,19 @@ pub fn parse_net_request(req: &NetRequest) -> Result<(NetworkMode, NetworkConfig
         }
     }
     let mode = mode.unwrap_or(NetworkMode::Bridge);
+    if let Some(path) = mode.path() {
+        if !nix::unistd::geteuid().is_root() {
+            // Its owner is another user namespace than the container's.
+            return Err(invalid(format!(
+                "--network ns:{path}: entering an existing network namespace needs root"
+            )));
+        }
+        if std::fs::metadata(path).is_err() {
+            return Err(invalid(format!(
+                "--network ns:{path}: no such network namespace file"
+            )));
+        }
+    }
     let mut config = NetworkConfig::default();
     let bridge = mode == NetworkMode::Bridge;
     let own_stack = bridge || mode == NetworkMode::Pasta;
@@ -348,10 +361,10 @@ mod tests {
             ),
             (
                 NetRequest {
-                    networks: vec!["ns:/x".into()],
+                    networks: vec!["ns:x".into()],
                     ..NetRequest::default()
                 },
-                "ns:/x",
+                "ns:x",
             ),
         ] {
             let err = parse(req).unwrap_err().to_string();

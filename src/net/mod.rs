@@ -18,7 +18,7 @@ pub use ports::{PortMapping, Protocol};
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
     #[error(
-        "network mode \"{mode}\" is not supported: use --network none, host, bridge, pasta, NETWORK or container:NAME"
+        "network mode \"{mode}\" is not supported: use --network none, host, bridge, pasta, NETWORK, container:NAME or ns:PATH"
     )]
     Unsupported { mode: String },
     #[error("invalid port \"{spec}\": {why}")]
@@ -30,8 +30,7 @@ pub enum NetError {
 /// How a container is attached to the network.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum NetworkMode {
-    /// Its own network namespace with only `lo`, brought up. The default
-    /// until private networking with outbound access lands (see README).
+    /// Its own network namespace with only `lo`, brought up.
     #[default]
     None,
     /// Shares the host's network namespace.
@@ -46,6 +45,8 @@ pub enum NetworkMode {
     /// Rootless: its own network namespace connected to the host by a
     /// pasta process of its own (podman 5's rootless default).
     Pasta,
+    /// An existing network namespace, by path (`ns:/run/netns/x`): root.
+    Path(String),
 }
 
 impl NetworkMode {
@@ -55,6 +56,14 @@ impl NetworkMode {
             self,
             NetworkMode::None | NetworkMode::Bridge | NetworkMode::Pasta
         )
+    }
+
+    /// The network namespace file this one enters (`ns:PATH`).
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            NetworkMode::Path(path) => Some(path),
+            _ => None,
+        }
     }
 
     /// The other container whose network namespace this one enters.
@@ -74,6 +83,7 @@ impl FromStr for NetworkMode {
             "host" => Ok(NetworkMode::Host),
             "bridge" => Ok(NetworkMode::Bridge),
             "pasta" => Ok(NetworkMode::Pasta),
+            other if other.starts_with("ns:/") => Ok(NetworkMode::Path(other[3..].to_string())),
             other if other.starts_with("container:") && other.len() > "container:".len() => Ok(
                 NetworkMode::Container(other["container:".len()..].to_string()),
             ),
@@ -107,6 +117,7 @@ impl fmt::Display for NetworkMode {
             NetworkMode::Container(id) => write!(f, "container:{id}"),
             NetworkMode::Bridge => f.write_str("bridge"),
             NetworkMode::Pasta => f.write_str("pasta"),
+            NetworkMode::Path(path) => write!(f, "ns:{path}"),
         }
     }
 }
