@@ -227,9 +227,7 @@ fn n02_bad_network_input_is_refused_in_one_line() {
 
 #[test]
 fn n03_a_network_in_use_is_not_removed_unless_forced() {
-    // As root only: rootless containers cannot be on bridge networks yet
-    // (create refuses them, n02's story for `--network wide`).
-    for_users(&[User::Root], |ctx| {
+    for_each_user(|ctx| {
         ctx.load_busybox();
         ctx.run_ok(&["network", "create", "used"]);
         let id = ctx.run_ok(&["create", "--name", "member", "--network", "used", "busybox"]);
@@ -524,7 +522,8 @@ fn n09_after_a_kill_of_the_monitor_the_next_command_ends_its_pasta() {
     });
 }
 
-// --- root: bridge networks, in the test's own network namespace ----------
+// --- bridge networks: root's in the test's own network namespace, rootless
+// ones in the user's shared rootless network namespace ---------------------
 
 /// `ip -j link` inside the test's namespace: interface names.
 fn links(ctx: &Ctx) -> Vec<String> {
@@ -576,7 +575,7 @@ fn address_on(ctx: &Ctx, container: &str, network: &str) -> String {
 
 #[test]
 fn r01_containers_on_a_network_find_each_other_by_name_whatever_the_order() {
-    for_users(&[User::Root], |ctx| {
+    for_each_user(|ctx| {
         ctx.enable_networking();
         ctx.load_busybox();
         ctx.run_ok(&["network", "create", "my_bridge"]);
@@ -635,7 +634,7 @@ fn r01_containers_on_a_network_find_each_other_by_name_whatever_the_order() {
 
 #[test]
 fn r02_containers_on_different_networks_cannot_talk_one_on_both_reaches_both() {
-    for_users(&[User::Root], |ctx| {
+    for_each_user(|ctx| {
         ctx.enable_networking();
         ctx.load_busybox();
         ctx.run_ok(&["network", "create", "neta"]);
@@ -860,7 +859,7 @@ fn r05_network_connect_and_disconnect_of_a_running_container() {
 
 #[test]
 fn r06_fixed_address_mac_and_ip_range() {
-    for_users(&[User::Root], |ctx| {
+    for_each_user(|ctx| {
         ctx.enable_networking();
         ctx.load_busybox();
         ctx.run_ok(&[
@@ -955,5 +954,59 @@ fn r07_network_ns_path_enters_an_existing_namespace() {
         let _ = holder.wait();
         let dev = assert_success(&out, "run --network ns:PATH");
         assert!(dev.contains("probe7:"), "{dev}");
+    });
+}
+
+#[test]
+fn r08_rootless_shared_network_namespace_lives_only_while_used() {
+    for_users(&[User::Rootless], |ctx| {
+        ctx.enable_networking();
+        ctx.load_busybox();
+        ctx.run_ok(&["network", "create", "shared"]);
+        let record = ctx.runroot.join("networks/rootless-netns.json");
+        assert!(!record.exists());
+        ctx.run_detached(&[
+            "--name",
+            "one",
+            "--network",
+            "shared",
+            "busybox",
+            "sleep",
+            "600",
+        ]);
+        ctx.run_detached(&[
+            "--name",
+            "two",
+            "--network",
+            "shared",
+            "busybox",
+            "sleep",
+            "600",
+        ]);
+        let shared: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+        let holder = shared["holder"]["pid"].as_i64().unwrap();
+        let pasta = shared["pasta"]["pid"].as_i64().unwrap();
+        let alive = |pid: i64| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| !s.contains(") Z ") && !s.contains(") X "))
+        };
+        assert!(alive(holder) && alive(pasta));
+        // Both containers are in the holder's user namespace.
+        let userns = |pid: i64| std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+        let one: i64 = ctx.inspect_format("one", "{{.State.Pid}}").parse().unwrap();
+        assert_eq!(userns(one), userns(holder));
+        let two = address_on(ctx, "two", "shared");
+        ctx.run_ok(&["exec", "one", "ping", "-c1", "-W2", &two]);
+
+        ctx.run_ok(&["rm", "-f", "one"]);
+        assert!(alive(holder), "ended while a container still uses it");
+        ctx.run_ok(&["rm", "-f", "two"]);
+        wait_for("the holder and its pasta to end", STATE_TIMEOUT, || {
+            !alive(holder) && !alive(pasta)
+        });
+        assert!(!record.exists());
+        let leases = std::fs::read_to_string(ctx.root.join("networks/leases.json")).unwrap();
+        assert!(leases.contains("\"leases\": []"), "{leases}");
     });
 }

@@ -127,11 +127,16 @@ pub fn launch(
     // `container:X` joins: X's current PID in the namespace paths.
     let joined = resolve_at_start(dirs, spec)?;
     let spec = joined.as_ref().unwrap_or(spec);
+    // Rootless on bridge networks: the shared network namespace's user
+    // namespace.
+    let shared = super::network_run::prepare_spec(dirs, record, spec)?;
+    let spec = shared.as_ref().map(|(s, _)| s).unwrap_or(spec);
     let mut resources = RunResources {
         cgroup: cgroup::create_for_run(record, spec)?,
         ..RunResources::default()
     };
     let mut network = NetworkSteps::new(dirs, record, &paths.run_dir, etc_files(paths).hosts);
+    network.shared_holder = shared.as_ref().map(|(_, holder)| *holder);
     let ctx = InitContext {
         spec,
         layers: &plan.layers,

@@ -38,6 +38,7 @@ mod pull;
 mod push;
 mod report;
 pub mod resources;
+mod rootless_netns;
 mod run;
 pub mod secrets;
 pub mod security_options;

@@ -225,12 +225,6 @@ pub fn resolve_at_create(
                     network.name, network.subnet
                 )));
             }
-            if !nix::unistd::geteuid().is_root() {
-                return Err(invalid(format!(
-                    "rootless containers cannot join bridge network {} yet: use the default network (pasta) or --network none",
-                    network.name
-                )));
-            }
             entry.name = network.name;
         }
     }
@@ -256,6 +250,12 @@ pub fn resolve_at_create(
                 });
             }
         }
+    }
+    if *mode == NetworkMode::Bridge && !nix::unistd::geteuid().is_root() && !config.ports.is_empty()
+    {
+        return Err(invalid(
+            "rootless containers on bridge networks cannot publish ports yet: use the default network (pasta) for published ports".into(),
+        ));
     }
     for mapping in &mut config.ports {
         let ip = mapping.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);

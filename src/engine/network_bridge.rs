@@ -169,13 +169,15 @@ pub fn leave(dirs: &StorageDirs, container_id: &str, attachments: &[Attachment])
         let _ = store.save_leases(&lock, leases.clone());
         rewrite_members(&store, &leases, &touched);
     }
-    release_unused(&store, &lock, &leases);
+    release_unused(dirs, &lock, &leases);
 }
 
-/// Networks no running container is on keep no bridge (the bridge and
-/// its rules come back with the next member).
-fn release_unused(store: &NetworkStore, _lock: &NetworksLock, leases: &[Lease]) {
-    let _ = (store, leases);
+/// Rootless: the shared network namespace lives only while a container
+/// uses it (bridges as root stay until `network rm`).
+fn release_unused(dirs: &StorageDirs, _lock: &NetworksLock, leases: &[Lease]) {
+    if super::rootless_netns::applies() && leases.is_empty() {
+        super::rootless_netns::stop(dirs);
+    }
 }
 
 /// `network connect` of a running container: one more interface
@@ -232,8 +234,16 @@ pub fn disconnect_running(dirs: &StorageDirs, container_id: &str, attachment: &A
 }
 
 /// Removes the network's bridge and rules (`network rm`).
-pub fn remove_links(network: &NetworkRecord) {
-    backend::remove(network);
+pub fn remove_links(dirs: &StorageDirs, network: &NetworkRecord) {
+    if !super::rootless_netns::applies() {
+        backend::remove(network);
+    } else if let Some(shared) = super::rootless_netns::current(dirs) {
+        let network = network.clone();
+        let _ = crate::sandbox::netns_holder::run_in_holder(shared.holder.pid, move || {
+            backend::remove(&network);
+            Ok::<(), String>(())
+        });
+    }
 }
 
 /// The bridge backend (`net::bridge`), in the current network namespace.

@@ -68,6 +68,9 @@ pub struct NetworkSteps<'a> {
     record: &'a ContainerRecord,
     run_dir: &'a Path,
     hosts_file: PathBuf,
+    /// Rootless: the shared network namespace's holder, whose namespaces
+    /// the bridge work runs in.
+    pub shared_holder: Option<i32>,
     pasta: Option<PastaStart>,
     /// What the run now holds (also on failure: teardown releases it).
     pub run: NetworkRun,
@@ -85,6 +88,7 @@ impl<'a> NetworkSteps<'a> {
             record,
             run_dir,
             hosts_file,
+            shared_holder: None,
             pasta: None,
             run: NetworkRun::default(),
         }
@@ -110,14 +114,34 @@ impl ParentSteps for NetworkSteps<'_> {
             }
             NetworkMode::Bridge => {
                 self.run.leases = Some((self.dirs.clone(), self.record.id.clone()));
-                super::network_bridge::join(
-                    self.dirs,
-                    self.record,
-                    child.as_raw(),
-                    &self.hosts_file,
-                    &mut self.run.attachments,
-                )
-                .map_err(|e| failed(e.to_string()))?;
+                match self.shared_holder {
+                    None => super::network_bridge::join(
+                        self.dirs,
+                        self.record,
+                        child.as_raw(),
+                        &self.hosts_file,
+                        &mut self.run.attachments,
+                    )
+                    .map_err(|e| failed(e.to_string()))?,
+                    Some(holder) => {
+                        let (dirs, record, hosts) = (self.dirs, self.record, &self.hosts_file);
+                        let attachments =
+                            crate::sandbox::netns_holder::run_in_holder(holder, || {
+                                let mut attachments = Vec::new();
+                                super::network_bridge::join(
+                                    dirs,
+                                    record,
+                                    child.as_raw(),
+                                    hosts,
+                                    &mut attachments,
+                                )
+                                .map(|()| attachments)
+                                .map_err(|e| e.to_string())
+                            })
+                            .map_err(|e| failed(e.to_string()))?;
+                        self.run.attachments = attachments;
+                    }
+                }
             }
             _ => {}
         }
@@ -134,6 +158,24 @@ impl ParentSteps for NetworkSteps<'_> {
 }
 
 /// Removes the network's bridge and rules, if any exist (best effort).
-pub fn remove_network_links(network: &NetworkRecord) {
-    super::network_bridge::remove_links(network);
+pub fn remove_network_links(dirs: &StorageDirs, network: &NetworkRecord) {
+    super::network_bridge::remove_links(dirs, network);
+}
+
+/// The spec to start: rootless on bridge networks, entering the shared
+/// network namespace's user namespace (made now if there is none).
+/// Returns the holder's PID with it.
+pub fn prepare_spec(
+    dirs: &StorageDirs,
+    record: &ContainerRecord,
+    spec: &oci_spec::runtime::Spec,
+) -> Result<Option<(oci_spec::runtime::Spec, i32)>, super::EngineError> {
+    if record.config.network != NetworkMode::Bridge || !super::rootless_netns::applies() {
+        return Ok(None);
+    }
+    let store = crate::state::NetworkStore::new(dirs);
+    let _lock = store.lock()?;
+    let shared = super::rootless_netns::ensure(dirs)?;
+    let spec = super::rootless_netns::enter_shared_userns(spec, shared.holder.pid)?;
+    Ok(Some((spec, shared.holder.pid)))
 }

@@ -304,7 +304,7 @@ pub fn remove_network(dirs: &StorageDirs, name: &str, force: bool) -> Result<Str
             name: network.name.clone(),
         });
     }
-    super::network_run::remove_network_links(&network);
+    super::network_run::remove_network_links(dirs, &network);
     store.remove(&lock, &network.name)?;
     Ok(network.name)
 }
@@ -365,6 +365,12 @@ pub fn connect_container(
         name: network.name,
         ..entry
     };
+    if record.status().is_active() && super::rootless_netns::applies() {
+        return Err(EngineError::ContainerRunning(format!(
+            "container {} is running: rootless, connect it while it is stopped",
+            record.name
+        )));
+    }
     if record.status().is_active()
         && let Some(pid) = record.state.pid
     {

@@ -19,6 +19,7 @@ pub use limits::current_hard_limit;
 mod message;
 mod mini_init;
 pub mod namespaces;
+pub mod netns_holder;
 pub mod overlay_probe;
 pub mod paths;
 pub mod privileges;
