@@ -1010,3 +1010,55 @@ fn r08_rootless_shared_network_namespace_lives_only_while_used() {
         assert!(leases.contains("\"leases\": []"), "{leases}");
     });
 }
+
+#[test]
+fn r09_rootless_bridge_network_publishes_ports_through_pasta() {
+    for_users(&[User::Rootless], |ctx| {
+        ctx.enable_networking();
+        ctx.load_busybox();
+        ctx.run_ok(&["network", "create", "pub"]);
+        // Keeps the shared namespace (and its rules) alive throughout.
+        ctx.run_detached(&[
+            "--name",
+            "keeper",
+            "--network",
+            "pub",
+            "busybox",
+            "sleep",
+            "600",
+        ]);
+        let port = free_port();
+        let publish = format!("127.0.0.1:{port}:80");
+        for round in ["first", "second"] {
+            let id = ctx.run_detached(&[
+                "--name",
+                "web",
+                "--hostname",
+                round,
+                "--network",
+                "pub",
+                "-p",
+                &publish,
+                "busybox",
+                "httpd",
+                "-f",
+                "-p",
+                "80",
+                "-h",
+                "/etc",
+            ]);
+            let answer = http_get(port, "/hostname", STATE_TIMEOUT);
+            assert!(answer.ends_with(&format!("{round}\n")), "{answer}");
+            // Its forwarding pasta ends with it, and so do its port rules:
+            // the second round publishes the same port again.
+            ctx.run_ok(&["rm", "-f", "web"]);
+            wait_for("its pasta to end", STATE_TIMEOUT, || {
+                pasta_processes_naming(&id).is_empty()
+            });
+            wait_for(&format!("port {port} to be free"), STATE_TIMEOUT, || {
+                TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
+            });
+        }
+        ctx.run_ok(&["rm", "-f", "keeper"]);
+    });
+}

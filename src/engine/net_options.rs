@@ -251,12 +251,6 @@ pub fn resolve_at_create(
             }
         }
     }
-    if *mode == NetworkMode::Bridge && !nix::unistd::geteuid().is_root() && !config.ports.is_empty()
-    {
-        return Err(invalid(
-            "rootless containers on bridge networks cannot publish ports yet: use the default network (pasta) for published ports".into(),
-        ));
-    }
     for mapping in &mut config.ports {
         let ip = mapping.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
         if mapping.host_port == 0 {

@@ -63,15 +63,14 @@ fn rewrite_members(store: &NetworkStore, leases: &[Lease], networks: &BTreeSet<S
 
 /// Leases, address and link of `record` on one more network; the caller
 /// holds the networks lock and saves `leases`.
-#[allow(clippy::too_many_arguments)]
 fn attach_one(
     store: &NetworkStore,
     leases: &mut Vec<Lease>,
     record: &ContainerRecord,
-    entry: &NetworkRequestEntry,
-    index: usize,
+    (entry, index): (&NetworkRequestEntry, usize),
     pid: i32,
     hosts_file: &Path,
+    ports_from_loopback: bool,
 ) -> Result<Attachment, EngineError> {
     let network = store.load(&entry.name)?;
     let address = pick_address(&network, leases, entry.ip).map_err(EngineError::Invalid)?;
@@ -97,7 +96,16 @@ fn attach_one(
         aliases: entry.aliases.clone(),
         // Published ports lead to the first network's address.
         ports: if index == 0 {
-            record.config.net.ports.clone()
+            record
+                .config
+                .net
+                .ports
+                .iter()
+                .map(|p| PortMapping {
+                    host_ip: if ports_from_loopback { None } else { p.host_ip },
+                    ..*p
+                })
+                .collect()
         } else {
             Vec::new()
         },
@@ -112,11 +120,15 @@ fn attach_one(
 /// Takes an address on each of the container's networks, plugs it in
 /// (`pid`'s network namespace) and tells the peers. On failure what was
 /// done so far is in `attachments`, for teardown to undo.
+/// `ports_from_loopback`: the published ports arrive on this namespace's
+/// loopback at their host port (the rootless shared namespace, where a
+/// pasta forwards them), whatever host address they were published on.
 pub fn join(
     dirs: &StorageDirs,
     record: &ContainerRecord,
     pid: i32,
     hosts_file: &Path,
+    ports_from_loopback: bool,
     attachments: &mut Vec<Attachment>,
 ) -> Result<(), EngineError> {
     let store = NetworkStore::new(dirs);
@@ -129,8 +141,15 @@ pub fn join(
     let result = (|| {
         for (index, entry) in record.config.net.networks.iter().enumerate() {
             touched.insert(entry.name.clone());
-            let attachment =
-                attach_one(&store, &mut leases, record, entry, index, pid, hosts_file)?;
+            let attachment = attach_one(
+                &store,
+                &mut leases,
+                record,
+                (entry, index),
+                pid,
+                hosts_file,
+                ports_from_loopback,
+            )?;
             attachments.push(attachment);
         }
         Ok(())
@@ -160,9 +179,23 @@ pub fn leave(dirs: &StorageDirs, container_id: &str, attachments: &[Attachment])
     // gone: deleting it here costs an RCU grace period (11-16 ms
     // measured) on every run's way out. Only published ports have rules
     // outside the namespace to remove.
-    for attachment in attachments.iter().filter(|a| !a.ports.is_empty()) {
-        if let Ok(network) = store.load(&attachment.network) {
-            backend::detach(&network, attachment, container_id);
+    let with_ports: Vec<(NetworkRecord, Attachment)> = attachments
+        .iter()
+        .filter(|a| !a.ports.is_empty())
+        .filter_map(|a| Some((store.load(&a.network).ok()?, a.clone())))
+        .collect();
+    if !with_ports.is_empty() {
+        let detach = move || {
+            for (network, attachment) in &with_ports {
+                backend::detach(network, attachment, container_id);
+            }
+            Ok::<(), String>(())
+        };
+        if !super::rootless_netns::applies() {
+            let _ = detach();
+        } else if let Some(shared) = super::rootless_netns::current(dirs) {
+            // The rules are in the shared namespace.
+            let _ = crate::sandbox::netns_holder::run_in_holder(shared.holder.pid, detach);
         }
     }
     if !touched.is_empty() {
@@ -198,7 +231,15 @@ pub fn connect_running(
             record.state.attachments.iter().all(|a| a.interface != name)
         })
         .expect("a free interface number");
-    let attachment = attach_one(&store, &mut leases, record, entry, index, pid, hosts_file)?;
+    let attachment = attach_one(
+        &store,
+        &mut leases,
+        record,
+        (entry, index),
+        pid,
+        hosts_file,
+        false,
+    )?;
     store.save_leases(&lock, leases.clone())?;
     rewrite_members(&store, &leases, &BTreeSet::from([entry.name.clone()]));
     Ok(attachment)

@@ -94,9 +94,14 @@ impl<'a> NetworkSteps<'a> {
         }
     }
 
-    /// Whether init must wait for `network_ready` before exec.
+    /// Whether init must wait for `network_ready` before exec: a pasta
+    /// is being started (the container's own, or the forwarder of its
+    /// published ports into the rootless shared namespace).
     pub fn works_in_parallel(record: &ContainerRecord) -> bool {
         record.config.network == NetworkMode::Pasta
+            || (record.config.network == NetworkMode::Bridge
+                && super::rootless_netns::applies()
+                && !record.config.net.ports.is_empty())
     }
 }
 
@@ -120,6 +125,7 @@ impl ParentSteps for NetworkSteps<'_> {
                         self.record,
                         child.as_raw(),
                         &self.hosts_file,
+                        false,
                         &mut self.run.attachments,
                     )
                     .map_err(|e| failed(e.to_string()))?,
@@ -133,6 +139,7 @@ impl ParentSteps for NetworkSteps<'_> {
                                     record,
                                     child.as_raw(),
                                     hosts,
+                                    true,
                                     &mut attachments,
                                 )
                                 .map(|()| attachments)
@@ -140,6 +147,18 @@ impl ParentSteps for NetworkSteps<'_> {
                             })
                             .map_err(|e| failed(e.to_string()))?;
                         self.run.attachments = attachments;
+                        let ports = &self.record.config.net.ports;
+                        if !ports.is_empty() {
+                            let tap = format!("skp{}", &self.record.id[..8]);
+                            let pasta = crate::net::pasta::spawn_forwarder(
+                                holder,
+                                ports,
+                                self.run_dir,
+                                &tap,
+                            )
+                            .map_err(|e| failed(e.to_string()))?;
+                            self.pasta = Some(pasta);
+                        }
                     }
                 }
             }

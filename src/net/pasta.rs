@@ -72,11 +72,75 @@ pub struct PastaStart {
 /// `run_dir` holds its PID file and its messages.
 pub fn spawn(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Result<PastaStart, NetError> {
     let pid_file = run_dir.join("pasta.pid");
+    spawn_with(arguments(pid, ports, &pid_file), pid_file, run_dir)
+}
+
+/// The arguments of a pasta that only forwards `ports` into the shared
+/// rootless network namespace held by `holder` (whose own pasta gives it
+/// its address): each host port to the same port on that namespace's
+/// loopback, where its DNAT rule leads on to the container. Its tap
+/// interface stays unconfigured; connections from the host's loopback
+/// are spliced socket to socket.
+pub fn forwarder_arguments(
+    holder: i32,
+    ports: &[PortMapping],
+    pid_file: &Path,
+    tap: &str,
+) -> Vec<String> {
+    let same_port: Vec<PortMapping> = ports
+        .iter()
+        .map(|p| PortMapping {
+            container_port: p.host_port,
+            ..*p
+        })
+        .collect();
+    vec![
+        "--quiet".into(),
+        "--no-map-gw".into(),
+        "--pid".into(),
+        pid_file.display().to_string(),
+        "-I".into(),
+        tap.into(),
+        "-t".into(),
+        port_spec(&same_port, Protocol::Tcp),
+        "-u".into(),
+        port_spec(&same_port, Protocol::Udp),
+        "-T".into(),
+        "none".into(),
+        "-U".into(),
+        "none".into(),
+        "--userns".into(),
+        format!("/proc/{holder}/ns/user"),
+        "--netns".into(),
+        format!("/proc/{holder}/ns/net"),
+    ]
+}
+
+/// Starts a forwarding-only pasta (`forwarder_arguments`).
+pub fn spawn_forwarder(
+    holder: i32,
+    ports: &[PortMapping],
+    run_dir: &Path,
+    tap: &str,
+) -> Result<PastaStart, NetError> {
+    let pid_file = run_dir.join("pasta.pid");
+    spawn_with(
+        forwarder_arguments(holder, ports, &pid_file, tap),
+        pid_file,
+        run_dir,
+    )
+}
+
+fn spawn_with(
+    args: Vec<String>,
+    pid_file: PathBuf,
+    run_dir: &Path,
+) -> Result<PastaStart, NetError> {
     let log_file = run_dir.join("pasta.log");
     let log = fs::File::create(&log_file)
         .map_err(|e| NetError::Pasta(format!("creating {}: {e}", log_file.display())))?;
     let child = Command::new("pasta")
-        .args(arguments(pid, ports, &pid_file))
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
