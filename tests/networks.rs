@@ -801,7 +801,7 @@ fn r04_after_a_kill_of_the_monitor_the_next_command_releases_address_and_links()
 
 #[test]
 fn r05_network_connect_and_disconnect_of_a_running_container() {
-    for_users(&[User::Root], |ctx| {
+    for_each_user(|ctx| {
         ctx.enable_networking();
         ctx.load_busybox();
         ctx.run_ok(&["network", "create", "front"]);

@@ -261,7 +261,15 @@ pub fn disconnect_running(dirs: &StorageDirs, container_id: &str, attachment: &A
     leases.retain(|l| !(l.container_id == container_id && l.network == attachment.network));
     if let Ok(network) = store.load(&attachment.network) {
         // Deleting the host end deletes the pair, inside the container too.
-        backend::detach(&network, attachment, container_id);
+        let detach = || {
+            backend::detach(&network, attachment, container_id);
+            Ok::<(), String>(())
+        };
+        if !super::rootless_netns::applies() {
+            let _ = detach();
+        } else if let Some(shared) = super::rootless_netns::current(dirs) {
+            let _ = crate::sandbox::netns_holder::run_in_holder(shared.holder.pid, detach);
+        }
     }
     let _ = store.save_leases(&lock, leases.clone());
     rewrite_members(

@@ -365,18 +365,23 @@ pub fn connect_container(
         name: network.name,
         ..entry
     };
-    if record.status().is_active() && super::rootless_netns::applies() {
-        return Err(EngineError::ContainerRunning(format!(
-            "container {} is running: rootless, connect it while it is stopped",
-            record.name
-        )));
-    }
     if record.status().is_active()
         && let Some(pid) = record.state.pid
     {
         let hosts = super::create::etc_files(&store.paths(&id)).hosts;
-        let attachment =
-            super::network_bridge::connect_running(dirs, &record, &entry, pid.pid, &hosts)?;
+        let attachment = if super::rootless_netns::applies() {
+            // Its namespaces belong to the shared one's user namespace.
+            let shared = super::rootless_netns::current(dirs)
+                .ok_or_else(|| invalid("the rootless network namespace is gone".to_string()))?;
+            let (record, entry) = (&record, &entry);
+            crate::sandbox::netns_holder::run_in_holder(shared.holder.pid, || {
+                super::network_bridge::connect_running(dirs, record, entry, pid.pid, &hosts)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| invalid(e.to_string()))?
+        } else {
+            super::network_bridge::connect_running(dirs, &record, &entry, pid.pid, &hosts)?
+        };
         record.state.attachments.push(attachment);
     }
     record.config.net.networks.push(entry);
