@@ -24,8 +24,9 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
-# The VM has no overlay module loaded; the story is about cgroups.
-export SKIFF_OVERLAY=copy
+# The VM has no overlay module loaded; the story is about cgroups (and
+# has neither nft nor pasta: no networks).
+export SKIFF_OVERLAY=copy SKIFF_DEFAULT_NETWORK=none
 
 . /story.sh
 
@@ -46,13 +47,13 @@ for d in $delegated $delegated/session; do
     chown 1000:1000 $d $d/cgroup.procs $d/cgroup.subtree_control $d/cgroup.threads
 done
 echo $$ >$delegated/session/cgroup.procs
-su -s /bin/sh tester -c "PATH=/bin SKIFF_OVERLAY=copy; export PATH SKIFF_OVERLAY; . /story.sh; story rootless /tmp/tester/store /tmp/tester/run"
+su -s /bin/sh tester -c "PATH=/bin SKIFF_OVERLAY=copy SKIFF_DEFAULT_NETWORK=none; export PATH SKIFF_OVERLAY SKIFF_DEFAULT_NETWORK; . /story.sh; story rootless /tmp/tester/store /tmp/tester/run"
 # uid 1001 in a cgroup that belongs to root: nothing delegated
 echo 'other:x:1001:1001::/tmp/other:/bin/sh' >>/etc/passwd
 echo 'other:x:1001:' >>/etc/group
 mkdir -p /tmp/other /sys/fs/cgroup/other.slice
 chown 1001:1001 /tmp/other
 echo $$ >/sys/fs/cgroup/other.slice/cgroup.procs
-su -s /bin/sh other -c "PATH=/bin SKIFF_OVERLAY=copy; export PATH SKIFF_OVERLAY; . /story.sh; refusals undelegated /tmp/other/store /tmp/other/run"
+su -s /bin/sh other -c "PATH=/bin SKIFF_OVERLAY=copy SKIFF_DEFAULT_NETWORK=none; export PATH SKIFF_OVERLAY SKIFF_DEFAULT_NETWORK; . /story.sh; refusals undelegated /tmp/other/store /tmp/other/run"
 echo "RESULT done"
 poweroff -f
