@@ -13,8 +13,7 @@ use std::process::Command;
 
 use fixtures::{Container, endpoint, fetch, in_private_netns, network, run_ok, skiff_leftovers};
 use skiff::net::bridge::{
-    self, BridgeError, PortForward, Protocol, attach, attach_fd, detach, ensure_network,
-    remove_network,
+    BridgeError, PortForward, Protocol, attach, attach_fd, detach, ensure_network, remove_network,
 };
 
 fn require_root() {

@@ -45,24 +45,7 @@ pub fn attach_fd(
     }
     let veth = host_veth_name(&endpoint.container_id, &endpoint.interface);
     let alias = endpoint_alias(&endpoint.container_id, &endpoint.interface);
-    let created = host.run(vec![netlink::create_veth(
-        &veth,
-        bridge.index,
-        &endpoint.interface,
-        netns,
-        endpoint.mac.0,
-    )]);
-    match created {
-        Ok(()) => {}
-        Err(step) if step.source.raw_os_error() == Some(libc::EEXIST) => {
-            // Either the host name (another endpoint hashing alike, or a
-            // leftover) or the container already has that interface.
-            return Err(BridgeError::NameClash {
-                name: format!("{veth} (or {} in the container)", endpoint.interface),
-            });
-        }
-        Err(step) => return Err(BridgeError::netlink(step)),
-    }
+    create_pair(&mut host, endpoint, &veth, &alias, bridge.index, netns)?;
     let configured = host
         .run(vec![netlink::configure_port(&veth, &alias)])
         .map_err(BridgeError::netlink)
@@ -73,6 +56,48 @@ pub fn attach_fd(
         let _ = host.run(vec![netlink::delete_link(&veth)]);
     }
     configured
+}
+
+/// Makes the veth pair. A pair of that host name left by an earlier run
+/// of this same endpoint (a restart that came before the kernel finished
+/// removing the old namespace, or a crash) is deleted and made anew; any
+/// other clash is an error.
+fn create_pair(
+    host: &mut Rtnl,
+    endpoint: &Endpoint,
+    veth: &str,
+    alias: &str,
+    bridge_index: u32,
+    netns: BorrowedFd<'_>,
+) -> Result<(), BridgeError> {
+    let request = || {
+        vec![netlink::create_veth(
+            veth,
+            bridge_index,
+            &endpoint.interface,
+            netns,
+            endpoint.mac.0,
+        )]
+    };
+    let clash = || BridgeError::NameClash {
+        name: format!("{veth} (or {} in the container)", endpoint.interface),
+    };
+    match host.run(request()) {
+        Ok(()) => return Ok(()),
+        Err(step) if step.source.raw_os_error() == Some(libc::EEXIST) => {}
+        Err(step) => return Err(BridgeError::netlink(step)),
+    }
+    let ours = link(host, veth)?.is_some_and(|old| old.alias.as_deref() == Some(alias));
+    if !ours {
+        return Err(clash());
+    }
+    host.run(vec![netlink::delete_link(veth)])
+        .map_err(BridgeError::netlink)?;
+    match host.run(request()) {
+        Ok(()) => Ok(()),
+        Err(step) if step.source.raw_os_error() == Some(libc::EEXIST) => Err(clash()),
+        Err(step) => Err(BridgeError::netlink(step)),
+    }
 }
 
 /// Inside the container: lo up, the address, the default route.
@@ -114,7 +139,7 @@ fn publish(endpoint: &Endpoint, forwards: &[PortForward]) -> Result<(), BridgeEr
             forwards
                 .iter()
                 .find(|forward| message.contains(&format!("{{ {} :", rules::port_key(forward))))
-                .map(|forward| port_in_use(forward))
+                .map(port_in_use)
                 .unwrap_or(BridgeError::Nft { message })
         }
         other => other,
@@ -156,6 +181,10 @@ fn check_port_free(forward: &PortForward) -> Result<(), BridgeError> {
 /// Detaches an endpoint: its veth pair and its published ports. Idempotent:
 /// a pair already gone (the container's namespace ended, which deletes it)
 /// or rules already removed are no error.
+///
+/// Deleting a link waits for the kernel's RCU grace periods (10-40 ms
+/// here); when the container has exited, [`detach_exited`] leaves that to
+/// the kernel.
 pub fn detach(endpoint: &Endpoint, forwards: &[PortForward]) -> Result<(), BridgeError> {
     endpoint.validate()?;
     let veth = host_veth_name(&endpoint.container_id, &endpoint.interface);
@@ -165,6 +194,23 @@ pub fn detach(endpoint: &Endpoint, forwards: &[PortForward]) -> Result<(), Bridg
         Err(step) if step.source.raw_os_error() == Some(libc::ENODEV) => {}
         Err(step) => return Err(BridgeError::netlink(step)),
     }
+    remove_ports(endpoint, forwards)
+}
+
+/// Detaches the endpoint of a container that has exited (the end of a
+/// run): its published ports are removed now (its address may be given to
+/// another container at once), and its veth pair is left to the kernel,
+/// which deletes it with the container's network namespace, off the
+/// caller's time. The caller must hold no fd of that namespace. Should
+/// something else keep the namespace alive, the pair stays until
+/// [`cleanup_stale`](super::cleanup_stale) (which the container is no
+/// longer live for) or the next attach of the same endpoint removes it.
+pub fn detach_exited(endpoint: &Endpoint, forwards: &[PortForward]) -> Result<(), BridgeError> {
+    endpoint.validate()?;
+    remove_ports(endpoint, forwards)
+}
+
+fn remove_ports(endpoint: &Endpoint, forwards: &[PortForward]) -> Result<(), BridgeError> {
     if forwards.is_empty() {
         return Ok(());
     }

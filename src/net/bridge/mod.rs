@@ -19,7 +19,7 @@ mod rules;
 mod stale;
 mod types;
 
-pub use endpoint::{attach, attach_fd, detach};
+pub use endpoint::{attach, attach_fd, detach, detach_exited};
 pub use network::{ensure_network, remove_network};
 pub use stale::cleanup_stale;
 pub use types::{
