@@ -8,8 +8,9 @@
 #[path = "net_bridge/fixtures.rs"]
 mod fixtures;
 
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::process::Command;
+use std::time::Duration;
 
 use fixtures::{Container, endpoint, fetch, in_private_netns, network, run_ok, skiff_leftovers};
 use skiff::net::bridge::{
@@ -151,6 +152,10 @@ fn published_ports_serve_the_host_on_localhost_and_a_container_through_the_host(
         let forwards = [
             tcp(None, 8080, 80),
             tcp(Some(Ipv4Addr::LOCALHOST), 8081, 81),
+            PortForward {
+                protocol: Protocol::Udp,
+                ..tcp(None, 8053, 53)
+            },
         ];
         attach(&ew, &forwards).unwrap();
         attach(&ec, &[]).unwrap();
@@ -166,6 +171,26 @@ fn published_ports_serve_the_host_on_localhost_and_a_container_through_the_host(
         let served = web.serve_once(81, "port 81");
         assert_eq!(fetch(Ipv4Addr::LOCALHOST, 8081).unwrap(), "port 81");
         served.join().unwrap().unwrap();
+        // UDP: a datagram to 127.0.0.1:8053 reaches the container's port 53
+        // and its answer comes back.
+        let socket = web.run(|| UdpSocket::bind("0.0.0.0:53").unwrap());
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let answer = std::thread::spawn(move || {
+            let mut buffer = [0u8; 64];
+            let (size, peer) = socket.recv_from(&mut buffer).unwrap();
+            socket.send_to(&buffer[..size], peer).unwrap();
+        });
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sender
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        sender.send_to(b"ping over udp", "127.0.0.1:8053").unwrap();
+        let mut buffer = [0u8; 64];
+        let size = sender.recv(&mut buffer).unwrap();
+        assert_eq!(&buffer[..size], b"ping over udp");
+        answer.join().unwrap();
         // 8081 is published on 127.0.0.1 only, not on the gateway address.
         let _listener = web.serve_once(81, "wrong");
         assert!(fetch(net.gateway, 8081).is_err());
