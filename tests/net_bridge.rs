@@ -269,3 +269,52 @@ mod outside;
 mod rootless;
 #[path = "net_bridge/stale.rs"]
 mod stale;
+
+#[test]
+fn bad_input_and_foreign_links_are_refused_before_anything_is_made() {
+    require_root();
+    in_private_netns(|| {
+        let mut outside_subnet = network("nbad", "skiff0", 12, false);
+        outside_subnet.gateway = Ipv4Addr::new(10, 90, 0, 1);
+        let error = ensure_network(&outside_subnet).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid gateway \"10.90.0.1\": not inside the network's subnet"
+        );
+        let mut injected = network("nbad", "skiff0", 12, false);
+        injected.id = "x; flush ruleset".to_string();
+        assert!(matches!(
+            ensure_network(&injected).unwrap_err(),
+            BridgeError::Invalid {
+                what: "network id",
+                ..
+            }
+        ));
+        assert_eq!(skiff_leftovers(), Vec::<String>::new());
+
+        // A bridge of that name that skiff did not make is not taken over.
+        run_ok(Command::new("ip").args(["link", "add", "skiff0", "type", "bridge"]));
+        let error = ensure_network(&network("nbad", "skiff0", 12, false)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "a network interface named skiff0 already exists and is not skiff's"
+        );
+        run_ok(Command::new("ip").args(["link", "del", "skiff0"]));
+
+        // Attaching to a network that was never made.
+        let container = Container::new();
+        let e = endpoint(
+            "lost",
+            &container,
+            &network("nbad", "skiff0", 12, false),
+            "eth0",
+            2,
+        );
+        let error = attach(&e, &[]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "network bridge skiff0 does not exist: create the network first"
+        );
+        assert_eq!(skiff_leftovers(), Vec::<String>::new());
+    });
+}

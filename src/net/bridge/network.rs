@@ -59,16 +59,17 @@ pub fn ensure_network(network: &BridgeNetwork) -> Result<(), BridgeError> {
         &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", network.bridge),
         "1",
     )?;
-    rtnl.run(vec![
-        netlink::add_address(
-            bridge.index,
-            &network.bridge,
-            network.gateway,
-            network.subnet.prefix,
-        ),
-        netlink::set_up(&network.bridge),
-    ])
-    .map_err(BridgeError::netlink)
+    rtnl.run(vec![netlink::add_address(
+        bridge.index,
+        &network.bridge,
+        network.gateway,
+        network.subnet.prefix,
+    )])
+    .map_err(BridgeError::netlink)?;
+    // Up only once everything else succeeded (a batch goes on after a
+    // failed step): up is what the fast path above trusts.
+    rtnl.run(vec![netlink::set_up(&network.bridge)])
+        .map_err(BridgeError::netlink)
 }
 
 /// Removes the network's bridge (its remaining ports are detached by the
