@@ -130,17 +130,18 @@ fn publish(endpoint: &Endpoint, forwards: &[PortForward]) -> Result<(), BridgeEr
     if forwards.is_empty() {
         return Ok(());
     }
-    nft::apply(&rules::endpoint_ports(endpoint, forwards)).map_err(|error| match error {
+    let what = format!("publish the ports of container {}", endpoint.container_id);
+    nft::apply(&what, &rules::endpoint_ports(endpoint, forwards)).map_err(|error| match error {
         // An element of that key with another verdict: another container
         // publishes that port. nft names the failing command.
-        BridgeError::Nft { message }
+        BridgeError::Nft { what, message }
             if message.contains("File exists") || message.contains("busy") =>
         {
             forwards
                 .iter()
                 .find(|forward| message.contains(&format!("{{ {} :", rules::port_key(forward))))
                 .map(port_in_use)
-                .unwrap_or(BridgeError::Nft { message })
+                .unwrap_or(BridgeError::Nft { what, message })
         }
         other => other,
     })
@@ -214,7 +215,11 @@ fn remove_ports(endpoint: &Endpoint, forwards: &[PortForward]) -> Result<(), Bri
     if forwards.is_empty() {
         return Ok(());
     }
-    match nft::apply(&rules::remove_endpoint_ports(endpoint, forwards)) {
+    let what = format!(
+        "remove the published ports of container {}",
+        endpoint.container_id
+    );
+    match nft::apply(&what, &rules::remove_endpoint_ports(endpoint, forwards)) {
         Ok(()) => Ok(()),
         // No table at all: nothing of this endpoint's can be left.
         Err(_) if nft::list_table()?.is_none() => Ok(()),

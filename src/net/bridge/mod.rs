@@ -64,8 +64,10 @@ pub enum BridgeError {
     Sysctl { path: String, source: io::Error },
     #[error("cannot run nft (the nftables program): {source}")]
     NftUnavailable { source: io::Error },
-    #[error("nftables: {message}")]
-    Nft { message: String },
+    /// `what` says what was attempted ("set up nftables rules for network
+    /// web"); `message` is nft's own.
+    #[error("cannot {what}: {message}")]
+    Nft { what: String, message: String },
 }
 
 impl BridgeError {

@@ -31,7 +31,10 @@ pub fn ensure_network(network: &BridgeNetwork) -> Result<(), BridgeError> {
         }
     }
     // Rules first: a bridge that is up implies its rules exist.
-    nft::apply(&rules::network(network))?;
+    nft::apply(
+        &format!("set up nftables rules for network {}", network.name),
+        &rules::network(network),
+    )?;
     set_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
     if existing.is_none() {
         let created = rtnl.run(vec![netlink::create_bridge(&network.bridge)]);
@@ -101,9 +104,12 @@ pub fn remove_network(network: &BridgeNetwork) -> Result<(), BridgeError> {
                 .is_some_and(|alias| alias.starts_with(NETWORK_ALIAS_PREFIX))
         });
     if others {
-        nft::apply(&rules::remove_network(network))
+        nft::apply(
+            &format!("remove the nftables rules of network {}", network.name),
+            &rules::remove_network(network),
+        )
     } else {
-        nft::apply(&rules::remove_table())
+        nft::apply("remove skiff's nftables table", &rules::remove_table())
     }
 }
 

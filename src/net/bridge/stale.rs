@@ -42,7 +42,10 @@ pub fn cleanup_stale(keep: &[&str]) -> Result<(), BridgeError> {
     if batch.is_empty() {
         return Ok(());
     }
-    nft::apply(&batch)
+    nft::apply(
+        "remove published ports of containers no longer running",
+        &batch,
+    )
 }
 
 /// Removes the port chains (and the elements jumping to them) of one
@@ -60,7 +63,10 @@ pub(super) fn remove_endpoint_rules(
     if batch.is_empty() {
         return Ok(());
     }
-    nft::apply(&batch)
+    nft::apply(
+        &format!("remove the published ports of container {container_id}"),
+        &batch,
+    )
 }
 
 /// The deletes for every endpoint chain `doomed(container, interface)`
