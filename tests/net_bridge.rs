@@ -8,13 +8,13 @@
 #[path = "net_bridge/fixtures.rs"]
 mod fixtures;
 
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::process::Command;
+use std::time::Duration;
 
 use fixtures::{Container, endpoint, fetch, in_private_netns, network, run_ok, skiff_leftovers};
 use skiff::net::bridge::{
-    self, BridgeError, PortForward, Protocol, attach, attach_fd, detach, ensure_network,
-    remove_network,
+    BridgeError, PortForward, Protocol, attach, attach_fd, detach, ensure_network, remove_network,
 };
 
 fn require_root() {
@@ -152,6 +152,10 @@ fn published_ports_serve_the_host_on_localhost_and_a_container_through_the_host(
         let forwards = [
             tcp(None, 8080, 80),
             tcp(Some(Ipv4Addr::LOCALHOST), 8081, 81),
+            PortForward {
+                protocol: Protocol::Udp,
+                ..tcp(None, 8053, 53)
+            },
         ];
         attach(&ew, &forwards).unwrap();
         attach(&ec, &[]).unwrap();
@@ -167,6 +171,26 @@ fn published_ports_serve_the_host_on_localhost_and_a_container_through_the_host(
         let served = web.serve_once(81, "port 81");
         assert_eq!(fetch(Ipv4Addr::LOCALHOST, 8081).unwrap(), "port 81");
         served.join().unwrap().unwrap();
+        // UDP: a datagram to 127.0.0.1:8053 reaches the container's port 53
+        // and its answer comes back.
+        let socket = web.run(|| UdpSocket::bind("0.0.0.0:53").unwrap());
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let answer = std::thread::spawn(move || {
+            let mut buffer = [0u8; 64];
+            let (size, peer) = socket.recv_from(&mut buffer).unwrap();
+            socket.send_to(&buffer[..size], peer).unwrap();
+        });
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sender
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        sender.send_to(b"ping over udp", "127.0.0.1:8053").unwrap();
+        let mut buffer = [0u8; 64];
+        let size = sender.recv(&mut buffer).unwrap();
+        assert_eq!(&buffer[..size], b"ping over udp");
+        answer.join().unwrap();
         // 8081 is published on 127.0.0.1 only, not on the gateway address.
         let _listener = web.serve_once(81, "wrong");
         assert!(fetch(net.gateway, 8081).is_err());
@@ -245,3 +269,52 @@ mod outside;
 mod rootless;
 #[path = "net_bridge/stale.rs"]
 mod stale;
+
+#[test]
+fn bad_input_and_foreign_links_are_refused_before_anything_is_made() {
+    require_root();
+    in_private_netns(|| {
+        let mut outside_subnet = network("nbad", "skiff0", 12, false);
+        outside_subnet.gateway = Ipv4Addr::new(10, 90, 0, 1);
+        let error = ensure_network(&outside_subnet).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid gateway \"10.90.0.1\": not inside the network's subnet"
+        );
+        let mut injected = network("nbad", "skiff0", 12, false);
+        injected.id = "x; flush ruleset".to_string();
+        assert!(matches!(
+            ensure_network(&injected).unwrap_err(),
+            BridgeError::Invalid {
+                what: "network id",
+                ..
+            }
+        ));
+        assert_eq!(skiff_leftovers(), Vec::<String>::new());
+
+        // A bridge of that name that skiff did not make is not taken over.
+        run_ok(Command::new("ip").args(["link", "add", "skiff0", "type", "bridge"]));
+        let error = ensure_network(&network("nbad", "skiff0", 12, false)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "a network interface named skiff0 already exists and is not skiff's"
+        );
+        run_ok(Command::new("ip").args(["link", "del", "skiff0"]));
+
+        // Attaching to a network that was never made.
+        let container = Container::new();
+        let e = endpoint(
+            "lost",
+            &container,
+            &network("nbad", "skiff0", 12, false),
+            "eth0",
+            2,
+        );
+        let error = attach(&e, &[]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "network bridge skiff0 does not exist: create the network first"
+        );
+        assert_eq!(skiff_leftovers(), Vec::<String>::new());
+    });
+}

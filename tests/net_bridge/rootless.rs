@@ -19,6 +19,17 @@ const INNER_TEST: &str = "rootless::inner_story_in_a_user_namespace";
 
 #[test]
 fn an_unprivileged_user_namespace_can_run_the_bridge_backend() {
+    run_inner_as_test_user(&["unshare", "-Urn", "--"], INNER_TEST);
+}
+
+#[test]
+fn without_privileges_the_error_names_what_was_refused() {
+    run_inner_as_test_user(&[], "rootless::inner_unprivileged_is_refused");
+}
+
+/// Runs one ignored test of this binary as the test user, under
+/// `wrapper` (a command that ends by running its arguments).
+fn run_inner_as_test_user(wrapper: &[&str], test: &str) {
     require_root();
     let Some(user) = nix::unistd::User::from_name(TEST_USER).ok().flatten() else {
         if std::env::var_os("CI").is_some()
@@ -29,12 +40,19 @@ fn an_unprivileged_user_namespace_can_run_the_bridge_backend() {
         eprintln!("!!! SKIPPING ROOTLESS: user {TEST_USER:?} does not exist");
         return;
     };
-    let output = Command::new("unshare")
-        .args(["-Urn", "--"])
-        .arg(std::env::current_exe().unwrap())
+    let exe = std::env::current_exe().unwrap();
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(&exe);
+            command
+        }
+        None => Command::new(&exe),
+    };
+    let output = command
         .args([
             "--exact",
-            INNER_TEST,
+            test,
             "--ignored",
             "--nocapture",
             "--test-threads=1",
@@ -50,7 +68,26 @@ fn an_unprivileged_user_namespace_can_run_the_bridge_backend() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success() && stdout.contains("1 passed"),
-        "rootless story failed:\n{stdout}\n{stderr}"
+        "{test} failed as {TEST_USER}:\n{stdout}\n{stderr}"
+    );
+}
+
+/// As the test user with no namespace of its own: it can change nothing,
+/// and the error says which step was refused.
+#[test]
+#[ignore = "run by without_privileges_the_error_names_what_was_refused"]
+fn inner_unprivileged_is_refused() {
+    assert!(
+        std::env::var_os(INNER_ENV).is_some(),
+        "run only by the rootless test"
+    );
+    assert!(!nix::unistd::geteuid().is_root(), "must run unprivileged");
+    let error = ensure_network(&network("nu", "skiff0", 13, false)).unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.starts_with("cannot set up nftables rules for network net_nu: ")
+            && text.contains("Operation not permitted"),
+        "{text}"
     );
 }
 

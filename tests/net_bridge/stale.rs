@@ -2,9 +2,11 @@
 
 use std::net::Ipv4Addr;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use skiff::net::bridge::{
-    PortForward, Protocol, attach, cleanup_stale, detach, ensure_network, remove_network,
+    BridgeError, PortForward, Protocol, attach, cleanup_stale, detach, detach_exited,
+    ensure_network, remove_network,
 };
 
 use super::fixtures::{
@@ -62,6 +64,57 @@ fn cleanup_removes_the_endpoints_of_dead_runs_and_keeps_the_live_ones() {
             !table.contains("c-live-") && !table.contains("8103"),
             "{table}"
         );
+        remove_network(&net).unwrap();
+        assert_eq!(skiff_leftovers(), Vec::<String>::new());
+    });
+}
+
+#[test]
+fn an_exited_container_frees_its_ports_at_once_and_its_pair_goes_with_its_namespace() {
+    require_root();
+    in_private_netns(|| {
+        let net = network("nx", "skiff0", 11, false);
+        ensure_network(&net).unwrap();
+        let first = Container::new();
+        let e = endpoint("x", &first, &net, "eth0", 2);
+        attach(&e, &[tcp(8110)]).unwrap();
+        let veth = skiff::net::bridge::host_veth_name("x", "eth0");
+        // The container ends: nothing holds its namespace any more.
+        drop(first);
+        detach_exited(&e, &[tcp(8110)]).unwrap();
+        let table = run_ok(Command::new("nft").args(["list", "table", "inet", "skiff"]));
+        assert!(
+            !table.contains("8110") && !table.contains("c-x-"),
+            "{table}"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while run_ok(Command::new("ip").args(["-o", "link", "show"])).contains(&veth) {
+            assert!(
+                Instant::now() < deadline,
+                "{veth} outlived its namespace by 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+
+        // A restart of the same endpoint while the old pair is still there
+        // (its namespace still held): the old pair is replaced.
+        let (old, new) = (Container::new(), Container::new());
+        let e_old = endpoint("x", &old, &net, "eth0", 2);
+        attach(&e_old, &[]).unwrap();
+        let e_new = endpoint("x", &new, &net, "eth0", 2);
+        attach(&e_new, &[tcp(8110)]).unwrap();
+        assert!(!old.ip(&["link"]).contains("eth0"));
+        let served = new.serve_once(80, "restarted");
+        assert_eq!(fetch(Ipv4Addr::LOCALHOST, 8110).unwrap(), "restarted");
+        served.join().unwrap().unwrap();
+        detach(&e_new, &[tcp(8110)]).unwrap();
+
+        // A link of that name that is not skiff's is never taken over.
+        run_ok(Command::new("ip").args(["link", "add", &veth, "type", "bridge"]));
+        let error = attach(&e_new, &[]).unwrap_err();
+        assert!(matches!(error, BridgeError::NameClash { .. }), "{error}");
+        run_ok(Command::new("ip").args(["link", "del", &veth]));
+
         remove_network(&net).unwrap();
         assert_eq!(skiff_leftovers(), Vec::<String>::new());
     });

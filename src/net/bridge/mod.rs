@@ -19,7 +19,7 @@ mod rules;
 mod stale;
 mod types;
 
-pub use endpoint::{attach, attach_fd, detach};
+pub use endpoint::{attach, attach_fd, detach, detach_exited};
 pub use network::{ensure_network, remove_network};
 pub use stale::cleanup_stale;
 pub use types::{
@@ -64,8 +64,10 @@ pub enum BridgeError {
     Sysctl { path: String, source: io::Error },
     #[error("cannot run nft (the nftables program): {source}")]
     NftUnavailable { source: io::Error },
-    #[error("nftables: {message}")]
-    Nft { message: String },
+    /// `what` says what was attempted ("set up nftables rules for network
+    /// web"); `message` is nft's own.
+    #[error("cannot {what}: {message}")]
+    Nft { what: String, message: String },
 }
 
 impl BridgeError {

@@ -47,6 +47,8 @@ pub(super) struct LinkSummary {
     pub(super) up: bool,
 }
 
+const RECEIVE_DEADLINE_SECONDS: i64 = 30;
+
 pub(super) struct Rtnl {
     socket: Socket,
     sequence: u32,
@@ -58,6 +60,14 @@ impl Rtnl {
         let mut socket = Socket::new(NETLINK_ROUTE)?;
         socket.bind_auto()?;
         socket.connect(&SocketAddr::new(0, 0))?;
+        // The kernel answers at once; a deadline turns a lost answer into
+        // an error instead of a hang.
+        nix::sys::socket::setsockopt(
+            &socket,
+            nix::sys::socket::sockopt::ReceiveTimeout,
+            &nix::sys::time::TimeVal::new(RECEIVE_DEADLINE_SECONDS, 0),
+        )
+        .map_err(io::Error::from)?;
         Ok(Rtnl {
             socket,
             sequence: 0,
@@ -129,23 +139,27 @@ impl Rtnl {
                     what: first_what.clone(),
                     source,
                 })?;
-            for message in parse_all(&buffer[..size]) {
-                let NetlinkPayload::Error(error) = message.payload else {
-                    continue;
-                };
+            for received in parse_all(&buffer[..size]) {
                 let Some(position) = pending
                     .iter()
-                    .position(|(sequence, _)| *sequence == message.header.sequence_number)
+                    .position(|(sequence, _)| *sequence == received.sequence)
                 else {
                     continue;
                 };
+                let failure = match received.message.map(|message| message.payload) {
+                    Some(NetlinkPayload::Error(error)) => error
+                        .code
+                        .map(|code| io::Error::from_raw_os_error(-code.get())),
+                    Some(_) => continue,
+                    None => Some(unreadable()),
+                };
                 answered += 1;
-                if let Some(code) = error.code
+                if let Some(source) = failure
                     && first_error.is_none()
                 {
                     first_error = Some(StepError {
                         what: pending[position].1.clone(),
-                        source: io::Error::from_raw_os_error(-code.get()),
+                        source,
                     });
                 }
             }
@@ -164,10 +178,13 @@ impl Rtnl {
         let mut buffer = vec![0u8; 65536];
         loop {
             let size = self.socket.recv(&mut &mut buffer[..], 0)?;
-            for message in parse_all(&buffer[..size]) {
-                if message.header.sequence_number != sequence {
+            for received in parse_all(&buffer[..size]) {
+                if received.sequence != sequence {
                     continue;
                 }
+                let Some(message) = received.message else {
+                    return Err(unreadable());
+                };
                 match message.payload {
                     NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => {
                         return Ok(Some(summarize(&link)));
@@ -194,10 +211,13 @@ impl Rtnl {
         let mut buffer = vec![0u8; 65536];
         loop {
             let size = self.socket.recv(&mut &mut buffer[..], 0)?;
-            for message in parse_all(&buffer[..size]) {
-                if message.header.sequence_number != sequence {
+            for received in parse_all(&buffer[..size]) {
+                // A link this crate cannot read is not one skiff made (its
+                // bridges and veths are read fine): skipped.
+                let Some(message) = received.message.filter(|_| received.sequence == sequence)
+                else {
                     continue;
-                }
+                };
                 match message.payload {
                     NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => {
                         links.push(summarize(&link));
@@ -215,19 +235,34 @@ impl Rtnl {
     }
 }
 
-fn parse_all(mut bytes: &[u8]) -> Vec<NetlinkMessage<RouteNetlinkMessage>> {
+/// One message of a datagram: its sequence number, and the message when
+/// it could be read.
+struct Received {
+    sequence: u32,
+    message: Option<NetlinkMessage<RouteNetlinkMessage>>,
+}
+
+fn unreadable() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "unreadable netlink answer")
+}
+
+/// The messages of one datagram, split by their headers' lengths so one
+/// the crate cannot read does not hide the others.
+fn parse_all(mut bytes: &[u8]) -> Vec<Received> {
     let mut messages = Vec::new();
-    while !bytes.is_empty() {
-        let Ok(message) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes) else {
-            break;
-        };
-        let length = message.header.length as usize;
-        messages.push(message);
-        if length == 0 || length > bytes.len() {
+    // nlmsghdr: length u32, type u16, flags u16, sequence u32, port u32.
+    while bytes.len() >= 16 {
+        let length = u32::from_ne_bytes(bytes[0..4].try_into().unwrap()) as usize;
+        let sequence = u32::from_ne_bytes(bytes[8..12].try_into().unwrap());
+        if length < 16 || length > bytes.len() {
             break;
         }
+        messages.push(Received {
+            sequence,
+            message: NetlinkMessage::deserialize(&bytes[..length]).ok(),
+        });
         // Netlink messages are 4-byte aligned in a datagram.
-        bytes = &bytes[(length + 3) & !3usize..];
+        bytes = &bytes[((length + 3) & !3usize).min(bytes.len())..];
     }
     messages
 }
@@ -410,5 +445,42 @@ pub(super) fn default_route(gateway: Ipv4Addr, index: u32) -> Request {
         message: RouteNetlinkMessage::NewRoute(route),
         flags: NLM_F_CREATE | NLM_F_REPLACE,
         what: format!("add the default route via {gateway}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ack(sequence: u32) -> Vec<u8> {
+        let mut error = netlink_packet_core::ErrorMessage::default();
+        error.code = None;
+        let mut message = NetlinkMessage::<RouteNetlinkMessage>::new(
+            NetlinkHeader::default(),
+            NetlinkPayload::Error(error),
+        );
+        message.header.sequence_number = sequence;
+        message.finalize();
+        let mut bytes = vec![0; message.buffer_len()];
+        message.serialize(&mut bytes);
+        bytes
+    }
+
+    #[test]
+    fn an_unreadable_message_does_not_hide_the_next_one() {
+        let mut datagram = ack(1);
+        // A RTM_NEWLINK (16) whose body is too short for an ifinfomsg.
+        let mut broken = vec![0u8; 20];
+        broken[0..4].copy_from_slice(&20u32.to_ne_bytes());
+        broken[4..6].copy_from_slice(&16u16.to_ne_bytes());
+        broken[8..12].copy_from_slice(&2u32.to_ne_bytes());
+        datagram.extend_from_slice(&broken);
+        datagram.extend_from_slice(&ack(3));
+        let received = parse_all(&datagram);
+        let summary: Vec<_> = received
+            .iter()
+            .map(|r| (r.sequence, r.message.is_some()))
+            .collect();
+        assert_eq!(summary, [(1, true), (2, false), (3, true)]);
     }
 }

@@ -31,7 +31,10 @@ pub fn ensure_network(network: &BridgeNetwork) -> Result<(), BridgeError> {
         }
     }
     // Rules first: a bridge that is up implies its rules exist.
-    nft::apply(&rules::network(network))?;
+    nft::apply(
+        &format!("set up nftables rules for network {}", network.name),
+        &rules::network(network),
+    )?;
     set_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
     if existing.is_none() {
         let created = rtnl.run(vec![netlink::create_bridge(&network.bridge)]);
@@ -59,16 +62,17 @@ pub fn ensure_network(network: &BridgeNetwork) -> Result<(), BridgeError> {
         &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", network.bridge),
         "1",
     )?;
-    rtnl.run(vec![
-        netlink::add_address(
-            bridge.index,
-            &network.bridge,
-            network.gateway,
-            network.subnet.prefix,
-        ),
-        netlink::set_up(&network.bridge),
-    ])
-    .map_err(BridgeError::netlink)
+    rtnl.run(vec![netlink::add_address(
+        bridge.index,
+        &network.bridge,
+        network.gateway,
+        network.subnet.prefix,
+    )])
+    .map_err(BridgeError::netlink)?;
+    // Up only once everything else succeeded (a batch goes on after a
+    // failed step): up is what the fast path above trusts.
+    rtnl.run(vec![netlink::set_up(&network.bridge)])
+        .map_err(BridgeError::netlink)
 }
 
 /// Removes the network's bridge (its remaining ports are detached by the
@@ -100,9 +104,12 @@ pub fn remove_network(network: &BridgeNetwork) -> Result<(), BridgeError> {
                 .is_some_and(|alias| alias.starts_with(NETWORK_ALIAS_PREFIX))
         });
     if others {
-        nft::apply(&rules::remove_network(network))
+        nft::apply(
+            &format!("remove the nftables rules of network {}", network.name),
+            &rules::remove_network(network),
+        )
     } else {
-        nft::apply(&rules::remove_table())
+        nft::apply("remove skiff's nftables table", &rules::remove_table())
     }
 }
 

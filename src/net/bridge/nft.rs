@@ -20,7 +20,7 @@ fn nft_program() -> &'static str {
 
 /// Applies `batch` atomically; on failure the error carries nft's own
 /// message (it names the failing command).
-pub(super) fn apply(batch: &str) -> Result<(), BridgeError> {
+pub(super) fn apply(what: &str, batch: &str) -> Result<(), BridgeError> {
     let mut child = Command::new(nft_program())
         .args(["-f", "-"])
         .stdin(Stdio::piped())
@@ -41,6 +41,7 @@ pub(super) fn apply(batch: &str) -> Result<(), BridgeError> {
         return Ok(());
     }
     Err(BridgeError::Nft {
+        what: what.to_string(),
         message: one_line(&String::from_utf8_lossy(&output.stderr)),
     })
 }
@@ -58,12 +59,14 @@ pub(super) fn list_table() -> Result<Option<serde_json::Value>, BridgeError> {
             return Ok(None);
         }
         return Err(BridgeError::Nft {
+            what: "list skiff's nftables table".to_string(),
             message: one_line(&message),
         });
     }
     serde_json::from_slice(&output.stdout)
         .map(Some)
         .map_err(|error| BridgeError::Nft {
+            what: "list skiff's nftables table".to_string(),
             message: format!("unreadable JSON from nft list: {error}"),
         })
 }

@@ -42,7 +42,10 @@ pub fn cleanup_stale(keep: &[&str]) -> Result<(), BridgeError> {
     if batch.is_empty() {
         return Ok(());
     }
-    nft::apply(&batch)
+    nft::apply(
+        "remove published ports of containers no longer running",
+        &batch,
+    )
 }
 
 /// Removes the port chains (and the elements jumping to them) of one
@@ -60,7 +63,10 @@ pub(super) fn remove_endpoint_rules(
     if batch.is_empty() {
         return Ok(());
     }
-    nft::apply(&batch)
+    nft::apply(
+        &format!("remove the published ports of container {container_id}"),
+        &batch,
+    )
 }
 
 /// The deletes for every endpoint chain `doomed(container, interface)`
@@ -133,5 +139,43 @@ fn key_text(key: &Value) -> Option<String> {
             .collect::<Option<Vec<_>>>()
             .map(|parts| parts.join(" . ")),
         _ => part(key),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `nft -j list table inet skiff` says (nft 1.0.6), trimmed to
+    /// the objects cleanup reads.
+    const TABLE: &str = r#"{"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
+        {"table": {"family": "inet", "name": "skiff", "handle": 1}},
+        {"chain": {"family": "inet", "table": "skiff", "name": "forward", "handle": 1, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}},
+        {"chain": {"family": "inet", "table": "skiff", "name": "n-abc-nat", "handle": 7}},
+        {"chain": {"family": "inet", "table": "skiff", "name": "c-dead-eth0", "handle": 8}},
+        {"chain": {"family": "inet", "table": "skiff", "name": "c-live-eth0", "handle": 9}},
+        {"map": {"family": "inet", "name": "ports_any", "table": "skiff", "type": ["inet_proto", "inet_service"], "handle": 11, "map": "verdict",
+          "elem": [[{"concat": ["tcp", 8080]}, {"jump": {"target": "c-dead-eth0"}}], [{"concat": ["udp", 53]}, {"jump": {"target": "c-live-eth0"}}]]}},
+        {"map": {"family": "inet", "name": "ports_ip", "table": "skiff", "type": ["ipv4_addr", "inet_proto", "inet_service"], "handle": 12, "map": "verdict",
+          "elem": [[{"concat": ["127.0.0.1", "tcp", 8081]}, {"jump": {"target": "c-dead-eth0"}}]]}},
+        {"map": {"family": "inet", "name": "from_subnet", "table": "skiff", "type": "ipv4_addr", "handle": 13, "map": "verdict", "flags": ["interval"],
+          "elem": [[{"prefix": {"addr": "10.88.0.0", "len": 16}}, {"jump": {"target": "n-abc-nat"}}]]}}
+    ]}"#;
+
+    #[test]
+    fn cleanup_deletes_the_elements_then_the_chains_of_dead_endpoints_only() {
+        let table: Value = serde_json::from_str(TABLE).unwrap();
+        let batch = removal_batch(&table, |container, _| container != "live");
+        assert_eq!(
+            batch.lines().collect::<Vec<_>>(),
+            [
+                "delete element inet skiff ports_any { tcp . 8080 }",
+                "delete element inet skiff ports_ip { 127.0.0.1 . tcp . 8081 }",
+                "add chain inet skiff c-dead-eth0",
+                "flush chain inet skiff c-dead-eth0",
+                "delete chain inet skiff c-dead-eth0",
+            ]
+        );
+        assert_eq!(removal_batch(&table, |_, _| false), "");
     }
 }
