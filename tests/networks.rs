@@ -264,6 +264,25 @@ fn n04_published_ports_show_in_port_ps_and_inspect() {
             "7000",
             "busybox",
         ]);
+        // -P publishes what is exposed (--expose here; the image's EXPOSE
+        // the same way) on free host ports.
+        ctx.run_ok(&[
+            "create",
+            "--name",
+            "all",
+            "--network",
+            own_network(ctx),
+            "-P",
+            "--expose",
+            "7001-7002/udp",
+            "busybox",
+        ]);
+        let all = ctx.run_ok(&["port", "all"]);
+        let all_lines = nonempty_lines(&all);
+        assert_eq!(all_lines.len(), 2, "{all}");
+        assert!(all_lines[0].starts_with("7001/udp -> 0.0.0.0:"), "{all}");
+        assert!(all_lines[1].starts_with("7002/udp -> 0.0.0.0:"), "{all}");
+        ctx.run_ok(&["rm", "all"]);
         let listed = ctx.run_ok(&["port", "web"]);
         let lines = nonempty_lines(&listed);
         assert_eq!(lines.len(), 3, "{listed}");
@@ -596,12 +615,16 @@ fn r01_containers_on_a_network_find_each_other_by_name_whatever_the_order() {
             "-h",
             "/etc",
         ]);
-        // A later container reaches the earlier one by name and by alias.
+        // A later container reaches the earlier one by name, alias and
+        // hostname.
         let got = ctx.run_ok(&[
             "run", "--rm", "--network", "my_bridge", "busybox", "sh", "-c",
-            "wget -qO- http://app1/hostname && wget -qO- http://web/hostname && ping -c1 -W2 app1 >/dev/null && echo pinged",
+            "wget -qO- http://app1/hostname && wget -qO- http://web/hostname && wget -qO- http://app1-host/hostname && ping -c1 -W2 app1 >/dev/null && echo pinged",
         ]);
-        assert_eq!(nonempty_lines(&got), ["app1-host", "app1-host", "pinged"]);
+        assert_eq!(
+            nonempty_lines(&got),
+            ["app1-host", "app1-host", "app1-host", "pinged"]
+        );
         // The earlier one resolves a later one: its /etc/hosts was updated.
         ctx.run_detached(&[
             "--name",

@@ -75,6 +75,10 @@ fn attach_one(
     let network = store.load(&entry.name)?;
     let address = pick_address(&network, leases, entry.ip).map_err(EngineError::Invalid)?;
     let mut names = vec![record.name.clone(), record.id[..12].to_string()];
+    // `--hostname` too, when it is not the short ID already.
+    if !names.contains(&record.config.hostname) {
+        names.push(record.config.hostname.clone());
+    }
     names.extend(entry.aliases.iter().cloned());
     leases.push(Lease {
         network: network.name.clone(),
