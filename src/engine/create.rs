@@ -121,10 +121,9 @@ fn container_mounts(
             });
         }
     }
-    let image_volumes = image
-        .config
-        .config()
-        .as_ref()
+    let image_volumes = (!options.ignore_image_volumes)
+        .then_some(image)
+        .and_then(|image| image.config.config().as_ref())
         .and_then(|c| c.volumes().clone())
         .unwrap_or_default();
     for destination in image_volumes {

@@ -118,7 +118,8 @@ pub fn prune_images(
     let mut removed = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for row in store.list_images()? {
-        let untagged = row.repository == "<none>";
+        // Build cache goes only with `-a`.
+        let untagged = row.repository == "<none>" && !row.intermediate;
         if !(all || untagged) || !seen.insert(row.id.clone()) {
             continue;
         }

@@ -3,6 +3,7 @@
 //! and prints; everything in between lives here.
 
 pub mod attach;
+pub mod build_support;
 mod cgroup;
 pub mod changes;
 mod cleanup;

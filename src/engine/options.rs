@@ -148,6 +148,9 @@ pub struct ContainerOptions {
     pub security: SecurityOptions,
     /// `--secret`: which secrets, how (found in the store at create).
     pub secrets: Vec<SecretOption>,
+    /// The image's VOLUMEs get no anonymous volume: a build's RUN step
+    /// writes into them as into any directory (BuildKit keeps them).
+    pub ignore_image_volumes: bool,
 }
 
 impl ContainerOptions {
@@ -216,6 +219,7 @@ impl ContainerOptions {
                 .iter()
                 .map(|s| parse_secret_flag(s))
                 .collect::<Result<_, _>>()?,
+            ignore_image_volumes: false,
         })
     }
 }
