@@ -1,8 +1,15 @@
 //! docker's shell-word lexer for Dockerfile arguments: quote removal,
 //! escapes (with the file's escape character) and `$VAR`, `${VAR}`,
-//! `${VAR:-default}`, `${VAR-default}`, `${VAR:+alt}`, `${VAR+alt}`
-//! substitution, done in one pass as docker's `ProcessWord`.
-//! (Stub: the parser's owner fills it in.)
+//! `${VAR:-default}`, `${VAR-default}`, `${VAR:+alt}`, `${VAR+alt}`,
+//! `${VAR:?msg}`, `${VAR?msg}` substitution, done in one pass as docker's
+//! `ProcessWord`. Unset variables expand to the empty string.
+//!
+//! Quoting: `'...'` is literal; `"..."` expands `$` and lets the escape
+//! character escape only `"`, `$` and itself (any other escape is kept);
+//! outside quotes the escape character takes the next character
+//! literally. `expand_words` then splits on whitespace the way
+//! `ProcessWords` does: an unquoted variable's value splits (`$A` with
+//! `A="a b"` gives two words), quoted or escaped whitespace does not.
 
 /// A word that cannot be expanded (an unterminated quote or `${`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,8 +23,9 @@ pub fn expand_word(
     escape: char,
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, WordError> {
-    let _ = (raw, escape, vars);
-    Err(WordError("word expansion is not written yet".into()))
+    let mut lexer = Lexer::new(raw, escape, vars);
+    let (text, _) = lexer.process_until(None)?;
+    Ok(text)
 }
 
 /// Expands and splits on unquoted whitespace, as docker's `ProcessWords`
@@ -27,6 +35,273 @@ pub fn expand_words(
     escape: char,
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<String>, WordError> {
-    let _ = (raw, escape, vars);
-    Err(WordError("word expansion is not written yet".into()))
+    let mut lexer = Lexer::new(raw, escape, vars);
+    let (_, words) = lexer.process_until(None)?;
+    Ok(words.finish())
 }
+
+/// The words being collected while a text is expanded. A character that
+/// came from quotes or an escape never splits; one that came from the
+/// text or from an unquoted variable's value does when it is whitespace.
+#[derive(Default)]
+struct Words {
+    words: Vec<String>,
+    current: String,
+    in_word: bool,
+}
+
+impl Words {
+    fn add_char(&mut self, ch: char) {
+        if ch.is_whitespace() {
+            if self.in_word {
+                self.words.push(std::mem::take(&mut self.current));
+                self.in_word = false;
+            }
+        } else {
+            self.add_raw_char(ch);
+        }
+    }
+
+    fn add_raw_char(&mut self, ch: char) {
+        self.current.push(ch);
+        self.in_word = true;
+    }
+
+    fn add_string(&mut self, s: &str) {
+        s.chars().for_each(|c| self.add_char(c));
+    }
+
+    /// Quoted text: kept whole, and `""` alone still makes an (empty) word.
+    fn add_raw_string(&mut self, s: &str) {
+        self.current.push_str(s);
+        self.in_word = true;
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        if self.in_word {
+            self.words.push(self.current);
+        }
+        self.words
+    }
+}
+
+struct Lexer<'a> {
+    chars: Vec<char>,
+    pos: usize,
+    escape: char,
+    vars: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl<'a> Lexer<'a> {
+    fn new(raw: &str, escape: char, vars: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Lexer {
+            chars: raw.chars().collect(),
+            pos: 0,
+            escape,
+            vars,
+        }
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<char> {
+        let c = self.peek();
+        if c.is_some() {
+            self.pos += 1;
+        }
+        c
+    }
+
+    /// Processes up to `stop` (consumed) or the end: the expanded text
+    /// and its words. Reaching the end while looking for `stop` is an
+    /// error.
+    fn process_until(&mut self, stop: Option<char>) -> Result<(String, Words), WordError> {
+        let mut result = String::new();
+        let mut words = Words::default();
+        while let Some(ch) = self.peek() {
+            if Some(ch) == stop {
+                self.pos += 1;
+                return Ok((result, words));
+            }
+            match ch {
+                '\'' => {
+                    let s = self.single_quoted()?;
+                    result.push_str(&s);
+                    words.add_raw_string(&s);
+                }
+                '"' => {
+                    let s = self.double_quoted()?;
+                    result.push_str(&s);
+                    words.add_raw_string(&s);
+                }
+                '$' => {
+                    let s = self.dollar()?;
+                    result.push_str(&s);
+                    words.add_string(&s);
+                }
+                _ => {
+                    self.pos += 1;
+                    if ch == self.escape {
+                        // The escape character takes the next one
+                        // literally; at the very end it is dropped.
+                        let Some(escaped) = self.next() else { break };
+                        words.add_raw_char(escaped);
+                        result.push(escaped);
+                    } else {
+                        words.add_char(ch);
+                        result.push(ch);
+                    }
+                }
+            }
+        }
+        match stop {
+            Some(c) => Err(WordError(format!(
+                "unexpected end of statement while looking for matching {c}"
+            ))),
+            None => Ok((result, words)),
+        }
+    }
+
+    fn single_quoted(&mut self) -> Result<String, WordError> {
+        self.pos += 1; // the opening quote
+        let mut s = String::new();
+        loop {
+            match self.next() {
+                None => {
+                    return Err(WordError(
+                        "unexpected end of statement while looking for matching single-quote"
+                            .into(),
+                    ))
+                }
+                Some('\'') => return Ok(s),
+                Some(c) => s.push(c),
+            }
+        }
+    }
+
+    fn double_quoted(&mut self) -> Result<String, WordError> {
+        self.pos += 1; // the opening quote
+        let mut s = String::new();
+        loop {
+            match self.peek() {
+                None => {
+                    return Err(WordError(
+                        "unexpected end of statement while looking for matching double-quote"
+                            .into(),
+                    ))
+                }
+                Some('"') => {
+                    self.pos += 1;
+                    return Ok(s);
+                }
+                Some('$') => s.push_str(&self.dollar()?),
+                Some(c) => {
+                    self.pos += 1;
+                    // Inside double quotes the escape character only
+                    // escapes `"`, `$` and itself; otherwise it stays.
+                    if c == self.escape {
+                        if let Some(n @ ('"' | '$')) = self.peek() {
+                            self.pos += 1;
+                            s.push(n);
+                            continue;
+                        }
+                        if self.peek() == Some(self.escape) {
+                            self.pos += 1;
+                        }
+                    }
+                    s.push(c);
+                }
+            }
+        }
+    }
+
+    /// A name after `$`: letters, digits and `_`; a leading digit takes
+    /// only digits; a special parameter (`$@`, `$*`, ...) is one char.
+    fn name(&mut self) -> String {
+        let mut name = String::new();
+        while let Some(c) = self.peek() {
+            if name.is_empty() && c.is_ascii_digit() {
+                while let Some(d) = self.peek().filter(char::is_ascii_digit) {
+                    name.push(d);
+                    self.pos += 1;
+                }
+                return name;
+            }
+            if name.is_empty() && "@*#?-$!".contains(c) {
+                self.pos += 1;
+                return c.to_string();
+            }
+            if !(c.is_alphanumeric() || c == '_') {
+                break;
+            }
+            name.push(c);
+            self.pos += 1;
+        }
+        name
+    }
+
+    fn dollar(&mut self) -> Result<String, WordError> {
+        self.pos += 1; // `$`
+        if self.peek() != Some('{') {
+            let name = self.name();
+            if name.is_empty() {
+                return Ok("$".into());
+            }
+            return Ok((self.vars)(&name).unwrap_or_default());
+        }
+        self.pos += 1; // `{`
+        match self.peek() {
+            None => return Err(WordError("syntax error: missing '}'".into())),
+            Some('{' | '}' | ':') => return Err(WordError("syntax error: bad substitution".into())),
+            _ => {}
+        }
+        let name = self.name();
+        let value = (self.vars)(&name);
+        match self.next() {
+            None => Err(WordError("syntax error: missing '}'".into())),
+            Some('}') => Ok(value.unwrap_or_default()),
+            Some(':') => {
+                let modifier = self.next();
+                let (word, _) = self.process_until(Some('}'))?;
+                let set_nonempty = value.as_deref().is_some_and(|v| !v.is_empty());
+                match modifier {
+                    Some('-') if set_nonempty => Ok(value.unwrap_or_default()),
+                    Some('-') => Ok(word),
+                    Some('+') if set_nonempty => Ok(word),
+                    Some('+') => Ok(String::new()),
+                    Some('?') if set_nonempty => Ok(value.unwrap_or_default()),
+                    Some('?') => Err(unset_error(&name, &word, "is not allowed to be empty")),
+                    Some(m) => Err(WordError(format!(
+                        "unsupported modifier ({m}) in substitution"
+                    ))),
+                    None => Err(WordError("syntax error: missing '}'".into())),
+                }
+            }
+            Some(m @ ('-' | '+' | '?')) => {
+                let (word, _) = self.process_until(Some('}'))?;
+                match (m, value) {
+                    ('-', Some(v)) => Ok(v),
+                    ('-', None) => Ok(word),
+                    ('+', Some(_)) => Ok(word),
+                    ('+', None) => Ok(String::new()),
+                    ('?', Some(v)) => Ok(v),
+                    _ => Err(unset_error(&name, &word, "is not allowed to be unset")),
+                }
+            }
+            Some(m) => Err(WordError(format!(
+                "unsupported modifier ({m}) in substitution"
+            ))),
+        }
+    }
+}
+
+fn unset_error(name: &str, message: &str, default: &str) -> WordError {
+    let message = if message.is_empty() { default } else { message };
+    WordError(format!("{name}: {message}"))
+}
+
+#[cfg(test)]
+#[path = "words_tests.rs"]
+mod tests;

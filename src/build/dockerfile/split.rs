@@ -1,0 +1,158 @@
+//! Splitting one logical line the way BuildKit's parser does, before any
+//! instruction-specific meaning: the keyword, the leading `--flags`, raw
+//! words (quotes kept), the JSON exec form, and heredoc markers.
+
+use crate::build::words;
+
+/// The keyword (lowercased) and the rest of the line, trimmed.
+pub(crate) fn split_command(line: &str) -> (String, &str) {
+    let line = line.trim();
+    match line.find(char::is_whitespace) {
+        Some(at) => (line[..at].to_ascii_lowercase(), line[at..].trim()),
+        None => (line.to_ascii_lowercase(), ""),
+    }
+}
+
+/// The leading `--name[=value]` words (quotes removed, `\` escapes the
+/// next character) and the rest of the line. A lone `--` ends the flags.
+pub(crate) fn extract_flags(rest: &str) -> (Vec<String>, &str) {
+    let mut flags = Vec::new();
+    let mut s = rest.trim_start();
+    loop {
+        if !s.starts_with("--") {
+            return (flags, s);
+        }
+        let mut word = String::new();
+        let mut quote: Option<char> = None;
+        let mut chars = s.char_indices();
+        let mut end = s.len();
+        while let Some((i, c)) = chars.next() {
+            match quote {
+                None if c.is_whitespace() => {
+                    end = i;
+                    break;
+                }
+                None if c == '\'' || c == '"' => quote = Some(c),
+                Some(q) if c == q => quote = None,
+                _ if c == '\\' => {
+                    if let Some((_, n)) = chars.next() {
+                        word.push(n);
+                    }
+                }
+                _ => word.push(c),
+            }
+        }
+        let after = s[end..].trim_start();
+        if word == "--" {
+            return (flags, after);
+        }
+        flags.push(word);
+        s = after;
+    }
+}
+
+/// Words split on unquoted, unescaped whitespace, with the quotes and
+/// escape characters kept (docker's `parseWords`): what ENV, LABEL and
+/// ARG name=value pairs are cut from.
+pub(crate) fn raw_words(rest: &str, escape: char) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            None if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+                continue;
+            }
+            None if c == '\'' || c == '"' => quote = Some(c),
+            Some(q) if c == q => quote = None,
+            _ => {}
+        }
+        in_word = true;
+        // The escape character keeps itself and protects the next one,
+        // except inside single quotes where nothing is escaped.
+        if c == escape && quote != Some('\'') {
+            let Some(n) = chars.next() else { break };
+            word.push(c);
+            word.push(n);
+            continue;
+        }
+        word.push(c);
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// Words separated by blanks, nothing else (docker's
+/// `parseStringsWhitespaceDelimited`, what FROM uses).
+pub(crate) fn blank_words(rest: &str) -> Vec<String> {
+    rest.split_whitespace().map(str::to_string).collect()
+}
+
+/// The exec form: `rest` is a JSON array of strings. Anything else
+/// (including invalid JSON that starts with `[`) is the shell form.
+pub(crate) fn json_array(rest: &str) -> Option<Vec<String>> {
+    if !rest.starts_with('[') {
+        return None;
+    }
+    serde_json::from_str::<Vec<String>>(rest).ok()
+}
+
+/// A `<<[-]NAME` marker found among a line's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Marker {
+    pub name: String,
+    pub chomp: bool,
+    pub expand: bool,
+}
+
+/// The heredoc markers of a RUN, COPY or ADD line in shell form, `None`
+/// for any other line. A marker is a whole word `[n]<<[-]NAME` (BuildKit:
+/// `^(\d*)<<(-?)([^<]*)$`), NAME after quote removal; a quoted NAME
+/// means the body is not expanded.
+pub(crate) fn heredoc_markers(line: &str) -> Option<Vec<Marker>> {
+    let (keyword, rest) = split_command(line);
+    if !matches!(keyword.as_str(), "run" | "copy" | "add") || !rest.contains("<<") {
+        return None;
+    }
+    let (_, args) = extract_flags(rest);
+    if json_array(args).is_some() {
+        return None;
+    }
+    let markers: Vec<Marker> = raw_words(args, '\\')
+        .iter()
+        .filter_map(|w| marker(w))
+        .collect();
+    Some(markers)
+}
+
+/// The marker a word is, if it is one.
+pub(crate) fn marker(word: &str) -> Option<Marker> {
+    let after_fd = word.trim_start_matches(|c: char| c.is_ascii_digit());
+    let rest = after_fd.strip_prefix("<<")?;
+    let (chomp, rest) = match rest.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    if rest.is_empty() || rest.contains('<') {
+        return None;
+    }
+    let none = |_: &str| None;
+    let name = words::expand_word(rest, '\\', &none).ok()?;
+    if name.is_empty() || name.chars().any(char::is_whitespace) {
+        return None;
+    }
+    let quotes = |s: &str| s.chars().filter(|&c| c == '\'' || c == '"').count();
+    Some(Marker {
+        expand: quotes(&name) == quotes(rest),
+        name,
+        chomp,
+    })
+}
