@@ -2,7 +2,7 @@
 //! print. Progress lines go to standard output (podman's), the image ID
 //! is the last line there; `-q` prints only the ID.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -74,8 +74,9 @@ impl BuildReporter for CliBuildReporter {
     }
 
     fn progress(&self, line: &str) {
+        // A closed standard output does not stop the build.
         if !self.quiet {
-            println!("{line}");
+            let _ = writeln!(std::io::stdout(), "{line}");
         }
     }
 }
