@@ -183,7 +183,7 @@ impl Builder<'_> {
                 Box::new(move |s, cmd_set| {
                     s.config().set("Entrypoint", json!(args));
                     if !cmd_set {
-                        s.config().set("Cmd", Value::Null);
+                        s.config().container().remove("Cmd");
                     }
                     nop(&format!("ENTRYPOINT {}", go_quoted_list(&args)))
                 })

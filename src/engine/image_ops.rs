@@ -197,7 +197,13 @@ pub fn image_history(dirs: &StorageDirs, name: &str) -> Result<Vec<HistoryRow>, 
 pub fn inspect_image(dirs: &StorageDirs, name: &str) -> Result<Value, EngineError> {
     let store = Store::open(&dirs.root)?;
     let image = store.resolve_image(name)?;
-    let config = serde_json::to_value(&image.config).unwrap_or(Value::Null);
+    // The config blob as stored, so docker's fields that oci-spec does
+    // not model (Shell, OnBuild, a built image's Healthcheck) show.
+    let config = store
+        .read_blob(&image.id)
+        .ok()
+        .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok())
+        .unwrap_or_else(|| serde_json::to_value(&image.config).unwrap_or(Value::Null));
     let repo_digests: Vec<String> = image
         .names
         .iter()

@@ -31,6 +31,7 @@
 #![allow(dead_code)]
 
 pub mod archives;
+pub mod build;
 pub mod containers;
 pub mod ctx;
 pub mod fixtures;
