@@ -3,9 +3,7 @@
 //! as the store's owner, where their files' owners are the image's);
 //! the layer written as a tar and stored through the import path.
 
-use std::os::unix::fs::MetadataExt;
-
-use super::copy_plan::{Item, Origin, clean, content_digest, plan_copy};
+use super::copy_plan::{Item, ItemKind, Origin, clean, content_digest, plan_copy};
 use super::copy_tar::{TarOptions, write_copy_tar};
 use super::dockerfile::{CopyInstruction, Instruction, Located};
 use super::executor::Builder;
@@ -15,7 +13,7 @@ use super::request::BuildError;
 use super::stage::StageState;
 use crate::engine::build_support::as_store_owner;
 use crate::engine::{EngineError, image_for_run};
-use crate::layers::{Digest, LayerPart};
+use crate::layers::Digest;
 use crate::sandbox::user::resolve_user;
 
 /// Where `--from` points.
@@ -162,6 +160,17 @@ impl Builder<'_> {
             clamp: self.req.timestamp,
             now: self.now,
         };
+        // docker's history names the kind of source and the destination.
+        let kind = match &planned {
+            _ if sources.len() > 1 => "multi",
+            Some(items) if items.len() > 1 || items.iter().any(|i| matches!(i.kind, ItemKind::Dir)) => "dir",
+            _ => "file",
+        };
+        let shown_dest = match clean(&dest) {
+            Some(rel) if dest.ends_with('/') && !rel.is_empty() => format!("/{rel}/"),
+            Some(rel) => format!("/{rel}"),
+            None => dest.clone(),
+        };
         let text = at.text.clone();
         self.cached_step(state, at, Some(&content), visible, move |b, _state| {
             let layer = as_store_owner(b.dirs, b.reporter.engine(), |store| {
@@ -181,21 +190,13 @@ impl Builder<'_> {
                 let label = format!("layer of {verb}");
                 Ok(store.store_layer_tar(&mut tar, &label)?)
             })?;
-            let kind = match layer.size {
-                _ if sources.len() > 1 => "multi",
-                _ => "file",
-            };
             let created_by = format!(
-                "/bin/sh -c #(nop) {verb} {kind}:{} in {dest} ",
-                content_hex(&layer)
+                "/bin/sh -c #(nop) {verb} {kind}:{} in {shown_dest} ",
+                layer.diff_id.hex()
             );
             Ok((created_by, Some(layer)))
         })
     }
-}
-
-fn content_hex(layer: &LayerPart) -> &str {
-    layer.diff_id.hex()
 }
 
 /// An unlinked temp file beside the store (it may be large).
@@ -212,6 +213,5 @@ fn tempfile_in(root: &std::path::Path) -> Result<std::fs::File, EngineError> {
             source,
         })?;
     let _ = std::fs::remove_file(&path);
-    let _ = file.metadata().map(|m| m.mode());
     Ok(file)
 }

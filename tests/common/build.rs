@@ -51,9 +51,13 @@ pub fn layer_dirs(ctx: &Ctx) -> BTreeSet<String> {
     names_in(ctx.root.join("layers"))
 }
 
-/// Container directories in the store.
+/// Container directories in the store (named by 64-hex IDs; `names/`
+/// is the name index).
 pub fn container_dirs(ctx: &Ctx) -> BTreeSet<String> {
     names_in(ctx.root.join("containers"))
+        .into_iter()
+        .filter(|n| n.len() == 64)
+        .collect()
 }
 
 fn names_in(dir: PathBuf) -> BTreeSet<String> {
