@@ -1,0 +1,102 @@
+//! Multi-stage builds, root and rootless: `COPY --from` a stage (by name
+//! and index) and an image, `--target` builds only what the target needs,
+//! ONBUILD triggers of a base image run in the child build, ADD unpacks
+//! a local archive.
+
+mod common;
+
+use common::build::*;
+use common::*;
+
+#[test]
+fn copy_from_stages_and_images_and_target() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let dockerfile = "FROM busybox AS builder
+RUN mkdir -p /out && echo built > /out/artifact && chown 1234:1234 /out/artifact
+FROM busybox AS unused
+RUN echo UNUSED-STAGE | tr A-Z a-z && exit 9
+FROM busybox
+COPY --from=builder /out/artifact /app/
+COPY --from=0 /out /app/out0
+COPY --from=busybox /bin/busybox /app/busybox
+CMD [\"cat\", \"/app/artifact\"]
+";
+        let dir = context(ctx, "ms", dockerfile, &[]);
+        let out = build_ok(ctx, &["-t", "ms", &dir]);
+        // The failing stage is not needed: it never runs.
+        assert!(!out.contains("unused-stage"), "{out}");
+        assert!(out.contains("STEP 1/7: FROM busybox AS builder"), "{out}");
+        assert_eq!(ctx.run_ok(&["run", "--rm", "ms"]), "built\n");
+        // COPY resets the owner to 0:0 without --chown.
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", "ms", "stat", "-c", "%u:%g", "/app/artifact", "/app/out0/artifact"]),
+            "0:0\n0:0\n"
+        );
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", "ms", "/app/busybox", "echo", "bb works"]),
+            "bb works\n"
+        );
+
+        // --target stops at the builder; later stages are not built.
+        let out = build_ok(ctx, &["--target", "builder", "-t", "ms:builder", &dir]);
+        assert!(out.contains("STEP 2/2:"), "{out}");
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", "ms:builder", "stat", "-c", "%u:%g", "/out/artifact"]),
+            "1234:1234\n",
+            "RUN keeps the owners it made"
+        );
+        let out = build(ctx, &["--target", "nosuch", &dir]);
+        assert_eq!(out.status.code(), Some(125));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim(), "Error: target stage \"nosuch\" could not be found");
+    });
+}
+
+#[test]
+fn onbuild_triggers_run_in_the_child_build() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let parent = context(
+            ctx,
+            "parent",
+            "FROM busybox\nONBUILD COPY marker.txt /from-onbuild\nONBUILD RUN echo triggered > /ran\n",
+            &[],
+        );
+        build_ok(ctx, &["-t", "parent", &parent]);
+        assert_eq!(
+            inspect(ctx, "parent", "{{json .Config.OnBuild}}"),
+            r#"["COPY marker.txt /from-onbuild","RUN echo triggered > /ran"]"#
+        );
+        let child = context(ctx, "child", "FROM parent\nRUN cat /from-onbuild /ran\n", &[("marker.txt", "child file\n")]);
+        let out = build_ok(ctx, &["-t", "child", &child]);
+        assert!(out.contains("child file\ntriggered\n"), "{out}");
+        // The triggers are not inherited by the child image.
+        let config = inspect(ctx, "child", "{{json .Config}}");
+        assert!(!config.contains("OnBuild"), "{config}");
+    });
+}
+
+#[test]
+fn add_unpacks_local_archives_and_copies_plain_files() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let dir = context(ctx, "add", "FROM busybox\nADD bundle.tar.gz /opt/\nADD plain.txt /opt/plain.txt\n", &[("plain.txt", "plain\n")]);
+        let mut tar = tar::Builder::new(Vec::new());
+        for (name, data) in [("bundle/one", &b"1\n"[..]), ("bundle/sub/two", b"2\n")] {
+            let mut header = tar::Header::new_ustar();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o640);
+            header.set_cksum();
+            tar.append_data(&mut header, name, data).unwrap();
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, &tar.into_inner().unwrap()).unwrap();
+        ctx.write_file("add/bundle.tar.gz", gz.finish().unwrap());
+        build_ok(ctx, &["-t", "add", &dir]);
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", "add", "sh", "-c", "cat /opt/bundle/one /opt/bundle/sub/two /opt/plain.txt; stat -c %a /opt/bundle/one"]),
+            "1\n2\nplain\n640\n"
+        );
+    });
+}
