@@ -46,6 +46,8 @@ pub struct Builder<'a> {
     /// Seconds since the epoch that new things get (`--timestamp` or now).
     pub now: i64,
     pub created: String,
+    /// Orphaned RUN containers of killed builds were looked for.
+    pub swept: bool,
 }
 
 /// Builds the image `req` describes.
@@ -107,6 +109,7 @@ pub fn build_image(
         temp_images: Vec::new(),
         now,
         created,
+        swept: false,
     };
     let result = builder.run(&needed, target, &tags);
     builder.drop_temp_images(result.as_ref().ok().map(|o| &o.image_id));

@@ -12,7 +12,7 @@ use super::copy_tar::{TarOptions, write_copy_tar};
 use super::dockerfile::{Command, HealthcheckInstruction, Instruction, Located};
 use super::executor::Builder;
 use super::request::BuildError;
-use super::run_step::{RunStep, run_step};
+use super::run_step::{RunStep, run_step, sweep_orphaned_containers};
 use super::scope::set_env;
 use super::stage::StageState;
 use crate::engine::build_support::as_store_owner;
@@ -333,6 +333,10 @@ impl Builder<'_> {
             state.args.run_env(&env, &self.args, true)
         };
         self.cached_step(state, at, None, visible, move |b, state| {
+            if !b.swept {
+                b.swept = true;
+                sweep_orphaned_containers(b.dirs);
+            }
             let image = b.ensure_indexed(state)?;
             let step = RunStep {
                 text,

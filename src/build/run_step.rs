@@ -19,6 +19,34 @@ use crate::layers::{Digest, LayerPart};
 use crate::net::NetworkMode;
 use crate::state::StorageDirs;
 
+/// RUN containers are named `skiff-build-<pid of the build>-<random>`.
+const NAME_PREFIX: &str = "skiff-build-";
+
+/// Removes the RUN containers of builds that were killed outright
+/// (`kill -9`: nothing of theirs ran to clean up): those whose build
+/// process is gone. Best effort; a build calls it before its first RUN.
+pub fn sweep_orphaned_containers(dirs: &StorageDirs) {
+    let Ok(records) = crate::engine::lookup::list_containers(dirs) else {
+        return;
+    };
+    for record in records {
+        let Some(pid) = record
+            .name
+            .strip_prefix(NAME_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only checks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = remove_container(dirs, &record.id, true);
+        }
+    }
+}
+
 /// One RUN to execute.
 pub struct RunStep {
     /// The instruction as written (for the error).
@@ -90,7 +118,11 @@ pub fn run_step(
     step: &RunStep,
     reporter: &dyn Reporter,
 ) -> Result<LayerPart, BuildError> {
-    let name = format!("skiff-build-{}", &crate::state::new_container_id()[..16]);
+    let name = format!(
+        "{NAME_PREFIX}{}-{}",
+        std::process::id(),
+        &crate::state::new_container_id()[..12]
+    );
     let request = RunRequest {
         image: step.image.to_string(),
         command: step.argv.clone(),
