@@ -32,11 +32,18 @@ fn built_image_runs_with_its_files_and_owners() {
             ctx,
             "app",
             APP,
-            &[("greeting.txt", "hi\n"), ("conf/a.conf", "a=1\n"), ("conf/sub/b.conf", "b\n")],
+            &[
+                ("greeting.txt", "hi\n"),
+                ("conf/a.conf", "a=1\n"),
+                ("conf/sub/b.conf", "b\n"),
+            ],
         );
         let out = build_ok(ctx, &["-t", "app:1", &dir]);
         assert!(out.contains("STEP 1/15: FROM busybox"), "{out}");
-        assert!(out.contains("Successfully tagged docker.io/library/app:1"), "{out}");
+        assert!(
+            out.contains("Successfully tagged docker.io/library/app:1"),
+            "{out}"
+        );
         // The RUN step's output is the build's.
         let id = last_line(&out);
         assert_eq!(id.len(), 64, "{out}");
@@ -44,8 +51,20 @@ fn built_image_runs_with_its_files_and_owners() {
         // CMD runs through the ENTRYPOINT, as the user nobody.
         assert_eq!(ctx.run_ok(&["run", "--rm", "app:1"]), "hello from run\n");
         let listing = ctx.run_ok(&[
-            "run", "--rm", "--user", "0", "--entrypoint", "", "app:1", "stat", "-c", "%n %u:%g %a",
-            "/app/greeting.txt", "/app/made-by-run", "/app/conf/a.conf", "/app/conf/sub/b.conf",
+            "run",
+            "--rm",
+            "--user",
+            "0",
+            "--entrypoint",
+            "",
+            "app:1",
+            "stat",
+            "-c",
+            "%n %u:%g %a",
+            "/app/greeting.txt",
+            "/app/made-by-run",
+            "/app/conf/a.conf",
+            "/app/conf/sub/b.conf",
             "/app",
         ]);
         assert_eq!(
@@ -58,7 +77,14 @@ fn built_image_runs_with_its_files_and_owners() {
         );
         assert_eq!(
             ctx.run_ok(&[
-                "run", "--rm", "--user", "0", "--entrypoint", "", "app:1", "cat",
+                "run",
+                "--rm",
+                "--user",
+                "0",
+                "--entrypoint",
+                "",
+                "app:1",
+                "cat",
                 "/app/greeting.txt"
             ]),
             "hi\n"
@@ -93,9 +119,18 @@ fn built_image_config_and_history_are_dockers() {
             r#"{"built-by":"test","org.example.name":"my app","version":"1"}"#
         );
         let env = field("{{json .Config.Env}}");
-        assert!(env.contains(r#""APP_HOME=/app""#) && env.contains(r#""MODE=prod""#), "{env}");
-        assert!(env.contains("PATH="), "the base image's PATH is kept: {env}");
-        assert!(!env.contains("GREETING"), "an ARG is not in the image's env: {env}");
+        assert!(
+            env.contains(r#""APP_HOME=/app""#) && env.contains(r#""MODE=prod""#),
+            "{env}"
+        );
+        assert!(
+            env.contains("PATH="),
+            "the base image's PATH is kept: {env}"
+        );
+        assert!(
+            !env.contains("GREETING"),
+            "an ARG is not in the image's env: {env}"
+        );
         assert_eq!(
             field("{{json .Healthcheck}}"),
             r#"{"Interval":30000000000,"Retries":4,"StartPeriod":0,"Test":["CMD-SHELL","wget -q localhost:8080 || exit 1"],"Timeout":5000000000}"#
@@ -119,7 +154,10 @@ fn built_image_config_and_history_are_dockers() {
             "{with_layer:?}"
         );
         let cmd_entry = history.last().unwrap();
-        assert_eq!(cmd_entry["created_by"], r#"/bin/sh -c #(nop)  CMD ["cat /app/made-by-run"]"#);
+        assert_eq!(
+            cmd_entry["created_by"],
+            r#"/bin/sh -c #(nop)  CMD ["cat /app/made-by-run"]"#
+        );
         assert_eq!(cmd_entry["empty_layer"], true);
         let layers = field("{{len .RootFS.Layers}}");
         assert_eq!(layers, "5", "busybox's layer and four new ones");
@@ -149,7 +187,10 @@ fn entrypoint_resets_an_inherited_cmd_and_shell_changes_run() {
             ctx.run_ok(&["run", "--rm", "--entrypoint", "", "ep", "cat", "/shell-was"]),
             "/bin/sh\n"
         );
-        assert_eq!(inspect(ctx, "ep", "{{json .Config.Shell}}"), r#"["/bin/sh","-ec"]"#);
+        assert_eq!(
+            inspect(ctx, "ep", "{{json .Config.Shell}}"),
+            r#"["/bin/sh","-ec"]"#
+        );
     });
 }
 
@@ -161,7 +202,15 @@ fn build_args_scope_and_unused_warning() {
         let dir = context(ctx, "args", dockerfile, &[]);
         let out = build(
             ctx,
-            &["-t", "args", "--build-arg", "LOCAL=given", "--build-arg", "UNUSED=1", &dir],
+            &[
+                "-t",
+                "args",
+                "--build-arg",
+                "LOCAL=given",
+                "--build-arg",
+                "UNUSED=1",
+                &dir,
+            ],
         );
         assert!(out.status.success(), "{out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -185,20 +234,33 @@ fn quiet_iidfile_and_stdin_dockerfile() {
     for_each_user(|ctx| {
         ctx.load_busybox();
         let dockerfile = "FROM busybox\nRUN echo from-stdin > /f\n";
-        let out = ctx.run_stdin(&["build", "-q", "-t", "fromstdin", "-"], dockerfile.as_bytes());
+        let out = ctx.run_stdin(
+            &["build", "-q", "-t", "fromstdin", "-"],
+            dockerfile.as_bytes(),
+        );
         let stdout = assert_success(&out, "skiff build -q -t fromstdin - < Dockerfile");
         // -q: standard output is the image ID and nothing else.
         assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
         let id = stdout.trim();
         assert_eq!(id.len(), 64);
-        assert_eq!(ctx.run_ok(&["run", "--rm", id, "cat", "/f"]), "from-stdin\n");
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", id, "cat", "/f"]),
+            "from-stdin\n"
+        );
         assert_eq!(inspect(ctx, "fromstdin", "{{.Id}}"), id);
 
         // -f - with a context directory; --iidfile gets sha256:<id>.
         let dir = context(ctx, "ctx", "unused", &[("data.txt", "context file\n")]);
         let iidfile = ctx.work.join("iid");
         let out = ctx.run_stdin(
-            &["build", "-f", "-", "--iidfile", iidfile.to_str().unwrap(), &dir],
+            &[
+                "build",
+                "-f",
+                "-",
+                "--iidfile",
+                iidfile.to_str().unwrap(),
+                &dir,
+            ],
             b"FROM busybox\nCOPY data.txt /\n",
         );
         let stdout = assert_success(&out, "skiff build -f - --iidfile");
@@ -211,7 +273,10 @@ fn quiet_iidfile_and_stdin_dockerfile() {
 
         // A tar on standard input is the context.
         let mut tar = tar::Builder::new(Vec::new());
-        for (name, data) in [("Dockerfile", &b"FROM busybox\nCOPY x /x\n"[..]), ("x", b"in tar\n")] {
+        for (name, data) in [
+            ("Dockerfile", &b"FROM busybox\nCOPY x /x\n"[..]),
+            ("x", b"in tar\n"),
+        ] {
             let mut header = tar::Header::new_ustar();
             header.set_size(data.len() as u64);
             header.set_mode(0o644);
@@ -220,7 +285,10 @@ fn quiet_iidfile_and_stdin_dockerfile() {
         }
         let out = ctx.run_stdin(&["build", "-q", "-"], &tar.into_inner().unwrap());
         let stdout = assert_success(&out, "skiff build - < context.tar");
-        assert_eq!(ctx.run_ok(&["run", "--rm", stdout.trim(), "cat", "/x"]), "in tar\n");
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", stdout.trim(), "cat", "/x"]),
+            "in tar\n"
+        );
     });
 }
 
@@ -242,8 +310,18 @@ fn dockerignore_keeps_files_out_of_copy() {
             ],
         );
         build_ok(ctx, &["-t", "ign", &dir]);
-        let files = ctx.run_ok(&["run", "--rm", "ign", "sh", "-c", "cd /ctx && find . -type f | sort"]);
-        assert_eq!(files, "./.dockerignore\n./Dockerfile\n./app.txt\n./keep.tmp\n");
+        let files = ctx.run_ok(&[
+            "run",
+            "--rm",
+            "ign",
+            "sh",
+            "-c",
+            "cd /ctx && find . -type f | sort",
+        ]);
+        assert_eq!(
+            files,
+            "./.dockerignore\n./Dockerfile\n./app.txt\n./keep.tmp\n"
+        );
         // Changing an ignored file changes nothing: every step is cached.
         ctx.write_file("ign/secret.txt", "changed");
         let out = build_ok(ctx, &["-t", "ign", &dir]);
@@ -261,11 +339,17 @@ fn reproducible_with_timestamp() {
             "FROM busybox\nCOPY f /f\nRUN mkdir /made && echo same > /made/file\nCMD [\"cat\", \"/f\"]\n",
             &[("f", "same\n")],
         );
-        let first = last_line(&build_ok(ctx, &["--no-cache", "--timestamp", "1700000000", &dir]));
+        let first = last_line(&build_ok(
+            ctx,
+            &["--no-cache", "--timestamp", "1700000000", &dir],
+        ));
         // A second later, files made by RUN have other times; the clamp
         // makes them all 1700000000.
         std::thread::sleep(std::time::Duration::from_millis(1100));
-        let second = last_line(&build_ok(ctx, &["--no-cache", "--timestamp", "1700000000", &dir]));
+        let second = last_line(&build_ok(
+            ctx,
+            &["--no-cache", "--timestamp", "1700000000", &dir],
+        ));
         assert_eq!(first, second);
         assert_eq!(inspect(ctx, &first, "{{.Created}}"), "2023-11-14T22:13:20Z");
         let mtime = ctx.run_ok(&["run", "--rm", &first, "stat", "-c", "%Y", "/made", "/f"]);

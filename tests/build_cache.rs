@@ -23,15 +23,26 @@ CMD [\"cat\", \"/a-copy\", \"/b-copy\"]
 fn unchanged_rebuild_is_all_cache_and_a_changed_file_reruns_from_its_copy() {
     for_each_user(|ctx| {
         ctx.load_busybox();
-        let dir = context(ctx, "c", TWO_COPIES, &[("a.txt", "a1\n"), ("b.txt", "b1\n")]);
+        let dir = context(
+            ctx,
+            "c",
+            TWO_COPIES,
+            &[("a.txt", "a1\n"), ("b.txt", "b1\n")],
+        );
         let first = build_ok(ctx, &["-t", "app", &dir]);
-        assert!(first.contains("ran-step-a") && first.contains("ran-step-b"), "{first}");
+        assert!(
+            first.contains("ran-step-a") && first.contains("ran-step-b"),
+            "{first}"
+        );
         let layers = layer_dirs(ctx);
         assert!(container_dirs(ctx).is_empty(), "RUN containers are removed");
 
         let second = build_ok(ctx, &["-t", "app", &dir]);
         assert_eq!(second.matches("--> Using cache").count(), 5, "{second}");
-        assert!(!second.contains("ran-step"), "a cached RUN does not run: {second}");
+        assert!(
+            !second.contains("ran-step"),
+            "a cached RUN does not run: {second}"
+        );
         assert_eq!(last_line(&second), last_line(&first));
         assert_eq!(layer_dirs(ctx), layers, "a cache hit makes no layer");
         assert!(container_dirs(ctx).is_empty());
@@ -49,14 +60,20 @@ fn unchanged_rebuild_is_all_cache_and_a_changed_file_reruns_from_its_copy() {
         ctx.write_file("c/b.txt", "b2\n");
         let third = build_ok(ctx, &["-t", "app", &dir]);
         assert_eq!(third.matches("--> Using cache").count(), 2, "{third}");
-        assert!(!third.contains("ran-step-a") && third.contains("ran-step-b"), "{third}");
+        assert!(
+            !third.contains("ran-step-a") && third.contains("ran-step-b"),
+            "{third}"
+        );
         assert_ne!(last_line(&third), last_line(&first));
         assert_eq!(ctx.run_ok(&["run", "--rm", "app"]), "a1\nb2\n");
 
         // --no-cache runs everything again.
         let fresh = build_ok(ctx, &["--no-cache", "-t", "app", &dir]);
         assert!(!fresh.contains("Using cache"), "{fresh}");
-        assert!(fresh.contains("ran-step-a") && fresh.contains("ran-step-b"), "{fresh}");
+        assert!(
+            fresh.contains("ran-step-a") && fresh.contains("ran-step-b"),
+            "{fresh}"
+        );
     });
 }
 
@@ -64,13 +81,22 @@ fn unchanged_rebuild_is_all_cache_and_a_changed_file_reruns_from_its_copy() {
 fn a_moved_tag_leaves_the_old_image_dangling_and_cache_images_hidden() {
     for_each_user(|ctx| {
         ctx.load_busybox();
-        let dir = context(ctx, "c", TWO_COPIES, &[("a.txt", "a1\n"), ("b.txt", "b1\n")]);
+        let dir = context(
+            ctx,
+            "c",
+            TWO_COPIES,
+            &[("a.txt", "a1\n"), ("b.txt", "b1\n")],
+        );
         let old = last_line(&build_ok(ctx, &["-t", "app", &dir]));
         ctx.write_file("c/a.txt", "a2\n");
         let new = last_line(&build_ok(ctx, &["-t", "app", &dir]));
         assert_ne!(old, new);
         let dangling = ctx.run_ok(&["images", "-q", "--no-trunc", "-f", "dangling=true"]);
-        assert_eq!(dangling.trim(), format!("sha256:{old}"), "only the untagged result dangles");
+        assert_eq!(
+            dangling.trim(),
+            format!("sha256:{old}"),
+            "only the untagged result dangles"
+        );
 
         // `images` lists busybox, app and the old result; `-a` also the
         // step images the cache keeps.
@@ -95,14 +121,22 @@ fn a_moved_tag_leaves_the_old_image_dangling_and_cache_images_hidden() {
 fn layers_false_keeps_no_cache_and_no_step_images() {
     for_each_user(|ctx| {
         ctx.load_busybox();
-        let dir = context(ctx, "c", TWO_COPIES, &[("a.txt", "a1\n"), ("b.txt", "b1\n")]);
+        let dir = context(
+            ctx,
+            "c",
+            TWO_COPIES,
+            &[("a.txt", "a1\n"), ("b.txt", "b1\n")],
+        );
         let out = build_ok(ctx, &["--layers=false", "-t", "flat", &dir]);
         assert!(out.contains("ran-step-b"), "{out}");
         assert_eq!(ctx.run_ok(&["run", "--rm", "flat"]), "a1\nb1\n");
         // busybox and flat, nothing else, not even with -a.
         assert_eq!(table(&ctx.run_ok(&["images", "-a"])).len(), 1 + 2);
         let again = build_ok(ctx, &["--layers=false", "-t", "flat", &dir]);
-        assert!(!again.contains("Using cache") && again.contains("ran-step-a"), "{again}");
+        assert!(
+            !again.contains("Using cache") && again.contains("ran-step-a"),
+            "{again}"
+        );
         assert!(container_dirs(ctx).is_empty());
     });
 }

@@ -29,7 +29,10 @@ fn failing_run_exits_with_its_status_and_leaves_nothing() {
         let layers = layer_dirs(ctx);
         let images = table(&ctx.run_ok(&["images", "-a"])).len();
 
-        ctx.write_file("f/Dockerfile", format!("{good}RUN echo partial > /partial && exit 3\n"));
+        ctx.write_file(
+            "f/Dockerfile",
+            format!("{good}RUN echo partial > /partial && exit 3\n"),
+        );
         let out = build(ctx, &["-t", "bad", &dir]);
         assert_eq!(out.status.code(), Some(3), "{out:?}");
         assert_eq!(
@@ -37,17 +40,27 @@ fn failing_run_exits_with_its_status_and_leaves_nothing() {
             "Error: building at STEP \"RUN echo partial > /partial && exit 3\": exit status 3"
         );
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("--> Using cache"), "the earlier RUN is cached: {stdout}");
+        assert!(
+            stdout.contains("--> Using cache"),
+            "the earlier RUN is cached: {stdout}"
+        );
         assert!(container_dirs(ctx).is_empty(), "no container is left");
         assert_eq!(ctx.run_ok(&["ps", "-a", "-q"]), "");
         assert_eq!(layer_dirs(ctx), layers, "no layer of the failed step");
-        assert_eq!(table(&ctx.run_ok(&["images", "-a"])).len(), images, "no image");
+        assert_eq!(
+            table(&ctx.run_ok(&["images", "-a"])).len(),
+            images,
+            "no image"
+        );
 
         // Fixed, the build goes on from the cached steps.
         ctx.write_file("f/Dockerfile", format!("{good}RUN echo fixed > /fixed\n"));
         let out = build_ok(ctx, &["-t", "bad", &dir]);
         assert_eq!(out.matches("--> Using cache").count(), 1, "{out}");
-        assert_eq!(ctx.run_ok(&["run", "--rm", "bad", "cat", "/one", "/fixed"]), "one\nfixed\n");
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", "bad", "cat", "/one", "/fixed"]),
+            "one\nfixed\n"
+        );
     });
 }
 
@@ -59,7 +72,10 @@ fn malformed_dockerfiles_and_bad_input_are_one_line_errors() {
         let dir = context(ctx, "e", "FROM busybox\nRUN true\nBOGUS x\n", &[]);
         let out = build(ctx, &[&dir]);
         assert_eq!(out.status.code(), Some(125));
-        assert_eq!(stderr_of(&out), "Error: Dockerfile:3: unknown instruction: BOGUS");
+        assert_eq!(
+            stderr_of(&out),
+            "Error: Dockerfile:3: unknown instruction: BOGUS"
+        );
         assert!(out.stdout.is_empty(), "nothing was built");
 
         ctx.write_file("e/Dockerfile", "FROM busybox\nCOPY nope.txt /x\n");
@@ -67,7 +83,9 @@ fn malformed_dockerfiles_and_bad_input_are_one_line_errors() {
         assert_eq!(out.status.code(), Some(125));
         let stderr = stderr_of(&out);
         assert!(
-            stderr.starts_with("Error: building at STEP \"COPY nope.txt /x\": \"nope.txt\": no such file"),
+            stderr.starts_with(
+                "Error: building at STEP \"COPY nope.txt /x\": \"nope.txt\": no such file"
+            ),
             "{stderr}"
         );
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -77,12 +95,18 @@ fn malformed_dockerfiles_and_bad_input_are_one_line_errors() {
         ctx.write_file("e/b", "b");
         let out = build(ctx, &[&dir]);
         assert_eq!(out.status.code(), Some(125));
-        assert!(stderr_of(&out).contains("must be a directory and end with a /"), "{out:?}");
+        assert!(
+            stderr_of(&out).contains("must be a directory and end with a /"),
+            "{out:?}"
+        );
 
         let empty = ctx.make_dir("empty");
         let out = build(ctx, &[empty.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(125));
-        assert!(stderr_of(&out).starts_with("Error: no Dockerfile or Containerfile found"), "{out:?}");
+        assert!(
+            stderr_of(&out).starts_with("Error: no Dockerfile or Containerfile found"),
+            "{out:?}"
+        );
 
         // Flags skiff does not do are refused by the parser.
         let out = build(ctx, &["--squash", &dir]);
@@ -90,7 +114,10 @@ fn malformed_dockerfiles_and_bad_input_are_one_line_errors() {
         assert!(stderr_of(&out).contains("--squash"), "{out:?}");
         let out = build(ctx, &["-t", "Bad:Name", &dir]);
         assert_eq!(out.status.code(), Some(125));
-        assert!(stderr_of(&out).contains("invalid reference format"), "{out:?}");
+        assert!(
+            stderr_of(&out).contains("invalid reference format"),
+            "{out:?}"
+        );
 
         assert_eq!(layer_dirs(ctx), layers_before);
         assert!(container_dirs(ctx).is_empty());
@@ -116,7 +143,10 @@ fn interrupted_and_killed_builds_leave_no_container() {
             running.signal(signal);
             let out = running.wait(Duration::from_secs(30));
             assert_eq!(out.status.signal(), Some(signal as i32), "{out:?}");
-            assert!(container_dirs(ctx).is_empty(), "{signal}: the RUN container is removed");
+            assert!(
+                container_dirs(ctx).is_empty(),
+                "{signal}: the RUN container is removed"
+            );
             assert!(ctx.run_status(&["image", "exists", "never"]).status.code() == Some(1));
         }
         // kill -9 leaves the container; the next build's first RUN
@@ -130,6 +160,9 @@ fn interrupted_and_killed_builds_leave_no_container() {
         running.wait(Duration::from_secs(30));
         ctx.write_file("sig/Dockerfile", "FROM busybox\nRUN true\n");
         build_ok(ctx, &[&dir]);
-        assert!(container_dirs(ctx).is_empty(), "the orphaned container was removed");
+        assert!(
+            container_dirs(ctx).is_empty(),
+            "the orphaned container was removed"
+        );
     });
 }

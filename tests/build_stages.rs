@@ -30,7 +30,16 @@ CMD [\"cat\", \"/app/artifact\"]
         assert_eq!(ctx.run_ok(&["run", "--rm", "ms"]), "built\n");
         // COPY resets the owner to 0:0 without --chown.
         assert_eq!(
-            ctx.run_ok(&["run", "--rm", "ms", "stat", "-c", "%u:%g", "/app/artifact", "/app/out0/artifact"]),
+            ctx.run_ok(&[
+                "run",
+                "--rm",
+                "ms",
+                "stat",
+                "-c",
+                "%u:%g",
+                "/app/artifact",
+                "/app/out0/artifact"
+            ]),
             "0:0\n0:0\n"
         );
         assert_eq!(
@@ -42,14 +51,25 @@ CMD [\"cat\", \"/app/artifact\"]
         let out = build_ok(ctx, &["--target", "builder", "-t", "ms:builder", &dir]);
         assert!(out.contains("STEP 2/2:"), "{out}");
         assert_eq!(
-            ctx.run_ok(&["run", "--rm", "ms:builder", "stat", "-c", "%u:%g", "/out/artifact"]),
+            ctx.run_ok(&[
+                "run",
+                "--rm",
+                "ms:builder",
+                "stat",
+                "-c",
+                "%u:%g",
+                "/out/artifact"
+            ]),
             "1234:1234\n",
             "RUN keeps the owners it made"
         );
         let out = build(ctx, &["--target", "nosuch", &dir]);
         assert_eq!(out.status.code(), Some(125));
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(stderr.trim(), "Error: target stage \"nosuch\" could not be found");
+        assert_eq!(
+            stderr.trim(),
+            "Error: target stage \"nosuch\" could not be found"
+        );
     });
 }
 
@@ -68,7 +88,12 @@ fn onbuild_triggers_run_in_the_child_build() {
             inspect(ctx, "parent", "{{json .Config.OnBuild}}"),
             r#"["COPY marker.txt /from-onbuild","RUN echo triggered > /ran"]"#
         );
-        let child = context(ctx, "child", "FROM parent\nRUN cat /from-onbuild /ran\n", &[("marker.txt", "child file\n")]);
+        let child = context(
+            ctx,
+            "child",
+            "FROM parent\nRUN cat /from-onbuild /ran\n",
+            &[("marker.txt", "child file\n")],
+        );
         let out = build_ok(ctx, &["-t", "child", &child]);
         assert!(out.contains("child file\ntriggered\n"), "{out}");
         // The triggers are not inherited by the child image.
@@ -81,7 +106,12 @@ fn onbuild_triggers_run_in_the_child_build() {
 fn add_unpacks_local_archives_and_copies_plain_files() {
     for_each_user(|ctx| {
         ctx.load_busybox();
-        let dir = context(ctx, "add", "FROM busybox\nADD bundle.tar.gz /opt/\nADD plain.txt /opt/plain.txt\n", &[("plain.txt", "plain\n")]);
+        let dir = context(
+            ctx,
+            "add",
+            "FROM busybox\nADD bundle.tar.gz /opt/\nADD plain.txt /opt/plain.txt\n",
+            &[("plain.txt", "plain\n")],
+        );
         let mut tar = tar::Builder::new(Vec::new());
         for (name, data) in [("bundle/one", &b"1\n"[..]), ("bundle/sub/two", b"2\n")] {
             let mut header = tar::Header::new_ustar();
@@ -95,7 +125,14 @@ fn add_unpacks_local_archives_and_copies_plain_files() {
         ctx.write_file("add/bundle.tar.gz", gz.finish().unwrap());
         build_ok(ctx, &["-t", "add", &dir]);
         assert_eq!(
-            ctx.run_ok(&["run", "--rm", "add", "sh", "-c", "cat /opt/bundle/one /opt/bundle/sub/two /opt/plain.txt; stat -c %a /opt/bundle/one"]),
+            ctx.run_ok(&[
+                "run",
+                "--rm",
+                "add",
+                "sh",
+                "-c",
+                "cat /opt/bundle/one /opt/bundle/sub/two /opt/plain.txt; stat -c %a /opt/bundle/one"
+            ]),
             "1\n2\nplain\n640\n"
         );
     });

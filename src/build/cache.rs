@@ -69,10 +69,9 @@ impl BuildCache {
         let data = fs::read(self.dir.join(key)).ok()?;
         let entry: CacheEntry = serde_json::from_slice(&data).ok()?;
         let present = store.blob_path(&entry.image_id).is_file()
-            && entry
-                .layers
-                .iter()
-                .all(|l| store.layer_dir(&l.diff_id).is_dir() && store.blob_path(&l.blob).is_file());
+            && entry.layers.iter().all(|l| {
+                store.layer_dir(&l.diff_id).is_dir() && store.blob_path(&l.blob).is_file()
+            });
         present.then_some(entry)
     }
 
@@ -80,9 +79,7 @@ impl BuildCache {
     /// reader sees a whole entry or none.
     pub fn put(&self, key: &str, entry: &CacheEntry) -> std::io::Result<()> {
         fs::create_dir_all(&self.dir)?;
-        let tmp = self
-            .dir
-            .join(format!(".tmp-{}-{key}", std::process::id()));
+        let tmp = self.dir.join(format!(".tmp-{}-{key}", std::process::id()));
         let result = (|| {
             let mut file = fs::File::create(&tmp)?;
             file.write_all(&serde_json::to_vec(entry).map_err(std::io::Error::other)?)?;

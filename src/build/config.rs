@@ -46,7 +46,10 @@ pub struct ImageConfig<'a>(pub &'a mut Value);
 impl ImageConfig<'_> {
     /// `config` (the container defaults), created when missing.
     pub fn container(&mut self) -> &mut Map<String, Value> {
-        let root = self.0.as_object_mut().expect("an image config is an object");
+        let root = self
+            .0
+            .as_object_mut()
+            .expect("an image config is an object");
         let entry = root.entry("config").or_insert_with(|| json!({}));
         if !entry.is_object() {
             *entry = json!({});
@@ -110,7 +113,10 @@ impl ImageConfig<'_> {
     }
 
     pub fn add_labels(&mut self, labels: &[(String, String)]) {
-        let entry = self.container().entry("Labels").or_insert_with(|| json!({}));
+        let entry = self
+            .container()
+            .entry("Labels")
+            .or_insert_with(|| json!({}));
         if !entry.is_object() {
             *entry = json!({});
         }
@@ -129,7 +135,10 @@ impl ImageConfig<'_> {
     }
 
     pub fn push_onbuild(&mut self, trigger: &str) {
-        let entry = self.container().entry("OnBuild").or_insert_with(|| json!([]));
+        let entry = self
+            .container()
+            .entry("OnBuild")
+            .or_insert_with(|| json!([]));
         if !entry.is_array() {
             *entry = json!([]);
         }
@@ -145,7 +154,10 @@ impl ImageConfig<'_> {
         let mut entry = json!({"created": created, "created_by": created_by});
         match layer {
             Some(layer) => {
-                let root = self.0.as_object_mut().expect("an image config is an object");
+                let root = self
+                    .0
+                    .as_object_mut()
+                    .expect("an image config is an object");
                 let rootfs = root
                     .entry("rootfs")
                     .or_insert_with(|| json!({"type": "layers", "diff_ids": []}));
@@ -159,7 +171,10 @@ impl ImageConfig<'_> {
             }
             None => entry["empty_layer"] = json!(true),
         }
-        let root = self.0.as_object_mut().expect("an image config is an object");
+        let root = self
+            .0
+            .as_object_mut()
+            .expect("an image config is an object");
         let history = root.entry("history").or_insert_with(|| json!([]));
         if !history.is_array() {
             *history = json!([]);
@@ -224,9 +239,18 @@ mod tests {
         };
         config.record_step("2020-01-01T00:00:00Z", "/bin/sh -c true", Some(&layer));
         assert_eq!(value["history"][0]["empty_layer"], json!(true));
-        assert_eq!(value["history"][0]["created_by"], "/bin/sh -c #(nop)  CMD [\"sh\"]");
+        assert_eq!(
+            value["history"][0]["created_by"],
+            "/bin/sh -c #(nop)  CMD [\"sh\"]"
+        );
         assert!(value["history"][1].get("empty_layer").is_none());
-        assert_eq!(value["rootfs"]["diff_ids"][0], json!(layer.diff_id.to_string()));
-        assert_eq!(go_quoted_list(&["a b".into(), "c".into()]), "[\"a b\" \"c\"]");
+        assert_eq!(
+            value["rootfs"]["diff_ids"][0],
+            json!(layer.diff_id.to_string())
+        );
+        assert_eq!(
+            go_quoted_list(&["a b".into(), "c".into()]),
+            "[\"a b\" \"c\"]"
+        );
     }
 }

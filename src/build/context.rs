@@ -68,9 +68,8 @@ fn unpack_tar(bytes: &[u8], dir: &Path) -> Result<(), BuildError> {
 }
 
 fn read_text(path: &Path, name: &str) -> Result<String, BuildError> {
-    let bytes = fs::read(path).map_err(|e| {
-        BuildError::Invalid(format!("reading Dockerfile {name}: {e}"))
-    })?;
+    let bytes = fs::read(path)
+        .map_err(|e| BuildError::Invalid(format!("reading Dockerfile {name}: {e}")))?;
     String::from_utf8(bytes)
         .map_err(|_| BuildError::Invalid(format!("Dockerfile {name} is not UTF-8 text")))
 }
@@ -115,8 +114,9 @@ pub fn load_context(
     };
     let (text, name, path) = match (stdin_dockerfile.as_ref(), dockerfile) {
         (Some(bytes), _) | (None, DockerfileSource::Text(bytes)) => (
-            String::from_utf8(bytes.clone())
-                .map_err(|_| BuildError::Invalid("the Dockerfile on standard input is not UTF-8 text".into()))?,
+            String::from_utf8(bytes.clone()).map_err(|_| {
+                BuildError::Invalid("the Dockerfile on standard input is not UTF-8 text".into())
+            })?,
             "-".to_string(),
             None,
         ),
@@ -125,7 +125,9 @@ pub fn load_context(
             (read_text(path, &name)?, name, Some(path.clone()))
         }
         (None, DockerfileSource::Default) => {
-            let root = root.as_ref().expect("a context without a Dockerfile source has a root");
+            let root = root
+                .as_ref()
+                .expect("a context without a Dockerfile source has a root");
             let found = ["Dockerfile", "Containerfile"]
                 .iter()
                 .map(|n| root.join(n))
@@ -148,10 +150,8 @@ pub fn load_context(
             let dockerfile_path = path.clone().unwrap_or_else(|| root.join("Dockerfile"));
             match ignore_file_for(root, &dockerfile_path) {
                 Some(file) => {
-                    let text = fs::read_to_string(&file).map_err(BuildError::io(format!(
-                        "reading {}",
-                        file.display()
-                    )))?;
+                    let text = fs::read_to_string(&file)
+                        .map_err(BuildError::io(format!("reading {}", file.display())))?;
                     IgnoreRules::parse(&text, &file.display().to_string())
                         .map_err(|e| BuildError::Invalid(e.to_string()))?
                 }
@@ -181,7 +181,9 @@ mod tests {
         let mut header = tar::Header::new_ustar();
         header.set_size(3);
         header.set_mode(0o644);
-        builder.append_data(&mut header, "Dockerfile", &b"x\n\n"[..]).unwrap();
+        builder
+            .append_data(&mut header, "Dockerfile", &b"x\n\n"[..])
+            .unwrap();
         assert!(looks_like_tar(&builder.into_inner().unwrap()));
     }
 
@@ -197,7 +199,10 @@ mod tests {
         .err()
         .unwrap()
         .to_string();
-        assert!(err.starts_with("no Dockerfile or Containerfile found"), "{err}");
+        assert!(
+            err.starts_with("no Dockerfile or Containerfile found"),
+            "{err}"
+        );
         fs::write(dir.path().join("Containerfile"), "FROM c\n").unwrap();
         let ctx = load_context(
             &ContextSource::Dir(dir.path().into()),

@@ -57,7 +57,11 @@ impl Origin<'_> {
                 if ctx.is_excluded(rel) {
                     return None;
                 }
-                let path = if rel.is_empty() { root.clone() } else { root.join(rel) };
+                let path = if rel.is_empty() {
+                    root.clone()
+                } else {
+                    root.join(rel)
+                };
                 // The source itself is followed if it is a symlink inside
                 // the context, as docker's COPY does.
                 let meta = fs::symlink_metadata(&path).ok()?;
@@ -178,15 +182,16 @@ fn find_sources(origin: &Origin<'_>, sources: &[String]) -> Result<Vec<Found>, S
             let mut matched = false;
             for path in paths.iter() {
                 let hit = glob::matches(&rel, path).map_err(|e| e.to_string())?;
-                if hit && !origin.excluded(path) {
-                    if let Some((p, meta)) = origin.stat(path) {
-                        found.push(Found {
-                            rel: path.clone(),
-                            path: p,
-                            meta,
-                        });
-                        matched = true;
-                    }
+                if hit
+                    && !origin.excluded(path)
+                    && let Some((p, meta)) = origin.stat(path)
+                {
+                    found.push(Found {
+                        rel: path.clone(),
+                        path: p,
+                        meta,
+                    });
+                    matched = true;
                 }
             }
             if !matched {

@@ -11,20 +11,22 @@ use super::layered::Layered;
 use super::plan::stage_named;
 use super::request::BuildError;
 use super::stage::StageState;
-use crate::engine::build_support::as_store_owner;
+use crate::engine::build_support::{as_store_owner, resolve_owner};
 use crate::engine::{EngineError, image_for_run};
 use crate::layers::Digest;
-use crate::sandbox::user::resolve_user;
 
 /// Where `--from` points.
 enum FromSource {
     Context,
     /// Another image's layers, and what identifies their content.
-    Image { layered: Layered, key: String },
+    Image {
+        layered: Layered,
+        key: String,
+    },
 }
 
 impl Builder<'_> {
-    fn from_source(
+    fn copy_origin(
         &mut self,
         state: &mut StageState,
         at: &Located<Instruction>,
@@ -63,7 +65,10 @@ impl Builder<'_> {
             (parts.layers, parts.id.to_string())
         };
         let layered = Layered {
-            dirs: layers.iter().map(|l| self.store.layer_dir(&l.diff_id)).collect(),
+            dirs: layers
+                .iter()
+                .map(|l| self.store.layer_dir(&l.diff_id))
+                .collect(),
         };
         Ok(FromSource::Image { layered, key })
     }
@@ -78,7 +83,10 @@ impl Builder<'_> {
     ) -> Result<(), BuildError> {
         let verb = if is_add { "ADD" } else { "COPY" };
         if !copy.inline_files.is_empty() {
-            return Err(self.step_error(at, format!("{verb} <<EOF (inline files) is not supported yet")));
+            return Err(self.step_error(
+                at,
+                format!("{verb} <<EOF (inline files) is not supported yet"),
+            ));
         }
         if copy.parents || !copy.exclude.is_empty() || copy.keep_git_dir {
             return Err(self.step_error(
@@ -87,16 +95,25 @@ impl Builder<'_> {
             ));
         }
         if copy.checksum.is_some() {
-            return Err(self.step_error(at, "ADD --checksum needs a URL source, which is not supported yet"));
+            return Err(self.step_error(
+                at,
+                "ADD --checksum needs a URL source, which is not supported yet",
+            ));
         }
         let mut sources = Vec::new();
         for raw in &copy.sources {
             let source = self.expand(state, at, raw)?;
             if is_add && (source.starts_with("http://") || source.starts_with("https://")) {
-                return Err(self.step_error(at, format!("ADD from a URL ({source}) is not supported yet")));
+                return Err(self.step_error(
+                    at,
+                    format!("ADD from a URL ({source}) is not supported yet"),
+                ));
             }
             if source.starts_with("git@") {
-                return Err(self.step_error(at, format!("ADD of a git repository ({source}) is not supported")));
+                return Err(self.step_error(
+                    at,
+                    format!("ADD of a git repository ({source}) is not supported"),
+                ));
             }
             sources.push(source);
         }
@@ -109,20 +126,22 @@ impl Builder<'_> {
             format!("{workdir}/{raw_dest}")
         };
         if clean(&dest).is_none() {
-            return Err(self.step_error(at, format!("destination {raw_dest:?} leaves the image root")));
+            return Err(self.step_error(
+                at,
+                format!("destination {raw_dest:?} leaves the image root"),
+            ));
         }
         let image = state.layered(&self.store);
         let owner = match &copy.chown {
             None => (0, 0),
             Some(raw) => {
                 let spec = self.expand(state, at, raw)?;
-                let user = resolve_user(
+                resolve_owner(
                     &spec,
                     image.read_text("etc/passwd").as_deref(),
                     image.read_text("etc/group").as_deref(),
                 )
-                .map_err(|e| self.step_error(at, format!("--chown={spec}: {e}")))?;
-                (user.uid, user.gid)
+                .map_err(|e| self.step_error(at, format!("--chown={spec}: {e}")))?
             }
         };
         let chmod = match &copy.chmod {
@@ -133,11 +152,16 @@ impl Builder<'_> {
                     u32::from_str_radix(&text, 8)
                         .ok()
                         .filter(|m| *m <= 0o7777)
-                        .ok_or_else(|| self.step_error(at, format!("invalid --chmod={text}: expected an octal mode")))?,
+                        .ok_or_else(|| {
+                            self.step_error(
+                                at,
+                                format!("invalid --chmod={text}: expected an octal mode"),
+                            )
+                        })?,
                 )
             }
         };
-        let source = self.from_source(state, at, &copy.from)?;
+        let source = self.copy_origin(state, at, &copy.from)?;
         // Context sources are planned and hashed here: their digest is
         // part of the cache key. Another image's are read as the store's
         // owner on a miss; its ID is their key.
@@ -147,7 +171,10 @@ impl Builder<'_> {
                     .map_err(|e| self.step_error(at, e))?;
                 let digest = content_digest(&items)
                     .map_err(|e| self.step_error(at, format!("reading the sources: {e}")))?;
-                (Some(items), format!("context {digest} owner {owner:?} chmod {chmod:?}"))
+                (
+                    Some(items),
+                    format!("context {digest} owner {owner:?} chmod {chmod:?}"),
+                )
             }
             FromSource::Image { key, .. } => (
                 None,
@@ -163,7 +190,11 @@ impl Builder<'_> {
         // docker's history names the kind of source and the destination.
         let kind = match &planned {
             _ if sources.len() > 1 => "multi",
-            Some(items) if items.len() > 1 || items.iter().any(|i| matches!(i.kind, ItemKind::Dir)) => "dir",
+            Some(items)
+                if items.len() > 1 || items.iter().any(|i| matches!(i.kind, ItemKind::Dir)) =>
+            {
+                "dir"
+            }
             _ => "file",
         };
         let shown_dest = match clean(&dest) {
@@ -178,15 +209,19 @@ impl Builder<'_> {
                     (Some(items), _) => items.clone(),
                     (None, FromSource::Image { layered, .. }) => {
                         plan_copy(&Origin::Image(layered), &sources, &dest, &image, is_add)
-                            .map_err(|e| EngineError::Invalid(format!("building at STEP \"{text}\": {e}")))?
+                            .map_err(|e| {
+                                EngineError::Invalid(format!("building at STEP \"{text}\": {e}"))
+                            })?
                     }
                     (None, FromSource::Context) => unreachable!("context sources are planned"),
                 };
                 let mut tar = tempfile_in(store.root())?;
-                write_copy_tar(&items, &image, &options, &mut tar)
-                    .map_err(|e| EngineError::Invalid(format!("building at STEP \"{text}\": {e}")))?;
+                write_copy_tar(&items, &image, &options, &mut tar).map_err(|e| {
+                    EngineError::Invalid(format!("building at STEP \"{text}\": {e}"))
+                })?;
                 use std::io::{Seek, SeekFrom};
-                tar.seek(SeekFrom::Start(0)).map_err(|e| EngineError::Invalid(e.to_string()))?;
+                tar.seek(SeekFrom::Start(0))
+                    .map_err(|e| EngineError::Invalid(e.to_string()))?;
                 let label = format!("layer of {verb}");
                 Ok(store.store_layer_tar(&mut tar, &label)?)
             })?;
@@ -202,7 +237,11 @@ impl Builder<'_> {
 /// An unlinked temp file beside the store (it may be large).
 fn tempfile_in(root: &std::path::Path) -> Result<std::fs::File, EngineError> {
     let dir = root.join("tmp");
-    let path = dir.join(format!("copy-{}-{}", std::process::id(), crate::state::new_container_id()));
+    let path = dir.join(format!(
+        "copy-{}-{}",
+        std::process::id(),
+        crate::state::new_container_id()
+    ));
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

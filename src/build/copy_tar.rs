@@ -133,7 +133,11 @@ fn append_archive<W: Write>(
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Box::new(zstd::stream::read::Decoder::new(file)?)
     } else if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        let format = if head.starts_with(b"BZh") { "bzip2" } else { "xz" };
+        let format = if head.starts_with(b"BZh") {
+            "bzip2"
+        } else {
+            "xz"
+        };
         return Err(io::Error::other(format!(
             "{}: ADD of a {format}-compressed archive is not supported (gzip, zstd and plain tar are)",
             path.display()
@@ -149,7 +153,11 @@ fn append_archive<W: Write>(
         if rel.is_empty() {
             continue;
         }
-        let target = if dest.is_empty() { rel } else { format!("{dest}/{rel}") };
+        let target = if dest.is_empty() {
+            rel
+        } else {
+            format!("{dest}/{rel}")
+        };
         let mut h = entry.header().clone();
         h.set_uid(options.owner.0 as u64);
         h.set_gid(options.owner.1 as u64);
@@ -157,12 +165,21 @@ fn append_archive<W: Write>(
         match h.entry_type() {
             tar::EntryType::Link => {
                 let link = entry.link_name()?.map(|l| l.to_string_lossy().into_owned());
-                let Some(link) = link.and_then(|l| clean(&l)) else { continue };
-                let link = if dest.is_empty() { link } else { format!("{dest}/{link}") };
+                let Some(link) = link.and_then(|l| clean(&l)) else {
+                    continue;
+                };
+                let link = if dest.is_empty() {
+                    link
+                } else {
+                    format!("{dest}/{link}")
+                };
                 builder.append_link(&mut h, &target, &link)?;
             }
             tar::EntryType::Symlink => {
-                let link = entry.link_name()?.map(|l| l.into_owned()).unwrap_or_default();
+                let link = entry
+                    .link_name()?
+                    .map(|l| l.into_owned())
+                    .unwrap_or_default();
                 builder.append_link(&mut h, &target, link)?;
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::Directory => {
@@ -193,7 +210,10 @@ pub fn clamp_tar_times(input: &mut dyn Read, clamp: i64, out: &mut dyn Write) ->
         h.set_mtime(t.min(clamp).max(0) as u64);
         match h.entry_type() {
             tar::EntryType::Link | tar::EntryType::Symlink => {
-                let link = entry.link_name()?.map(|l| l.into_owned()).unwrap_or_default();
+                let link = entry
+                    .link_name()?
+                    .map(|l| l.into_owned())
+                    .unwrap_or_default();
                 builder.append_link(&mut h, &path, link)?;
             }
             _ => {

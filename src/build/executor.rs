@@ -90,7 +90,8 @@ pub fn build_image(
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0)
     });
-    let created = format_rfc3339_utc(UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64));
+    let created =
+        format_rfc3339_utc(UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64));
     // Held for the whole build: what it stored and has not indexed yet
     // is not garbage to a concurrent prune.
     let _writing = store.lock_for_writing()?;
@@ -131,8 +132,8 @@ impl Builder<'_> {
         target: usize,
         tags: &[String],
     ) -> Result<BuildOutcome, BuildError> {
-        for i in 0..self.df.stages.len() {
-            if !needed[i] {
+        for (i, needed) in needed.iter().enumerate() {
+            if !needed {
                 continue;
             }
             let state = self.build_stage(i)?;
@@ -142,7 +143,9 @@ impl Builder<'_> {
                 id: state.id,
             });
         }
-        let result = self.results[target].clone().expect("the target stage was built");
+        let result = self.results[target]
+            .clone()
+            .expect("the target stage was built");
         let mut config = result.config;
         if !self.req.labels.is_empty() {
             ImageConfig(&mut config).add_labels(&self.req.labels);
@@ -222,9 +225,9 @@ impl Builder<'_> {
                 cmd_set: false,
             }
         } else if let Some(j) = stage_named(&self.df, &base, i) {
-            let result = self.results[j].clone().ok_or_else(|| {
-                from_error(format!("stage {base} was not built"))
-            })?;
+            let result = self.results[j]
+                .clone()
+                .ok_or_else(|| from_error(format!("stage {base} was not built")))?;
             StageState {
                 config: result.config,
                 layers: result.layers,
@@ -262,7 +265,9 @@ impl Builder<'_> {
         for trigger in triggers {
             let text = format!("FROM scratch\n{trigger}\n");
             let parsed = dockerfile::parse(&text, "ONBUILD").map_err(|e| {
-                from_error(format!("ONBUILD trigger {trigger:?} of the base image: {e}"))
+                from_error(format!(
+                    "ONBUILD trigger {trigger:?} of the base image: {e}"
+                ))
             })?;
             let Some(instruction) = parsed.stages.first().and_then(|s| s.instructions.first())
             else {
@@ -285,7 +290,10 @@ impl Builder<'_> {
             return None;
         }
         Some(state.parent_key().unwrap_or_else(|| {
-            format!("scratch+{}", Digest::of_bytes(state.config.to_string().as_bytes()))
+            format!(
+                "scratch+{}",
+                Digest::of_bytes(state.config.to_string().as_bytes())
+            )
         }))
     }
 
@@ -327,7 +335,9 @@ impl Builder<'_> {
             state.layers.push(layer.clone());
         }
         let created = self.created.clone();
-        state.config().record_step(&created, &created_by, layer.as_ref());
+        state
+            .config()
+            .record_step(&created, &created_by, layer.as_ref());
         match key {
             Some(key) => {
                 let id = self

@@ -17,8 +17,7 @@ use super::scope::set_env;
 use super::stage::StageState;
 use crate::engine::build_support::as_store_owner;
 use crate::engine::signals::parse_signal;
-use crate::engine::EngineError;
-use crate::net::NetworkMode;
+use crate::engine::{EngineError, NetworkMode};
 use crate::timestamp::parse_go_duration;
 
 /// The argv of a shell- or exec-form command.
@@ -34,7 +33,9 @@ fn duration_ns(raw: &Option<String>, flag: &str) -> Result<u64, String> {
         None => Ok(0),
         Some(text) => parse_go_duration(text)
             .map(|d| d.as_nanos() as u64)
-            .ok_or_else(|| format!("invalid --{flag} \"{text}\": expected a duration such as 30s or 1m30s")),
+            .ok_or_else(|| {
+                format!("invalid --{flag} \"{text}\": expected a duration such as 30s or 1m30s")
+            }),
     }
 }
 
@@ -45,7 +46,9 @@ fn healthcheck(h: &Option<HealthcheckInstruction>) -> Result<Value, String> {
     };
     let test: Vec<String> = match &h.test {
         Command::Shell(text) => vec!["CMD-SHELL".into(), text.clone()],
-        Command::Exec(args) => std::iter::once("CMD".to_string()).chain(args.clone()).collect(),
+        Command::Exec(args) => std::iter::once("CMD".to_string())
+            .chain(args.clone())
+            .collect(),
     };
     let mut out = json!({"Test": test});
     for (key, raw, flag) in [
@@ -206,7 +209,8 @@ impl Builder<'_> {
                         set_env(&mut env, k, v);
                     }
                     s.config().set_env(env);
-                    let text: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let text: Vec<String> =
+                        values.iter().map(|(k, v)| format!("{k}={v}")).collect();
                     nop(&format!("ENV {}", text.join(" ")))
                 })
             }
@@ -217,7 +221,8 @@ impl Builder<'_> {
                 }
                 Box::new(move |s, _| {
                     s.config().add_labels(&values);
-                    let text: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let text: Vec<String> =
+                        values.iter().map(|(k, v)| format!("{k}={v}")).collect();
                     nop(&format!("LABEL {}", text.join(" ")))
                 })
             }
@@ -225,9 +230,11 @@ impl Builder<'_> {
                 let mut ports = Vec::new();
                 for raw in words {
                     let word = expand(raw)?;
-                    ports.extend(super::config::exposed_ports(&word).ok_or_else(|| {
-                        self.step_error(at, format!("invalid port \"{word}\""))
-                    })?);
+                    ports.extend(
+                        super::config::exposed_ports(&word).ok_or_else(|| {
+                            self.step_error(at, format!("invalid port \"{word}\""))
+                        })?,
+                    );
                 }
                 Box::new(move |s, _| {
                     s.config().add_to_set("ExposedPorts", &ports);
@@ -246,7 +253,9 @@ impl Builder<'_> {
                 for raw in raws {
                     let path = expand(raw)?;
                     if path.is_empty() {
-                        return Err(self.step_error(at, "VOLUME specified can not be an empty string"));
+                        return Err(
+                            self.step_error(at, "VOLUME specified can not be an empty string")
+                        );
                     }
                     paths.push(path);
                 }
@@ -281,7 +290,9 @@ impl Builder<'_> {
             Instruction::Maintainer(raw) => {
                 let name = expand(raw)?;
                 Box::new(move |s, _| {
-                    s.config.as_object_mut().map(|o| o.insert("author".into(), json!(name)));
+                    s.config
+                        .as_object_mut()
+                        .map(|o| o.insert("author".into(), json!(name)));
                     nop(&format!("MAINTAINER {name}"))
                 })
             }
@@ -313,7 +324,10 @@ impl Builder<'_> {
             Some("none") => NetworkMode::None,
             Some("host") => NetworkMode::Host,
             Some(other) => {
-                return Err(self.step_error(at, format!("RUN --network={other}: use none, host or default")));
+                return Err(self.step_error(
+                    at,
+                    format!("RUN --network={other}: use none, host or default"),
+                ));
             }
         };
         let shell = state.config().shell();
@@ -325,7 +339,12 @@ impl Builder<'_> {
         let created_by = if visible.is_empty() {
             argv.join(" ")
         } else {
-            format!("|{} {} {}", visible.len(), visible.join(" "), argv.join(" "))
+            format!(
+                "|{} {} {}",
+                visible.len(),
+                visible.join(" "),
+                argv.join(" ")
+            )
         };
         let text = at.text.clone();
         let with_proxies = {

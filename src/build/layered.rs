@@ -21,7 +21,10 @@ fn is_opaque(path: &Path) -> bool {
 
 /// `a/b/c` → [`a`, `a/b`, `a/b/c`].
 fn prefixes(rel: &str) -> Vec<String> {
-    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    let parts: Vec<&str> = rel
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
     (1..=parts.len()).map(|n| parts[..n].join("/")).collect()
 }
 
@@ -71,7 +74,9 @@ impl Layered {
     /// A small text file of the image (`/etc/passwd`).
     pub fn read_text(&self, rel: &str) -> Option<String> {
         let (path, meta) = self.lookup(rel)?;
-        meta.is_file().then(|| fs::read_to_string(path).ok()).flatten()
+        meta.is_file()
+            .then(|| fs::read_to_string(path).ok())
+            .flatten()
     }
 
     /// The names in directory `rel`, merged over the layers.
@@ -79,7 +84,11 @@ impl Layered {
         let mut names = std::collections::BTreeSet::new();
         let mut hidden = std::collections::BTreeSet::new();
         for dir in self.dirs.iter().rev() {
-            let path = if rel.is_empty() { dir.clone() } else { dir.join(rel) };
+            let path = if rel.is_empty() {
+                dir.clone()
+            } else {
+                dir.join(rel)
+            };
             match fs::symlink_metadata(&path) {
                 Ok(m) if m.is_dir() => {}
                 Ok(_) => break,

@@ -4,9 +4,8 @@
 
 use std::path::PathBuf;
 
-use crate::engine::{EngineError, PullOptions, PullPolicy, Reporter};
+use crate::engine::{EngineError, NetworkMode, PullOptions, PullPolicy, Reporter};
 use crate::layers::{Digest, LayerError};
-use crate::net::NetworkMode;
 
 use super::dockerfile::ParseError;
 

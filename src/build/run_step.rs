@@ -14,9 +14,10 @@ use super::copy_tar::clamp_tar_times;
 use super::request::BuildError;
 use crate::engine::build_support::store_container_layer;
 use crate::engine::lifecycle::remove_container;
-use crate::engine::{ContainerOptions, EngineError, PullPolicy, Reporter, RunRequest, run_container};
+use crate::engine::{
+    ContainerOptions, EngineError, NetworkMode, PullPolicy, Reporter, RunRequest, run_container,
+};
 use crate::layers::{Digest, LayerPart};
-use crate::net::NetworkMode;
 use crate::state::StorageDirs;
 
 /// RUN containers are named `skiff-build-<pid of the build>-<random>`.

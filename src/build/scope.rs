@@ -122,7 +122,10 @@ impl StageArgs {
             .or_else(|| self.values.get(name).cloned().flatten())
             .or_else(|| {
                 let args = args?;
-                PROXY_ARGS.contains(&name).then(|| args.take(name)).flatten()
+                PROXY_ARGS
+                    .contains(&name)
+                    .then(|| args.take(name))
+                    .flatten()
             })
     }
 

@@ -173,7 +173,7 @@ impl<'a> Lexer<'a> {
                     return Err(WordError(
                         "unexpected end of statement while looking for matching single-quote"
                             .into(),
-                    ))
+                    ));
                 }
                 Some('\'') => return Ok(s),
                 Some(c) => s.push(c),
@@ -190,7 +190,7 @@ impl<'a> Lexer<'a> {
                     return Err(WordError(
                         "unexpected end of statement while looking for matching double-quote"
                             .into(),
-                    ))
+                    ));
                 }
                 Some('"') => {
                     self.pos += 1;
@@ -254,7 +254,9 @@ impl<'a> Lexer<'a> {
         self.pos += 1; // `{`
         match self.peek() {
             None => return Err(WordError("syntax error: missing '}'".into())),
-            Some('{' | '}' | ':') => return Err(WordError("syntax error: bad substitution".into())),
+            Some('{' | '}' | ':') => {
+                return Err(WordError("syntax error: bad substitution".into()));
+            }
             _ => {}
         }
         let name = self.name();

@@ -6,7 +6,9 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use clap::Args;
-use skiff::build::{self, BuildError, BuildReporter, BuildRequest, ContextSource, DockerfileSource};
+use skiff::build::{
+    self, BuildError, BuildReporter, BuildRequest, ContextSource, DockerfileSource,
+};
 use skiff::engine::{PullOptions, PullPolicy, Reporter};
 use skiff::net::NetworkMode;
 use skiff::state::StorageDirs;
@@ -23,7 +25,11 @@ pub struct BuildArgs {
     #[arg(short, long, value_name = "FILE")]
     file: Option<PathBuf>,
     /// A build-time variable NAME=VALUE (NAME alone takes it from the environment)
-    #[arg(long = "build-arg", value_name = "NAME[=VALUE]", allow_hyphen_values = true)]
+    #[arg(
+        long = "build-arg",
+        value_name = "NAME[=VALUE]",
+        allow_hyphen_values = true
+    )]
     build_arg: Vec<String>,
     /// The stage to build (name or index); later stages are skipped
     #[arg(long, value_name = "STAGE")]
@@ -127,7 +133,9 @@ fn request(args: &BuildArgs) -> anyhow::Result<BuildRequest> {
         Some(t) => Some(t),
         None => match std::env::var("SOURCE_DATE_EPOCH") {
             Ok(v) if !v.is_empty() => Some(v.parse().map_err(|_| {
-                anyhow::anyhow!("invalid SOURCE_DATE_EPOCH \"{v}\": expected seconds since the epoch")
+                anyhow::anyhow!(
+                    "invalid SOURCE_DATE_EPOCH \"{v}\": expected seconds since the epoch"
+                )
             })?),
             _ => None,
         },

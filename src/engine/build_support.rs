@@ -49,3 +49,14 @@ pub fn store_container_layer(
         Ok(store.store_layer_tar(&mut tar, "layer of a RUN step")?)
     })
 }
+
+/// `user[:group]` (names or IDs) as the image's `/etc/passwd` and
+/// `/etc/group` resolve it: `COPY --chown`.
+pub fn resolve_owner(
+    spec: &str,
+    passwd: Option<&str>,
+    group: Option<&str>,
+) -> Result<(u32, u32), EngineError> {
+    let user = crate::sandbox::user::resolve_user(spec, passwd, group)?;
+    Ok((user.uid, user.gid))
+}

@@ -45,6 +45,8 @@ pub mod system_prune;
 mod teardown;
 pub mod volumes;
 
+/// A container's network mode, as front-ends fill `RunRequest` with it.
+pub use crate::net::NetworkMode;
 /// For clients that stream: watching their output's readers, ending.
 pub use crate::sandbox::client_end::{OutputWatch, die_of, write_all as write_output};
 pub use attach::{AttachOptions, attach_container};

@@ -43,8 +43,9 @@ impl Store {
         let subject = format!("image {}", record.id);
         let config: serde_json::Value = serde_json::from_slice(&self.read_blob(&record.id)?)
             .map_err(|e| invalid(&subject, format!("config: {e}")))?;
-        let manifest: serde_json::Value = serde_json::from_slice(&self.read_blob(&record.manifest)?)
-            .map_err(|e| invalid(&subject, format!("manifest: {e}")))?;
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&self.read_blob(&record.manifest)?)
+                .map_err(|e| invalid(&subject, format!("manifest: {e}")))?;
         let descriptors = manifest["layers"].as_array().cloned().unwrap_or_default();
         if descriptors.len() != record.diff_ids.len() {
             return Err(invalid(
@@ -75,7 +76,11 @@ impl Store {
 
     /// Stores a docker-format layer tar as a blob and an unpacked layer
     /// (rootless: call it as the store's owner, so owners are mapped).
-    pub fn store_layer_tar(&self, tar: &mut dyn Read, label: &str) -> Result<LayerPart, LayerError> {
+    pub fn store_layer_tar(
+        &self,
+        tar: &mut dyn Read,
+        label: &str,
+    ) -> Result<LayerPart, LayerError> {
         let (blob, blob_size) = self.put_blob(tar, None, None, label)?;
         let placed = self.ensure_layer(&blob, None, label)?;
         let size = placed

@@ -39,10 +39,10 @@ impl Flags {
             };
             match kind {
                 Kind::Str | Kind::List if value.is_none() => {
-                    return Err(format!("missing a value on flag: --{name}"))
+                    return Err(format!("missing a value on flag: --{name}"));
                 }
                 Kind::Str if flags.values.iter().any(|(n, _)| n == name) => {
-                    return Err(format!("duplicate flag specified: --{name}"))
+                    return Err(format!("duplicate flag specified: --{name}"));
                 }
                 Kind::Bool => {
                     if let Some(v) = &value {

@@ -136,13 +136,13 @@ pub(crate) fn parse(
             let (sub, sub_rest) = split::split_command(args);
             match sub.as_str() {
                 "onbuild" => {
-                    return Err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into())
+                    return Err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into());
                 }
                 "from" | "maintainer" => {
                     return Err(format!(
                         "{} isn't allowed as an ONBUILD trigger",
                         sub.to_ascii_uppercase()
-                    ))
+                    ));
                 }
                 _ => {}
             }

@@ -88,7 +88,7 @@ pub(crate) fn read(text: &str, file: &str) -> Result<(Directives, Vec<Logical>),
                                         format!(
                                             "invalid escape token '{value}' does not match ` or \\"
                                         ),
-                                    ))
+                                    ));
                                 }
                             }
                         }
@@ -140,10 +140,7 @@ pub(crate) fn read(text: &str, file: &str) -> Result<(Directives, Vec<Logical>),
                     body.push('\n');
                 }
                 if !terminated {
-                    return Err(err(
-                        start,
-                        format!("unterminated heredoc {}", marker.name),
-                    ));
+                    return Err(err(start, format!("unterminated heredoc {}", marker.name)));
                 }
                 heredocs.push(RawHeredoc {
                     name: marker.name,

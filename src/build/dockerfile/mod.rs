@@ -42,8 +42,8 @@ pub fn parse(text: &str, file_name: &str) -> Result<Dockerfile, ParseError> {
             stages.push(stage);
             continue;
         }
-        let value = instructions::parse(&keyword, rest, &l.heredocs, escape)
-            .map_err(|m| err(l.line, m))?;
+        let value =
+            instructions::parse(&keyword, rest, &l.heredocs, escape).map_err(|m| err(l.line, m))?;
         let located = Located {
             line: l.line,
             text: l.text.clone(),
@@ -70,7 +70,7 @@ pub fn parse(text: &str, file_name: &str) -> Result<Dockerfile, ParseError> {
                         "no build stage in current context: {} before the first FROM",
                         keyword.to_ascii_uppercase()
                     ),
-                ))
+                ));
             }
         }
     }
