@@ -12,6 +12,7 @@ use super::copy_tar::{TarOptions, write_copy_tar};
 use super::dockerfile::{Command, HealthcheckInstruction, Instruction, Located};
 use super::executor::Builder;
 use super::request::BuildError;
+use super::run_mounts::{MountSources, RunMounts, plan_mount};
 use super::run_step::{RunStep, run_step, sweep_orphaned_containers};
 use super::scope::set_env;
 use super::stage::StageState;
@@ -19,6 +20,10 @@ use crate::engine::build_support::as_store_owner;
 use crate::engine::signals::parse_signal;
 use crate::engine::{EngineError, NetworkMode};
 use crate::timestamp::parse_go_duration;
+
+/// The diff ID of a layer tar with no entries (1024 zero bytes).
+const EMPTY_LAYER_DIFF_ID: &str =
+    "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
 
 /// The argv of a shell- or exec-form command.
 pub fn argv(command: &Command, shell: &[String]) -> Vec<String> {
@@ -311,9 +316,6 @@ impl Builder<'_> {
         run: &super::dockerfile::RunInstruction,
         visible: &[String],
     ) -> Result<(), BuildError> {
-        if let Some(mount) = run.mounts.first() {
-            return Err(self.step_error(at, format!("RUN --mount={mount} is not supported yet")));
-        }
         if let Some(security) = &run.security
             && security != "sandbox"
         {
@@ -346,6 +348,18 @@ impl Builder<'_> {
                 argv.join(" ")
             )
         };
+        let workdir = state.config().workdir();
+        let mut mounts = RunMounts::default();
+        for raw in &run.mounts {
+            let text = self.expand(state, at, raw)?;
+            let sources = MountSources {
+                context: self.ctx.root.as_deref(),
+                secrets: &self.req.secrets,
+                cache_root: self.store.root().join("build-mounts/cache"),
+                workdir: &workdir,
+            };
+            plan_mount(&text, &sources, &mut mounts).map_err(|e| self.step_error(at, e))?;
+        }
         let text = at.text.clone();
         let with_proxies = {
             let env = state.env();
@@ -367,8 +381,15 @@ impl Builder<'_> {
                 network,
                 stdout_to_stderr: b.req.run_output_to_stderr,
                 clamp: b.req.timestamp,
+                mounts,
             };
             let layer = run_step(b.dirs, &step, b.reporter.engine())?;
+            // A RUN that changed nothing adds no layer (BuildKit's rule):
+            // the same empty layer twice in one image would be the same
+            // overlay lower directory twice, which the kernel refuses.
+            if layer.diff_id.hex() == EMPTY_LAYER_DIFF_ID {
+                return Ok((created_by, None));
+            }
             Ok((created_by, Some(layer)))
         })
     }

@@ -10,7 +10,8 @@
 //! rules), `plan` (which stages the target needs), `scope` (ARG/ENV),
 //! `executor` (stages, steps through the cache, the result), `instructions`
 //! (each instruction's effect; `config` edits docker's config JSON),
-//! `run_step` (RUN as a container made by engine's run path), `copy_step`,
+//! `run_step` (RUN as a container made by engine's run path; `run_mounts`
+//! its `--mount`s), `copy_step`,
 //! `copy_plan`, `copy_tar` (COPY/ADD as a tar stored like a pulled layer),
 //! `layered` (an image's files read from its layer directories), `cache`.
 //! The entry point is `build_image` with a typed `BuildRequest`.
@@ -29,6 +30,7 @@ mod instructions;
 mod layered;
 mod plan;
 mod request;
+mod run_mounts;
 mod run_step;
 mod scope;
 mod stage;
@@ -36,6 +38,7 @@ pub mod words;
 
 pub use executor::build_image;
 pub use request::{
-    BuildError, BuildOutcome, BuildReporter, BuildRequest, ContextSource, DockerfileSource,
+    BuildError, BuildOutcome, BuildReporter, BuildRequest, BuildSecret, ContextSource,
+    DockerfileSource,
 };
 pub use scope::PROXY_ARGS;

@@ -8,6 +8,7 @@ use crate::engine::{EngineError, NetworkMode, PullOptions, PullPolicy, Reporter}
 use crate::layers::{Digest, LayerError};
 
 use super::dockerfile::ParseError;
+pub use super::run_mounts::BuildSecret;
 
 /// Where the build context comes from.
 #[derive(Debug, Clone)]
@@ -60,6 +61,8 @@ pub struct BuildRequest {
     /// RUN steps' standard output goes to standard error (`-q`: standard
     /// output carries only the image ID).
     pub run_output_to_stderr: bool,
+    /// `--secret id=ID,src=FILE`: what `RUN --mount=type=secret` mounts.
+    pub secrets: Vec<BuildSecret>,
 }
 
 impl Default for BuildRequest {
@@ -78,6 +81,7 @@ impl Default for BuildRequest {
             network: NetworkMode::Host,
             timestamp: None,
             run_output_to_stderr: false,
+            secrets: Vec::new(),
         }
     }
 }

@@ -12,6 +12,7 @@ use std::os::fd::AsRawFd;
 
 use super::copy_tar::clamp_tar_times;
 use super::request::BuildError;
+use super::run_mounts::RunMounts;
 use crate::engine::build_support::store_container_layer;
 use crate::engine::lifecycle::remove_container;
 use crate::engine::{
@@ -62,6 +63,7 @@ pub struct RunStep {
     /// The container's standard output goes to standard error.
     pub stdout_to_stderr: bool,
     pub clamp: Option<i64>,
+    pub mounts: RunMounts,
 }
 
 /// Points fd 1 at fd 2 until dropped (`build -q`: standard output is
@@ -134,6 +136,8 @@ pub fn run_step(
         name: Some(name.clone()),
         network: step.network,
         pull: PullPolicy::Never,
+        mounts: step.mounts.mounts.clone(),
+        tmpfs: step.mounts.tmpfs.clone(),
         ..RunRequest::default()
     };
     let mut options = ContainerOptions::from_request(&request)?;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use skiff::build::{
-    self, BuildError, BuildReporter, BuildRequest, ContextSource, DockerfileSource,
+    self, BuildError, BuildReporter, BuildRequest, BuildSecret, ContextSource, DockerfileSource,
 };
 use skiff::engine::{PullOptions, PullPolicy, Reporter};
 use skiff::net::NetworkMode;
@@ -61,6 +61,9 @@ pub struct BuildArgs {
     /// Seconds since the epoch for every created time and new file time (reproducible builds; default: SOURCE_DATE_EPOCH)
     #[arg(long, value_name = "SECONDS")]
     timestamp: Option<i64>,
+    /// A secret for RUN --mount=type=secret: id=ID,src=FILE
+    #[arg(long, value_name = "id=ID,src=FILE")]
+    secret: Vec<String>,
     #[command(flatten)]
     registry: RegistryFlags,
     /// The build context: a directory, or - (a Dockerfile or a tar on standard input)
@@ -144,6 +147,10 @@ fn request(args: &BuildArgs) -> anyhow::Result<BuildRequest> {
         anyhow::bail!("invalid --timestamp: must not be negative");
     }
     let quiet = args.quiet || args.progress.as_deref() == Some("quiet");
+    let mut secrets = Vec::new();
+    for spec in &args.secret {
+        secrets.push(parse_secret(spec)?);
+    }
     Ok(BuildRequest {
         context,
         dockerfile,
@@ -167,7 +174,31 @@ fn request(args: &BuildArgs) -> anyhow::Result<BuildRequest> {
         },
         timestamp,
         run_output_to_stderr: quiet,
+        secrets,
     })
+}
+
+/// `--secret id=ID,src=FILE` (`type=file`, `source=` accepted).
+fn parse_secret(spec: &str) -> anyhow::Result<BuildSecret> {
+    let (mut id, mut src) = (None, None);
+    for part in spec.split(',') {
+        match part.split_once('=') {
+            Some(("id", v)) => id = Some(v.to_string()),
+            Some(("src" | "source", v)) => src = Some(PathBuf::from(v)),
+            Some(("type", "file")) => {}
+            _ => anyhow::bail!("invalid --secret \"{spec}\": expected id=ID,src=FILE"),
+        }
+    }
+    let (Some(id), Some(src)) = (id, src) else {
+        anyhow::bail!("invalid --secret \"{spec}\": expected id=ID,src=FILE");
+    };
+    let source = src
+        .canonicalize()
+        .map_err(|e| anyhow::anyhow!("--secret {spec}: {}: {e}", src.display()))?;
+    if !source.is_file() {
+        anyhow::bail!("--secret {spec}: {} is not a file", src.display());
+    }
+    Ok(BuildSecret { id, source })
 }
 
 pub fn build(dirs: &StorageDirs, args: BuildArgs) -> anyhow::Result<i32> {

@@ -26,6 +26,20 @@ pub struct LaunchPlan {
     pub seccomp_cache: PathBuf,
 }
 
+/// The layer directories with a repeated one kept only where it is
+/// topmost: overlay refuses one lower directory twice (ELOOP), and two
+/// identical layers are common in built images (two steps that changed
+/// the same thing in the same second). Dropping the lower occurrence
+/// changes nothing: every path the layer has, whiteouts and opaque
+/// directories included, is decided by the occurrence above it.
+fn topmost_occurrences(mut dirs: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut seen = std::collections::HashSet::new();
+    dirs.reverse();
+    dirs.retain(|d| seen.insert(d.clone()));
+    dirs.reverse();
+    dirs
+}
+
 impl LaunchPlan {
     pub fn new(
         dirs: &StorageDirs,
@@ -37,7 +51,7 @@ impl LaunchPlan {
             spec,
             seccomp_cache: dirs.root.join("seccomp"),
             layers: RootfsLayers {
-                lower: layer_dirs,
+                lower: topmost_occurrences(layer_dirs),
                 upper: paths.dir.join("upper"),
                 work: paths.dir.join("work"),
                 copy_dir: paths.dir.join("rootfs"),
@@ -133,5 +147,20 @@ pub fn launch(
             teardown_run(resources);
             Err(e.into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_layer_stays_where_it_is_topmost() {
+        let dirs: Vec<PathBuf> = ["a", "b", "a", "c", "b"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let kept: Vec<PathBuf> = ["a", "c", "b"].iter().map(PathBuf::from).collect();
+        assert_eq!(topmost_occurrences(dirs), kept);
     }
 }
