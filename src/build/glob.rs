@@ -122,7 +122,10 @@ pub(crate) fn match_tokens(tokens: &[Token], path: &str) -> bool {
                     }
                 }
                 Token::Class { negated, ranges } => {
-                    if chars.get(i).is_some_and(|&c| class_matches(*negated, ranges, c)) {
+                    if chars
+                        .get(i)
+                        .is_some_and(|&c| class_matches(*negated, ranges, c))
+                    {
                         next[i + 1] = true;
                     }
                 }

@@ -45,11 +45,21 @@ fn double_star_matches_any_number_of_dirs() {
     );
     check(
         "a/**/z\n",
-        &[("a/z", true), ("a/b/z", true), ("a/b/c/z", true), ("b/z", false)],
+        &[
+            ("a/z", true),
+            ("a/b/z", true),
+            ("a/b/c/z", true),
+            ("b/z", false),
+        ],
     );
     check(
         "dir/**\n",
-        &[("dir/x", true), ("dir/x/y", true), ("dir", false), ("dirx", false)],
+        &[
+            ("dir/x", true),
+            ("dir/x/y", true),
+            ("dir", false),
+            ("dirx", false),
+        ],
     );
 }
 
@@ -62,7 +72,11 @@ fn exceptions_and_last_match_wins() {
     // docker's docs: README-secret.md stays out...
     check(
         "*.md\n!README*.md\nREADME-secret.md\n",
-        &[("README-secret.md", true), ("README-a.md", false), ("b.md", true)],
+        &[
+            ("README-secret.md", true),
+            ("README-a.md", false),
+            ("b.md", true),
+        ],
     );
     // ...but not when the exception comes last.
     check(
@@ -120,7 +134,10 @@ fn patterns_are_cleaned_and_rooted() {
 #[test]
 fn bad_lines_are_errors() {
     let e = IgnoreRules::parse("a\n!\n", "ctx/.dockerignore").unwrap_err();
-    assert_eq!(e.to_string(), "ctx/.dockerignore: illegal exclusion pattern: \"!\"");
+    assert_eq!(
+        e.to_string(),
+        "ctx/.dockerignore: illegal exclusion pattern: \"!\""
+    );
     let e = IgnoreRules::parse("[z-\n", ".dockerignore").unwrap_err();
     assert!(e.message.contains("[z-"), "{e}");
 }
@@ -164,12 +181,21 @@ fn ignore_file_choice() {
     let dockerfile = ctx.join("docker/Dockerfile.java");
     assert_eq!(ignore_file_for(&ctx, &dockerfile), None);
     std::fs::write(ctx.join(".containerignore"), "x\n").unwrap();
-    assert_eq!(ignore_file_for(&ctx, &dockerfile), Some(ctx.join(".containerignore")));
+    assert_eq!(
+        ignore_file_for(&ctx, &dockerfile),
+        Some(ctx.join(".containerignore"))
+    );
     std::fs::write(ctx.join(".dockerignore"), "x\n").unwrap();
-    assert_eq!(ignore_file_for(&ctx, &dockerfile), Some(ctx.join(".dockerignore")));
+    assert_eq!(
+        ignore_file_for(&ctx, &dockerfile),
+        Some(ctx.join(".dockerignore"))
+    );
     let beside = ctx.join("docker/Dockerfile.java.dockerignore");
     std::fs::write(&beside, "x\n").unwrap();
     assert_eq!(ignore_file_for(&ctx, &dockerfile), Some(beside));
-    assert_eq!(ignore_file_for(&ctx, Path::new("-")), Some(ctx.join(".dockerignore")));
+    assert_eq!(
+        ignore_file_for(&ctx, Path::new("-")),
+        Some(ctx.join(".dockerignore"))
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -25,7 +25,9 @@ pub fn expand_word(
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, WordError> {
     let mut lexer = Lexer::new(raw, escape, vars);
-    let (text, _) = lexer.process_until(None, false).map_err(|e| in_word(raw, e))?;
+    let (text, _) = lexer
+        .process_until(None, false)
+        .map_err(|e| in_word(raw, e))?;
     Ok(text)
 }
 
@@ -37,7 +39,9 @@ pub fn expand_words(
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<String>, WordError> {
     let mut lexer = Lexer::new(raw, escape, vars);
-    let (_, words) = lexer.process_until(None, false).map_err(|e| in_word(raw, e))?;
+    let (_, words) = lexer
+        .process_until(None, false)
+        .map_err(|e| in_word(raw, e))?;
     Ok(words.finish())
 }
 
@@ -188,7 +192,7 @@ impl<'a> Lexer<'a> {
                     return Err(WordError(
                         "unexpected end of statement while looking for matching single-quote"
                             .into(),
-                    ))
+                    ));
                 }
                 Some('\'') => return Ok(s),
                 Some(c) => s.push(c),
@@ -205,7 +209,7 @@ impl<'a> Lexer<'a> {
                     return Err(WordError(
                         "unexpected end of statement while looking for matching double-quote"
                             .into(),
-                    ))
+                    ));
                 }
                 Some('"') => {
                     self.pos += 1;
@@ -269,7 +273,9 @@ impl<'a> Lexer<'a> {
         self.pos += 1; // `{`
         match self.peek() {
             None => return Err(WordError("syntax error: missing '}'".into())),
-            Some('{' | '}' | ':') => return Err(WordError("syntax error: bad substitution".into())),
+            Some('{' | '}' | ':') => {
+                return Err(WordError("syntax error: bad substitution".into()));
+            }
             _ => {}
         }
         let name = self.name();
@@ -282,7 +288,11 @@ impl<'a> Lexer<'a> {
             Some(c) => (false, Some(c)),
         };
         let Some(m) = modifier.filter(|m| "-+?#%".contains(*m)) else {
-            let shown = format!("{}{}", if colon { ":" } else { "" }, modifier.unwrap_or(' '));
+            let shown = format!(
+                "{}{}",
+                if colon { ":" } else { "" },
+                modifier.unwrap_or(' ')
+            );
             return Err(WordError(format!(
                 "unsupported modifier ({}) in substitution",
                 shown.trim_end()

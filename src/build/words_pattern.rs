@@ -34,7 +34,7 @@ impl Pattern {
                         return Err(WordError(format!(
                             "invalid pattern ({text}) in substitution: invalid escape '\\{}'",
                             other.map(String::from).unwrap_or_default()
-                        )))
+                        )));
                     }
                 },
                 c => Tok::Lit(c),
@@ -92,7 +92,9 @@ impl Pattern {
         let mut out = String::new();
         let mut i = 0;
         while i <= chars.len() {
-            let end = (i..=chars.len()).rev().find(|&j| self.matches(&chars[i..j]));
+            let end = (i..=chars.len())
+                .rev()
+                .find(|&j| self.matches(&chars[i..j]));
             match end {
                 Some(j) => {
                     out.push_str(replacement);

@@ -136,15 +136,30 @@ fn pattern_removal_and_replacement() {
 #[test]
 fn errors_name_the_word_and_the_problem() {
     let cases: &[(&str, &str)] = &[
-        ("he'llo", "unexpected end of statement while looking for matching single-quote"),
-        ("he\\\\'llo", "unexpected end of statement while looking for matching single-quote"),
-        ("\"hello", "unexpected end of statement while looking for matching double-quote"),
-        ("\"hello\\\"", "unexpected end of statement while looking for matching double-quote"),
+        (
+            "he'llo",
+            "unexpected end of statement while looking for matching single-quote",
+        ),
+        (
+            "he\\\\'llo",
+            "unexpected end of statement while looking for matching single-quote",
+        ),
+        (
+            "\"hello",
+            "unexpected end of statement while looking for matching double-quote",
+        ),
+        (
+            "\"hello\\\"",
+            "unexpected end of statement while looking for matching double-quote",
+        ),
         ("${}", "syntax error: bad substitution"),
         ("he${}xx", "syntax error: bad substitution"),
         ("he${.}", "unsupported modifier (.) in substitution"),
         ("he${XXX:YYY}", "unsupported modifier (:Y) in substitution"),
-        ("he${PWD:=000}xx", "unsupported modifier (:=) in substitution"),
+        (
+            "he${PWD:=000}xx",
+            "unsupported modifier (:=) in substitution",
+        ),
         ("he${XXX?}", "XXX: is not allowed to be unset"),
         ("he${XXX:?}", "XXX: is not allowed to be unset"),
         ("he${NULL:?}", "NULL: is not allowed to be empty"),
@@ -205,7 +220,16 @@ fn documentation_example() {
     let foo = |n: &str| (n == "FOO").then(|| "/bar".to_string());
     assert_eq!(expand_word("${FOO}", '\\', &foo).as_deref(), Ok("/bar"));
     assert_eq!(expand_words(". $FOO", '\\', &foo).unwrap(), [".", "/bar"]);
-    assert_eq!(expand_words("\\$FOO /quux", '\\', &foo).unwrap(), ["$FOO", "/quux"]);
-    assert_eq!(expand_word("${FOO:-x}/${BAR:-bar}", '\\', &foo).as_deref(), Ok("/bar/bar"));
-    assert_eq!(expand_word("${FOO:+alt}${BAR:+alt}", '\\', &foo).as_deref(), Ok("alt"));
+    assert_eq!(
+        expand_words("\\$FOO /quux", '\\', &foo).unwrap(),
+        ["$FOO", "/quux"]
+    );
+    assert_eq!(
+        expand_word("${FOO:-x}/${BAR:-bar}", '\\', &foo).as_deref(),
+        Ok("/bar/bar")
+    );
+    assert_eq!(
+        expand_word("${FOO:+alt}${BAR:+alt}", '\\', &foo).as_deref(),
+        Ok("alt")
+    );
 }

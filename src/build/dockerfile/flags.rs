@@ -39,19 +39,20 @@ impl Flags {
             };
             match kind {
                 Kind::Str | Kind::List if value.is_none() => {
-                    return Err(format!("missing a value on flag: --{name}"))
+                    return Err(format!("missing a value on flag: --{name}"));
                 }
                 Kind::Str if flags.values.iter().any(|(n, _)| n == name) => {
-                    return Err(format!("duplicate flag specified: --{name}"))
+                    return Err(format!("duplicate flag specified: --{name}"));
                 }
-                Kind::Bool => {
-                    if let Some(v) = &value {
-                        if !matches!(v.to_ascii_lowercase().as_str(), "true" | "false") {
-                            return Err(format!(
-                                "expecting boolean value for flag --{name}, not: {v}"
-                            ));
-                        }
-                    }
+                Kind::Bool
+                    if value.as_deref().is_some_and(|v| {
+                        !matches!(v.to_ascii_lowercase().as_str(), "true" | "false")
+                    }) =>
+                {
+                    return Err(format!(
+                        "expecting boolean value for flag --{name}, not: {}",
+                        value.unwrap_or_default()
+                    ));
                 }
                 _ => {}
             }

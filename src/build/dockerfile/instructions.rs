@@ -136,24 +136,31 @@ pub(crate) fn parse(
             let (sub, sub_rest) = split::split_command(args);
             match sub.as_str() {
                 "onbuild" => {
-                    return Err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into())
+                    return Err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into());
                 }
                 "from" | "maintainer" => {
                     return Err(format!(
                         "{} isn't allowed as an ONBUILD trigger",
                         sub.to_ascii_uppercase()
-                    ))
+                    ));
                 }
                 _ => {}
             }
-            let parsed = parse(&sub, sub_rest, &[], escape)?;
+            let parsed = parse(&sub, sub_rest, heredocs, escape)?;
+            // The trigger carries its heredocs, as BuildKit stores it.
+            let mut trigger = args.to_string();
+            for h in heredocs {
+                trigger.push('\n');
+                trigger.push_str(&h.body);
+                trigger.push_str(&h.name);
+            }
             Instruction::Onbuild {
-                trigger: args.to_string(),
+                trigger,
                 parsed: Box::new(parsed),
             }
         }
         "from" => unreachable!("FROM starts a stage; the caller handles it"),
-        _ => return Err(format!("unknown instruction: {name}")),
+        _ => return Err(unknown(&name)),
     })
 }
 
@@ -166,9 +173,11 @@ fn command(args: &str) -> Command {
 }
 
 /// RUN's command and scripts. `RUN <<EOF` alone: the body is a script
-/// (BuildKit runs it as a file). Heredocs inside a longer command line:
-/// the shell gets the line and each body with its terminator, so it
-/// applies quoting and `<<-` itself.
+/// (BuildKit runs it as a file when it starts with `#!`, else as the
+/// shell's command text). Heredocs inside a longer command line: the
+/// shell gets the line and, after a newline each, every body and its
+/// terminator (BuildKit's reconstitution), so it applies quoting and
+/// `<<-` itself.
 fn run_command(args: &str, heredocs: &[RawHeredoc]) -> (Command, Vec<Heredoc>) {
     if heredocs.is_empty() {
         return (command(args), Vec::new());
@@ -182,11 +191,11 @@ fn run_command(args: &str, heredocs: &[RawHeredoc]) -> (Command, Vec<Heredoc>) {
         };
         return (Command::Shell(args.to_string()), vec![script]);
     }
-    let mut text = format!("{args}\n");
+    let mut text = args.to_string();
     for h in heredocs {
+        text.push('\n');
         text.push_str(&h.body);
         text.push_str(&h.name);
-        text.push('\n');
     }
     (Command::Shell(text), Vec::new())
 }
@@ -247,13 +256,14 @@ fn copy(
     let mut paths = Vec::new();
     let mut inline_files = Vec::new();
     for source in sources {
-        match (split::marker(source), heredocs.get(inline_files.len())) {
-            (Some(_), Some(h)) => inline_files.push(Heredoc {
+        let found = split::marker(source).and_then(|m| heredocs.iter().find(|h| h.name == m.name));
+        match found {
+            Some(h) => inline_files.push(Heredoc {
                 name: h.name.clone(),
                 body: h.chomped_body(),
                 expand: h.expand,
             }),
-            _ => paths.push(source.clone()),
+            None => paths.push(source.clone()),
         }
     }
     let copy = CopyInstruction {
@@ -305,10 +315,12 @@ fn healthcheck(flag_words: &[String], args: &str) -> Result<Instruction, String>
                 super::duration::check(flag, &value)?;
             }
             if let Some(r) = f.string("retries") {
-                match r.parse::<i64>() {
-                    Ok(n) if n < 0 => return Err("--retries cannot be negative".into()),
+                match r.parse::<i32>() {
+                    Ok(n) if n < 1 => {
+                        return Err(format!("--retries must be at least 1 (not {n})"));
+                    }
                     Ok(_) => {}
-                    Err(_) => return Err(format!("invalid value for --retries: {r}")),
+                    Err(_) => return Err(format!("invalid value for --retries: \"{r}\"")),
                 }
             }
             Ok(Instruction::Healthcheck(Some(HealthcheckInstruction {
@@ -322,4 +334,55 @@ fn healthcheck(flag_words: &[String], args: &str) -> Result<Instruction, String>
         }
         other => Err(format!("Unknown type \"{other}\" in HEALTHCHECK (try CMD)")),
     }
+}
+
+const INSTRUCTIONS: &[&str] = &[
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// `unknown instruction: FORM (did you mean FROM?)`: a suggestion when an
+/// instruction is at most two edits away and the edits are at most half
+/// the word (`FOO` is not a misspelt `FROM`).
+fn unknown(name: &str) -> String {
+    let best = INSTRUCTIONS
+        .iter()
+        .map(|i| (edit_distance(name, i), i))
+        .min()
+        .filter(|(d, _)| *d <= 2 && d * 2 <= name.chars().count());
+    match best {
+        Some((_, i)) => format!("unknown instruction: {name} (did you mean {i}?)"),
+        None => format!("unknown instruction: {name}"),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }

@@ -34,16 +34,18 @@ pub fn parse(text: &str, file_name: &str) -> Result<Dockerfile, ParseError> {
         let (keyword, rest) = split::split_command(&l.text);
         if keyword == "from" {
             let stage = from(rest, stages.len(), &l).map_err(|m| err(l.line, m))?;
-            if let Some(name) = &stage.name {
-                if stages.iter().any(|s| s.name.as_ref() == Some(name)) {
-                    return Err(err(l.line, format!("duplicate stage name \"{name}\"")));
-                }
+            if let Some(name) = stage
+                .name
+                .as_ref()
+                .filter(|n| stages.iter().any(|s| s.name.as_ref() == Some(*n)))
+            {
+                return Err(err(l.line, format!("duplicate stage name \"{name}\"")));
             }
             stages.push(stage);
             continue;
         }
-        let value = instructions::parse(&keyword, rest, &l.heredocs, escape)
-            .map_err(|m| err(l.line, m))?;
+        let value =
+            instructions::parse(&keyword, rest, &l.heredocs, escape).map_err(|m| err(l.line, m))?;
         let located = Located {
             line: l.line,
             text: l.text.clone(),
@@ -70,7 +72,7 @@ pub fn parse(text: &str, file_name: &str) -> Result<Dockerfile, ParseError> {
                         "no build stage in current context: {} before the first FROM",
                         keyword.to_ascii_uppercase()
                     ),
-                ))
+                ));
             }
         }
     }
@@ -124,3 +126,11 @@ fn stage_name(name: &str) -> Result<String, String> {
 #[cfg(test)]
 #[path = "parse_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "heredoc_tests.rs"]
+mod heredoc_tests;
+
+#[cfg(test)]
+#[path = "error_tests.rs"]
+mod error_tests;
