@@ -107,6 +107,18 @@ fn argument_counts() {
             "SHELL requires the arguments to be in JSON form",
         ),
         ("SHELL []", "SHELL requires at least one argument"),
+        (
+            "RUN [1, 2]",
+            "when using JSON array syntax, arrays must be comprised of strings only",
+        ),
+        (
+            "CMD [\"a\", [\"b\"]]",
+            "when using JSON array syntax, arrays must be comprised of strings only",
+        ),
+        (
+            "COPY [\"a\", 1]",
+            "when using JSON array syntax, arrays must be comprised of strings only",
+        ),
         ("HEALTHCHECK", "HEALTHCHECK requires at least one argument"),
         ("HEALTHCHECK NONE x", "HEALTHCHECK NONE takes no arguments"),
         ("HEALTHCHECK CMD", "Missing command after HEALTHCHECK CMD"),
@@ -133,7 +145,7 @@ fn argument_counts() {
 
 #[test]
 fn from_errors() {
-    check("FROM\n", 1, "FROM requires at least one argument");
+    check("FROM\n", 1, "FROM requires either one or three arguments");
     check(
         "FROM a b\n",
         1,

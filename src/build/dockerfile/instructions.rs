@@ -40,7 +40,7 @@ pub(crate) fn parse(
                 ("security", Kind::Str),
             ])?;
             at_least_one()?;
-            let (command, scripts) = run_command(args, heredocs);
+            let (command, scripts) = run_command(args, heredocs)?;
             if command == Command::Exec(Vec::new()) {
                 return Err(format!("{name} requires at least one argument"));
             }
@@ -55,7 +55,7 @@ pub(crate) fn parse(
         "cmd" | "entrypoint" => {
             flags(&[])?;
             at_least_one()?;
-            let command = command(args);
+            let command = command(args)?;
             if keyword == "cmd" {
                 Instruction::Cmd(command)
             } else {
@@ -64,7 +64,7 @@ pub(crate) fn parse(
         }
         "shell" => {
             flags(&[])?;
-            let Some(argv) = split::json_array(args) else {
+            let Some(argv) = split::json_array(args)? else {
                 return Err("SHELL requires the arguments to be in JSON form".into());
             };
             if argv.is_empty() {
@@ -122,7 +122,7 @@ pub(crate) fn parse(
         "volume" => {
             flags(&[])?;
             at_least_one()?;
-            let paths = split::json_array(args).unwrap_or_else(|| split::raw_words(args, escape));
+            let paths = split::json_array(args)?.unwrap_or_else(|| split::raw_words(args, escape));
             if paths.iter().any(|p| p.trim().is_empty()) {
                 return Err("VOLUME specified can not be an empty string".into());
             }
@@ -165,11 +165,11 @@ pub(crate) fn parse(
 }
 
 /// Exec form if the arguments are a JSON array of strings, else shell.
-fn command(args: &str) -> Command {
-    match split::json_array(args) {
+fn command(args: &str) -> Result<Command, String> {
+    Ok(match split::json_array(args)? {
         Some(argv) => Command::Exec(argv),
         None => Command::Shell(args.to_string()),
-    }
+    })
 }
 
 /// RUN's command and scripts. `RUN <<EOF` alone: the body is a script
@@ -178,9 +178,9 @@ fn command(args: &str) -> Command {
 /// shell gets the line and, after a newline each, every body and its
 /// terminator (BuildKit's reconstitution), so it applies quoting and
 /// `<<-` itself.
-fn run_command(args: &str, heredocs: &[RawHeredoc]) -> (Command, Vec<Heredoc>) {
+fn run_command(args: &str, heredocs: &[RawHeredoc]) -> Result<(Command, Vec<Heredoc>), String> {
     if heredocs.is_empty() {
-        return (command(args), Vec::new());
+        return Ok((command(args)?, Vec::new()));
     }
     if heredocs.len() == 1 && split::marker(args).is_some() {
         let h = &heredocs[0];
@@ -189,7 +189,7 @@ fn run_command(args: &str, heredocs: &[RawHeredoc]) -> (Command, Vec<Heredoc>) {
             body: h.chomped_body(),
             expand: h.expand,
         };
-        return (Command::Shell(args.to_string()), vec![script]);
+        return Ok((Command::Shell(args.to_string()), vec![script]));
     }
     let mut text = args.to_string();
     for h in heredocs {
@@ -197,7 +197,7 @@ fn run_command(args: &str, heredocs: &[RawHeredoc]) -> (Command, Vec<Heredoc>) {
         text.push_str(&h.body);
         text.push_str(&h.name);
     }
-    (Command::Shell(text), Vec::new())
+    Ok((Command::Shell(text), Vec::new()))
 }
 
 /// ENV and LABEL: `k=v k2="v 2"` pairs, or the legacy `KEY value words`.
@@ -244,7 +244,7 @@ fn copy(
         known.extend([("from", Kind::Str), ("parents", Kind::Bool)]);
     }
     let f = Flags::parse(name, flag_words, &known)?;
-    let words = split::json_array(args).unwrap_or_else(|| split::raw_words(args, escape));
+    let words = split::json_array(args)?.unwrap_or_else(|| split::raw_words(args, escape));
     let Some((dest, sources)) = words.split_last().filter(|(_, s)| !s.is_empty()) else {
         return Err(format!(
             "{name} requires at least two arguments, but only one was provided. Destination could not be determined"
@@ -324,7 +324,7 @@ fn healthcheck(flag_words: &[String], args: &str) -> Result<Instruction, String>
                 }
             }
             Ok(Instruction::Healthcheck(Some(HealthcheckInstruction {
-                test: command(rest),
+                test: command(rest)?,
                 interval: f.string("interval"),
                 timeout: f.string("timeout"),
                 start_period: f.string("start-period"),

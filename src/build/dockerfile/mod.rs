@@ -95,7 +95,6 @@ fn from(rest: &str, index: usize, l: &lines::Logical) -> Result<Stage, String> {
     let name = match words.as_slice() {
         [_] => None,
         [_, as_, name] if as_.eq_ignore_ascii_case("as") => Some(stage_name(name)?),
-        [] => return Err("FROM requires at least one argument".into()),
         _ => return Err("FROM requires either one or three arguments".into()),
     };
     Ok(Stage {

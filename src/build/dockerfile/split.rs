@@ -94,13 +94,29 @@ pub(crate) fn blank_words(rest: &str) -> Vec<String> {
     rest.split_whitespace().map(str::to_string).collect()
 }
 
-/// The exec form: `rest` is a JSON array of strings. Anything else
-/// (including invalid JSON that starts with `[`) is the shell form.
-pub(crate) fn json_array(rest: &str) -> Option<Vec<String>> {
+/// The exec form: `rest` starts with a JSON array of strings (as Go's
+/// `json.Decoder`, what follows the array is ignored). Invalid JSON is
+/// the shell form (`None`); a valid array holding anything but strings
+/// is an error, as docker says.
+pub(crate) fn json_array(rest: &str) -> Result<Option<Vec<String>>, String> {
     if !rest.starts_with('[') {
-        return None;
+        return Ok(None);
     }
-    serde_json::from_str::<Vec<String>>(rest).ok()
+    let mut values = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
+    let Some(Ok(serde_json::Value::Array(items))) = values.next() else {
+        return Ok(None);
+    };
+    items
+        .into_iter()
+        .map(|v| match v {
+            serde_json::Value::String(s) => Ok(s),
+            _ => Err(
+                "when using JSON array syntax, arrays must be comprised of strings only"
+                    .to_string(),
+            ),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// A `<<[-]NAME` marker found among a line's words.
@@ -124,7 +140,7 @@ pub(crate) fn heredoc_markers(line: &str) -> Option<Vec<Marker>> {
         return None;
     }
     let (_, args) = extract_flags(rest);
-    if json_array(args).is_some() {
+    if !matches!(json_array(args), Ok(None)) {
         return None;
     }
     let markers: Vec<Marker> = raw_words(args, '\\')
