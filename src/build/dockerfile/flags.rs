@@ -61,12 +61,14 @@ impl Flags {
         Ok(flags)
     }
 
-    /// The value of a `Str` flag.
+    /// The value of a `Str` flag; `--from=` (empty) is unset, as BuildKit
+    /// treats an empty value.
     pub fn string(&self, name: &str) -> Option<String> {
         self.values
             .iter()
             .find(|(n, _)| n == name)
             .and_then(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
     }
 
     /// Every value of a `List` flag, in order.

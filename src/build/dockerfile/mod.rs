@@ -10,6 +10,7 @@ pub mod ast;
 pub mod duration;
 mod flags;
 mod instructions;
+mod keyword;
 mod lines;
 mod split;
 

@@ -414,3 +414,25 @@ fn directives_and_the_escape_character() {
     let d = ok("\u{feff}# escape=`\nFROM scratch\n");
     assert_eq!(d.directives.escape, '`');
 }
+
+#[test]
+fn keywords_match_the_text() {
+    let b = body(
+        "RUN a\nCMD b\nENTRYPOINT c\nSHELL [\"sh\"]\nENV a=b\nLABEL a=b\nARG a\nEXPOSE 1\n\
+         WORKDIR /\nUSER u\nVOLUME /v\nSTOPSIGNAL 9\nHEALTHCHECK NONE\nONBUILD RUN x\n\
+         COPY a b\nADD a b\nMAINTAINER m\n",
+    );
+    assert_eq!(b.len(), 17);
+    for l in b {
+        let first = l.text.split_whitespace().next().unwrap();
+        assert_eq!(l.value.keyword(), first, "{}", l.text);
+    }
+}
+
+#[test]
+fn empty_flag_values_are_unset() {
+    let Instruction::Copy(c) = one("COPY --from= --chown= a b") else {
+        panic!()
+    };
+    assert_eq!((c.from, c.chown), (None, None));
+}
