@@ -122,11 +122,10 @@ impl IgnoreRules {
             }
             let parts: Vec<&str> = p.text.split('/').collect();
             let n = parts.len().min(dir.len());
-            let leading_match = parts[..n]
+            parts[..n]
                 .iter()
                 .zip(&dir[..n])
-                .all(|(pat, name)| glob::matches(pat, name).unwrap_or(true));
-            leading_match
+                .all(|(pat, name)| glob::matches(pat, name).unwrap_or(true))
         })
     }
 }

@@ -1,7 +1,8 @@
 //! docker's shell-word lexer for Dockerfile arguments: quote removal,
 //! escapes (with the file's escape character) and `$VAR`, `${VAR}`,
 //! `${VAR:-default}`, `${VAR-default}`, `${VAR:+alt}`, `${VAR+alt}`,
-//! `${VAR:?msg}`, `${VAR?msg}` substitution, done in one pass as docker's
+//! `${VAR:?msg}`, `${VAR?msg}`, `${VAR#pat}`, `${VAR%pat}` (and `##`,
+//! `%%`), `${VAR/pat/rep}`, `${VAR//pat/rep}` substitution, done in one pass as docker's
 //! `ProcessWord`. Unset variables expand to the empty string.
 //!
 //! Quoting: `'...'` is literal; `"..."` expands `$` and lets the escape
@@ -24,7 +25,9 @@ pub fn expand_word(
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, WordError> {
     let mut lexer = Lexer::new(raw, escape, vars);
-    let (text, _) = lexer.process_until(None)?;
+    let (text, _) = lexer
+        .process_until(None, false)
+        .map_err(|e| in_word(raw, e))?;
     Ok(text)
 }
 
@@ -36,8 +39,15 @@ pub fn expand_words(
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<String>, WordError> {
     let mut lexer = Lexer::new(raw, escape, vars);
-    let (_, words) = lexer.process_until(None)?;
+    let (_, words) = lexer
+        .process_until(None, false)
+        .map_err(|e| in_word(raw, e))?;
     Ok(words.finish())
+}
+
+/// docker's wording: `failed to process "<word>": <problem>`.
+fn in_word(raw: &str, e: WordError) -> WordError {
+    WordError(format!("failed to process \"{raw}\": {}", e.0))
 }
 
 /// The words being collected while a text is expanded. A character that
@@ -53,7 +63,7 @@ struct Words {
 impl Words {
     fn add_char(&mut self, ch: char) {
         if ch.is_whitespace() {
-            if self.in_word {
+            if self.in_word && !self.current.is_empty() {
                 self.words.push(std::mem::take(&mut self.current));
                 self.in_word = false;
             }
@@ -71,14 +81,14 @@ impl Words {
         s.chars().for_each(|c| self.add_char(c));
     }
 
-    /// Quoted text: kept whole, and `""` alone still makes an (empty) word.
+    /// Quoted text: kept whole (`""` alone makes no word, as docker).
     fn add_raw_string(&mut self, s: &str) {
         self.current.push_str(s);
         self.in_word = true;
     }
 
     fn finish(mut self) -> Vec<String> {
-        if self.in_word {
+        if !self.current.is_empty() {
             self.words.push(self.current);
         }
         self.words
@@ -116,8 +126,13 @@ impl<'a> Lexer<'a> {
 
     /// Processes up to `stop` (consumed) or the end: the expanded text
     /// and its words. Reaching the end while looking for `stop` is an
-    /// error.
-    fn process_until(&mut self, stop: Option<char>) -> Result<(String, Words), WordError> {
+    /// error. `raw_escapes` keeps escape characters in the text (a
+    /// `${V#pattern}` pattern needs them to tell `\*` from `*`).
+    fn process_until(
+        &mut self,
+        stop: Option<char>,
+        raw_escapes: bool,
+    ) -> Result<(String, Words), WordError> {
         let mut result = String::new();
         let mut words = Words::default();
         while let Some(ch) = self.peek() {
@@ -144,6 +159,10 @@ impl<'a> Lexer<'a> {
                 _ => {
                     self.pos += 1;
                     if ch == self.escape {
+                        if raw_escapes {
+                            words.add_raw_char(ch);
+                            result.push(ch);
+                        }
                         // The escape character takes the next one
                         // literally; at the very end it is dropped.
                         let Some(escaped) = self.next() else { break };
@@ -261,40 +280,78 @@ impl<'a> Lexer<'a> {
         }
         let name = self.name();
         let value = (self.vars)(&name);
-        match self.next() {
-            None => Err(WordError("syntax error: missing '}'".into())),
-            Some('}') => Ok(value.unwrap_or_default()),
-            Some(':') => {
-                let modifier = self.next();
-                let (word, _) = self.process_until(Some('}'))?;
-                let set_nonempty = value.as_deref().is_some_and(|v| !v.is_empty());
-                match modifier {
-                    Some('-') if set_nonempty => Ok(value.unwrap_or_default()),
-                    Some('-') => Ok(word),
-                    Some('+') if set_nonempty => Ok(word),
-                    Some('+') => Ok(String::new()),
-                    Some('?') if set_nonempty => Ok(value.unwrap_or_default()),
-                    Some('?') => Err(unset_error(&name, &word, "is not allowed to be empty")),
-                    Some(m) => Err(WordError(format!(
-                        "unsupported modifier ({m}) in substitution"
-                    ))),
-                    None => Err(WordError("syntax error: missing '}'".into())),
-                }
+        let (colon, modifier) = match self.next() {
+            None => return Err(WordError("syntax error: missing '}'".into())),
+            Some('}') => return Ok(value.unwrap_or_default()),
+            Some('/') => return self.replace(value.unwrap_or_default()),
+            Some(':') => (true, self.next()),
+            Some(c) => (false, Some(c)),
+        };
+        let Some(m) = modifier.filter(|m| "-+?#%".contains(*m)) else {
+            let shown = format!(
+                "{}{}",
+                if colon { ":" } else { "" },
+                modifier.unwrap_or(' ')
+            );
+            return Err(WordError(format!(
+                "unsupported modifier ({}) in substitution",
+                shown.trim_end()
+            )));
+        };
+        let (word, _) = self
+            .process_until(Some('}'), m == '#' || m == '%')
+            .map_err(|e| self.missing_brace(e))?;
+        // `:` makes an empty value count as unset.
+        let unset = value.as_deref().is_none_or(|v| colon && v.is_empty());
+        match m {
+            '-' if unset => Ok(word),
+            '+' if unset => Ok(String::new()),
+            '+' => Ok(word),
+            '?' if value.is_none() => Err(unset_error(&name, &word, "is not allowed to be unset")),
+            '?' if unset => Err(unset_error(&name, &word, "is not allowed to be empty")),
+            '#' | '%' => {
+                let value = value.unwrap_or_default();
+                let (greedy, word) = match word.strip_prefix(m) {
+                    Some(w) => (true, w),
+                    None => (false, word.as_str()),
+                };
+                let p = pattern::Pattern::parse(word)?;
+                Ok(if m == '#' {
+                    p.trim_prefix(&value, greedy)
+                } else {
+                    p.trim_suffix(&value, greedy)
+                })
             }
-            Some(m @ ('-' | '+' | '?')) => {
-                let (word, _) = self.process_until(Some('}'))?;
-                match (m, value) {
-                    ('-', Some(v)) => Ok(v),
-                    ('-', None) => Ok(word),
-                    ('+', Some(_)) => Ok(word),
-                    ('+', None) => Ok(String::new()),
-                    ('?', Some(v)) => Ok(v),
-                    _ => Err(unset_error(&name, &word, "is not allowed to be unset")),
-                }
+            _ => Ok(value.unwrap_or_default()),
+        }
+    }
+
+    /// `${VAR/pattern/replacement}` and `${VAR//pattern/replacement}`.
+    fn replace(&mut self, value: String) -> Result<String, WordError> {
+        let all = self.peek() == Some('/');
+        if all {
+            self.pos += 1;
+        }
+        let (pat, _) = self.process_until(Some('/'), true).map_err(|e| {
+            if self.peek().is_none() {
+                WordError("syntax error: missing '/' in ${}".into())
+            } else {
+                e
             }
-            Some(m) => Err(WordError(format!(
-                "unsupported modifier ({m}) in substitution"
-            ))),
+        })?;
+        let (replacement, _) = self
+            .process_until(Some('}'), true)
+            .map_err(|e| self.missing_brace(e))?;
+        let p = pattern::Pattern::parse(&pat)?;
+        Ok(p.replace(&value, &replacement, all))
+    }
+
+    /// An unterminated `${...` reads as docker says it.
+    fn missing_brace(&self, e: WordError) -> WordError {
+        if self.peek().is_none() {
+            WordError("syntax error: missing '}'".into())
+        } else {
+            e
         }
     }
 }
@@ -303,6 +360,9 @@ fn unset_error(name: &str, message: &str, default: &str) -> WordError {
     let message = if message.is_empty() { default } else { message };
     WordError(format!("{name}: {message}"))
 }
+
+#[path = "words_pattern.rs"]
+mod pattern;
 
 #[cfg(test)]
 #[path = "words_tests.rs"]

@@ -58,9 +58,10 @@ pub struct Stage {
 pub struct Located<T> {
     /// 1-based line of the instruction's first line.
     pub line: usize,
-    /// The instruction as written, continuation lines joined with single
-    /// spaces and comments dropped: `STEP n/m: <text>` and error messages
-    /// show it.
+    /// The instruction as written, continuation lines joined as BuildKit
+    /// joins them (the escape character and the blanks after it removed,
+    /// nothing inserted, comment lines dropped), trimmed; heredoc bodies
+    /// are not part of it: `STEP n/m: <text>` and error messages show it.
     pub text: String,
     pub value: T,
 }

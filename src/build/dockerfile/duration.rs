@@ -51,9 +51,9 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 /// or at least 1ms.
 pub(crate) fn check(flag: &str, value: &str) -> Result<(), String> {
     match parse_duration(value) {
-        None => Err(format!("invalid duration for --{flag}: {value}")),
+        None => Err(format!("time: invalid duration \"{value}\" (--{flag})")),
         Some(d) if !d.is_zero() && d < Duration::from_millis(1) => {
-            Err(format!("--{flag} cannot be less than 1ms"))
+            Err(format!("Interval \"{flag}\" cannot be less than 1ms"))
         }
         Some(_) => Ok(()),
     }

@@ -44,14 +44,15 @@ impl Flags {
                 Kind::Str if flags.values.iter().any(|(n, _)| n == name) => {
                     return Err(format!("duplicate flag specified: --{name}"));
                 }
-                Kind::Bool => {
-                    if let Some(v) = &value {
-                        if !matches!(v.to_ascii_lowercase().as_str(), "true" | "false") {
-                            return Err(format!(
-                                "expecting boolean value for flag --{name}, not: {v}"
-                            ));
-                        }
-                    }
+                Kind::Bool
+                    if value.as_deref().is_some_and(|v| {
+                        !matches!(v.to_ascii_lowercase().as_str(), "true" | "false")
+                    }) =>
+                {
+                    return Err(format!(
+                        "expecting boolean value for flag --{name}, not: {}",
+                        value.unwrap_or_default()
+                    ));
                 }
                 _ => {}
             }
@@ -60,12 +61,14 @@ impl Flags {
         Ok(flags)
     }
 
-    /// The value of a `Str` flag.
+    /// The value of a `Str` flag; `--from=` (empty) is unset, as BuildKit
+    /// treats an empty value.
     pub fn string(&self, name: &str) -> Option<String> {
         self.values
             .iter()
             .find(|(n, _)| n == name)
             .and_then(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
     }
 
     /// Every value of a `List` flag, in order.

@@ -40,7 +40,7 @@ pub(crate) fn parse(
                 ("security", Kind::Str),
             ])?;
             at_least_one()?;
-            let (command, scripts) = run_command(args, heredocs);
+            let (command, scripts) = run_command(args, heredocs)?;
             if command == Command::Exec(Vec::new()) {
                 return Err(format!("{name} requires at least one argument"));
             }
@@ -55,7 +55,7 @@ pub(crate) fn parse(
         "cmd" | "entrypoint" => {
             flags(&[])?;
             at_least_one()?;
-            let command = command(args);
+            let command = command(args)?;
             if keyword == "cmd" {
                 Instruction::Cmd(command)
             } else {
@@ -64,7 +64,7 @@ pub(crate) fn parse(
         }
         "shell" => {
             flags(&[])?;
-            let Some(argv) = split::json_array(args) else {
+            let Some(argv) = split::json_array(args)? else {
                 return Err("SHELL requires the arguments to be in JSON form".into());
             };
             if argv.is_empty() {
@@ -122,7 +122,7 @@ pub(crate) fn parse(
         "volume" => {
             flags(&[])?;
             at_least_one()?;
-            let paths = split::json_array(args).unwrap_or_else(|| split::raw_words(args, escape));
+            let paths = split::json_array(args)?.unwrap_or_else(|| split::raw_words(args, escape));
             if paths.iter().any(|p| p.trim().is_empty()) {
                 return Err("VOLUME specified can not be an empty string".into());
             }
@@ -146,32 +146,41 @@ pub(crate) fn parse(
                 }
                 _ => {}
             }
-            let parsed = parse(&sub, sub_rest, &[], escape)?;
+            let parsed = parse(&sub, sub_rest, heredocs, escape)?;
+            // The trigger carries its heredocs, as BuildKit stores it.
+            let mut trigger = args.to_string();
+            for h in heredocs {
+                trigger.push('\n');
+                trigger.push_str(&h.body);
+                trigger.push_str(&h.name);
+            }
             Instruction::Onbuild {
-                trigger: args.to_string(),
+                trigger,
                 parsed: Box::new(parsed),
             }
         }
         "from" => unreachable!("FROM starts a stage; the caller handles it"),
-        _ => return Err(format!("unknown instruction: {name}")),
+        _ => return Err(unknown(&name)),
     })
 }
 
 /// Exec form if the arguments are a JSON array of strings, else shell.
-fn command(args: &str) -> Command {
-    match split::json_array(args) {
+fn command(args: &str) -> Result<Command, String> {
+    Ok(match split::json_array(args)? {
         Some(argv) => Command::Exec(argv),
         None => Command::Shell(args.to_string()),
-    }
+    })
 }
 
 /// RUN's command and scripts. `RUN <<EOF` alone: the body is a script
-/// (BuildKit runs it as a file). Heredocs inside a longer command line:
-/// the shell gets the line and each body with its terminator, so it
-/// applies quoting and `<<-` itself.
-fn run_command(args: &str, heredocs: &[RawHeredoc]) -> (Command, Vec<Heredoc>) {
+/// (BuildKit runs it as a file when it starts with `#!`, else as the
+/// shell's command text). Heredocs inside a longer command line: the
+/// shell gets the line and, after a newline each, every body and its
+/// terminator (BuildKit's reconstitution), so it applies quoting and
+/// `<<-` itself.
+fn run_command(args: &str, heredocs: &[RawHeredoc]) -> Result<(Command, Vec<Heredoc>), String> {
     if heredocs.is_empty() {
-        return (command(args), Vec::new());
+        return Ok((command(args)?, Vec::new()));
     }
     if heredocs.len() == 1 && split::marker(args).is_some() {
         let h = &heredocs[0];
@@ -180,15 +189,15 @@ fn run_command(args: &str, heredocs: &[RawHeredoc]) -> (Command, Vec<Heredoc>) {
             body: h.chomped_body(),
             expand: h.expand,
         };
-        return (Command::Shell(args.to_string()), vec![script]);
+        return Ok((Command::Shell(args.to_string()), vec![script]));
     }
-    let mut text = format!("{args}\n");
+    let mut text = args.to_string();
     for h in heredocs {
+        text.push('\n');
         text.push_str(&h.body);
         text.push_str(&h.name);
-        text.push('\n');
     }
-    (Command::Shell(text), Vec::new())
+    Ok((Command::Shell(text), Vec::new()))
 }
 
 /// ENV and LABEL: `k=v k2="v 2"` pairs, or the legacy `KEY value words`.
@@ -235,7 +244,7 @@ fn copy(
         known.extend([("from", Kind::Str), ("parents", Kind::Bool)]);
     }
     let f = Flags::parse(name, flag_words, &known)?;
-    let words = split::json_array(args).unwrap_or_else(|| split::raw_words(args, escape));
+    let words = split::json_array(args)?.unwrap_or_else(|| split::raw_words(args, escape));
     let Some((dest, sources)) = words.split_last().filter(|(_, s)| !s.is_empty()) else {
         return Err(format!(
             "{name} requires at least two arguments, but only one was provided. Destination could not be determined"
@@ -247,13 +256,14 @@ fn copy(
     let mut paths = Vec::new();
     let mut inline_files = Vec::new();
     for source in sources {
-        match (split::marker(source), heredocs.get(inline_files.len())) {
-            (Some(_), Some(h)) => inline_files.push(Heredoc {
+        let found = split::marker(source).and_then(|m| heredocs.iter().find(|h| h.name == m.name));
+        match found {
+            Some(h) => inline_files.push(Heredoc {
                 name: h.name.clone(),
                 body: h.chomped_body(),
                 expand: h.expand,
             }),
-            _ => paths.push(source.clone()),
+            None => paths.push(source.clone()),
         }
     }
     let copy = CopyInstruction {
@@ -305,14 +315,16 @@ fn healthcheck(flag_words: &[String], args: &str) -> Result<Instruction, String>
                 super::duration::check(flag, &value)?;
             }
             if let Some(r) = f.string("retries") {
-                match r.parse::<i64>() {
-                    Ok(n) if n < 0 => return Err("--retries cannot be negative".into()),
+                match r.parse::<i32>() {
+                    Ok(n) if n < 1 => {
+                        return Err(format!("--retries must be at least 1 (not {n})"));
+                    }
                     Ok(_) => {}
-                    Err(_) => return Err(format!("invalid value for --retries: {r}")),
+                    Err(_) => return Err(format!("invalid value for --retries: \"{r}\"")),
                 }
             }
             Ok(Instruction::Healthcheck(Some(HealthcheckInstruction {
-                test: command(rest),
+                test: command(rest)?,
                 interval: f.string("interval"),
                 timeout: f.string("timeout"),
                 start_period: f.string("start-period"),
@@ -322,4 +334,55 @@ fn healthcheck(flag_words: &[String], args: &str) -> Result<Instruction, String>
         }
         other => Err(format!("Unknown type \"{other}\" in HEALTHCHECK (try CMD)")),
     }
+}
+
+const INSTRUCTIONS: &[&str] = &[
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// `unknown instruction: FORM (did you mean FROM?)`: a suggestion when an
+/// instruction is at most two edits away and the edits are at most half
+/// the word (`FOO` is not a misspelt `FROM`).
+fn unknown(name: &str) -> String {
+    let best = INSTRUCTIONS
+        .iter()
+        .map(|i| (edit_distance(name, i), i))
+        .min()
+        .filter(|(d, _)| *d <= 2 && d * 2 <= name.chars().count());
+    match best {
+        Some((_, i)) => format!("unknown instruction: {name} (did you mean {i}?)"),
+        None => format!("unknown instruction: {name}"),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }

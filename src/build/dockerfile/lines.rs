@@ -184,11 +184,13 @@ fn is_comment(line: &str) -> bool {
 }
 
 /// Removes a trailing escape character (and the blanks after it): the
-/// text and whether the instruction ends on this line.
+/// text and whether the instruction ends on this line. An escaped escape
+/// character (`echo \\`) does not continue the line, as BuildKit's
+/// `([^\\])\\[ \t]*$|^\\[ \t]*$`.
 fn trim_continuation(line: &str, escape: char) -> (String, bool) {
     let body = line.trim_end_matches([' ', '\t']);
     match body.strip_suffix(escape) {
-        Some(before) => (before.to_string(), false),
-        None => (line.to_string(), true),
+        Some(before) if !before.ends_with(escape) => (before.to_string(), false),
+        _ => (line.to_string(), true),
     }
 }

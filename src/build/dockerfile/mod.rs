@@ -10,6 +10,7 @@ pub mod ast;
 pub mod duration;
 mod flags;
 mod instructions;
+mod keyword;
 mod lines;
 mod split;
 
@@ -34,10 +35,12 @@ pub fn parse(text: &str, file_name: &str) -> Result<Dockerfile, ParseError> {
         let (keyword, rest) = split::split_command(&l.text);
         if keyword == "from" {
             let stage = from(rest, stages.len(), &l).map_err(|m| err(l.line, m))?;
-            if let Some(name) = &stage.name {
-                if stages.iter().any(|s| s.name.as_ref() == Some(name)) {
-                    return Err(err(l.line, format!("duplicate stage name \"{name}\"")));
-                }
+            if let Some(name) = stage
+                .name
+                .as_ref()
+                .filter(|n| stages.iter().any(|s| s.name.as_ref() == Some(*n)))
+            {
+                return Err(err(l.line, format!("duplicate stage name \"{name}\"")));
             }
             stages.push(stage);
             continue;
@@ -93,7 +96,6 @@ fn from(rest: &str, index: usize, l: &lines::Logical) -> Result<Stage, String> {
     let name = match words.as_slice() {
         [_] => None,
         [_, as_, name] if as_.eq_ignore_ascii_case("as") => Some(stage_name(name)?),
-        [] => return Err("FROM requires at least one argument".into()),
         _ => return Err("FROM requires either one or three arguments".into()),
     };
     Ok(Stage {
@@ -124,3 +126,11 @@ fn stage_name(name: &str) -> Result<String, String> {
 #[cfg(test)]
 #[path = "parse_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "heredoc_tests.rs"]
+mod heredoc_tests;
+
+#[cfg(test)]
+#[path = "error_tests.rs"]
+mod error_tests;

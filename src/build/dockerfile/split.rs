@@ -2,8 +2,6 @@
 //! instruction-specific meaning: the keyword, the leading `--flags`, raw
 //! words (quotes kept), the JSON exec form, and heredoc markers.
 
-use crate::build::words;
-
 /// The keyword (lowercased) and the rest of the line, trimmed.
 pub(crate) fn split_command(line: &str) -> (String, &str) {
     let line = line.trim();
@@ -96,13 +94,29 @@ pub(crate) fn blank_words(rest: &str) -> Vec<String> {
     rest.split_whitespace().map(str::to_string).collect()
 }
 
-/// The exec form: `rest` is a JSON array of strings. Anything else
-/// (including invalid JSON that starts with `[`) is the shell form.
-pub(crate) fn json_array(rest: &str) -> Option<Vec<String>> {
+/// The exec form: `rest` starts with a JSON array of strings (as Go's
+/// `json.Decoder`, what follows the array is ignored). Invalid JSON is
+/// the shell form (`None`); a valid array holding anything but strings
+/// is an error, as docker says.
+pub(crate) fn json_array(rest: &str) -> Result<Option<Vec<String>>, String> {
     if !rest.starts_with('[') {
-        return None;
+        return Ok(None);
     }
-    serde_json::from_str::<Vec<String>>(rest).ok()
+    let mut values = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
+    let Some(Ok(serde_json::Value::Array(items))) = values.next() else {
+        return Ok(None);
+    };
+    items
+        .into_iter()
+        .map(|v| match v {
+            serde_json::Value::String(s) => Ok(s),
+            _ => Err(
+                "when using JSON array syntax, arrays must be comprised of strings only"
+                    .to_string(),
+            ),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// A `<<[-]NAME` marker found among a line's words.
@@ -116,14 +130,17 @@ pub(crate) struct Marker {
 /// The heredoc markers of a RUN, COPY or ADD line in shell form, `None`
 /// for any other line. A marker is a whole word `[n]<<[-]NAME` (BuildKit:
 /// `^(\d*)<<(-?)([^<]*)$`), NAME after quote removal; a quoted NAME
-/// means the body is not expanded.
+/// means the body is not expanded. `ONBUILD RUN <<EOF` has them too.
 pub(crate) fn heredoc_markers(line: &str) -> Option<Vec<Marker>> {
     let (keyword, rest) = split_command(line);
+    if keyword == "onbuild" {
+        return heredoc_markers(rest);
+    }
     if !matches!(keyword.as_str(), "run" | "copy" | "add") || !rest.contains("<<") {
         return None;
     }
     let (_, args) = extract_flags(rest);
-    if json_array(args).is_some() {
+    if !matches!(json_array(args), Ok(None)) {
         return None;
     }
     let markers: Vec<Marker> = raw_words(args, '\\')
@@ -144,15 +161,53 @@ pub(crate) fn marker(word: &str) -> Option<Marker> {
     if rest.is_empty() || rest.contains('<') {
         return None;
     }
-    let none = |_: &str| None;
-    let name = words::expand_word(rest, '\\', &none).ok()?;
-    if name.is_empty() || name.chars().any(char::is_whitespace) {
+    let (name, quoted) = unquote(rest)?;
+    if name.is_empty() {
         return None;
     }
-    let quotes = |s: &str| s.chars().filter(|&c| c == '\'' || c == '"').count();
     Some(Marker {
-        expand: quotes(&name) == quotes(rest),
+        expand: !quoted,
         name,
         chomp,
     })
+}
+
+/// Quote removal of a heredoc name (`"EOF"`, `'EOF'`, `E\OF`), `$` kept
+/// as BuildKit keeps unset variables there; `None` if the name is not one
+/// word. The flag says whether any quote was removed.
+fn unquote(text: &str) -> Option<(String, bool)> {
+    let mut out = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = true;
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        c => out.push(c),
+                    }
+                }
+            }
+            '"' => {
+                quoted = true;
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => out.push(chars.next()?),
+                        c => out.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            c if c.is_whitespace() => return None,
+            c => out.push(c),
+        }
+    }
+    Some((out, quoted))
 }
