@@ -137,3 +137,80 @@ fn add_unpacks_local_archives_and_copies_plain_files() {
         );
     });
 }
+
+/// `busybox httpd` serving `dir` on 127.0.0.1, killed when dropped.
+struct Httpd {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Httpd {
+    fn start(dir: &std::path::Path) -> Httpd {
+        // A port the kernel just handed out is free for the server.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("busybox")
+            .args(["httpd", "-f", "-p", &format!("127.0.0.1:{port}"), "-h"])
+            .arg(dir)
+            .spawn()
+            .expect("busybox httpd (the busybox package) is needed");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "httpd did not listen");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Httpd { child, port }
+    }
+}
+
+impl Drop for Httpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn add_from_a_url_with_checksum() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let www = ctx.make_dir("www");
+        ctx.write_file("www/hello.txt", "served file\n");
+        let server = Httpd::start(&www);
+        let url = format!("http://127.0.0.1:{}/hello.txt", server.port);
+        // sha256 of "served file\n", computed independently of skiff.
+        let sum = "86eb91f775a3319609a2e114bff0a316a4b70f81e1ec841bfc4da0965668ea9e";
+        let dir = context(
+            ctx,
+            "url",
+            &format!(
+                "FROM busybox\nADD {url} /srv/\nADD --checksum=sha256:{sum} {url} /named.txt\n"
+            ),
+            &[],
+        );
+        build_ok(ctx, &["-t", "url", &dir]);
+        assert_eq!(
+            ctx.run_ok(&[
+                "run",
+                "--rm",
+                "url",
+                "sh",
+                "-c",
+                "cat /srv/hello.txt /named.txt; stat -c '%a %u' /srv/hello.txt"
+            ]),
+            "served file\nserved file\n600 0\n"
+        );
+        let bad = "0".repeat(64);
+        ctx.write_file(
+            "url/Dockerfile",
+            format!("FROM busybox\nADD --checksum=sha256:{bad} {url} /x\n"),
+        );
+        let out = build(ctx, &[&dir]);
+        assert_eq!(out.status.code(), Some(125));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("got sha256:{sum}")), "{stderr}");
+    });
+}

@@ -6,6 +6,7 @@
 use super::copy_plan::{Item, ItemKind, Origin, clean, content_digest, plan_copy};
 use super::copy_tar::{TarOptions, write_copy_tar};
 use super::dockerfile::{CopyInstruction, Instruction, Located};
+use super::download::download;
 use super::executor::Builder;
 use super::layered::Layered;
 use super::plan::stage_named;
@@ -94,20 +95,19 @@ impl Builder<'_> {
                 format!("{verb} --parents, --exclude and --keep-git-dir are not supported"),
             ));
         }
-        if copy.checksum.is_some() {
-            return Err(self.step_error(
-                at,
-                "ADD --checksum needs a URL source, which is not supported yet",
-            ));
-        }
         let mut sources = Vec::new();
+        let mut urls = Vec::new();
         for raw in &copy.sources {
             let source = self.expand(state, at, raw)?;
             if is_add && (source.starts_with("http://") || source.starts_with("https://")) {
-                return Err(self.step_error(
-                    at,
-                    format!("ADD from a URL ({source}) is not supported yet"),
-                ));
+                if source.ends_with(".git") {
+                    return Err(self.step_error(
+                        at,
+                        format!("ADD of a git repository ({source}) is not supported"),
+                    ));
+                }
+                urls.push(source);
+                continue;
             }
             if source.starts_with("git@") {
                 return Err(self.step_error(
@@ -161,14 +161,72 @@ impl Builder<'_> {
                 )
             }
         };
+        let checksum = match &copy.checksum {
+            None => None,
+            Some(raw) => {
+                let text = self.expand(state, at, raw)?;
+                if urls.is_empty() || !sources.is_empty() || urls.len() > 1 {
+                    return Err(self.step_error(at, "--checksum needs exactly one source, a URL"));
+                }
+                Some(
+                    Digest::parse(&text)
+                        .map_err(|e| self.step_error(at, format!("--checksum: {e}")))?,
+                )
+            }
+        };
+        if !urls.is_empty() && copy.from.is_some() {
+            return Err(self.step_error(at, "ADD --from cannot take a URL"));
+        }
+        // Downloaded now, every build: the content is the cache key.
+        let several = urls.len() + sources.len() > 1;
+        let into_dir = dest.ends_with('/')
+            || clean(&dest).is_some_and(|rel| rel.is_empty() || image.is_dir(&rel));
+        if several && !into_dir {
+            return Err(self.step_error(
+                at,
+                "when using ADD with more than one source, the destination must be a directory and end with a /",
+            ));
+        }
+        let mut downloads = Vec::new();
+        let mut url_items = Vec::new();
+        for url in &urls {
+            let got = download(url, &self.store.root().join("tmp"), checksum.as_ref())
+                .map_err(|e| self.step_error(at, e))?;
+            let rel = clean(&dest).unwrap_or_default();
+            url_items.push(Item {
+                dest: if into_dir {
+                    format!("{rel}/{}", got.name)
+                        .trim_start_matches('/')
+                        .to_string()
+                } else {
+                    rel
+                },
+                kind: ItemKind::File(got.path.clone()),
+                mode: 0o600,
+                mtime: got.modified.unwrap_or(self.now),
+            });
+            downloads.push(got);
+        }
         let source = self.copy_origin(state, at, &copy.from)?;
         // Context sources are planned and hashed here: their digest is
         // part of the cache key. Another image's are read as the store's
         // owner on a miss; its ID is their key.
         let (planned, content) = match &source {
             FromSource::Context => {
-                let items = plan_copy(&Origin::Context(&self.ctx), &sources, &dest, &image, is_add)
-                    .map_err(|e| self.step_error(at, e))?;
+                let mut items = if sources.is_empty() {
+                    Vec::new()
+                } else {
+                    // With URLs beside them, local sources go into the
+                    // destination directory too.
+                    let dest = if several && !dest.ends_with('/') {
+                        format!("{dest}/")
+                    } else {
+                        dest.clone()
+                    };
+                    plan_copy(&Origin::Context(&self.ctx), &sources, &dest, &image, is_add)
+                        .map_err(|e| self.step_error(at, e))?
+                };
+                items.append(&mut url_items);
                 let digest = content_digest(&items)
                     .map_err(|e| self.step_error(at, format!("reading the sources: {e}")))?;
                 (
@@ -204,6 +262,8 @@ impl Builder<'_> {
         };
         let text = at.text.clone();
         self.cached_step(state, at, Some(&content), visible, move |b, _state| {
+            // The downloaded files live until their layer is written.
+            let _downloads = downloads;
             let layer = as_store_owner(b.dirs, b.reporter.engine(), |store| {
                 let items: Vec<Item> = match (&planned, &source) {
                     (Some(items), _) => items.clone(),

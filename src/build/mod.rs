@@ -23,6 +23,7 @@ mod copy_plan;
 mod copy_step;
 mod copy_tar;
 pub mod dockerfile;
+mod download;
 mod executor;
 pub mod glob;
 pub mod ignore;
