@@ -134,4 +134,3 @@ mod heredoc_tests;
 #[cfg(test)]
 #[path = "error_tests.rs"]
 mod error_tests;
-#[cfg(test)]
