@@ -287,7 +287,9 @@ impl<'a> Lexer<'a> {
             Some(':') => (true, self.next()),
             Some(c) => (false, Some(c)),
         };
-        let Some(m) = modifier.filter(|m| "-+?#%".contains(*m)) else {
+        // `${V:#p}` and `${V:%p}` mean nothing (BuildKit refuses them too).
+        let known = if colon { "-+?" } else { "-+?#%" };
+        let Some(m) = modifier.filter(|m| known.contains(*m)) else {
             let shown = format!(
                 "{}{}",
                 if colon { ":" } else { "" },

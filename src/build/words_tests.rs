@@ -236,3 +236,73 @@ fn documentation_example() {
         Ok("alt")
     );
 }
+
+/// Pattern cases with regex metacharacters, escapes and variables in the
+/// pattern (the values BuildKit's own lexer tests expect).
+#[test]
+fn patterns_with_special_characters() {
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
+        (
+            "${FOO#()[]{\\}^$.\\*\\?|\\\\}",
+            &[("FOO", "()[]{}^$.*?|\\x")],
+            "x",
+        ),
+        ("${FOO%%\\**}", &[("FOO", "xx**")], "xx"),
+        ("${FOO#*x*y}", &[("FOO", "xxyy")], "y"),
+        ("${FOO#*}", &[("FOO", "xxyy")], "xxyy"),
+        ("${FOO#$BAR}", &[("FOO", "xxyy"), ("BAR", "x")], "xyy"),
+        ("${FOO#$BAR}", &[("FOO", "xxyy"), ("BAR", "")], "xxyy"),
+        ("${FOO#}", &[("FOO", "xxyy")], "xxyy"),
+        ("${FOO##*x}", &[("FOO", "xxyy")], "yy"),
+        ("${FOO#?\\?}", &[("FOO", "???y")], "?y"),
+        ("${ABC:-.}${FOO%x}${ABC:-.}", &[("FOO", "xxyy")], ".xxyy."),
+        ("${FOO%%\\**\\*}", &[("FOO", "a***yy*")], "a"),
+        (
+            "${FOO/$NEEDLE/.} - ${FOO//$NEEDLE/.}",
+            &[("FOO", "/foo*/*/*.txt"), ("NEEDLE", "\\*/")],
+            "/foo.*/*.txt - /foo..*.txt",
+        ),
+        (
+            "${FOO/$NEEDLE/} - ${FOO//$NEEDLE/}",
+            &[("FOO", "/tmp/tmp/bar.txt"), ("NEEDLE", "/tmp")],
+            "/tmp/bar.txt - /bar.txt",
+        ),
+        (
+            "${FOO/$N/$R} - ${FOO//$N/$R}",
+            &[("FOO", "/a/foo/b/c.txt"), ("N", "/?/"), ("R", "/")],
+            "/foo/b/c.txt - /foo/c.txt",
+        ),
+        (
+            "${FOO//\\//\\/}",
+            &[("FOO", "/tmp/foo.txt")],
+            "\\/tmp\\/foo.txt",
+        ),
+        ("${FOO/$BAR/ww}", &[("FOO", "xxyy"), ("BAR", "")], "wwxxyy"),
+        ("${FOO///}", &[("FOO", "xxyy")], "xxyy"),
+        ("${FOO///}", &[], ""),
+    ];
+    for &(raw, env, want) in cases {
+        let lookup = |n: &str| {
+            env.iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.to_string())
+        };
+        assert_eq!(
+            expand_word(raw, '\\', &lookup).as_deref(),
+            Ok(want),
+            "{raw:?}"
+        );
+    }
+    for raw in [
+        "${FOO:#}",
+        "${FOO:##}",
+        "${FOO:%}",
+        "${FOO:%%}",
+        "${FOO//ww}",
+        "${FOO//}",
+        "${FOO=}",
+    ] {
+        assert!(expand_word(raw, '\\', &env).is_err(), "{raw:?}");
+    }
+}

@@ -52,7 +52,18 @@ fn file_level_errors() {
 
 #[test]
 fn unknown_instructions() {
-    check("FROM a\nfoo bar\n", 2, "unknown instruction: FOO");
+    check("FROM a\nfoo bar\n", 2, "unknown instruction: foo");
+    check("FROM a\nFOO bar\n", 2, "unknown instruction: FOO");
+    check(
+        "FROM a\nform b\n",
+        2,
+        "unknown instruction: form (did you mean FROM?)",
+    );
+    check(
+        "FROM a\nMAINTAINER --boo joe@example.com\n",
+        2,
+        "unknown flag: --boo for MAINTAINER",
+    );
     check(
         "FROM a\n\nRUNN x\n",
         3,
@@ -174,14 +185,14 @@ fn from_errors() {
     check(
         "FROM --platfrom=x a\n",
         1,
-        "unknown flag for FROM: --platfrom",
+        "unknown flag: --platfrom for FROM",
     );
 }
 
 #[test]
 fn flag_errors_name_the_flag_and_the_instruction() {
     let cases: &[(&str, &str)] = &[
-        ("RUN --foo=bar x", "unknown flag for RUN: --foo"),
+        ("RUN --foo=bar x", "unknown flag: --foo for RUN"),
         ("RUN --network x", "missing a value on flag: --network"),
         (
             "RUN --network=a --network=b x",
@@ -189,15 +200,15 @@ fn flag_errors_name_the_flag_and_the_instruction() {
         ),
         (
             "COPY --checksum=sha256:x a b",
-            "unknown flag for COPY: --checksum",
+            "unknown flag: --checksum for COPY",
         ),
-        ("ADD --from=x a b", "unknown flag for ADD: --from"),
+        ("ADD --from=x a b", "unknown flag: --from for ADD"),
         (
             "COPY --link=maybe a b",
             "expecting boolean value for flag --link, not: maybe",
         ),
-        ("ENV --x=1 a=b", "unknown flag for ENV: --x"),
-        ("CMD --help", "unknown flag for CMD: --help"),
+        ("ENV --x=1 a=b", "unknown flag: --x for ENV"),
+        ("CMD --help", "unknown flag: --help for CMD"),
         (
             "HEALTHCHECK --interval=abc CMD x",
             "time: invalid duration \"abc\" (--interval)",
@@ -207,8 +218,8 @@ fn flag_errors_name_the_flag_and_the_instruction() {
             "Interval \"timeout\" cannot be less than 1ms",
         ),
         (
-            "HEALTHCHECK --retries=0 CMD x",
-            "--retries must be at least 1 (not 0)",
+            "HEALTHCHECK --retries=-1 CMD x",
+            "--retries cannot be negative (-1)",
         ),
         (
             "HEALTHCHECK --retries=x CMD x",
@@ -216,7 +227,7 @@ fn flag_errors_name_the_flag_and_the_instruction() {
         ),
         (
             "HEALTHCHECK --bogus=1 CMD x",
-            "unknown flag for HEALTHCHECK: --bogus",
+            "unknown flag: --bogus for HEALTHCHECK",
         ),
     ];
     for &(line, message) in cases {

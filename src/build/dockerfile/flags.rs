@@ -35,7 +35,7 @@ impl Flags {
                 None => (body, None),
             };
             let Some(&(_, kind)) = known.iter().find(|(k, _)| *k == name) else {
-                return Err(format!("unknown flag for {instruction}: --{name}"));
+                return Err(format!("unknown flag: --{name} for {instruction}"));
             };
             match kind {
                 Kind::Str | Kind::List if value.is_none() => {

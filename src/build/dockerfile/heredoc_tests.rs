@@ -83,9 +83,19 @@ fn not_heredocs() {
             security: None,
         })
     );
-    assert_eq!(body("RUN echo << EOF\nCMD x\n").len(), 2);
+    assert_eq!(body("RUN echo <<\nCMD x\n").len(), 2);
+    assert_eq!(body("RUN echo <<- EOF\nCMD x\n").len(), 2);
     assert_eq!(body("RUN [\"cat\", \"<<EOF\"]\nCMD x\n").len(), 2);
     assert_eq!(body("CMD cat <<EOF\nRUN x\n").len(), 2);
+}
+
+#[test]
+fn blanks_after_the_marker() {
+    // BuildKit's lexer keeps `<< EOF` together: still a heredoc.
+    let r = run_of(one("RUN cat << EOF >/f\nhi\nEOF\n"));
+    assert_eq!(r.command, Command::Shell("cat << EOF >/f\nhi\nEOF".into()));
+    let r = run_of(one("RUN <<  'EOF'\n$x\nEOF\n"));
+    assert_eq!(r.scripts, [doc("EOF", "$x\n", false)]);
 }
 
 #[test]

@@ -7,16 +7,19 @@ use super::flags::{Flags, Kind};
 use super::lines::RawHeredoc;
 use super::split;
 
-/// Parses the instruction `keyword` (lowercase) with the text after it.
-/// Errors are the message only; the caller adds file and line.
+/// Parses the instruction `written` (its keyword as written, any case)
+/// with the text after it. Errors are the message only; the caller adds
+/// file and line.
 pub(crate) fn parse(
-    keyword: &str,
+    written: &str,
     rest: &str,
     heredocs: &[RawHeredoc],
     escape: char,
 ) -> Result<Instruction, String> {
+    let keyword = written.to_ascii_lowercase();
+    let keyword = keyword.as_str();
     let name = keyword.to_ascii_uppercase();
-    let (flag_words, args) = split::extract_flags(rest);
+    let (flag_words, args) = split::extract_flags(rest, escape);
     let flags = |known: &[(&str, Kind)]| Flags::parse(&name, &flag_words, known);
     let at_least_one = || {
         if args.is_empty() {
@@ -101,7 +104,7 @@ pub(crate) fn parse(
         "expose" => {
             flags(&[])?;
             at_least_one()?;
-            Instruction::Expose(split::raw_words(args, escape))
+            Instruction::Expose(split::blank_words(args))
         }
         "workdir" => {
             flags(&[])?;
@@ -122,19 +125,19 @@ pub(crate) fn parse(
         "volume" => {
             flags(&[])?;
             at_least_one()?;
-            let paths = split::json_array(args)?.unwrap_or_else(|| split::raw_words(args, escape));
+            let paths = split::json_array(args)?.unwrap_or_else(|| split::blank_words(args));
             if paths.iter().any(|p| p.trim().is_empty()) {
                 return Err("VOLUME specified can not be an empty string".into());
             }
             Instruction::Volume(paths)
         }
-        "copy" | "add" => copy(&name, keyword == "add", &flag_words, args, heredocs, escape)?,
+        "copy" | "add" => copy(&name, keyword == "add", &flag_words, args, heredocs)?,
         "healthcheck" => healthcheck(&flag_words, args)?,
         "onbuild" => {
             flags(&[])?;
             at_least_one()?;
             let (sub, sub_rest) = split::split_command(args);
-            match sub.as_str() {
+            match sub.to_ascii_lowercase().as_str() {
                 "onbuild" => {
                     return Err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into());
                 }
@@ -146,7 +149,7 @@ pub(crate) fn parse(
                 }
                 _ => {}
             }
-            let parsed = parse(&sub, sub_rest, heredocs, escape)?;
+            let parsed = parse(sub, sub_rest, heredocs, escape)?;
             // The trigger carries its heredocs, as BuildKit stores it.
             let mut trigger = args.to_string();
             for h in heredocs {
@@ -160,7 +163,7 @@ pub(crate) fn parse(
             }
         }
         "from" => unreachable!("FROM starts a stage; the caller handles it"),
-        _ => return Err(unknown(&name)),
+        _ => return Err(unknown(written)),
     })
 }
 
@@ -230,7 +233,6 @@ fn copy(
     flag_words: &[String],
     args: &str,
     heredocs: &[RawHeredoc],
-    escape: char,
 ) -> Result<Instruction, String> {
     let mut known = vec![
         ("chown", Kind::Str),
@@ -244,7 +246,7 @@ fn copy(
         known.extend([("from", Kind::Str), ("parents", Kind::Bool)]);
     }
     let f = Flags::parse(name, flag_words, &known)?;
-    let words = split::json_array(args)?.unwrap_or_else(|| split::raw_words(args, escape));
+    let words = split::json_array(args)?.unwrap_or_else(|| split::blank_words(args));
     let Some((dest, sources)) = words.split_last().filter(|(_, s)| !s.is_empty()) else {
         return Err(format!(
             "{name} requires at least two arguments, but only one was provided. Destination could not be determined"
@@ -316,9 +318,7 @@ fn healthcheck(flag_words: &[String], args: &str) -> Result<Instruction, String>
             }
             if let Some(r) = f.string("retries") {
                 match r.parse::<i32>() {
-                    Ok(n) if n < 1 => {
-                        return Err(format!("--retries must be at least 1 (not {n})"));
-                    }
+                    Ok(n) if n < 0 => return Err(format!("--retries cannot be negative ({n})")),
                     Ok(_) => {}
                     Err(_) => return Err(format!("invalid value for --retries: \"{r}\"")),
                 }
@@ -357,13 +357,14 @@ const INSTRUCTIONS: &[&str] = &[
     "WORKDIR",
 ];
 
-/// `unknown instruction: FORM (did you mean FROM?)`: a suggestion when an
-/// instruction is at most two edits away and the edits are at most half
-/// the word (`FOO` is not a misspelt `FROM`).
+/// `unknown instruction: FORM (did you mean FROM?)`, the word as written:
+/// a suggestion when an instruction is at most two edits away and the
+/// edits are at most half the word (`FOO` is not a misspelt `FROM`).
 fn unknown(name: &str) -> String {
+    let upper = name.to_ascii_uppercase();
     let best = INSTRUCTIONS
         .iter()
-        .map(|i| (edit_distance(name, i), i))
+        .map(|i| (edit_distance(&upper, i), i))
         .min()
         .filter(|(d, _)| *d <= 2 && d * 2 <= name.chars().count());
     match best {

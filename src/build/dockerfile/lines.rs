@@ -120,7 +120,7 @@ pub(crate) fn read(text: &str, file: &str) -> Result<(Directives, Vec<Logical>),
         }
         let joined = joined.trim().to_string();
         let mut heredocs = Vec::new();
-        if let Some(markers) = split::heredoc_markers(&joined) {
+        if let Some(markers) = split::heredoc_markers(&joined, directives.escape) {
             for marker in markers {
                 let mut body = String::new();
                 let mut terminated = false;

@@ -33,8 +33,8 @@ pub fn parse(text: &str, file_name: &str) -> Result<Dockerfile, ParseError> {
     let mut stages: Vec<Stage> = Vec::new();
     for l in logical {
         let (keyword, rest) = split::split_command(&l.text);
-        if keyword == "from" {
-            let stage = from(rest, stages.len(), &l).map_err(|m| err(l.line, m))?;
+        if keyword.eq_ignore_ascii_case("from") {
+            let stage = from(rest, stages.len(), &l, escape).map_err(|m| err(l.line, m))?;
             if let Some(name) = stage
                 .name
                 .as_ref()
@@ -46,7 +46,7 @@ pub fn parse(text: &str, file_name: &str) -> Result<Dockerfile, ParseError> {
             continue;
         }
         let value =
-            instructions::parse(&keyword, rest, &l.heredocs, escape).map_err(|m| err(l.line, m))?;
+            instructions::parse(keyword, rest, &l.heredocs, escape).map_err(|m| err(l.line, m))?;
         let located = Located {
             line: l.line,
             text: l.text.clone(),
@@ -89,8 +89,8 @@ pub fn parse(text: &str, file_name: &str) -> Result<Dockerfile, ParseError> {
 }
 
 /// `FROM [--platform=p] image [AS name]`.
-fn from(rest: &str, index: usize, l: &lines::Logical) -> Result<Stage, String> {
-    let (flag_words, args) = split::extract_flags(rest);
+fn from(rest: &str, index: usize, l: &lines::Logical, escape: char) -> Result<Stage, String> {
+    let (flag_words, args) = split::extract_flags(rest, escape);
     let f = flags::Flags::parse("FROM", &flag_words, &[("platform", flags::Kind::Str)])?;
     let words = split::blank_words(args);
     let name = match words.as_slice() {

@@ -118,8 +118,8 @@ fn run_cmd_entrypoint_shell_and_exec_forms() {
     assert_eq!(one("RUN ['make']"), run(shell("['make']")));
     assert_eq!(one("RUN [\"a\""), run(shell("[\"a\"")));
     assert_eq!(one("RUN [a b]"), run(shell("[a b]")));
-    // What follows the array is ignored, as Go's json.Decoder reads.
-    assert_eq!(one("CMD [\"a\"] b"), Instruction::Cmd(exec(&["a"])));
+    // Anything after the array makes it invalid JSON: shell form.
+    assert_eq!(one("CMD [\"a\"] b"), Instruction::Cmd(shell("[\"a\"] b")));
     assert_eq!(
         one("RUN [ \"a\" ,\"b\\\"c\" ]  "),
         run(exec(&["a", "b\"c"]))
@@ -284,9 +284,16 @@ fn copy_and_add() {
         (c.sources, c.dest),
         (strings(&["a b", "c"]), "/d/".to_string())
     );
+    // Shell form splits on blanks only, as BuildKit: quotes are not
+    // grouping here (they are for the lexer, per word, later).
     let c = copy_of(one("COPY --link=false \"a b\" /d"));
     assert!(!c.link);
-    assert_eq!(c.sources, ["\"a b\""]);
+    assert_eq!(c.sources, ["\"a", "b\""]);
+    let c = copy_of(one("ADD \\conf\\\\\" /.znc"));
+    assert_eq!(
+        (c.sources, c.dest),
+        (strings(&["\\conf\\\\\""]), "/.znc".to_string())
+    );
 
     let i = one("ADD --checksum=sha256:abc --keep-git-dir https://x/y.tgz /opt/");
     assert!(matches!(i, Instruction::Add(_)));

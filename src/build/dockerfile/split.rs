@@ -2,18 +2,19 @@
 //! instruction-specific meaning: the keyword, the leading `--flags`, raw
 //! words (quotes kept), the JSON exec form, and heredoc markers.
 
-/// The keyword (lowercased) and the rest of the line, trimmed.
-pub(crate) fn split_command(line: &str) -> (String, &str) {
+/// The keyword as written and the rest of the line, trimmed.
+pub(crate) fn split_command(line: &str) -> (&str, &str) {
     let line = line.trim();
     match line.find(char::is_whitespace) {
-        Some(at) => (line[..at].to_ascii_lowercase(), line[at..].trim()),
-        None => (line.to_ascii_lowercase(), ""),
+        Some(at) => (&line[..at], line[at..].trim()),
+        None => (line, ""),
     }
 }
 
-/// The leading `--name[=value]` words (quotes removed, `\` escapes the
-/// next character) and the rest of the line. A lone `--` ends the flags.
-pub(crate) fn extract_flags(rest: &str) -> (Vec<String>, &str) {
+/// The leading `--name[=value]` words (quotes removed, the escape
+/// character escapes the next one) and the rest of the line. A lone `--`
+/// ends the flags.
+pub(crate) fn extract_flags(rest: &str, escape: char) -> (Vec<String>, &str) {
     let mut flags = Vec::new();
     let mut s = rest.trim_start();
     loop {
@@ -32,7 +33,7 @@ pub(crate) fn extract_flags(rest: &str) -> (Vec<String>, &str) {
                 }
                 None if c == '\'' || c == '"' => quote = Some(c),
                 Some(q) if c == q => quote = None,
-                _ if c == '\\' => {
+                _ if c == escape => {
                     if let Some((_, n)) = chars.next() {
                         word.push(n);
                     }
@@ -94,16 +95,15 @@ pub(crate) fn blank_words(rest: &str) -> Vec<String> {
     rest.split_whitespace().map(str::to_string).collect()
 }
 
-/// The exec form: `rest` starts with a JSON array of strings (as Go's
-/// `json.Decoder`, what follows the array is ignored). Invalid JSON is
-/// the shell form (`None`); a valid array holding anything but strings
-/// is an error, as docker says.
+/// The exec form: `rest` is a JSON array of strings (Go's
+/// `json.Unmarshal`: nothing but blanks may follow). Anything else is the
+/// shell form (`None`), except a valid array holding something other than
+/// strings, which is an error, as docker says.
 pub(crate) fn json_array(rest: &str) -> Result<Option<Vec<String>>, String> {
     if !rest.starts_with('[') {
         return Ok(None);
     }
-    let mut values = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
-    let Some(Ok(serde_json::Value::Array(items))) = values.next() else {
+    let Ok(serde_json::Value::Array(items)) = serde_json::from_str(rest) else {
         return Ok(None);
     };
     items
@@ -129,24 +129,31 @@ pub(crate) struct Marker {
 
 /// The heredoc markers of a RUN, COPY or ADD line in shell form, `None`
 /// for any other line. A marker is a whole word `[n]<<[-]NAME` (BuildKit:
-/// `^(\d*)<<(-?)([^<]*)$`), NAME after quote removal; a quoted NAME
+/// `^(\d*)<<(-?)\s*([^<]*)$`), NAME after quote removal; a quoted NAME
 /// means the body is not expanded. `ONBUILD RUN <<EOF` has them too.
-pub(crate) fn heredoc_markers(line: &str) -> Option<Vec<Marker>> {
+pub(crate) fn heredoc_markers(line: &str, escape: char) -> Option<Vec<Marker>> {
     let (keyword, rest) = split_command(line);
+    let keyword = keyword.to_ascii_lowercase();
     if keyword == "onbuild" {
-        return heredoc_markers(rest);
+        return heredoc_markers(rest, escape);
     }
     if !matches!(keyword.as_str(), "run" | "copy" | "add") || !rest.contains("<<") {
         return None;
     }
-    let (_, args) = extract_flags(rest);
+    let (_, args) = extract_flags(rest, escape);
     if !matches!(json_array(args), Ok(None)) {
         return None;
     }
-    let markers: Vec<Marker> = raw_words(args, '\\')
-        .iter()
-        .filter_map(|w| marker(w))
-        .collect();
+    // BuildKit's lexer keeps the blanks after `<<` in the word, so
+    // `cat << EOF` has the marker `<< EOF`.
+    let mut words = raw_words(args, '\\').into_iter().peekable();
+    let mut markers = Vec::new();
+    while let Some(mut word) = words.next() {
+        if let Some(next) = words.next_if(|_| word.ends_with("<<")) {
+            word = format!("{word} {next}");
+        }
+        markers.extend(marker(&word));
+    }
     Some(markers)
 }
 
@@ -158,6 +165,7 @@ pub(crate) fn marker(word: &str) -> Option<Marker> {
         Some(r) => (true, r),
         None => (false, rest),
     };
+    let rest = rest.trim_start();
     if rest.is_empty() || rest.contains('<') {
         return None;
     }
