@@ -359,3 +359,44 @@ fn reproducible_with_timestamp() {
         assert_ne!(first, third);
     });
 }
+
+/// The interface names in a /proc/net/dev text, sorted.
+fn interfaces(net_dev: &str) -> Vec<String> {
+    let mut names: Vec<String> = net_dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(|n| n.trim().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn run_steps_use_the_host_network_unless_none() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let host = interfaces(&std::fs::read_to_string("/proc/net/dev").unwrap());
+        let dir = context(
+            ctx,
+            "net",
+            "FROM busybox\nRUN cat /proc/net/dev > /default\nRUN --network=none cat /proc/net/dev > /step-none\n",
+            &[],
+        );
+        build_ok(ctx, &["-t", "net", &dir]);
+        let read =
+            |image: &str, file: &str| interfaces(&ctx.run_ok(&["run", "--rm", image, "cat", file]));
+        assert_eq!(
+            read("net", "/default"),
+            host,
+            "RUN shares the host's network"
+        );
+        assert_eq!(read("net", "/step-none"), ["lo"]);
+        build_ok(ctx, &["--network", "none", "-t", "none", &dir]);
+        assert_eq!(
+            read("none", "/default"),
+            ["lo"],
+            "--network none: loopback only"
+        );
+    });
+}

@@ -365,7 +365,9 @@ impl Builder<'_> {
             let env = state.env();
             state.args.run_env(&env, &self.args, true)
         };
-        self.cached_step(state, at, None, visible, move |b, state| {
+        // The network a step ran with is part of what it produced.
+        let content = format!("network {network:?}");
+        self.cached_step(state, at, Some(&content), visible, move |b, state| {
             if !b.swept {
                 b.swept = true;
                 sweep_orphaned_containers(b.dirs);
