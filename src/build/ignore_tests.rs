@@ -199,3 +199,82 @@ fn ignore_file_choice() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// One-pattern cases with patternmatcher's answers (its own test table):
+/// `**` in every position, classes, regex metacharacters taken literally.
+#[test]
+fn patternmatcher_cases() {
+    let cases: &[(&str, &str, bool)] = &[
+        ("**", "file", true),
+        ("**", "file/", true),
+        ("**/", "file", true),
+        ("**", "/", true),
+        ("**", "dir/file", true),
+        ("**/**", "dir/file", true),
+        ("dir/**", "dir/file", true),
+        ("dir/**", "dir/dir2/file/", true),
+        ("**/dir", "dir", true),
+        ("**/dir", "dir/file", true),
+        ("**/dir2/*", "dir/dir2/file", true),
+        ("**/dir2/*", "dir/dir2/file/", true),
+        ("**/dir2/**", "dir/dir2/dir3/file", true),
+        ("**file", "file", true),
+        ("**file", "dir/file", true),
+        ("**file", "dir/dir/file", true),
+        ("**/file*", "dir/dir/file.txt", true),
+        ("**/file*.txt*", "dir/dir/file.txt", true),
+        ("**/**/*.txt", "dir/dir/file.txt", true),
+        ("**/**/*.txt2", "dir/dir/file.txt", false),
+        ("**/*.txt", "file.txt", true),
+        ("a**/*.txt", "a/file.txt", true),
+        ("a**/*.txt", "a/dir/dir/file.txt", true),
+        ("a/*.txt", "a/dir/file.txt", false),
+        ("a/*.txt**", "a/file.txt", true),
+        ("a[b-d]e", "ae", false),
+        ("a[b-d]e", "ace", true),
+        ("a[^b-d]e", "aze", true),
+        (".*", ".foo", true),
+        (".*", "foo", false),
+        ("abc.def", "abcZdef", false),
+        ("abc?def", "abcZdef", true),
+        ("abc?def", "abcdef", false),
+        ("a\\\\", "a\\", true),
+        ("a\\*b", "a*b", true),
+        ("**/foo/bar", "dir/dir2/foo/bar", true),
+        ("abc/**", "abc", false),
+        ("abc/**", "abc/def/ghi", true),
+        ("**/.foo", ".foo", true),
+        ("**/.foo", "bar.foo", false),
+        ("a(b)c/def", "a(b)c/def", true),
+        ("a.|)$(}+{bc", "a.|)$(}+{bc", true),
+        (
+            "dist/*.whl",
+            "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+            true,
+        ),
+        ("*.go", ".", false),
+    ];
+    for &(pattern, path, want) in cases {
+        assert_eq!(
+            rules(pattern).is_excluded(path),
+            want,
+            "{pattern:?} vs {path:?}"
+        );
+    }
+    let multi: &[(&str, &str, bool)] = &[
+        ("**\n!util/docker/web\n", "util/docker/web/foo", false),
+        (
+            "**\n!util/docker/web\nutil/docker/web/foo\n",
+            "util/docker/web/foo",
+            true,
+        ),
+        ("**\n!dist/*.whl\n", "dist/a-1.0+g0-py3-none-any.whl", false),
+        ("!fileutils.go\n*.go\n", "fileutils.go", true),
+        ("docs\n!docs/README.md\n", "docs/README.md", false),
+        ("docs/\n!docs/README.md\n", "docs/README.md", false),
+        ("docs/*\n!docs/README.md\n", "docs/README.md", false),
+    ];
+    for &(text, path, want) in multi {
+        assert_eq!(rules(text).is_excluded(path), want, "{text:?} vs {path:?}");
+    }
+}

@@ -2,8 +2,9 @@
 //! escapes (with the file's escape character) and `$VAR`, `${VAR}`,
 //! `${VAR:-default}`, `${VAR-default}`, `${VAR:+alt}`, `${VAR+alt}`,
 //! `${VAR:?msg}`, `${VAR?msg}`, `${VAR#pat}`, `${VAR%pat}` (and `##`,
-//! `%%`), `${VAR/pat/rep}`, `${VAR//pat/rep}` substitution, done in one pass as docker's
-//! `ProcessWord`. Unset variables expand to the empty string.
+//! `%%`), `${VAR/pat/rep}`, `${VAR//pat/rep}` substitution, done in one
+//! pass as BuildKit's `ProcessWord`. Unset variables expand to the empty
+//! string.
 //!
 //! Quoting: `'...'` is literal; `"..."` expands `$` and lets the escape
 //! character escape only `"`, `$` and itself (any other escape is kept);
@@ -12,7 +13,8 @@
 //! `ProcessWords` does: an unquoted variable's value splits (`$A` with
 //! `A="a b"` gives two words), quoted or escaped whitespace does not.
 
-/// A word that cannot be expanded (an unterminated quote or `${`).
+/// A word that cannot be expanded (an unterminated quote or `${`, a bad
+/// modifier, `${V:?msg}` of an unset variable).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct WordError(pub String);

@@ -100,9 +100,12 @@ pub struct ArgDecl {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunInstruction {
     pub command: Command,
-    /// `RUN <<EOF` (the command is only heredoc markers): each body is a
-    /// script; the first is run by the shell (or by its `#!` line).
-    /// Empty when the heredocs are inside `command` (see `Command::Shell`).
+    /// `RUN <<EOF` (the command is exactly one heredoc marker, and then
+    /// `command` is `Shell("<<EOF")`): the one body, the script. BuildKit
+    /// runs it as a file when it starts with `#!`, else gives it to the
+    /// shell as the command text. Empty otherwise: several heredocs, or
+    /// heredocs inside a longer command, are in `command` (see
+    /// `Command::Shell`).
     pub scripts: Vec<Heredoc>,
     /// Each `--mount=` value as written (`type=cache,target=/root/.cache`).
     pub mounts: Vec<String>,

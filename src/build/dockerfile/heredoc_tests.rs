@@ -132,3 +132,9 @@ fn onbuild_heredoc() {
     assert_eq!(trigger, "RUN <<EOF\necho hi\nEOF");
     assert_eq!(run_of(*parsed).scripts, [doc("EOF", "echo hi\n", true)]);
 }
+
+#[test]
+fn crlf_files_give_lf_bodies() {
+    let r = run_of(one("RUN <<EOF\r\necho a\r\nEOF\r\n"));
+    assert_eq!(r.scripts, [doc("EOF", "echo a\n", true)]);
+}

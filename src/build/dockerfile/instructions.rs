@@ -126,7 +126,8 @@ pub(crate) fn parse(
             flags(&[])?;
             at_least_one()?;
             let paths = split::json_array(args)?.unwrap_or_else(|| split::blank_words(args));
-            if paths.iter().any(|p| p.trim().is_empty()) {
+            let paths: Vec<String> = paths.iter().map(|p| p.trim().to_string()).collect();
+            if paths.iter().any(String::is_empty) {
                 return Err("VOLUME specified can not be an empty string".into());
             }
             Instruction::Volume(paths)

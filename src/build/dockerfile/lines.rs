@@ -71,31 +71,8 @@ pub(crate) fn read(text: &str, file: &str) -> Result<(Directives, Vec<Logical>),
         if !directives_done {
             match directive(trimmed) {
                 Some((key, value)) => {
-                    if seen.contains(&key) {
-                        return Err(err(
-                            start,
-                            format!("only one {key} parser directive can be used"),
-                        ));
-                    }
-                    match key.as_str() {
-                        "escape" => {
-                            directives.escape = match value.as_str() {
-                                "\\" => '\\',
-                                "`" => '`',
-                                _ => {
-                                    return Err(err(
-                                        start,
-                                        format!(
-                                            "invalid escape token '{value}' does not match ` or \\"
-                                        ),
-                                    ));
-                                }
-                            }
-                        }
-                        "syntax" => directives.syntax = Some(value),
-                        _ => {} // `check`: known to BuildKit, not acted on here
-                    }
-                    seen.push(key);
+                    apply_directive(&mut directives, &mut seen, key, value)
+                        .map_err(|m| err(start, m))?;
                     continue;
                 }
                 None => directives_done = true,
@@ -120,35 +97,16 @@ pub(crate) fn read(text: &str, file: &str) -> Result<(Directives, Vec<Logical>),
         }
         let joined = joined.trim().to_string();
         let mut heredocs = Vec::new();
-        if let Some(markers) = split::heredoc_markers(&joined, directives.escape) {
-            for marker in markers {
-                let mut body = String::new();
-                let mut terminated = false;
-                while i < lines.len() {
-                    let l = lines[i];
-                    i += 1;
-                    let candidate = if marker.chomp {
-                        l.trim_start_matches('\t')
-                    } else {
-                        l
-                    };
-                    if candidate == marker.name {
-                        terminated = true;
-                        break;
-                    }
-                    body.push_str(l);
-                    body.push('\n');
-                }
-                if !terminated {
-                    return Err(err(start, format!("unterminated heredoc {}", marker.name)));
-                }
-                heredocs.push(RawHeredoc {
-                    name: marker.name,
-                    body,
-                    chomp: marker.chomp,
-                    expand: marker.expand,
-                });
-            }
+        for marker in split::heredoc_markers(&joined, directives.escape).unwrap_or_default() {
+            let Some(body) = heredoc_body(&lines, &mut i, &marker) else {
+                return Err(err(start, format!("unterminated heredoc {}", marker.name)));
+            };
+            heredocs.push(RawHeredoc {
+                name: marker.name,
+                body,
+                chomp: marker.chomp,
+                expand: marker.expand,
+            });
         }
         out.push(Logical {
             line: start,
@@ -157,6 +115,55 @@ pub(crate) fn read(text: &str, file: &str) -> Result<(Directives, Vec<Logical>),
         });
     }
     Ok((directives, out))
+}
+
+/// Records one directive; a repeated one or a bad escape is an error.
+fn apply_directive(
+    directives: &mut Directives,
+    seen: &mut Vec<String>,
+    key: String,
+    value: String,
+) -> Result<(), String> {
+    if seen.contains(&key) {
+        return Err(format!("only one {key} parser directive can be used"));
+    }
+    match key.as_str() {
+        "escape" => {
+            directives.escape = match value.as_str() {
+                "\\" => '\\',
+                "`" => '`',
+                _ => {
+                    return Err(format!(
+                        "invalid escape token '{value}' does not match ` or \\"
+                    ));
+                }
+            }
+        }
+        "syntax" => directives.syntax = Some(value),
+        _ => {} // `check`: known to BuildKit, not acted on here
+    }
+    seen.push(key);
+    Ok(())
+}
+
+/// The body of one heredoc, read from `lines[*i..]` up to its terminator
+/// (after leading tabs for `<<-`); `None` if the file ends first.
+fn heredoc_body(lines: &[&str], i: &mut usize, marker: &split::Marker) -> Option<String> {
+    let mut body = String::new();
+    while let Some(&l) = lines.get(*i) {
+        *i += 1;
+        let candidate = if marker.chomp {
+            l.trim_start_matches('\t')
+        } else {
+            l
+        };
+        if candidate == marker.name {
+            return Some(body);
+        }
+        body.push_str(l);
+        body.push('\n');
+    }
+    None
 }
 
 /// `# key=value` with a known key (lowercased), as BuildKit's directive

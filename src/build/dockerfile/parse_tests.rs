@@ -233,6 +233,10 @@ fn label_arg_expose_volume() {
         one("VOLUME /a /b"),
         Instruction::Volume(strings(&["/a", "/b"]))
     );
+    assert_eq!(
+        one("VOLUME [\" /a \"]"),
+        Instruction::Volume(strings(&["/a"]))
+    );
 }
 
 #[test]
