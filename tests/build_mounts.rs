@@ -77,12 +77,13 @@ RUN --mount=type=tmpfs,target=/scratch echo gone > /scratch/f
 fn heredoc_run_script() {
     for_each_user(|ctx| {
         ctx.load_busybox();
-        let dockerfile = "FROM busybox\nRUN <<EOF\necho one > /h\necho two >> /h\nEOF\nRUN cat <<EOT > /g\nline\nEOT\n";
+        let dockerfile = "FROM busybox\nRUN <<EOF\necho one > /h\necho two >> /h\nEOF\nRUN cat <<EOT > /g\nline\nEOT\nRUN <<SCRIPT\n#!/bin/sh -e\necho \"ran as $0\" > /s\nSCRIPT\n";
         let dir = context(ctx, "h", dockerfile, &[]);
         build_ok(ctx, &["-t", "h", &dir]);
         assert_eq!(
-            ctx.run_ok(&["run", "--rm", "h", "cat", "/h", "/g"]),
-            "one\ntwo\nline\n"
+            ctx.run_ok(&["run", "--rm", "h", "cat", "/h", "/g", "/s"]),
+            "one\ntwo\nline\nran as /dev/pipes/SCRIPT\n",
+            "a #! script runs as a file"
         );
     });
 }

@@ -25,6 +25,30 @@ use crate::timestamp::parse_go_duration;
 const EMPTY_LAYER_DIFF_ID: &str =
     "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
 
+/// A heredoc script as an executable file, removed when dropped.
+struct ScriptFile(std::path::PathBuf);
+
+impl ScriptFile {
+    fn write(dir: &std::path::Path, body: &str) -> std::io::Result<ScriptFile> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(format!(
+            "script-{}-{}",
+            std::process::id(),
+            crate::state::new_container_id()
+        ));
+        let file = ScriptFile(path);
+        std::fs::write(&file.0, body)?;
+        std::fs::set_permissions(&file.0, std::fs::Permissions::from_mode(0o755))?;
+        Ok(file)
+    }
+}
+
+impl Drop for ScriptFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// The argv of a shell- or exec-form command.
 pub fn argv(command: &Command, shell: &[String]) -> Vec<String> {
     match command {
@@ -333,8 +357,19 @@ impl Builder<'_> {
             }
         };
         let shell = state.config().shell();
+        // `RUN <<EOF`: a script with a `#!` line runs as a file (mounted
+        // read-only at /dev/pipes/<name>, as BuildKit), any other goes to
+        // the shell as its command.
+        let mut script_file = None;
         let argv = match run.scripts.first() {
-            // `RUN <<EOF`: the script goes to the shell as its command.
+            Some(script) if script.body.starts_with("#!") => {
+                let file = ScriptFile::write(&self.store.root().join("tmp"), &script.body)
+                    .map_err(|e| self.step_error(at, format!("writing the heredoc script: {e}")))?;
+                let target = format!("/dev/pipes/{}", script.name);
+                let argv = vec![target.clone()];
+                script_file = Some((file, target));
+                argv
+            }
             Some(script) => shell.iter().cloned().chain([script.body.clone()]).collect(),
             None => argv(&run.command, &shell),
         };
@@ -359,6 +394,12 @@ impl Builder<'_> {
                 workdir: &workdir,
             };
             plan_mount(&text, &sources, &mut mounts).map_err(|e| self.step_error(at, e))?;
+        }
+        if let Some((file, target)) = &script_file {
+            mounts.mounts.push(format!(
+                "type=bind,source={},target={target},readonly",
+                file.0.display()
+            ));
         }
         let text = at.text.clone();
         let with_proxies = {
@@ -386,6 +427,7 @@ impl Builder<'_> {
                 mounts,
             };
             let layer = run_step(b.dirs, &step, b.reporter.engine())?;
+            drop(script_file);
             // A RUN that changed nothing adds no layer (BuildKit's rule):
             // the same empty layer twice in one image would be the same
             // overlay lower directory twice, which the kernel refuses.
