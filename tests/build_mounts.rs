@@ -2,7 +2,7 @@
 //! its files between builds and stays out of the image, a secret is
 //! readable in the step and in no layer or history entry, a bind mount
 //! shows the context read-only, a tmpfs leaves nothing, a heredoc is the
-//! step's script.
+//! step's script or, in COPY, a file.
 
 mod common;
 
@@ -84,6 +84,40 @@ fn heredoc_run_script() {
             ctx.run_ok(&["run", "--rm", "h", "cat", "/h", "/g", "/s"]),
             "one\ntwo\nline\nran as /dev/pipes/SCRIPT\n",
             "a #! script runs as a file"
+        );
+    });
+}
+
+#[test]
+fn copy_heredocs_become_files() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let dockerfile = "FROM busybox\nARG WHO=world\nCOPY <<EOF /etc/greeting\nhello $WHO\nEOF\nCOPY <<'RAW' <<two.txt /docs/\nkept $WHO\nRAW\nsecond\ntwo.txt\n";
+        let dir = context(ctx, "inline", dockerfile, &[]);
+        build_ok(ctx, &["-t", "inline", &dir]);
+        assert_eq!(
+            ctx.run_ok(&[
+                "run",
+                "--rm",
+                "inline",
+                "cat",
+                "/etc/greeting",
+                "/docs/RAW",
+                "/docs/two.txt"
+            ]),
+            "hello world\nkept $WHO\nsecond\n"
+        );
+        assert_eq!(
+            ctx.run_ok(&[
+                "run",
+                "--rm",
+                "inline",
+                "stat",
+                "-c",
+                "%a %u",
+                "/etc/greeting"
+            ]),
+            "644 0\n"
         );
     });
 }

@@ -30,6 +30,8 @@ pub enum ItemKind {
     Symlink(PathBuf),
     /// ADD of a local archive: its entries go below `dest`.
     Archive(PathBuf),
+    /// `COPY <<EOF`: a file with these contents.
+    Data(Vec<u8>),
 }
 
 /// One entry of the new layer.
@@ -326,6 +328,7 @@ pub fn content_digest(items: &[Item]) -> std::io::Result<String> {
             ItemKind::Symlink(t) => ("link", t.display().to_string()),
             ItemKind::File(p) => ("file", hash_file(p)?),
             ItemKind::Archive(p) => ("archive", hash_file(p)?),
+            ItemKind::Data(bytes) => ("data", Digest::of_bytes(bytes).hex().to_string()),
         };
         text.push_str(&format!(
             "{}:{}\0{kind}\0{:o}\0{extra}\n",

@@ -83,12 +83,6 @@ impl Builder<'_> {
         visible: &[String],
     ) -> Result<(), BuildError> {
         let verb = if is_add { "ADD" } else { "COPY" };
-        if !copy.inline_files.is_empty() {
-            return Err(self.step_error(
-                at,
-                format!("{verb} <<EOF (inline files) is not supported yet"),
-            ));
-        }
         if copy.parents || !copy.exclude.is_empty() || copy.keep_git_dir {
             return Err(self.step_error(
                 at,
@@ -174,11 +168,14 @@ impl Builder<'_> {
                 )
             }
         };
-        if !urls.is_empty() && copy.from.is_some() {
-            return Err(self.step_error(at, "ADD --from cannot take a URL"));
+        if (!urls.is_empty() || !copy.inline_files.is_empty()) && copy.from.is_some() {
+            return Err(
+                self.step_error(at, format!("{verb} --from takes neither URLs nor heredocs"))
+            );
         }
         // Downloaded now, every build: the content is the cache key.
         let several = urls.len() + sources.len() > 1;
+        let mut url_items = Vec::new();
         let into_dir = dest.ends_with('/')
             || clean(&dest).is_some_and(|rel| rel.is_empty() || image.is_dir(&rel));
         if several && !into_dir {
@@ -187,8 +184,36 @@ impl Builder<'_> {
                 "when using ADD with more than one source, the destination must be a directory and end with a /",
             ));
         }
+        // `COPY <<EOF DEST`: files made from the heredocs' bodies.
+        let several = urls.len() + sources.len() + copy.inline_files.len() > 1;
+        if several && !into_dir {
+            return Err(self.step_error(
+                at,
+                format!("when using {verb} with more than one source, the destination must be a directory and end with a /"),
+            ));
+        }
+        let env = state.env();
+        for doc in &copy.inline_files {
+            let body = if doc.expand {
+                state.args.substitute_text(&doc.body, &env)
+            } else {
+                doc.body.clone()
+            };
+            let rel = clean(&dest).unwrap_or_default();
+            url_items.push(Item {
+                dest: if into_dir {
+                    format!("{rel}/{}", doc.name)
+                        .trim_start_matches('/')
+                        .to_string()
+                } else {
+                    rel
+                },
+                kind: ItemKind::Data(body.into_bytes()),
+                mode: 0o644,
+                mtime: self.now,
+            });
+        }
         let mut downloads = Vec::new();
-        let mut url_items = Vec::new();
         for url in &urls {
             let got = download(url, &self.store.root().join("tmp"), checksum.as_ref())
                 .map_err(|e| self.step_error(at, e))?;

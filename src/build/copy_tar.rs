@@ -107,6 +107,11 @@ pub fn write_copy_tar(
                 h.set_size(size);
                 builder.append_data(&mut h, &item.dest, file.take(size))?;
             }
+            ItemKind::Data(bytes) => {
+                let mut h = header(tar::EntryType::Regular, mode, options.owner, mtime);
+                h.set_size(bytes.len() as u64);
+                builder.append_data(&mut h, &item.dest, &bytes[..])?;
+            }
             ItemKind::Archive(path) => {
                 append_archive(&mut builder, path, &item.dest, options)?;
             }

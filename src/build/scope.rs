@@ -133,6 +133,39 @@ impl StageArgs {
         expand_word(raw, escape, &|n: &str| self.lookup(n, env, None))
     }
 
+    /// `$NAME` and `${NAME}` replaced in a heredoc body (`COPY <<EOF`):
+    /// no quote removal, so the text stays as written otherwise; an
+    /// unset variable is empty.
+    pub fn substitute_text(&self, text: &str, env: &[String]) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+            let (name, consumed) = if let Some(inner) = after.strip_prefix('{') {
+                match inner.find('}') {
+                    Some(end) if inner[..end].chars().all(is_name) && end > 0 => {
+                        (&inner[..end], end + 2)
+                    }
+                    _ => ("", 0),
+                }
+            } else {
+                let end = after.find(|c: char| !is_name(c)).unwrap_or(after.len());
+                (&after[..end], end)
+            };
+            if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+                out.push('$');
+                rest = after;
+                continue;
+            }
+            out.push_str(&self.lookup(name, env, None).unwrap_or_default());
+            rest = &after[consumed..];
+        }
+        out.push_str(rest);
+        out
+    }
+
     /// `NAME=value` of the ARGs with a value that ENV does not shadow:
     /// what a RUN step gets in its environment beyond the image's, and
     /// what its cache key and history entry name. Proxy build args join
@@ -180,6 +213,16 @@ pub fn set_env(env: &mut Vec<String>, name: &str, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heredoc_bodies_substitute_plain_variables_only() {
+        let args = StageArgs::default();
+        let env = vec!["A=1".to_string(), "B_2=two".to_string()];
+        assert_eq!(
+            args.substitute_text("$A ${B_2} '$A' $ ${x y} $9 ${UNSET}.", &env),
+            "1 two '1' $ ${x y} $9 ."
+        );
+    }
 
     #[test]
     fn env_list_updates_in_place() {
