@@ -150,7 +150,8 @@ fn interrupted_and_killed_builds_leave_no_container() {
             assert!(ctx.run_status(&["image", "exists", "never"]).status.code() == Some(1));
         }
         // kill -9 leaves the container; the next build's first RUN
-        // removes it (its build process is gone).
+        // removes it (its build process is gone). No image is listed.
+        let images = ctx.run_ok(&["images"]);
         let mut running = ctx.start(ctx.skiff(&["build", "--no-cache", &dir]));
         let stdout = running.stdout_buffer();
         running.wait_until("the RUN step to start", Duration::from_secs(30), || {
@@ -158,6 +159,7 @@ fn interrupted_and_killed_builds_leave_no_container() {
         });
         running.signal(Signal::SIGKILL);
         running.wait(Duration::from_secs(30));
+        assert_eq!(ctx.run_ok(&["images"]), images, "a killed build lists no image");
         ctx.write_file("sig/Dockerfile", "FROM busybox\nRUN true\n");
         build_ok(ctx, &[&dir]);
         assert!(

@@ -214,3 +214,31 @@ fn add_from_a_url_with_checksum() {
         assert!(stderr.contains(&format!("got sha256:{sum}")), "{stderr}");
     });
 }
+
+#[test]
+fn built_image_pushes_pulls_saves_and_loads() {
+    let registry = common::registry::Registry::start(common::registry::RegistrySetup::default());
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let dir = context(
+            ctx,
+            "push",
+            "FROM busybox\nCOPY f /f\nRUN echo made > /made\nCMD [\"cat\", \"/f\", \"/made\"]\n",
+            &[("f", "copied\n")],
+        );
+        let id = last_line(&build_ok(ctx, &["-t", "app", &dir]));
+        let reference = registry.image(&format!("{}/built:1", ctx.user));
+        ctx.run_ok(&["push", "--tls-verify=false", "app", &reference]);
+
+        let fresh = Ctx::new(ctx.user);
+        fresh.run_ok(&["pull", "--tls-verify=false", &reference]);
+        assert_eq!(fresh.run_ok(&["run", "--rm", &reference]), "copied\nmade\n");
+        assert_eq!(inspect(&fresh, &reference, "{{.Id}}"), id, "the same image ID");
+
+        let archive = ctx.work.join("app.tar");
+        ctx.run_ok(&["save", "-o", archive.to_str().unwrap(), "app"]);
+        let other = Ctx::new(ctx.user);
+        other.run_ok(&["load", "-i", archive.to_str().unwrap()]);
+        assert_eq!(other.run_ok(&["run", "--rm", "app"]), "copied\nmade\n");
+    });
+}
