@@ -400,3 +400,44 @@ fn run_steps_use_the_host_network_unless_none() {
         );
     });
 }
+
+#[test]
+fn format_oci_drops_what_the_oci_config_cannot_hold() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let dir = context(
+            ctx,
+            "fmt",
+            "FROM busybox\nSHELL [\"/bin/sh\", \"-ec\"]\nHEALTHCHECK CMD true\nONBUILD RUN true\nSTOPSIGNAL SIGINT\n",
+            &[],
+        );
+        let out = build(ctx, &["--format", "oci", "-t", "oci", &dir]);
+        assert!(out.status.success(), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for instruction in ["HEALTHCHECK", "SHELL", "ONBUILD"] {
+            assert!(
+                stderr.contains(&format!(
+                    "{instruction} is not supported for OCI image format"
+                )),
+                "{stderr}"
+            );
+        }
+        let config = inspect(ctx, "oci", "{{json .Config}}");
+        assert!(
+            !config.contains("Healthcheck")
+                && !config.contains("Shell")
+                && !config.contains("OnBuild"),
+            "{config}"
+        );
+        assert_eq!(inspect(ctx, "oci", "{{.Config.StopSignal}}"), "SIGINT");
+        // The docker format (the default) keeps them.
+        build_ok(ctx, &["--format", "docker", "-t", "docker", &dir]);
+        let config = inspect(ctx, "docker", "{{json .Config}}");
+        assert!(
+            config.contains("Healthcheck")
+                && config.contains("Shell")
+                && config.contains("OnBuild"),
+            "{config}"
+        );
+    });
+}

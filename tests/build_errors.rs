@@ -159,7 +159,11 @@ fn interrupted_and_killed_builds_leave_no_container() {
         });
         running.signal(Signal::SIGKILL);
         running.wait(Duration::from_secs(30));
-        assert_eq!(ctx.run_ok(&["images"]), images, "a killed build lists no image");
+        assert_eq!(
+            ctx.run_ok(&["images"]),
+            images,
+            "a killed build lists no image"
+        );
         ctx.write_file("sig/Dockerfile", "FROM busybox\nRUN true\n");
         build_ok(ctx, &[&dir]);
         assert!(

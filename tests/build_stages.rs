@@ -233,7 +233,11 @@ fn built_image_pushes_pulls_saves_and_loads() {
         let fresh = Ctx::new(ctx.user);
         fresh.run_ok(&["pull", "--tls-verify=false", &reference]);
         assert_eq!(fresh.run_ok(&["run", "--rm", &reference]), "copied\nmade\n");
-        assert_eq!(inspect(&fresh, &reference, "{{.Id}}"), id, "the same image ID");
+        assert_eq!(
+            inspect(&fresh, &reference, "{{.Id}}"),
+            id,
+            "the same image ID"
+        );
 
         let archive = ctx.work.join("app.tar");
         ctx.run_ok(&["save", "-o", archive.to_str().unwrap(), "app"]);

@@ -150,6 +150,20 @@ impl Builder<'_> {
         if !self.req.labels.is_empty() {
             ImageConfig(&mut config).add_labels(&self.req.labels);
         }
+        if self.req.oci_format {
+            // podman's words for what the OCI config cannot hold.
+            for (key, instruction) in [
+                ("Healthcheck", "HEALTHCHECK"),
+                ("Shell", "SHELL"),
+                ("OnBuild", "ONBUILD"),
+            ] {
+                if ImageConfig(&mut config).container().remove(key).is_some() {
+                    self.reporter.engine().warning(&format!(
+                        "{instruction} is not supported for OCI image format and will be ignored. Must use `docker` format"
+                    ));
+                }
+            }
+        }
         match tags.first() {
             Some(tag) => self.reporter.progress(&format!("COMMIT {tag}")),
             None => self.reporter.progress("COMMIT"),

@@ -63,6 +63,10 @@ pub struct BuildRequest {
     pub run_output_to_stderr: bool,
     /// `--secret id=ID,src=FILE`: what `RUN --mount=type=secret` mounts.
     pub secrets: Vec<BuildSecret>,
+    /// `--format oci`: the result's config keeps only the OCI config's
+    /// fields (HEALTHCHECK, SHELL and ONBUILD dropped with a warning, as
+    /// podman does); the default is docker's config.
+    pub oci_format: bool,
 }
 
 impl Default for BuildRequest {
@@ -82,6 +86,7 @@ impl Default for BuildRequest {
             timestamp: None,
             run_output_to_stderr: false,
             secrets: Vec::new(),
+            oci_format: false,
         }
     }
 }

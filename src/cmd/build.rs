@@ -61,6 +61,9 @@ pub struct BuildArgs {
     /// Seconds since the epoch for every created time and new file time (reproducible builds; default: SOURCE_DATE_EPOCH)
     #[arg(long, value_name = "SECONDS")]
     timestamp: Option<i64>,
+    /// Image config format: docker (default: keeps HEALTHCHECK, SHELL, ONBUILD) or oci (drops them)
+    #[arg(long, value_name = "FORMAT", value_parser = ["docker", "oci"])]
+    format: Option<String>,
     /// A secret for RUN --mount=type=secret: id=ID,src=FILE
     #[arg(long, value_name = "id=ID,src=FILE")]
     secret: Vec<String>,
@@ -175,6 +178,7 @@ fn request(args: &BuildArgs) -> anyhow::Result<BuildRequest> {
         timestamp,
         run_output_to_stderr: quiet,
         secrets,
+        oci_format: args.format.as_deref() == Some("oci"),
     })
 }
 
