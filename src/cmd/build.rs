@@ -215,7 +215,7 @@ pub fn build(dirs: &StorageDirs, args: BuildArgs) -> anyhow::Result<i32> {
                 std::fs::write(path, outcome.image_id.to_string())
                     .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
             }
-            println!("{}", outcome.image_id.hex());
+            let _ = writeln!(std::io::stdout(), "{}", outcome.image_id.hex());
             Ok(0)
         }
         // A signal ended a RUN step: main dies of it.
