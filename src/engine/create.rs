@@ -23,11 +23,13 @@ use crate::sandbox::spec::{
     CommandLine, EtcFiles, ImageDefaults, MountRequest, RunPlan, build_spec,
 };
 use crate::sandbox::user::{ResolvedUser, resolve_group, resolve_user};
-use crate::sandbox::userns::{IdMapping, caller_mappings};
+use crate::sandbox::userns::{IdMapping, IdMappings, caller_mappings};
 use crate::state::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStore, HealthConfig,
-    MountKind, MountSpec, SecretUse, StorageDirs, new_container_id,
+    MountKind, MountSpec, SecretUse, StorageDirs, UsernsRecord, new_container_id,
 };
+use super::idmapped_layers::container_layer_dirs;
+use super::userns_modes::{host_mappings, resolve_userns};
 use crate::timestamp::format_rfc3339_nanos;
 
 const DEFAULT_HEALTH_INTERVAL_NS: u64 = 30_000_000_000;
@@ -42,6 +44,26 @@ fn image_defaults(image: &LocalImage) -> ImageDefaults {
         cmd: config.cmd().clone().unwrap_or_default(),
         env: config.env().clone().unwrap_or_default(),
         workdir: config.working_dir().clone(),
+    }
+}
+
+/// keep-id's process user: the container IDs the caller's own IDs
+/// (intermediate 0) appear as, unless `--user` says otherwise (podman).
+fn keep_id_user(userns: &UsernsRecord) -> Option<String> {
+    if userns.mode != "keep-id" {
+        return None;
+    }
+    let own = |ranges: &[[u32; 3]]| ranges.iter().find(|r| r[1] == 0).map(|r| r[0]);
+    Some(format!("{}:{}", own(&userns.uid_map)?, own(&userns.gid_map)?))
+}
+
+/// Root's (absent) caller mappings: `resolve_userns` refuses every mode
+/// that would need them.
+fn no_mappings() -> IdMappings {
+    IdMappings {
+        uids: Vec::new(),
+        gids: Vec::new(),
+        warning: None,
     }
 }
 
@@ -177,9 +199,17 @@ pub fn create_container(
         (None, None) => "SIGTERM".to_string(),
     };
     let healthcheck = plan_healthcheck(&options.health, &image);
+    // Rootless, the default mapping: no subordinate files read here
+    // unless the container asks for a mapping of its own.
+    let caller = is_rootless().then(caller_mappings);
+    let (userns, _auto_lock) = match &caller {
+        Some(caller) => resolve_userns(dirs, &options.userns, &options.userns_text, caller)?,
+        None => resolve_userns(dirs, &options.userns, &options.userns_text, &no_mappings())?,
+    };
     let user_spec = options
         .user
         .clone()
+        .or_else(|| userns.as_ref().and_then(keep_id_user))
         .or(image_config.user().clone())
         .unwrap_or_default();
     let group_file = read_image_file(&image.layer_dirs, "etc/group");
@@ -194,15 +224,20 @@ pub fn create_container(
             user.additional_gids.push(gid);
         }
     }
-    let id_mappings = if is_rootless() {
-        let maps = caller_mappings();
-        if let Some(warning) = &maps.warning {
-            reporter.warning(warning);
+    let id_mappings = match (caller, &userns) {
+        (Some(caller), Some(userns)) => Some(host_mappings(userns, &caller)),
+        (Some(maps), None) => {
+            if let Some(warning) = &maps.warning {
+                reporter.warning(warning);
+            }
+            Some((maps.uids, maps.gids))
         }
-        Some((maps.uids, maps.gids))
-    } else {
-        None
+        (None, _) => None,
     };
+    // Made before anything of the container exists: a failed copy
+    // leaves nothing half-created.
+    let layer_dirs =
+        container_layer_dirs(dirs, userns.as_ref(), image.layer_dirs.clone())?;
 
     // Held until the record that names the secrets is written.
     let (_secrets_lock, secrets) = resolve_secrets(dirs, &options.secrets)?;
@@ -223,6 +258,8 @@ pub fn create_container(
             mounts,
             mount_requests: host_mounts.requests.clone(),
             secrets,
+            userns,
+            layer_dirs,
         },
     );
     if created.is_err() {
@@ -243,6 +280,9 @@ struct NewContainer {
     mounts: Vec<MountSpec>,
     mount_requests: Vec<MountRequest>,
     secrets: Vec<SecretUse>,
+    userns: Option<UsernsRecord>,
+    /// The lower layers: the image's, or their copies for `userns`.
+    layer_dirs: Vec<PathBuf>,
 }
 
 /// Plans the spec and writes the container's record, spec and
@@ -263,6 +303,8 @@ fn write_container(
         mounts,
         mount_requests,
         secrets,
+        userns,
+        layer_dirs,
     } = new;
     let id = new_container_id();
     let hostname = options
@@ -297,7 +339,18 @@ fn write_container(
         security: plan_security(&options.security, is_rootless())?,
         secrets: planned_secrets(&paths, &secrets),
     };
-    let spec = build_spec(&defaults, &plan)?;
+    let mut spec = build_spec(&defaults, &plan)?;
+    if let Some(userns) = &userns {
+        // What inspect shows as `.HostConfig.UsernsMode`.
+        let shown = if options.userns_text.is_empty() {
+            userns.mode.clone()
+        } else {
+            options.userns_text.clone()
+        };
+        let mut annotations = spec.annotations().clone().unwrap_or_default();
+        annotations.insert(crate::sandbox::settings::USERNS_ANNOTATION.to_string(), shown);
+        spec.set_annotations(Some(annotations));
+    }
     super::cgroup::check_limits(&spec, options.cgroups_disabled)?;
     let process = spec.process().as_ref().expect("planned spec has a process");
     // The halves build_spec joined, kept apart for inspect.
@@ -333,6 +386,7 @@ fn write_container(
             cgroup_parent: options.cgroup_parent.clone(),
             security: security_record(&options.security),
             secrets,
+            userns,
         },
         state: ContainerState::default(),
     };
@@ -340,10 +394,13 @@ fn write_container(
     let written = (|| {
         let json = serde_json::to_vec_pretty(&spec).expect("runtime spec serializes");
         fs::write(paths.spec_file(), json).map_err(EngineError::io("writing config.json"))?;
-        for sub in ["upper", "work"] {
-            let dir = paths.dir.join(sub);
-            fs::create_dir_all(&dir)
+        let own_dirs = [paths.dir.join("upper"), paths.dir.join("work")];
+        for dir in &own_dirs {
+            fs::create_dir_all(dir)
                 .map_err(EngineError::io(format!("creating {}", dir.display())))?;
+        }
+        if let Some(userns) = &record.config.userns {
+            super::idmapped_layers::give_to_container_root(userns, &own_dirs)?;
         }
         Ok(())
     })();
@@ -356,6 +413,6 @@ fn write_container(
         record,
         paths,
         spec,
-        layer_dirs: image.layer_dirs,
+        layer_dirs,
     })
 }

@@ -52,6 +52,18 @@ impl LaunchPlan {
         record: &ContainerRecord,
         paths: &ContainerPaths,
     ) -> Result<LaunchPlan, EngineError> {
+        let spec = Self::load_spec(paths)?;
+        let image = Store::open(&dirs.root)?.resolve_image(&record.image_id)?;
+        let layer_dirs = super::idmapped_layers::container_layer_dirs(
+            dirs,
+            record.config.userns.as_ref(),
+            image.layer_dirs,
+        )?;
+        Ok(LaunchPlan::new(dirs, paths, spec, layer_dirs))
+    }
+
+    /// The container's runtime spec, as `create` wrote it.
+    pub fn load_spec(paths: &ContainerPaths) -> Result<Spec, EngineError> {
         let spec_path = paths.spec_file();
         let json = fs::read(&spec_path)
             .map_err(EngineError::io(format!("reading {}", spec_path.display())))?;
@@ -61,8 +73,7 @@ impl LaunchPlan {
                 spec_path.display()
             ))
         })?;
-        let image = Store::open(&dirs.root)?.resolve_image(&record.image_id)?;
-        Ok(LaunchPlan::new(dirs, paths, spec, image.layer_dirs))
+        Ok(spec)
     }
 
     /// The container's compiled seccomp filter: read from the cache, or
@@ -84,6 +95,15 @@ fn prepare_run_dir(record: &ContainerRecord, paths: &ContainerPaths) -> Result<(
         "creating {}",
         paths.run_dir.display()
     )))?;
+    if record.config.userns.is_some() {
+        // Searchable by the container's root, a subordinate ID, which
+        // init becomes before mounting its root on `merged` (the 0700
+        // runroot above still keeps everyone else out).
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&paths.run_dir, fs::Permissions::from_mode(0o711)).map_err(
+            EngineError::io(format!("opening up {}", paths.run_dir.display())),
+        )?;
+    }
     let network = record.config.network;
     let hostname = &record.config.hostname;
     let files = etc_files(paths);

@@ -42,6 +42,8 @@ pub mod stats;
 pub mod system_info;
 pub mod system_prune;
 mod teardown;
+mod userns_modes;
+mod idmapped_layers;
 pub mod volumes;
 
 /// For clients that stream: watching their output's readers, ending.

@@ -148,6 +148,10 @@ pub struct ContainerOptions {
     pub security: SecurityOptions,
     /// `--secret`: which secrets, how (found in the store at create).
     pub secrets: Vec<SecretOption>,
+    /// `--userns keep-id|nomap|auto`, `--uidmap`/`--gidmap`, and the
+    /// `--userns` text as given (for `inspect`).
+    pub userns: super::userns_modes::UsernsRequest,
+    pub userns_text: String,
 }
 
 impl ContainerOptions {
@@ -216,6 +220,12 @@ impl ContainerOptions {
                 .iter()
                 .map(|s| parse_secret_flag(s))
                 .collect::<Result<_, _>>()?,
+            userns: super::userns_modes::parse_userns_request(
+                req.process.userns.as_deref(),
+                &req.process.uidmap,
+                &req.process.gidmap,
+            )?,
+            userns_text: req.process.userns.clone().unwrap_or_default(),
         })
     }
 }

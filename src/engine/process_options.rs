@@ -28,6 +28,9 @@ pub struct ProcessRequest {
     pub uts: Option<String>,
     pub cgroupns: Option<String>,
     pub userns: Option<String>,
+    /// `--uidmap`, `--gidmap` (checked by `userns_modes`).
+    pub uidmap: Vec<String>,
+    pub gidmap: Vec<String>,
 }
 
 /// Where `--tz NAME` finds its zone file.
@@ -81,25 +84,10 @@ pub fn parse_process_request(
     })
 }
 
-/// `--userns`: only `host` (and the default); the other modes need the
-/// image's files owned differently from how the store keeps them (for
-/// the default mapping), which skiff cannot do yet.
+/// `--userns host` → true. The other modes are checked by
+/// `userns_modes::parse_userns_request`, which sees `--uidmap` too.
 fn parse_userns(value: &Option<String>) -> Result<bool, EngineError> {
-    match value.as_deref() {
-        None | Some("") => Ok(false),
-        Some("host") => Ok(true),
-        Some(mode) => {
-            let name = mode.split([':', '=']).next().unwrap_or(mode);
-            if ["keep-id", "nomap", "auto", "container", "ns", "private"].contains(&name) {
-                Err(invalid(format!(
-                    "--userns {mode} is not supported by skiff: only host (and the default) are; \
-                     the image layers are stored for the default ID mapping"
-                )))
-            } else {
-                Err(invalid(format!("invalid --userns \"{mode}\": use host")))
-            }
-        }
-    }
+    Ok(value.as_deref() == Some("host"))
 }
 
 /// `host` → true; `private` (and the other spellings of a namespace of

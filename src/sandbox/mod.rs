@@ -28,6 +28,7 @@ pub mod settings;
 mod settings_spec;
 pub mod spec;
 pub mod user;
+mod reroot;
 pub mod userns;
 mod volume_setup;
 

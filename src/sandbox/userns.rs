@@ -162,10 +162,11 @@ fn map_args(maps: &[IdMapping]) -> Vec<String> {
 }
 
 /// Writes `pid`'s uid and gid maps. Single-ID maps of the caller's own IDs
-/// are written directly (no privilege needed); anything wider goes through
+/// are written directly (no privilege needed); anything else goes through
 /// the setuid helpers, which check /etc/subuid. Both helpers run at once.
 pub fn write_id_maps(pid: i32, uids: &[IdMapping], gids: &[IdMapping]) -> Result<(), UsernsError> {
-    if uids.len() == 1 && gids.len() == 1 {
+    let own = |maps: &[IdMapping], id: u32| matches!(maps, [m] if m.host_id == id && m.size == 1);
+    if own(uids, nix::unistd::geteuid().as_raw()) && own(gids, nix::unistd::getegid().as_raw()) {
         let write = |file: &str, text: String| {
             fs::write(format!("/proc/{pid}/{file}"), text)
                 .map_err(|source| UsernsError::MapFile { pid, source })

@@ -1,0 +1,502 @@
+//! `--userns keep-id|nomap|auto` and `--uidmap`/`--gidmap`: parsing (pure,
+//! with the rest of `ContainerOptions::from_request`) and, at create,
+//! turning them into the container's mapping (`UsernsRecord`, ranges of
+//! intermediate IDs) and the host mapping its spec gets. `auto` ranges
+//! are chosen under `<root>/userns-auto.lock` against the other
+//! containers' records, so an allocation lives exactly as long as the
+//! record that holds it.
+
+use std::fs::{File, OpenOptions};
+
+use super::EngineError;
+use crate::sandbox::userns::{IdMapping, IdMappings};
+use crate::state::{ContainerStore, StorageDirs, UsernsRecord};
+
+/// podman's default size of an `auto` namespace.
+const AUTO_DEFAULT_SIZE: u32 = 1024;
+
+/// A range `[container, intermediate, size]`.
+type Range = [u32; 3];
+
+/// The mapping asked for, before the caller's subordinate ranges are known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum UsernsRequest {
+    /// The default mapping, or `--userns host`.
+    #[default]
+    Default,
+    KeepId {
+        uid: Option<u32>,
+        gid: Option<u32>,
+    },
+    NoMap,
+    Auto {
+        size: Option<u32>,
+        uids: Vec<Range>,
+        gids: Vec<Range>,
+    },
+    /// `--uidmap`/`--gidmap`.
+    Maps { uids: Vec<Range>, gids: Vec<Range> },
+}
+
+fn invalid(text: String) -> EngineError {
+    EngineError::Invalid(text)
+}
+
+fn parse_number(what: &str, text: &str) -> Result<u32, EngineError> {
+    text.parse()
+        .map_err(|_| invalid(format!("invalid {what} \"{text}\": not a number")))
+}
+
+/// `CONTAINER:HOST:SIZE`, podman's syntax.
+fn parse_range(flag: &str, text: &str) -> Result<Range, EngineError> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let [c, h, s] = parts[..] else {
+        return Err(invalid(format!(
+            "invalid {flag} \"{text}\": use CONTAINER:HOST:SIZE"
+        )));
+    };
+    let range = [
+        parse_number(flag, c)?,
+        parse_number(flag, h)?,
+        parse_number(flag, s)?,
+    ];
+    if range[2] == 0 {
+        return Err(invalid(format!("invalid {flag} \"{text}\": size is 0")));
+    }
+    if range[0].checked_add(range[2]).is_none() || range[1].checked_add(range[2]).is_none() {
+        return Err(invalid(format!("invalid {flag} \"{text}\": out of range")));
+    }
+    Ok(range)
+}
+
+/// Two ranges of one map may not overlap on either side (the kernel
+/// refuses such a map).
+fn check_disjoint(flag: &str, ranges: &[Range]) -> Result<(), EngineError> {
+    for (i, a) in ranges.iter().enumerate() {
+        for b in &ranges[i + 1..] {
+            let overlap = |x: u32, y: u32| x < y + b[2] && y < x + a[2];
+            if overlap(a[0], b[0]) || overlap(a[1], b[1]) {
+                return Err(invalid(format!(
+                    "invalid {flag}: {}:{}:{} overlaps {}:{}:{}",
+                    a[0], a[1], a[2], b[0], b[1], b[2]
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses `--userns` (its value other than `host`) with `--uidmap` and
+/// `--gidmap`. `--gidmap` alone is refused, `--uidmap` alone maps the
+/// groups the same way (podman's rule).
+pub fn parse_userns_request(
+    userns: Option<&str>,
+    uidmap: &[String],
+    gidmap: &[String],
+) -> Result<UsernsRequest, EngineError> {
+    let mode = userns.unwrap_or("");
+    if !uidmap.is_empty() || !gidmap.is_empty() {
+        if !mode.is_empty() {
+            return Err(invalid(format!(
+                "--userns {mode} cannot be combined with --uidmap or --gidmap"
+            )));
+        }
+        if uidmap.is_empty() {
+            return Err(invalid("--gidmap needs --uidmap as well".into()));
+        }
+        let parse_all = |flag: &str, list: &[String]| -> Result<Vec<Range>, EngineError> {
+            let ranges = list
+                .iter()
+                .map(|t| parse_range(flag, t))
+                .collect::<Result<Vec<_>, _>>()?;
+            check_disjoint(flag, &ranges)?;
+            Ok(ranges)
+        };
+        let uids = parse_all("--uidmap", uidmap)?;
+        let gids = if gidmap.is_empty() {
+            uids.clone()
+        } else {
+            parse_all("--gidmap", gidmap)?
+        };
+        return Ok(UsernsRequest::Maps { uids, gids });
+    }
+    let (name, options) = mode.split_once(':').unwrap_or((mode, ""));
+    let options = options.split(',').filter(|o| !o.is_empty());
+    match name {
+        "" | "host" => {
+            if let Some(o) = options.clone().next() {
+                return Err(invalid(format!("invalid --userns \"{mode}\": {o}")));
+            }
+            Ok(UsernsRequest::Default)
+        }
+        "keep-id" => {
+            let (mut uid, mut gid) = (None, None);
+            for option in options {
+                match option.split_once('=') {
+                    Some(("uid", v)) => uid = Some(parse_number("--userns keep-id uid", v)?),
+                    Some(("gid", v)) => gid = Some(parse_number("--userns keep-id gid", v)?),
+                    _ => {
+                        return Err(invalid(format!(
+                            "invalid --userns keep-id option \"{option}\": use uid=UID or gid=GID"
+                        )));
+                    }
+                }
+            }
+            Ok(UsernsRequest::KeepId { uid, gid })
+        }
+        "nomap" => match options.clone().next() {
+            Some(o) => Err(invalid(format!("invalid --userns nomap option \"{o}\""))),
+            None => Ok(UsernsRequest::NoMap),
+        },
+        "auto" => {
+            let (mut size, mut uids, mut gids) = (None, Vec::new(), Vec::new());
+            for option in options {
+                match option.split_once('=') {
+                    Some(("size", v)) => {
+                        let n = parse_number("--userns auto size", v)?;
+                        if n == 0 {
+                            return Err(invalid("invalid --userns auto size: 0".into()));
+                        }
+                        size = Some(n);
+                    }
+                    Some(("uidmapping", v)) => uids.push(parse_range("--userns auto uidmapping", v)?),
+                    Some(("gidmapping", v)) => gids.push(parse_range("--userns auto gidmapping", v)?),
+                    _ => {
+                        return Err(invalid(format!(
+                            "invalid --userns auto option \"{option}\": use size=N, uidmapping=C:H:N or gidmapping=C:H:N"
+                        )));
+                    }
+                }
+            }
+            check_disjoint("--userns auto uidmapping", &uids)?;
+            check_disjoint("--userns auto gidmapping", &gids)?;
+            Ok(UsernsRequest::Auto { size, uids, gids })
+        }
+        "container" | "ns" | "private" => Err(invalid(format!(
+            "--userns {mode} is not supported by skiff: use host, keep-id, nomap or auto"
+        ))),
+        _ => Err(invalid(format!(
+            "invalid --userns \"{mode}\": use host, keep-id, nomap or auto"
+        ))),
+    }
+}
+
+/// The caller's default rootless mapping as (caller's ID, subordinate
+/// start, subordinate count).
+fn default_shape(maps: &[IdMapping]) -> Option<(u32, u32, u32)> {
+    match maps {
+        [own, sub] if own.container_id == 0 && own.size == 1 && sub.container_id == 1 => {
+            Some((own.host_id, sub.host_id, sub.size))
+        }
+        _ => None,
+    }
+}
+
+/// `base` without the container IDs `extra` covers, plus `extra`.
+fn overlay(base: &[Range], extra: &[Range]) -> Vec<Range> {
+    let mut out: Vec<Range> = base.to_vec();
+    for e in extra {
+        let (lo, hi) = (e[0], e[0] + e[2]);
+        out = out
+            .into_iter()
+            .flat_map(|[c, h, s]| {
+                let mut pieces = Vec::new();
+                if c < lo {
+                    let n = s.min(lo - c);
+                    pieces.push([c, h, n]);
+                }
+                if c + s > hi {
+                    let start = c.max(hi);
+                    pieces.push([start, h + (start - c), c + s - start]);
+                }
+                pieces
+            })
+            .collect();
+    }
+    out.extend_from_slice(extra);
+    out
+}
+
+/// keep-id's ranges: 0..U-1 → 1..U, U → 0 (the caller), U+1..count →
+/// U+1..count.
+fn keep_id_ranges(id: u32, count: u32) -> Vec<Range> {
+    let mut ranges = Vec::new();
+    if id > 0 {
+        ranges.push([0, 1, id]);
+    }
+    ranges.push([id, 0, 1]);
+    if count > id {
+        ranges.push([id + 1, id + 1, count - id]);
+    }
+    ranges
+}
+
+/// Intermediate IDs outside 0..=count do not exist for this caller.
+fn check_within(flag: &str, ranges: &[Range], count: u32) -> Result<(), EngineError> {
+    for r in ranges {
+        if u64::from(r[1]) + u64::from(r[2]) > u64::from(count) + 1 {
+            return Err(invalid(format!(
+                "{flag} {}:{}:{}: host IDs beyond the {} available (0 = you, 1-{count} = your subordinate IDs)",
+                r[0],
+                r[1],
+                r[2],
+                u64::from(count) + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Holds the `auto` allocation lock until the container's record is
+/// written.
+pub struct AutoLock(#[allow(dead_code)] File);
+
+fn lock_auto(dirs: &StorageDirs) -> Result<AutoLock, EngineError> {
+    let path = dirs.root.join("userns-auto.lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(EngineError::io(format!("opening {}", path.display())))?;
+    file.lock()
+        .map_err(EngineError::io(format!("locking {}", path.display())))?;
+    Ok(AutoLock(file))
+}
+
+/// The first `size` intermediate IDs in 1..=count that no other auto
+/// container's map uses (uids and gids alike).
+fn free_range(taken: &[(u32, u32)], size: u32, count: u32) -> Option<u32> {
+    let mut start = 1u32;
+    let mut sorted = taken.to_vec();
+    sorted.sort();
+    for (lo, len) in sorted {
+        if start.checked_add(size)? <= lo {
+            return Some(start);
+        }
+        start = start.max(lo.checked_add(len)?);
+    }
+    (u64::from(start) + u64::from(size) <= u64::from(count) + 1).then_some(start)
+}
+
+/// The container's mapping for `request`, rootless: `caller` is the
+/// caller's default mapping. `None` for the default. The lock, held
+/// for `auto`, must be kept until the record is written.
+pub fn resolve_userns(
+    dirs: &StorageDirs,
+    request: &UsernsRequest,
+    mode_text: &str,
+    caller: &IdMappings,
+) -> Result<(Option<UsernsRecord>, Option<AutoLock>), EngineError> {
+    if *request == UsernsRequest::Default {
+        return Ok((None, None));
+    }
+    let name = mode_text.split(':').next().unwrap_or(mode_text);
+    if !super::is_rootless() {
+        return Err(invalid(match request {
+            UsernsRequest::KeepId { .. } | UsernsRequest::NoMap => {
+                format!("{name} is only supported in rootless mode")
+            }
+            UsernsRequest::Auto { .. } => {
+                "--userns auto is not supported by skiff for containers run as root".into()
+            }
+            _ => "--uidmap/--gidmap are not supported by skiff for containers run as root".into(),
+        }));
+    }
+    let (Some((_, _, ucount)), Some((_, _, gcount))) =
+        (default_shape(&caller.uids), default_shape(&caller.gids))
+    else {
+        return Err(invalid(format!(
+            "--userns {name}: needs subordinate ID ranges in /etc/subuid and /etc/subgid and the newuidmap/newgidmap helpers (see rootless.md)"
+        )));
+    };
+    let caller_uid = caller.uids[0].host_id;
+    let caller_gid = caller.gids[0].host_id;
+    let mut lock = None;
+    let (mode, uid_map, gid_map) = match request {
+        UsernsRequest::Default => unreachable!("handled above"),
+        UsernsRequest::KeepId { uid, gid } => {
+            let (u, g) = (uid.unwrap_or(caller_uid), gid.unwrap_or(caller_gid));
+            if u > ucount || g > gcount {
+                return Err(invalid(format!(
+                    "--userns {mode_text}: uid {u}/gid {g} beyond your subordinate ranges ({ucount} uids, {gcount} gids)"
+                )));
+            }
+            ("keep-id", keep_id_ranges(u, ucount), keep_id_ranges(g, gcount))
+        }
+        UsernsRequest::NoMap => ("nomap", vec![[0, 1, ucount]], vec![[0, 1, gcount]]),
+        UsernsRequest::Maps { uids, gids } => {
+            check_within("--uidmap", uids, ucount)?;
+            check_within("--gidmap", gids, gcount)?;
+            ("private", uids.clone(), gids.clone())
+        }
+        UsernsRequest::Auto { size, uids, gids } => {
+            let size = size.unwrap_or(AUTO_DEFAULT_SIZE);
+            check_within("--userns auto uidmapping", uids, ucount)?;
+            check_within("--userns auto gidmapping", gids, gcount)?;
+            let guard = lock_auto(dirs)?;
+            let taken: Vec<(u32, u32)> = auto_ranges(dirs);
+            let start = free_range(&taken, size, ucount.min(gcount)).ok_or_else(|| {
+                invalid(format!(
+                    "--userns auto: no {size} free IDs left in your subordinate ranges ({ucount} uids, {gcount} gids) beside other auto containers"
+                ))
+            })?;
+            lock = Some(guard);
+            let base = [[0, start, size]];
+            ("auto", overlay(&base, uids), overlay(&base, gids))
+        }
+    };
+    Ok((
+        Some(UsernsRecord {
+            mode: mode.to_string(),
+            uid_map,
+            gid_map,
+        }),
+        lock,
+    ))
+}
+
+/// Intermediate ranges the existing `auto` containers hold.
+fn auto_ranges(dirs: &StorageDirs) -> Vec<(u32, u32)> {
+    let store = ContainerStore::new(dirs);
+    store
+        .list_ids()
+        .iter()
+        .filter_map(|id| store.load(id).ok())
+        .filter_map(|record| record.config.userns)
+        .filter(|u| u.mode == "auto")
+        .flat_map(|u| u.uid_map.into_iter().chain(u.gid_map))
+        .map(|[_, h, s]| (h, s))
+        .collect()
+}
+
+/// `ranges` (container → intermediate) as host mappings: intermediate 0
+/// is `own`, 1.. the subordinate range from `sub_start`.
+fn to_host(ranges: &[Range], own: u32, sub_start: u32) -> Vec<IdMapping> {
+    let mut out = Vec::new();
+    for &[c, h, s] in ranges {
+        let (mut c, mut h, mut s) = (c, h, s);
+        if h == 0 {
+            out.push(IdMapping {
+                container_id: c,
+                host_id: own,
+                size: 1,
+            });
+            (c, h, s) = (c + 1, 1, s - 1);
+        }
+        if s > 0 {
+            out.push(IdMapping {
+                container_id: c,
+                host_id: sub_start + (h - 1),
+                size: s,
+            });
+        }
+    }
+    out
+}
+
+/// The host mappings the spec gets for `record` (rootless).
+pub fn host_mappings(
+    record: &UsernsRecord,
+    caller: &IdMappings,
+) -> (Vec<IdMapping>, Vec<IdMapping>) {
+    let shape = |maps: &[IdMapping]| default_shape(maps).unwrap_or((0, 0, 0));
+    let (uid, usub, _) = shape(&caller.uids);
+    let (gid, gsub, _) = shape(&caller.gids);
+    (
+        to_host(&record.uid_map, uid, usub),
+        to_host(&record.gid_map, gid, gsub),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(mode: &str) -> Result<UsernsRequest, EngineError> {
+        parse_userns_request(Some(mode), &[], &[])
+    }
+
+    #[test]
+    fn modes_parse_with_their_options() {
+        assert_eq!(parse("host").unwrap(), UsernsRequest::Default);
+        assert_eq!(
+            parse("keep-id:uid=200,gid=300").unwrap(),
+            UsernsRequest::KeepId {
+                uid: Some(200),
+                gid: Some(300)
+            }
+        );
+        assert_eq!(parse("nomap").unwrap(), UsernsRequest::NoMap);
+        assert_eq!(
+            parse("auto:size=500,uidmapping=0:0:1").unwrap(),
+            UsernsRequest::Auto {
+                size: Some(500),
+                uids: vec![[0, 0, 1]],
+                gids: vec![]
+            }
+        );
+        for bad in ["keep-id:uid=x", "keep-id:foo", "auto:size=0", "bogus", "nomap:x", "auto:uidmapping=1:2"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn uidmap_alone_maps_groups_too_and_overlaps_are_refused() {
+        let maps = parse_userns_request(None, &["0:1:1000".into()], &[]).unwrap();
+        assert_eq!(
+            maps,
+            UsernsRequest::Maps {
+                uids: vec![[0, 1, 1000]],
+                gids: vec![[0, 1, 1000]]
+            }
+        );
+        assert!(parse_userns_request(None, &["0:1:10".into(), "5:100:10".into()], &[]).is_err());
+        assert!(parse_userns_request(None, &[], &["0:1:10".into()]).is_err());
+        assert!(parse_userns_request(Some("auto"), &["0:1:10".into()], &[]).is_err());
+        assert!(parse_userns_request(None, &["0:1:0".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn keep_id_puts_the_caller_at_its_uid() {
+        assert_eq!(
+            keep_id_ranges(1000, 65536),
+            vec![[0, 1, 1000], [1000, 0, 1], [1001, 1001, 64536]]
+        );
+        let caller = IdMappings {
+            uids: vec![
+                IdMapping { container_id: 0, host_id: 1000, size: 1 },
+                IdMapping { container_id: 1, host_id: 100000, size: 65536 },
+            ],
+            gids: vec![
+                IdMapping { container_id: 0, host_id: 1000, size: 1 },
+                IdMapping { container_id: 1, host_id: 100000, size: 65536 },
+            ],
+            warning: None,
+        };
+        let record = UsernsRecord {
+            mode: "keep-id".into(),
+            uid_map: keep_id_ranges(1000, 65536),
+            gid_map: vec![[0, 0, 10]],
+        };
+        let (uids, gids) = host_mappings(&record, &caller);
+        let flat = |m: &[IdMapping]| m.iter().map(|m| [m.container_id, m.host_id, m.size]).collect::<Vec<_>>();
+        assert_eq!(
+            flat(&uids),
+            vec![[0, 100000, 1000], [1000, 1000, 1], [1001, 101000, 64536]]
+        );
+        assert_eq!(flat(&gids), vec![[0, 1000, 1], [1, 100000, 9]]);
+    }
+
+    #[test]
+    fn auto_ranges_avoid_taken_ones_and_overrides_carve_the_base() {
+        assert_eq!(free_range(&[], 10, 100), Some(1));
+        assert_eq!(free_range(&[(1, 10)], 10, 100), Some(11));
+        assert_eq!(free_range(&[(11, 5), (1, 10)], 10, 100), Some(16));
+        assert_eq!(free_range(&[(1, 95)], 10, 100), None);
+        assert_eq!(
+            overlay(&[[0, 100, 10]], &[[3, 0, 1]]),
+            vec![[0, 100, 3], [4, 104, 6], [3, 0, 1]]
+        );
+    }
+}
