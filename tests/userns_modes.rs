@@ -12,6 +12,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
+use common::archives::read_tar_entries;
 use common::*;
 
 /// The test user's first subordinate range in `file` (/etc/subuid or
@@ -199,6 +200,18 @@ fn the_reowned_layers_are_made_once_and_go_with_the_image() {
     for_users(&[User::Rootless], |ctx| {
         ctx.load_busybox();
         assert!(idmapped_copies(ctx).is_empty());
+        // Two creates racing to make the same copy: both succeed, one
+        // copy stays, no temp directory is left.
+        let racers: Vec<Running> = (0..2)
+            .map(|_| ctx.start(ctx.skiff(&["create", "--userns", "keep-id", "busybox"])))
+            .collect();
+        for racer in racers {
+            assert_success(&racer.wait(COMMAND_TIMEOUT), "racing create");
+        }
+        assert_eq!(fs::read_dir(ctx.root.join("tmp")).unwrap().count(), 0);
+        let layers = fs::read_dir(ctx.root.join("layers")).unwrap().count();
+        assert_eq!(idmapped_copies(ctx).len(), layers);
+        ctx.run_ok(&["rm", "-a"]);
         ctx.run_ok(&["run", "--rm", "--userns", "keep-id", "busybox", "true"]);
         let first = idmapped_copies(ctx);
         assert!(!first.is_empty(), "no copy was made");
@@ -267,4 +280,109 @@ fn bad_values_are_one_line_errors_and_create_nothing() {
         assert_eq!(ctx.run_ok(&["ps", "-aq"]).trim(), "");
         assert!(idmapped_copies(ctx).is_empty());
     });
+}
+
+#[test]
+fn a_keep_id_containers_files_come_back_with_the_owners_it_gave_them() {
+    for_users(&[User::Rootless], |ctx| {
+        ctx.load_busybox();
+        let ids = format!("{}:{}", ctx.uid, ctx.gid);
+        ctx.run_ok(&[
+            "run", "--name", "k", "--userns", "keep-id", "--user", "0", "busybox", "sh", "-c",
+            &format!("touch /rootfile /userfile && chown {ids} /userfile"),
+        ]);
+        assert_eq!(inspect_field(ctx, "k", "{{.HostConfig.UsernsMode}}"), "keep-id");
+        let diff = ctx.run_ok(&["diff", "k"]);
+        assert!(diff.contains("A /rootfile") && diff.contains("A /userfile"), "{diff}");
+
+        // commit: the new image has the container's owners, the image's
+        // own files keep theirs, under the default mapping.
+        ctx.run_ok(&["commit", "k", "committed"]);
+        let out = ctx.run_ok(&[
+            "run", "--rm", "committed", "stat", "-c", "%u:%g %n", "/rootfile", "/userfile",
+            "/etc/passwd",
+        ]);
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            ["0:0 /rootfile", &format!("{ids} /userfile"), "0:0 /etc/passwd"]
+        );
+
+        // export: the same owners in the tar.
+        let tar = ctx.make_dir("x").join("k.tar");
+        ctx.run_ok(&["export", "-o", tar.to_str().unwrap(), "k"]);
+        let owners: Vec<(String, u64, u64)> = read_tar_entries(&fs::read(&tar).unwrap())
+            .iter()
+            .map(|(h, _)| (h.path().unwrap().display().to_string(), h.uid().unwrap(), h.gid().unwrap()))
+            .filter(|(p, _, _)| ["rootfile", "userfile", "etc/passwd"].contains(&p.as_str()))
+            .collect();
+        let (u, g) = (u64::from(ctx.uid), u64::from(ctx.gid));
+        assert_eq!(
+            owners.len(),
+            3,
+            "{owners:?}"
+        );
+        for (path, uid, gid) in owners {
+            let expected = if path == "userfile" { (u, g) } else { (0, 0) };
+            assert_eq!((uid, gid), expected, "{path}");
+        }
+
+        // cp out of the stopped container, a restart, and exec into it.
+        let copied = ctx.work.join("passwd");
+        ctx.run_ok(&["cp", "k:/etc/passwd", copied.to_str().unwrap()]);
+        assert!(fs::read_to_string(&copied).unwrap().starts_with("root:"));
+        ctx.run_ok(&["rm", "k"]);
+        ctx.run_ok(&[
+            "run", "-d", "--name", "e", "--userns", "keep-id", "busybox", "sleep", "600",
+        ]);
+        let out = ctx.run_ok(&["exec", "e", "sh", "-c", "id -u; stat -c %u /etc/passwd"]);
+        assert_eq!(out.lines().collect::<Vec<_>>(), [ctx.uid.to_string().as_str(), "0"]);
+        ctx.run_ok(&["restart", "e"]);
+        let out = ctx.run_ok(&["exec", "e", "id", "-u"]);
+        assert_eq!(out.trim(), ctx.uid.to_string());
+        ctx.run_ok(&["rm", "-f", "e"]);
+        assert_eq!(ctx.run_ok(&["ps", "-aq"]).trim(), "");
+    });
+}
+
+#[test]
+fn nomap_and_auto_containers_clean_up_and_take_volumes() {
+    for_users(&[User::Rootless], |ctx| {
+        ctx.load_busybox();
+        let fresh = image_bytes(ctx);
+        for mode in ["nomap", "auto"] {
+            // A named volume gets the image's /etc (copy-up by the
+            // container's root), owned as the container sees it.
+            let out = ctx.run_ok(&[
+                "run", "--rm", "--userns", mode, "-v", &format!("vol-{mode}:/etc"), "busybox",
+                "sh", "-c", "stat -c %u:%g /etc/passwd; touch /etc/new && echo written",
+            ]);
+            assert_eq!(out.lines().collect::<Vec<_>>(), ["0:0", "written"], "{mode}");
+        }
+        // --rm removed them, files of subordinate owners included.
+        assert_eq!(ctx.run_ok(&["ps", "-aq"]).trim(), "");
+        let left: Vec<_> = fs::read_dir(ctx.root.join("containers"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.len() == 64)
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        // system df counts the copies with the image: one per mapping.
+        assert_eq!(idmapped_copies(ctx).len(), 2, "{:?}", idmapped_copies(ctx));
+        let with_copies = image_bytes(ctx);
+        assert!(
+            with_copies > 2 * fresh,
+            "{with_copies} bytes with two copies, {fresh} without"
+        );
+    });
+}
+
+/// `system df`'s image size in bytes.
+fn image_bytes(ctx: &Ctx) -> u64 {
+    ctx.run_ok(&["system", "df", "--format", "{{.RawSize}}"])
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }

@@ -244,6 +244,17 @@ pub fn create_container(
     let mounts = container_mounts(dirs, options, &image)?;
     // Held until the record that names the volumes is written.
     let host_mounts = prepare_mounts(dirs, &mounts)?;
+    if let Some(userns) = &userns {
+        // New volumes are its root's, as they would be for the default
+        // mapping (where that root is the caller).
+        let made = host_mounts.made_data_dirs();
+        if !made.is_empty()
+            && let Err(e) = super::idmapped_layers::give_to_container_root(userns, &made)
+        {
+            host_mounts.discard();
+            return Err(e);
+        }
+    }
     let created = write_container(
         dirs,
         options,

@@ -283,9 +283,20 @@ impl Store {
         (count, bytes)
     }
 
-    /// Bytes every copy under `idmapped/` takes (`system df`).
-    pub fn idmapped_size(&self) -> u64 {
-        super::store::tree_size(&self.root().join("idmapped"))
+    /// Every copy under `idmapped/`: the layer it copies (as its
+    /// `layers/` directory) and its size (`system df`).
+    pub fn idmapped_copies(&self) -> Vec<(PathBuf, u64)> {
+        let Ok(mappings) = fs::read_dir(self.root().join("idmapped")) else {
+            return Vec::new();
+        };
+        mappings
+            .flatten()
+            .flat_map(|m| fs::read_dir(m.path()).into_iter().flatten().flatten())
+            .map(|copy| {
+                let layer = self.root().join("layers").join(copy.file_name());
+                (layer, super::store::tree_size(&copy.path()))
+            })
+            .collect()
     }
 }
 
@@ -320,6 +331,39 @@ mod tests {
         assert_eq!(u32::from_le_bytes(out[0..4].try_into().unwrap()), VFS_CAP_REVISION_3 | 1);
         assert_eq!(&out[4..20], &[0xaa; 16]);
         assert_eq!(u32::from_le_bytes(out[20..24].try_into().unwrap()), 5);
+    }
+
+    #[test]
+    fn file_capabilities_follow_the_new_root() {
+        // Setting security.capability and chowning to other IDs needs
+        // root; unprivileged runs check the byte layout above only.
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, dest) = (tmp.path().join("src"), tmp.path().join("dest"));
+        fs::create_dir(&src).unwrap();
+        fs::write(src.join("ping"), "x").unwrap();
+        fs::set_permissions(src.join("ping"), fs::Permissions::from_mode(0o4711)).unwrap();
+        // v2, effective, cap_net_raw (13) permitted.
+        let mut v2 = (VFS_CAP_REVISION_2 | 1).to_le_bytes().to_vec();
+        v2.extend_from_slice(&(1u32 << 13).to_le_bytes());
+        v2.extend_from_slice(&[0; 12]);
+        crate::xattr::set_path(&src.join("ping"), CAPABILITY_XATTR, &v2).unwrap();
+        let s = IdShift {
+            uids: vec![[0, 5000, 100]],
+            gids: vec![[0, 6000, 100]],
+        };
+        copy_shifted(&src, &dest, &s).unwrap();
+        let meta = fs::symlink_metadata(dest.join("ping")).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (5000, 6000));
+        assert_eq!(meta.mode() & 0o7777, 0o4711, "chown must not cost the setuid bit");
+        let caps = crate::xattr::get_path(&dest.join("ping"), CAPABILITY_XATTR)
+            .unwrap()
+            .unwrap();
+        assert_eq!(caps.len(), 24);
+        assert_eq!(&caps[4..8], &(1u32 << 13).to_le_bytes());
+        assert_eq!(u32::from_le_bytes(caps[20..24].try_into().unwrap()), 5000);
     }
 
     #[test]

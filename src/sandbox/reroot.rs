@@ -93,7 +93,14 @@ pub(super) fn become_namespace_root(
             let is_bind = m.typ().as_deref() == Some("bind")
                 || options.iter().any(|o| o == "bind" || o == "rbind");
             if is_bind && let Some(source) = m.source().clone().filter(|s| s.is_absolute()) {
-                m.set_source(Some(opener.by_fd(&source)?));
+                let mut named = opener.by_fd(&source)?;
+                if source.is_dir() {
+                    // `N/.`: calls that do not follow a last symlink
+                    // (volume copy-up's lchown, utimensat) reach the
+                    // directory, not the magic link.
+                    named.push(".");
+                }
+                m.set_source(Some(named));
             }
             changed.push(m);
         }
