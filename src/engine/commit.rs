@@ -32,7 +32,7 @@ pub fn commit_container(
     // A container with a mapping of its own is read through that mapping
     // (so owners come out as it sees them, the image's for its files),
     // then stored as the store's owner.
-    let own_mapping = record.config.userns.is_some() && super::is_rootless();
+    let own_mapping = record.config.userns.is_some();
     if own_mapping {
         let spec = super::launch::LaunchPlan::load_spec(&containers.paths(&record.id))?;
         let maps = super::copy::container_mappings(&spec);

@@ -254,7 +254,8 @@ where
             )))?;
             // The container's own mapping, so its files show the owners
             // it gave them (keep-id, auto, --uidmap differ from ours).
-            let maps = super::is_rootless().then(|| container_mappings(&plan.spec));
+            let own_mapping = super::is_rootless() || record.config.userns.is_some();
+            let maps = own_mapping.then(|| container_mappings(&plan.spec));
             let mounts = stored_mounts(dirs, record)?;
             let result =
                 run_in_stopped_root(&plan.layers, &mountpoint, &mounts, maps.as_ref(), work);

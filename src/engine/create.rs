@@ -57,8 +57,7 @@ fn keep_id_user(userns: &UsernsRecord) -> Option<String> {
     Some(format!("{}:{}", own(&userns.uid_map)?, own(&userns.gid_map)?))
 }
 
-/// Root's (absent) caller mappings: `resolve_userns` refuses every mode
-/// that would need them.
+/// Root's (absent) caller mappings: root's modes use host IDs as given.
 fn no_mappings() -> IdMappings {
     IdMappings {
         uids: Vec::new(),
@@ -232,7 +231,9 @@ pub fn create_container(
             }
             Some((maps.uids, maps.gids))
         }
-        (None, _) => None,
+        // Root: only a mapping of its own makes a user namespace.
+        (None, Some(userns)) => Some(host_mappings(userns, &no_mappings())),
+        (None, None) => None,
     };
     // Made before anything of the container exists: a failed copy
     // leaves nothing half-created.

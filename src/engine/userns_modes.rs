@@ -264,19 +264,72 @@ fn lock_auto(dirs: &StorageDirs) -> Result<AutoLock, EngineError> {
     Ok(AutoLock(file))
 }
 
-/// The first `size` intermediate IDs in 1..=count that no other auto
-/// container's map uses (uids and gids alike).
-fn free_range(taken: &[(u32, u32)], size: u32, count: u32) -> Option<u32> {
-    let mut start = 1u32;
+/// The first `size` IDs in `lo..hi` that no other auto container's map
+/// uses (uids and gids alike).
+fn free_range(taken: &[(u32, u32)], size: u32, lo: u32, hi: u64) -> Option<u32> {
+    let mut start = lo;
     let mut sorted = taken.to_vec();
     sorted.sort();
-    for (lo, len) in sorted {
-        if start.checked_add(size)? <= lo {
-            return Some(start);
+    for (first, len) in sorted {
+        if u64::from(start) + u64::from(size) <= u64::from(first) {
+            break;
         }
-        start = start.max(lo.checked_add(len)?);
+        start = start.max(first.checked_add(len)?);
     }
-    (u64::from(start) + u64::from(size) <= u64::from(count) + 1).then_some(start)
+    (u64::from(start) + u64::from(size) <= hi).then_some(start)
+}
+
+/// Where root's `auto` ranges come from: the `containers` user's entries
+/// in /etc/subuid and /etc/subgid (podman's convention), else the range
+/// skiff reserves, 2^31 up to 3·2^30: far above any real account and
+/// below the kernel's (u32::MAX) overflow.
+pub const ROOT_AUTO_POOL: (u32, u32) = (0x8000_0000, 0x4000_0000);
+
+fn root_auto_pool() -> (u32, u32) {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let from = |path: &str| {
+        crate::sandbox::userns::subordinate_range(&read(path), "containers", u32::MAX)
+    };
+    match (from("/etc/subuid"), from("/etc/subgid")) {
+        (Some((us, uc)), Some((gs, gc))) if us == gs => (us, uc.min(gc)),
+        _ => ROOT_AUTO_POOL,
+    }
+}
+
+/// Root's mapping for `auto` and `--uidmap`: host IDs as given.
+fn resolve_as_root(
+    dirs: &StorageDirs,
+    request: &UsernsRequest,
+    name: &str,
+) -> Result<(UsernsRecord, Option<AutoLock>), EngineError> {
+    let (mode, uid_map, gid_map, lock) = match request {
+        UsernsRequest::KeepId { .. } | UsernsRequest::NoMap => {
+            return Err(invalid(format!("{name} is only supported in rootless mode")));
+        }
+        UsernsRequest::Maps { uids, gids } => ("private", uids.clone(), gids.clone(), None),
+        UsernsRequest::Auto { size, uids, gids } => {
+            let size = size.unwrap_or(AUTO_DEFAULT_SIZE);
+            let (pool, count) = root_auto_pool();
+            let guard = lock_auto(dirs)?;
+            let start = free_range(&auto_ranges(dirs), size, pool, u64::from(pool) + u64::from(count))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "--userns auto: no {size} free IDs left in the range for auto user namespaces ({pool}+{count})"
+                    ))
+                })?;
+            let base = [[0, start, size]];
+            ("auto", overlay(&base, uids), overlay(&base, gids), Some(guard))
+        }
+        UsernsRequest::Default => unreachable!("the default has no record"),
+    };
+    Ok((
+        UsernsRecord {
+            mode: mode.to_string(),
+            uid_map,
+            gid_map,
+        },
+        lock,
+    ))
 }
 
 /// The container's mapping for `request`, rootless: `caller` is the
@@ -293,15 +346,8 @@ pub fn resolve_userns(
     }
     let name = mode_text.split(':').next().unwrap_or(mode_text);
     if !super::is_rootless() {
-        return Err(invalid(match request {
-            UsernsRequest::KeepId { .. } | UsernsRequest::NoMap => {
-                format!("{name} is only supported in rootless mode")
-            }
-            UsernsRequest::Auto { .. } => {
-                "--userns auto is not supported by skiff for containers run as root".into()
-            }
-            _ => "--uidmap/--gidmap are not supported by skiff for containers run as root".into(),
-        }));
+        let (record, lock) = resolve_as_root(dirs, request, name)?;
+        return Ok((Some(record), lock));
     }
     let (Some((_, _, ucount)), Some((_, _, gcount))) =
         (default_shape(&caller.uids), default_shape(&caller.gids))
@@ -336,7 +382,8 @@ pub fn resolve_userns(
             check_within("--userns auto gidmapping", gids, gcount)?;
             let guard = lock_auto(dirs)?;
             let taken: Vec<(u32, u32)> = auto_ranges(dirs);
-            let start = free_range(&taken, size, ucount.min(gcount)).ok_or_else(|| {
+            let hi = u64::from(ucount.min(gcount)) + 1;
+            let start = free_range(&taken, size, 1, hi).ok_or_else(|| {
                 invalid(format!(
                     "--userns auto: no {size} free IDs left in your subordinate ranges ({ucount} uids, {gcount} gids) beside other auto containers"
                 ))
@@ -395,11 +442,25 @@ fn to_host(ranges: &[Range], own: u32, sub_start: u32) -> Vec<IdMapping> {
     out
 }
 
-/// The host mappings the spec gets for `record` (rootless).
+/// The host mappings the spec gets for `record`: rootless through the
+/// caller's own, as root the record's IDs are the host's.
 pub fn host_mappings(
     record: &UsernsRecord,
     caller: &IdMappings,
 ) -> (Vec<IdMapping>, Vec<IdMapping>) {
+    if !super::is_rootless() {
+        let direct = |ranges: &[Range]| {
+            ranges
+                .iter()
+                .map(|&[c, h, s]| IdMapping {
+                    container_id: c,
+                    host_id: h,
+                    size: s,
+                })
+                .collect()
+        };
+        return (direct(&record.uid_map), direct(&record.gid_map));
+    }
     let shape = |maps: &[IdMapping]| default_shape(maps).unwrap_or((0, 0, 0));
     let (uid, usub, _) = shape(&caller.uids);
     let (gid, gsub, _) = shape(&caller.gids);
@@ -490,10 +551,13 @@ mod tests {
 
     #[test]
     fn auto_ranges_avoid_taken_ones_and_overrides_carve_the_base() {
-        assert_eq!(free_range(&[], 10, 100), Some(1));
-        assert_eq!(free_range(&[(1, 10)], 10, 100), Some(11));
-        assert_eq!(free_range(&[(11, 5), (1, 10)], 10, 100), Some(16));
-        assert_eq!(free_range(&[(1, 95)], 10, 100), None);
+        assert_eq!(free_range(&[], 10, 1, 101), Some(1));
+        assert_eq!(free_range(&[(1, 10)], 10, 1, 101), Some(11));
+        assert_eq!(free_range(&[(11, 5), (1, 10)], 10, 1, 101), Some(16));
+        assert_eq!(free_range(&[(1, 95)], 10, 1, 101), None);
+        // A gap big enough comes first; ranges of another pool are skipped.
+        assert_eq!(free_range(&[(30, 5), (1, 10)], 10, 1, 101), Some(11));
+        assert_eq!(free_range(&[(5, 5)], 10, 1000, 2000), Some(1000));
         assert_eq!(
             overlay(&[[0, 100, 10]], &[[3, 0, 1]]),
             vec![[0, 100, 3], [4, 104, 6], [3, 0, 1]]
