@@ -35,7 +35,8 @@ fn root_auto_pool() -> (u32, u32) {
     text.lines()
         .find_map(|line| {
             let f: Vec<&str> = line.trim().split(':').collect();
-            (f.len() == 3 && f[0] == "containers").then(|| (f[1].parse().unwrap(), f[2].parse().unwrap()))
+            (f.len() == 3 && f[0] == "containers")
+                .then(|| (f[1].parse().unwrap(), f[2].parse().unwrap()))
         })
         .unwrap_or((1 << 31, 1 << 30))
 }
@@ -99,8 +100,16 @@ fn keep_id_runs_as_the_caller_over_the_images_own_owners() {
 
         // uid=/gid= put the caller elsewhere; --user still wins.
         let out = ctx.run_ok(&[
-            "run", "--rm", "--userns", "keep-id:uid=200,gid=300", "-v", &volume, "busybox", "sh",
-            "-c", "id -u; id -g; stat -c %u:%g /shared/mine",
+            "run",
+            "--rm",
+            "--userns",
+            "keep-id:uid=200,gid=300",
+            "-v",
+            &volume,
+            "busybox",
+            "sh",
+            "-c",
+            "id -u; id -g; stat -c %u:%g /shared/mine",
         ]);
         assert_eq!(out.lines().collect::<Vec<_>>(), ["200", "300", "200:300"]);
         let out = ctx.run_ok(&[
@@ -117,7 +126,13 @@ fn nomap_leaves_the_caller_out_of_the_namespace() {
         let (start, count) = subordinate(ctx, "/etc/subuid");
         let (gstart, gcount) = subordinate(ctx, "/etc/subgid");
         let out = ctx.run_ok(&[
-            "run", "--rm", "--userns", "nomap", "busybox", "sh", "-c",
+            "run",
+            "--rm",
+            "--userns",
+            "nomap",
+            "busybox",
+            "sh",
+            "-c",
             "cat /proc/self/uid_map; echo --; cat /proc/self/gid_map; echo --; \
              id -u; stat -c %u:%g /etc/passwd",
         ]);
@@ -125,7 +140,9 @@ fn nomap_leaves_the_caller_out_of_the_namespace() {
         let uid_map = map_lines(parts[0]);
         assert_eq!(uid_map, [(0, start, count)], "{out}");
         assert!(
-            uid_map.iter().all(|&(_, h, s)| !(h..h + s).contains(&ctx.uid)),
+            uid_map
+                .iter()
+                .all(|&(_, h, s)| !(h..h + s).contains(&ctx.uid)),
             "the caller's uid is mapped: {out}"
         );
         assert_eq!(map_lines(parts[1]), [(0, gstart, gcount)], "{out}");
@@ -138,8 +155,15 @@ fn uidmap_as_root_maps_host_ids() {
     for_users(&[User::Root], |ctx| {
         ctx.load_busybox();
         let out = ctx.run_ok(&[
-            "run", "--rm", "--uidmap", "0:300000:2000", "--gidmap", "0:400000:2000", "busybox",
-            "sh", "-c",
+            "run",
+            "--rm",
+            "--uidmap",
+            "0:300000:2000",
+            "--gidmap",
+            "0:400000:2000",
+            "busybox",
+            "sh",
+            "-c",
             "cat /proc/self/uid_map /proc/self/gid_map; stat -c %u:%g /etc/passwd; touch /new",
         ]);
         let lines: Vec<&str> = out.lines().collect();
@@ -168,7 +192,15 @@ fn uidmap_maps_what_it_says_relative_to_the_callers_namespace() {
         // HOST 1 is the first subordinate ID; without --gidmap groups map
         // the same way.
         let out = ctx.run_ok(&[
-            "run", "--rm", "--uidmap", "0:1:1000", "--uidmap", "1000:0:1", "busybox", "sh", "-c",
+            "run",
+            "--rm",
+            "--uidmap",
+            "0:1:1000",
+            "--uidmap",
+            "1000:0:1",
+            "busybox",
+            "sh",
+            "-c",
             "cat /proc/self/uid_map; echo --; cat /proc/self/gid_map; echo --; \
              stat -c %u:%g /etc/passwd",
         ]);
@@ -182,7 +214,15 @@ fn uidmap_maps_what_it_says_relative_to_the_callers_namespace() {
         assert_eq!(parts[2].trim(), "0:0");
 
         let out = ctx.run_ok(&[
-            "run", "--rm", "--uidmap", "0:10:100", "--gidmap", "0:20:50", "busybox", "sh", "-c",
+            "run",
+            "--rm",
+            "--uidmap",
+            "0:10:100",
+            "--gidmap",
+            "0:20:50",
+            "busybox",
+            "sh",
+            "-c",
             "cat /proc/self/uid_map; cat /proc/self/gid_map",
         ]);
         assert_eq!(
@@ -210,9 +250,19 @@ fn auto_gives_each_container_its_own_range() {
         } else {
             root_auto_pool()
         };
-        ctx.run_ok(&["run", "-d", "--name", "a1", "--userns", "auto", "busybox", "sleep", "600"]);
         ctx.run_ok(&[
-            "run", "-d", "--name", "a2", "--userns", "auto:size=500", "busybox", "sleep", "600",
+            "run", "-d", "--name", "a1", "--userns", "auto", "busybox", "sleep", "600",
+        ]);
+        ctx.run_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "a2",
+            "--userns",
+            "auto:size=500",
+            "busybox",
+            "sleep",
+            "600",
         ]);
         let (m1, m2) = (host_uid_map(ctx, "a1"), host_uid_map(ctx, "a2"));
         assert_eq!(m1.len(), 1, "{m1:?}");
@@ -220,9 +270,15 @@ fn auto_gives_each_container_its_own_range() {
         let ((c1, h1, s1), (c2, h2, s2)) = (m1[0], m2[0]);
         assert_eq!((c1, s1, c2, s2), (0, 1024, 0, 500));
         for h in [h1, h2] {
-            assert!(h >= start && h < start + count, "{h} outside the subuid range");
+            assert!(
+                h >= start && h < start + count,
+                "{h} outside the subuid range"
+            );
         }
-        assert!(h1 + s1 <= h2 || h2 + s2 <= h1, "overlapping ranges {m1:?} {m2:?}");
+        assert!(
+            h1 + s1 <= h2 || h2 + s2 <= h1,
+            "overlapping ranges {m1:?} {m2:?}"
+        );
         assert_eq!(
             inspect_field(ctx, "a1", "{{.HostConfig.UsernsMode}}"),
             "auto"
@@ -233,7 +289,9 @@ fn auto_gives_each_container_its_own_range() {
 
         // A range is free again once its container is gone.
         ctx.run_ok(&["rm", "-f", "a1"]);
-        ctx.run_ok(&["run", "-d", "--name", "a3", "--userns", "auto", "busybox", "sleep", "600"]);
+        ctx.run_ok(&[
+            "run", "-d", "--name", "a3", "--userns", "auto", "busybox", "sleep", "600",
+        ]);
         assert_eq!(host_uid_map(ctx, "a3"), m1);
         ctx.run_ok(&["rm", "-f", "a2", "a3"]);
     });
@@ -262,13 +320,21 @@ fn the_reowned_layers_are_made_once_and_go_with_the_image() {
         let inode = fs::metadata(&first[0]).unwrap().ino();
         ctx.run_ok(&["run", "--rm", "--userns", "keep-id", "busybox", "true"]);
         assert_eq!(idmapped_copies(ctx), first, "a second copy was made");
-        assert_eq!(fs::metadata(&first[0]).unwrap().ino(), inode, "the copy was remade");
+        assert_eq!(
+            fs::metadata(&first[0]).unwrap().ino(),
+            inode,
+            "the copy was remade"
+        );
         // The default mapping uses the store's layers.
         ctx.run_ok(&["run", "--rm", "busybox", "true"]);
         assert_eq!(idmapped_copies(ctx), first);
 
         ctx.run_ok(&["rmi", "busybox"]);
-        assert!(idmapped_copies(ctx).is_empty(), "{:?}", idmapped_copies(ctx));
+        assert!(
+            idmapped_copies(ctx).is_empty(),
+            "{:?}",
+            idmapped_copies(ctx)
+        );
     });
 }
 
@@ -329,23 +395,49 @@ fn a_keep_id_containers_files_come_back_with_the_owners_it_gave_them() {
         ctx.load_busybox();
         let ids = format!("{}:{}", ctx.uid, ctx.gid);
         ctx.run_ok(&[
-            "run", "--name", "k", "--userns", "keep-id", "--user", "0", "busybox", "sh", "-c",
+            "run",
+            "--name",
+            "k",
+            "--userns",
+            "keep-id",
+            "--user",
+            "0",
+            "busybox",
+            "sh",
+            "-c",
             &format!("touch /rootfile /userfile && chown {ids} /userfile"),
         ]);
-        assert_eq!(inspect_field(ctx, "k", "{{.HostConfig.UsernsMode}}"), "keep-id");
+        assert_eq!(
+            inspect_field(ctx, "k", "{{.HostConfig.UsernsMode}}"),
+            "keep-id"
+        );
         let diff = ctx.run_ok(&["diff", "k"]);
-        assert!(diff.contains("A /rootfile") && diff.contains("A /userfile"), "{diff}");
+        assert!(
+            diff.contains("A /rootfile") && diff.contains("A /userfile"),
+            "{diff}"
+        );
 
         // commit: the new image has the container's owners, the image's
         // own files keep theirs, under the default mapping.
         ctx.run_ok(&["commit", "k", "committed"]);
         let out = ctx.run_ok(&[
-            "run", "--rm", "committed", "stat", "-c", "%u:%g %n", "/rootfile", "/userfile",
+            "run",
+            "--rm",
+            "committed",
+            "stat",
+            "-c",
+            "%u:%g %n",
+            "/rootfile",
+            "/userfile",
             "/etc/passwd",
         ]);
         assert_eq!(
             out.lines().collect::<Vec<_>>(),
-            ["0:0 /rootfile", &format!("{ids} /userfile"), "0:0 /etc/passwd"]
+            [
+                "0:0 /rootfile",
+                &format!("{ids} /userfile"),
+                "0:0 /etc/passwd"
+            ]
         );
 
         // export: the same owners in the tar.
@@ -353,15 +445,17 @@ fn a_keep_id_containers_files_come_back_with_the_owners_it_gave_them() {
         ctx.run_ok(&["export", "-o", tar.to_str().unwrap(), "k"]);
         let owners: Vec<(String, u64, u64)> = read_tar_entries(&fs::read(&tar).unwrap())
             .iter()
-            .map(|(h, _)| (h.path().unwrap().display().to_string(), h.uid().unwrap(), h.gid().unwrap()))
+            .map(|(h, _)| {
+                (
+                    h.path().unwrap().display().to_string(),
+                    h.uid().unwrap(),
+                    h.gid().unwrap(),
+                )
+            })
             .filter(|(p, _, _)| ["rootfile", "userfile", "etc/passwd"].contains(&p.as_str()))
             .collect();
         let (u, g) = (u64::from(ctx.uid), u64::from(ctx.gid));
-        assert_eq!(
-            owners.len(),
-            3,
-            "{owners:?}"
-        );
+        assert_eq!(owners.len(), 3, "{owners:?}");
         for (path, uid, gid) in owners {
             let expected = if path == "userfile" { (u, g) } else { (0, 0) };
             assert_eq!((uid, gid), expected, "{path}");
@@ -376,7 +470,10 @@ fn a_keep_id_containers_files_come_back_with_the_owners_it_gave_them() {
             "run", "-d", "--name", "e", "--userns", "keep-id", "busybox", "sleep", "600",
         ]);
         let out = ctx.run_ok(&["exec", "e", "sh", "-c", "id -u; stat -c %u /etc/passwd"]);
-        assert_eq!(out.lines().collect::<Vec<_>>(), [ctx.uid.to_string().as_str(), "0"]);
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            [ctx.uid.to_string().as_str(), "0"]
+        );
         ctx.run_ok(&["restart", "e"]);
         let out = ctx.run_ok(&["exec", "e", "id", "-u"]);
         assert_eq!(out.trim(), ctx.uid.to_string());
@@ -394,10 +491,22 @@ fn nomap_and_auto_containers_clean_up_and_take_volumes() {
             // A named volume gets the image's /etc (copy-up by the
             // container's root), owned as the container sees it.
             let out = ctx.run_ok(&[
-                "run", "--rm", "--userns", mode, "-v", &format!("vol-{mode}:/etc"), "busybox",
-                "sh", "-c", "stat -c %u:%g /etc/passwd; touch /etc/new && echo written",
+                "run",
+                "--rm",
+                "--userns",
+                mode,
+                "-v",
+                &format!("vol-{mode}:/etc"),
+                "busybox",
+                "sh",
+                "-c",
+                "stat -c %u:%g /etc/passwd; touch /etc/new && echo written",
             ]);
-            assert_eq!(out.lines().collect::<Vec<_>>(), ["0:0", "written"], "{mode}");
+            assert_eq!(
+                out.lines().collect::<Vec<_>>(),
+                ["0:0", "written"],
+                "{mode}"
+            );
         }
         // --rm removed them, files of subordinate owners included.
         assert_eq!(ctx.run_ok(&["ps", "-aq"]).trim(), "");
@@ -433,12 +542,27 @@ fn an_auto_containers_commit_keeps_the_owners_it_sees() {
     for_each_user(|ctx| {
         ctx.load_busybox();
         ctx.run_ok(&[
-            "run", "--name", "c", "--userns", "auto", "busybox", "sh", "-c",
+            "run",
+            "--name",
+            "c",
+            "--userns",
+            "auto",
+            "busybox",
+            "sh",
+            "-c",
             "touch /f && mkdir /d && chown 5:6 /d",
         ]);
         ctx.run_ok(&["commit", "c", "from-auto"]);
         let out = ctx.run_ok(&[
-            "run", "--rm", "from-auto", "stat", "-c", "%u:%g %n", "/f", "/d", "/etc/passwd",
+            "run",
+            "--rm",
+            "from-auto",
+            "stat",
+            "-c",
+            "%u:%g %n",
+            "/f",
+            "/d",
+            "/etc/passwd",
         ]);
         assert_eq!(
             out.lines().collect::<Vec<_>>(),
@@ -447,7 +571,11 @@ fn an_auto_containers_commit_keeps_the_owners_it_sees() {
         // cp reads the stopped container through its own mapping.
         let dest = ctx.make_dir("out");
         ctx.run_ok(&["cp", "c:/etc/passwd", dest.to_str().unwrap()]);
-        assert!(fs::read_to_string(dest.join("passwd")).unwrap().starts_with("root:"));
+        assert!(
+            fs::read_to_string(dest.join("passwd"))
+                .unwrap()
+                .starts_with("root:")
+        );
         ctx.run_ok(&["rm", "c"]);
         assert_eq!(ctx.run_ok(&["ps", "-aq"]).trim(), "");
     });

@@ -1,6 +1,6 @@
 //! `run`/`create` flags for process settings and shared namespaces:
 //! `--ulimit`, `--umask`, `--tz`, `--shm-size`, `--sysctl`, `--pid`,
-//! `--ipc`, `--uts`, `--cgroupns`.
+//! `--ipc`, `--uts`, `--cgroupns`, `--userns`, `--uidmap`, `--gidmap`.
 
 use clap::Args;
 use skiff::engine::ProcessRequest;

@@ -33,8 +33,9 @@ pub fn remove_tree(dir: &Path, user_namespace: Option<&OwnedFd>) -> Result<(), E
     match user_namespace {
         // The container's namespace may not map the caller (`nomap`,
         // `auto`): then the default one, which maps every ID skiff uses.
-        Some(ns) => run_in_userns(ns, remove)
-            .or_else(|_| run_in_new_userns(&caller_mappings(), remove))?,
+        Some(ns) => {
+            run_in_userns(ns, remove).or_else(|_| run_in_new_userns(&caller_mappings(), remove))?
+        }
         None => run_in_new_userns(&caller_mappings(), remove)?,
     };
     Ok(())

@@ -5,13 +5,13 @@
 
 use std::io::{Seek, SeekFrom};
 
-use crate::sandbox::userns::run_in_new_userns;
 use super::EngineError;
 use super::changes::skiff_mount_points;
 use super::images::with_store_as_owner;
 use super::lookup::find_container;
 use super::report::Reporter;
 use crate::layers::{CommitOptions, Digest, write_layer_tar};
+use crate::sandbox::userns::run_in_new_userns;
 use crate::state::{ContainerStore, StorageDirs};
 
 /// Commits the container's changes as a new image; returns its ID.

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
+use super::idmapped_layers::container_layer_dirs;
 use super::lookup::find_container;
 use super::mounts::parse_volume_flag;
 use super::options::{ContainerOptions, HealthOptions};
@@ -15,6 +16,7 @@ use super::report::Reporter;
 use super::secrets::{planned_secrets, resolve_secrets};
 use super::security_options::{plan_security, security_record};
 use super::signals::{parse_signal, signal_name};
+use super::userns_modes::{host_mappings, resolve_userns};
 use super::volumes::prepare_mounts;
 use super::{EngineError, is_rootless};
 use crate::layers::{LocalImage, Store};
@@ -28,8 +30,6 @@ use crate::state::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStore, HealthConfig,
     MountKind, MountSpec, SecretUse, StorageDirs, UsernsRecord, new_container_id,
 };
-use super::idmapped_layers::container_layer_dirs;
-use super::userns_modes::{host_mappings, resolve_userns};
 use crate::timestamp::format_rfc3339_nanos;
 
 const DEFAULT_HEALTH_INTERVAL_NS: u64 = 30_000_000_000;
@@ -54,7 +54,11 @@ fn keep_id_user(userns: &UsernsRecord) -> Option<String> {
         return None;
     }
     let own = |ranges: &[[u32; 3]]| ranges.iter().find(|r| r[1] == 0).map(|r| r[0]);
-    Some(format!("{}:{}", own(&userns.uid_map)?, own(&userns.gid_map)?))
+    Some(format!(
+        "{}:{}",
+        own(&userns.uid_map)?,
+        own(&userns.gid_map)?
+    ))
 }
 
 /// Root's (absent) caller mappings: root's modes use host IDs as given.
@@ -224,7 +228,7 @@ pub fn create_container(
         }
     }
     let id_mappings = match (caller, &userns) {
-        (Some(caller), Some(userns)) => Some(host_mappings(userns, &caller)),
+        (Some(caller), Some(userns)) => Some(host_mappings(userns, Some(&caller))),
         (Some(maps), None) => {
             if let Some(warning) = &maps.warning {
                 reporter.warning(warning);
@@ -232,13 +236,12 @@ pub fn create_container(
             Some((maps.uids, maps.gids))
         }
         // Root: only a mapping of its own makes a user namespace.
-        (None, Some(userns)) => Some(host_mappings(userns, &no_mappings())),
+        (None, Some(userns)) => Some(host_mappings(userns, None)),
         (None, None) => None,
     };
     // Made before anything of the container exists: a failed copy
     // leaves nothing half-created.
-    let layer_dirs =
-        container_layer_dirs(dirs, userns.as_ref(), image.layer_dirs.clone())?;
+    let layer_dirs = container_layer_dirs(dirs, userns.as_ref(), image.layer_dirs.clone())?;
 
     // Held until the record that names the secrets is written.
     let (_secrets_lock, secrets) = resolve_secrets(dirs, &options.secrets)?;
@@ -360,7 +363,10 @@ fn write_container(
             options.userns_text.clone()
         };
         let mut annotations = spec.annotations().clone().unwrap_or_default();
-        annotations.insert(crate::sandbox::settings::USERNS_ANNOTATION.to_string(), shown);
+        annotations.insert(
+            crate::sandbox::settings::USERNS_ANNOTATION.to_string(),
+            shown,
+        );
         spec.set_annotations(Some(annotations));
     }
     super::cgroup::check_limits(&spec, options.cgroups_disabled)?;

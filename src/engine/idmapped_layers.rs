@@ -62,8 +62,9 @@ pub fn give_to_container_root(
     let (uid, gid) = (shift.uid(0), shift.gid(0));
     let chown = || -> Result<(), EngineError> {
         for dir in container_dirs {
-            std::os::unix::fs::lchown(dir, Some(uid), Some(gid))
-                .map_err(EngineError::io(format!("giving {} to the container", dir.display())))?;
+            std::os::unix::fs::lchown(dir, Some(uid), Some(gid)).map_err(EngineError::io(
+                format!("giving {} to the container", dir.display()),
+            ))?;
         }
         Ok(())
     };

@@ -13,6 +13,7 @@ mod create;
 mod disk_usage;
 mod exec;
 pub mod health;
+mod idmapped_layers;
 mod image_filter;
 mod image_ops;
 mod images;
@@ -43,7 +44,6 @@ pub mod system_info;
 pub mod system_prune;
 mod teardown;
 mod userns_modes;
-mod idmapped_layers;
 pub mod volumes;
 
 /// For clients that stream: watching their output's readers, ending.

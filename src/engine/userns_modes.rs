@@ -35,7 +35,10 @@ pub enum UsernsRequest {
         gids: Vec<Range>,
     },
     /// `--uidmap`/`--gidmap`.
-    Maps { uids: Vec<Range>, gids: Vec<Range> },
+    Maps {
+        uids: Vec<Range>,
+        gids: Vec<Range>,
+    },
 }
 
 fn invalid(text: String) -> EngineError {
@@ -159,8 +162,12 @@ pub fn parse_userns_request(
                         }
                         size = Some(n);
                     }
-                    Some(("uidmapping", v)) => uids.push(parse_range("--userns auto uidmapping", v)?),
-                    Some(("gidmapping", v)) => gids.push(parse_range("--userns auto gidmapping", v)?),
+                    Some(("uidmapping", v)) => {
+                        uids.push(parse_range("--userns auto uidmapping", v)?)
+                    }
+                    Some(("gidmapping", v)) => {
+                        gids.push(parse_range("--userns auto gidmapping", v)?)
+                    }
                     _ => {
                         return Err(invalid(format!(
                             "invalid --userns auto option \"{option}\": use size=N, uidmapping=C:H:N or gidmapping=C:H:N"
@@ -287,9 +294,8 @@ pub const ROOT_AUTO_POOL: (u32, u32) = (0x8000_0000, 0x4000_0000);
 
 fn root_auto_pool() -> (u32, u32) {
     let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
-    let from = |path: &str| {
-        crate::sandbox::userns::subordinate_range(&read(path), "containers", u32::MAX)
-    };
+    let from =
+        |path: &str| crate::sandbox::userns::subordinate_range(&read(path), "containers", u32::MAX);
     match (from("/etc/subuid"), from("/etc/subgid")) {
         (Some((us, uc)), Some((gs, gc))) if us == gs => (us, uc.min(gc)),
         _ => ROOT_AUTO_POOL,
@@ -304,7 +310,9 @@ fn resolve_as_root(
 ) -> Result<(UsernsRecord, Option<AutoLock>), EngineError> {
     let (mode, uid_map, gid_map, lock) = match request {
         UsernsRequest::KeepId { .. } | UsernsRequest::NoMap => {
-            return Err(invalid(format!("{name} is only supported in rootless mode")));
+            return Err(invalid(format!(
+                "{name} is only supported in rootless mode"
+            )));
         }
         UsernsRequest::Maps { uids, gids } => ("private", uids.clone(), gids.clone(), None),
         UsernsRequest::Auto { size, uids, gids } => {
@@ -318,7 +326,12 @@ fn resolve_as_root(
                     ))
                 })?;
             let base = [[0, start, size]];
-            ("auto", overlay(&base, uids), overlay(&base, gids), Some(guard))
+            (
+                "auto",
+                overlay(&base, uids),
+                overlay(&base, gids),
+                Some(guard),
+            )
         }
         UsernsRequest::Default => unreachable!("the default has no record"),
     };
@@ -368,7 +381,11 @@ pub fn resolve_userns(
                     "--userns {mode_text}: uid {u}/gid {g} beyond your subordinate ranges ({ucount} uids, {gcount} gids)"
                 )));
             }
-            ("keep-id", keep_id_ranges(u, ucount), keep_id_ranges(g, gcount))
+            (
+                "keep-id",
+                keep_id_ranges(u, ucount),
+                keep_id_ranges(g, gcount),
+            )
         }
         UsernsRequest::NoMap => ("nomap", vec![[0, 1, ucount]], vec![[0, 1, gcount]]),
         UsernsRequest::Maps { uids, gids } => {
@@ -443,12 +460,13 @@ fn to_host(ranges: &[Range], own: u32, sub_start: u32) -> Vec<IdMapping> {
 }
 
 /// The host mappings the spec gets for `record`: rootless through the
-/// caller's own, as root the record's IDs are the host's.
+/// caller's own (`caller`), as root (`None`) the record's IDs are the
+/// host's.
 pub fn host_mappings(
     record: &UsernsRecord,
-    caller: &IdMappings,
+    caller: Option<&IdMappings>,
 ) -> (Vec<IdMapping>, Vec<IdMapping>) {
-    if !super::is_rootless() {
+    let Some(caller) = caller else {
         let direct = |ranges: &[Range]| {
             ranges
                 .iter()
@@ -460,7 +478,7 @@ pub fn host_mappings(
                 .collect()
         };
         return (direct(&record.uid_map), direct(&record.gid_map));
-    }
+    };
     let shape = |maps: &[IdMapping]| default_shape(maps).unwrap_or((0, 0, 0));
     let (uid, usub, _) = shape(&caller.uids);
     let (gid, gsub, _) = shape(&caller.gids);
@@ -471,96 +489,5 @@ pub fn host_mappings(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(mode: &str) -> Result<UsernsRequest, EngineError> {
-        parse_userns_request(Some(mode), &[], &[])
-    }
-
-    #[test]
-    fn modes_parse_with_their_options() {
-        assert_eq!(parse("host").unwrap(), UsernsRequest::Default);
-        assert_eq!(
-            parse("keep-id:uid=200,gid=300").unwrap(),
-            UsernsRequest::KeepId {
-                uid: Some(200),
-                gid: Some(300)
-            }
-        );
-        assert_eq!(parse("nomap").unwrap(), UsernsRequest::NoMap);
-        assert_eq!(
-            parse("auto:size=500,uidmapping=0:0:1").unwrap(),
-            UsernsRequest::Auto {
-                size: Some(500),
-                uids: vec![[0, 0, 1]],
-                gids: vec![]
-            }
-        );
-        for bad in ["keep-id:uid=x", "keep-id:foo", "auto:size=0", "bogus", "nomap:x", "auto:uidmapping=1:2"] {
-            assert!(parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn uidmap_alone_maps_groups_too_and_overlaps_are_refused() {
-        let maps = parse_userns_request(None, &["0:1:1000".into()], &[]).unwrap();
-        assert_eq!(
-            maps,
-            UsernsRequest::Maps {
-                uids: vec![[0, 1, 1000]],
-                gids: vec![[0, 1, 1000]]
-            }
-        );
-        assert!(parse_userns_request(None, &["0:1:10".into(), "5:100:10".into()], &[]).is_err());
-        assert!(parse_userns_request(None, &[], &["0:1:10".into()]).is_err());
-        assert!(parse_userns_request(Some("auto"), &["0:1:10".into()], &[]).is_err());
-        assert!(parse_userns_request(None, &["0:1:0".into()], &[]).is_err());
-    }
-
-    #[test]
-    fn keep_id_puts_the_caller_at_its_uid() {
-        assert_eq!(
-            keep_id_ranges(1000, 65536),
-            vec![[0, 1, 1000], [1000, 0, 1], [1001, 1001, 64536]]
-        );
-        let caller = IdMappings {
-            uids: vec![
-                IdMapping { container_id: 0, host_id: 1000, size: 1 },
-                IdMapping { container_id: 1, host_id: 100000, size: 65536 },
-            ],
-            gids: vec![
-                IdMapping { container_id: 0, host_id: 1000, size: 1 },
-                IdMapping { container_id: 1, host_id: 100000, size: 65536 },
-            ],
-            warning: None,
-        };
-        let record = UsernsRecord {
-            mode: "keep-id".into(),
-            uid_map: keep_id_ranges(1000, 65536),
-            gid_map: vec![[0, 0, 10]],
-        };
-        let (uids, gids) = host_mappings(&record, &caller);
-        let flat = |m: &[IdMapping]| m.iter().map(|m| [m.container_id, m.host_id, m.size]).collect::<Vec<_>>();
-        assert_eq!(
-            flat(&uids),
-            vec![[0, 100000, 1000], [1000, 1000, 1], [1001, 101000, 64536]]
-        );
-        assert_eq!(flat(&gids), vec![[0, 1000, 1], [1, 100000, 9]]);
-    }
-
-    #[test]
-    fn auto_ranges_avoid_taken_ones_and_overrides_carve_the_base() {
-        assert_eq!(free_range(&[], 10, 1, 101), Some(1));
-        assert_eq!(free_range(&[(1, 10)], 10, 1, 101), Some(11));
-        assert_eq!(free_range(&[(11, 5), (1, 10)], 10, 1, 101), Some(16));
-        assert_eq!(free_range(&[(1, 95)], 10, 1, 101), None);
-        // A gap big enough comes first; ranges of another pool are skipped.
-        assert_eq!(free_range(&[(30, 5), (1, 10)], 10, 1, 101), Some(11));
-        assert_eq!(free_range(&[(5, 5)], 10, 1000, 2000), Some(1000));
-        assert_eq!(
-            overlay(&[[0, 100, 10]], &[[3, 0, 1]]),
-            vec![[0, 100, 3], [4, 104, 6], [3, 0, 1]]
-        );
-    }
-}
+#[path = "userns_modes_tests.rs"]
+mod tests;

@@ -71,7 +71,9 @@ fn shifted_capability(value: &[u8], shift: &IdShift) -> Option<Vec<u8>> {
     let magic = u32::from_le_bytes(value[0..4].try_into().ok()?);
     let rootid = match magic & VFS_CAP_REVISION_MASK {
         VFS_CAP_REVISION_2 => 0,
-        VFS_CAP_REVISION_3 if value.len() >= 24 => u32::from_le_bytes(value[20..24].try_into().ok()?),
+        VFS_CAP_REVISION_3 if value.len() >= 24 => {
+            u32::from_le_bytes(value[20..24].try_into().ok()?)
+        }
         _ => return None,
     };
     let new_root = shift.uid(rootid);
@@ -146,10 +148,19 @@ impl Copier<'_> {
 
     /// Owner, then mode (chown clears set-ID bits), then xattrs (chown
     /// clears file capabilities too), then times.
-    fn apply_metadata(&self, from: &Path, to: &Path, meta: &fs::Metadata) -> Result<(), LayerError> {
+    fn apply_metadata(
+        &self,
+        from: &Path,
+        to: &Path,
+        meta: &fs::Metadata,
+    ) -> Result<(), LayerError> {
         let symlink = meta.file_type().is_symlink();
-        lchown(to, Some(self.shift.uid(meta.uid())), Some(self.shift.gid(meta.gid())))
-            .map_err(Self::io(to))?;
+        lchown(
+            to,
+            Some(self.shift.uid(meta.uid())),
+            Some(self.shift.gid(meta.gid())),
+        )
+        .map_err(Self::io(to))?;
         if !symlink {
             fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777))
                 .map_err(Self::io(to))?;
@@ -328,7 +339,10 @@ mod tests {
         v2.extend_from_slice(&[0xaa; 16]);
         let out = shifted_capability(&v2, &s).unwrap();
         assert_eq!(out.len(), 24);
-        assert_eq!(u32::from_le_bytes(out[0..4].try_into().unwrap()), VFS_CAP_REVISION_3 | 1);
+        assert_eq!(
+            u32::from_le_bytes(out[0..4].try_into().unwrap()),
+            VFS_CAP_REVISION_3 | 1
+        );
         assert_eq!(&out[4..20], &[0xaa; 16]);
         assert_eq!(u32::from_le_bytes(out[20..24].try_into().unwrap()), 5);
     }
@@ -357,7 +371,11 @@ mod tests {
         copy_shifted(&src, &dest, &s).unwrap();
         let meta = fs::symlink_metadata(dest.join("ping")).unwrap();
         assert_eq!((meta.uid(), meta.gid()), (5000, 6000));
-        assert_eq!(meta.mode() & 0o7777, 0o4711, "chown must not cost the setuid bit");
+        assert_eq!(
+            meta.mode() & 0o7777,
+            0o4711,
+            "chown must not cost the setuid bit"
+        );
         let caps = crate::xattr::get_path(&dest.join("ping"), CAPABILITY_XATTR)
             .unwrap()
             .unwrap();

@@ -14,8 +14,8 @@ use oci_spec::runtime::Spec;
 use super::SetupError;
 use super::last_steps::{LastSteps, exec_process, prepare_process, report_failure};
 use super::message::{Channel, Message};
-use super::reroot::{become_namespace_root, maps_container_root};
 use super::namespaces::bring_loopback_up;
+use super::reroot::{become_namespace_root, maps_container_root};
 use super::rootfs::{
     RootfsLayers, bind_devices, mask_paths, mount_layers, mount_one, pivot_into, read_only_paths,
     remount_read_only,

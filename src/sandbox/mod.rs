@@ -21,6 +21,7 @@ pub mod overlay_probe;
 pub mod paths;
 pub mod privileges;
 pub mod process;
+mod reroot;
 pub mod rootfs;
 pub mod seccomp;
 pub mod security;
@@ -28,7 +29,6 @@ pub mod settings;
 mod settings_spec;
 pub mod spec;
 pub mod user;
-mod reroot;
 pub mod userns;
 mod volume_setup;
 

@@ -94,7 +94,8 @@ pub struct ProcessSettings {
     pub userns_host: bool,
 }
 
-/// The spec annotation that records `--userns host` for `inspect`.
+/// The spec annotation that records the `--userns` mode (`host`, `keep-id`,
+/// `nomap`, `auto`, `private` for `--uidmap`) for `inspect`.
 pub const USERNS_ANNOTATION: &str = "org.skiff.userns";
 
 /// docker's default /dev/shm size.
