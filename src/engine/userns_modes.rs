@@ -225,11 +225,12 @@ fn overlay(base: &[Range], extra: &[Range]) -> Vec<Range> {
 }
 
 /// keep-id's ranges: 0..U-1 → 1..U, U → 0 (the caller), U+1..count →
-/// U+1..count.
+/// U+1..count; a U beyond the range maps what there is below it
+/// (podman's `getRootlessKeepIDMapping`).
 fn keep_id_ranges(id: u32, count: u32) -> Vec<Range> {
     let mut ranges = Vec::new();
-    if id > 0 {
-        ranges.push([0, 1, id]);
+    if id > 0 && count > 0 {
+        ranges.push([0, 1, id.min(count)]);
     }
     ranges.push([id, 0, 1]);
     if count > id {
@@ -376,11 +377,6 @@ pub fn resolve_userns(
         UsernsRequest::Default => unreachable!("handled above"),
         UsernsRequest::KeepId { uid, gid } => {
             let (u, g) = (uid.unwrap_or(caller_uid), gid.unwrap_or(caller_gid));
-            if u > ucount || g > gcount {
-                return Err(invalid(format!(
-                    "--userns {mode_text}: uid {u}/gid {g} beyond your subordinate ranges ({ucount} uids, {gcount} gids)"
-                )));
-            }
             (
                 "keep-id",
                 keep_id_ranges(u, ucount),

@@ -57,6 +57,12 @@ fn keep_id_puts_the_caller_at_its_uid() {
         keep_id_ranges(1000, 65536),
         vec![[0, 1, 1000], [1000, 0, 1], [1001, 1001, 64536]]
     );
+    // Beyond the range: what there is below, then the caller.
+    assert_eq!(
+        keep_id_ranges(70000, 65536),
+        vec![[0, 1, 65536], [70000, 0, 1]]
+    );
+    assert_eq!(keep_id_ranges(0, 10), vec![[0, 0, 1], [1, 1, 10]]);
     let caller = IdMappings {
         uids: vec![
             IdMapping {
