@@ -4,6 +4,7 @@
 //! tests and benchmarks reach the pieces through it. Dependencies point
 //! downwards only: `cmd` → `engine` → (`sandbox`, `layers`, `net`, `state`).
 
+pub mod build;
 pub mod engine;
 pub mod layers;
 pub mod net;

@@ -580,3 +580,37 @@ fn an_auto_containers_commit_keeps_the_owners_it_sees() {
         assert_eq!(ctx.run_ok(&["ps", "-aq"]).trim(), "");
     });
 }
+
+#[test]
+fn entering_a_mapped_containers_user_namespace_takes_its_mapping() {
+    for_users(&[User::Rootless], |ctx| {
+        ctx.load_busybox();
+        ctx.run_ok(&[
+            "run", "-d", "--name", "n", "--userns", "nomap", "busybox", "sleep", "600",
+        ]);
+        let out = ctx.run_ok(&[
+            "run",
+            "--rm",
+            "--userns",
+            "container:n",
+            "busybox",
+            "sh",
+            "-c",
+            "id -u; stat -c %u:%g /etc/passwd; touch /new && echo written",
+        ]);
+        assert_eq!(out.lines().collect::<Vec<_>>(), ["0", "0:0", "written"]);
+        let out = ctx.run_status(&[
+            "run",
+            "--rm",
+            "--userns",
+            "keep-id",
+            "--pid",
+            "container:n",
+            "busybox",
+            "true",
+        ]);
+        assert_exit_code(&out, 125, "keep-id with a join");
+        assert_one_error_mentioning(&out, "keep-id", "keep-id with a join");
+        ctx.run_ok(&["rm", "-f", "n"]);
+    });
+}

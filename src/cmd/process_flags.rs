@@ -22,20 +22,20 @@ pub struct ProcessFlags {
     /// Namespaced kernel parameter KEY=VALUE
     #[arg(long)]
     sysctl: Vec<String>,
-    /// PID namespace: private (default) or host
+    /// PID namespace: private (default), host or container:NAME
     #[arg(long)]
     pid: Option<String>,
-    /// IPC namespace: shareable (default), private or host
+    /// IPC namespace: shareable (default), private, none (no /dev/shm), host or container:NAME
     #[arg(long)]
     ipc: Option<String>,
-    /// UTS namespace: private (default) or host
+    /// UTS namespace: private (default), host or container:NAME
     #[arg(long)]
     uts: Option<String>,
     /// cgroup namespace: private (default) or host
     #[arg(long)]
     cgroupns: Option<String>,
-    /// User namespace: host (the default), keep-id[:uid=U,gid=G], nomap,
-    /// auto[:size=N,uidmapping=C:H:N,gidmapping=C:H:N] (keep-id, nomap rootless only)
+    /// User namespace: host (the default), container:NAME, keep-id[:uid=U,gid=G],
+    /// nomap, auto[:size=N,uidmapping=C:H:N,gidmapping=C:H:N] (keep-id, nomap rootless only)
     #[arg(long)]
     userns: Option<String>,
     /// UID mapping CONTAINER:HOST:SIZE (repeatable; rootless HOST 0 is you,

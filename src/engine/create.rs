@@ -10,17 +10,19 @@ use oci_spec::runtime::Spec;
 use super::idmapped_layers::container_layer_dirs;
 use super::lookup::find_container;
 use super::mounts::parse_volume_flag;
+use super::namespace_joins::{JoinPlan, plan_joins};
 use super::options::{ContainerOptions, HealthOptions};
 use super::pull::image_for_run;
 use super::report::Reporter;
 use super::secrets::{planned_secrets, resolve_secrets};
 use super::security_options::{plan_security, security_record};
 use super::signals::{parse_signal, signal_name};
-use super::userns_modes::{host_mappings, resolve_userns};
+use super::userns_modes::{host_mappings, joined_userns, resolve_userns};
 use super::volumes::prepare_mounts;
 use super::{EngineError, is_rootless};
 use crate::layers::{LocalImage, Store};
 use crate::sandbox::cgroups::unified_host;
+use crate::sandbox::joined_namespaces::JoinKind;
 use crate::sandbox::spec::{
     CommandLine, EtcFiles, ImageDefaults, MountRequest, RunPlan, build_spec,
 };
@@ -205,14 +207,30 @@ pub fn create_container(
     // Rootless, the default mapping: no subordinate files read here
     // unless the container asks for a mapping of its own.
     let caller = is_rootless().then(caller_mappings);
+    let joins = plan_joins(dirs, options, is_rootless())?;
+    let user_of = joins.joined.iter().find(|j| j.kind == JoinKind::User);
     let (userns, _auto_lock) = match &caller {
+        _ if !joins.joined.is_empty() => (
+            joined_userns(
+                dirs,
+                &options.userns,
+                &options.userns_text,
+                user_of.map(|j| j.container_id.as_str()),
+            )?,
+            None,
+        ),
         Some(caller) => resolve_userns(dirs, &options.userns, &options.userns_text, caller)?,
         None => resolve_userns(dirs, &options.userns, &options.userns_text, &no_mappings())?,
     };
     let user_spec = options
         .user
         .clone()
-        .or_else(|| userns.as_ref().and_then(keep_id_user))
+        .or_else(|| {
+            // keep-id's user is the caller's, when it asked for keep-id.
+            (options.userns != Default::default())
+                .then(|| userns.as_ref().and_then(keep_id_user))
+                .flatten()
+        })
         .or(image_config.user().clone())
         .unwrap_or_default();
     let group_file = read_image_file(&image.layer_dirs, "etc/group");
@@ -273,6 +291,7 @@ pub fn create_container(
             mounts,
             mount_requests: host_mounts.requests.clone(),
             secrets,
+            joins,
             userns,
             layer_dirs,
         },
@@ -295,6 +314,7 @@ struct NewContainer {
     mounts: Vec<MountSpec>,
     mount_requests: Vec<MountRequest>,
     secrets: Vec<SecretUse>,
+    joins: JoinPlan,
     userns: Option<UsernsRecord>,
     /// The lower layers: the image's, or their copies for `userns`.
     layer_dirs: Vec<PathBuf>,
@@ -318,6 +338,7 @@ fn write_container(
         mounts,
         mount_requests,
         secrets,
+        joins,
         userns,
         layer_dirs,
     } = new;
@@ -325,6 +346,7 @@ fn write_container(
     let hostname = options
         .hostname
         .clone()
+        .or(joins.hostname)
         .unwrap_or_else(|| id[..12].to_string());
     let containers = ContainerStore::new(dirs);
     let paths = containers.paths(&id);
@@ -340,7 +362,8 @@ fn write_container(
         mounts: mount_requests,
         private_network: options.network.is_private(),
         id_mappings,
-        etc_files: etc_files(&paths),
+        // Another container's network comes with its /etc files.
+        etc_files: etc_files(joins.network_paths.as_ref().unwrap_or(&paths)),
         scratch_dir: paths.run_dir.join("scratch"),
         resources: options.limits.clone(),
         cgroup_namespace: !options.cgroups_disabled && unified_host(),
@@ -353,6 +376,7 @@ fn write_container(
         privileged: options.security.privileged,
         security: plan_security(&options.security, is_rootless())?,
         secrets: planned_secrets(&paths, &secrets),
+        joined: joins.joined,
     };
     let mut spec = build_spec(&defaults, &plan)?;
     if let Some(userns) = &userns {
@@ -388,7 +412,7 @@ fn write_container(
             workdir: process.cwd().display().to_string(),
             user: user_spec,
             hostname,
-            network: options.network,
+            network: joins.network,
             tty: options.tty,
             interactive: options.interactive,
             auto_remove: options.auto_remove,
@@ -404,6 +428,7 @@ fn write_container(
             cgroup_parent: options.cgroup_parent.clone(),
             security: security_record(&options.security),
             secrets,
+            depends_on: joins.depends_on,
             userns,
         },
         state: ContainerState::default(),

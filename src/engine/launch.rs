@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use oci_spec::runtime::Spec;
 
 use super::create::etc_files;
+use super::namespace_joins::resolve_at_start;
 use super::secrets::prepare_secrets;
 use super::teardown::{RunResources, teardown_run};
 use super::{EngineError, cgroup};
@@ -104,7 +105,7 @@ fn prepare_run_dir(record: &ContainerRecord, paths: &ContainerPaths) -> Result<(
             EngineError::io(format!("opening up {}", paths.run_dir.display())),
         )?;
     }
-    let network = record.config.network;
+    let network = &record.config.network;
     let hostname = &record.config.hostname;
     let files = etc_files(paths);
     let host_hosts = fs::read_to_string("/etc/hosts").ok();
@@ -134,6 +135,9 @@ pub fn launch(
     // env'd spec lives only in memory (never config.json).
     let with_secrets = prepare_secrets(dirs, record, paths, &plan.spec)?;
     let spec = with_secrets.as_ref().unwrap_or(&plan.spec);
+    // `container:X` joins: X's current PID in the namespace paths.
+    let joined = resolve_at_start(dirs, spec)?;
+    let spec = joined.as_ref().unwrap_or(spec);
     let resources = RunResources {
         cgroup: cgroup::create_for_run(record, spec)?,
     };

@@ -25,6 +25,7 @@ pub mod lifecycle;
 pub mod lookup;
 pub mod monitor;
 pub mod mounts;
+mod namespace_joins;
 mod options;
 pub mod pause;
 mod process_options;

@@ -123,6 +123,10 @@ pub fn parse_userns_request(
         };
         return Ok(UsernsRequest::Maps { uids, gids });
     }
+    if mode.starts_with("container:") {
+        // Entering another container's: `namespace_joins` plans it.
+        return Ok(UsernsRequest::Default);
+    }
     let (name, options) = mode.split_once(':').unwrap_or((mode, ""));
     let options = options.split(',').filter(|o| !o.is_empty());
     match name {
@@ -179,11 +183,11 @@ pub fn parse_userns_request(
             check_disjoint("--userns auto gidmapping", &gids)?;
             Ok(UsernsRequest::Auto { size, uids, gids })
         }
-        "container" | "ns" | "private" => Err(invalid(format!(
-            "--userns {mode} is not supported by skiff: use host, keep-id, nomap or auto"
+        "ns" | "private" => Err(invalid(format!(
+            "--userns {mode} is not supported by skiff: use host, container:NAME, keep-id, nomap or auto"
         ))),
         _ => Err(invalid(format!(
-            "invalid --userns \"{mode}\": use host, keep-id, nomap or auto"
+            "invalid --userns \"{mode}\": use host, container:NAME, keep-id, nomap or auto"
         ))),
     }
 }
@@ -414,6 +418,36 @@ pub fn resolve_userns(
         }),
         lock,
     ))
+}
+
+/// The mapping of a container that enters other containers' namespaces
+/// (`user_of`: the one whose user namespace it enters, if any). A mapping of its own cannot go with a join (the joined
+/// namespaces belong to the other container's user namespace); entering
+/// a user namespace means that container's mapping, and so its copies of
+/// the layers.
+pub fn joined_userns(
+    dirs: &StorageDirs,
+    request: &UsernsRequest,
+    mode_text: &str,
+    user_of: Option<&str>,
+) -> Result<Option<UsernsRecord>, EngineError> {
+    if *request != UsernsRequest::Default {
+        let shown = if mode_text.is_empty() {
+            "--uidmap/--gidmap".to_string()
+        } else {
+            format!("--userns {mode_text}")
+        };
+        return Err(invalid(format!(
+            "{shown} cannot be combined with entering another container's namespaces"
+        )));
+    }
+    let Some(id) = user_of else {
+        return Ok(None);
+    };
+    let record = ContainerStore::new(dirs)
+        .load(id)
+        .map_err(|e| invalid(e.to_string()))?;
+    Ok(record.config.userns)
 }
 
 /// Intermediate ranges the existing `auto` containers hold.

@@ -7,6 +7,8 @@ fn parse(mode: &str) -> Result<UsernsRequest, EngineError> {
 #[test]
 fn modes_parse_with_their_options() {
     assert_eq!(parse("host").unwrap(), UsernsRequest::Default);
+    // Joins are planned by namespace_joins.
+    assert_eq!(parse("container:db").unwrap(), UsernsRequest::Default);
     assert_eq!(
         parse("keep-id:uid=200,gid=300").unwrap(),
         UsernsRequest::KeepId {

@@ -33,14 +33,20 @@ pub(super) struct Rerooted {
     _fds: Vec<OwnedFd>,
 }
 
-/// Whether the spec's user namespace maps container uid and gid 0.
-pub(super) fn maps_container_root(linux: &oci_spec::runtime::Linux) -> bool {
+/// Whether init, not root of its user namespace, should become it: the
+/// spec's own mapping maps container uid and gid 0, or the namespace is
+/// another container's (entered: that container's root exists).
+pub(super) fn needs_namespace_root(linux: &oci_spec::runtime::Linux) -> bool {
     let has_zero = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
         maps.iter()
             .flatten()
             .any(|m| m.container_id() == 0 && m.size() > 0)
     };
-    has_zero(linux.uid_mappings()) && has_zero(linux.gid_mappings())
+    let entered =
+        linux.namespaces().iter().flatten().any(|ns| {
+            ns.typ() == oci_spec::runtime::LinuxNamespaceType::User && ns.path().is_some()
+        });
+    entered || (has_zero(linux.uid_mappings()) && has_zero(linux.gid_mappings()))
 }
 
 struct Opener {
@@ -92,6 +98,12 @@ pub(super) fn become_namespace_root(
             let options = m.options().clone().unwrap_or_default();
             let is_bind = m.typ().as_deref() == Some("bind")
                 || options.iter().any(|o| o == "bind" || o == "rbind");
+            // A source in another container's mount namespace is not ours
+            // to open (`foreign_mount.rs` reaches it).
+            let foreign = options
+                .iter()
+                .any(|o| o.starts_with(super::joined_namespaces::MOUNT_NS_OPTION));
+            let is_bind = is_bind && !foreign;
             if is_bind && let Some(source) = m.source().clone().filter(|s| s.is_absolute()) {
                 let mut named = opener.by_fd(&source)?;
                 if source.is_dir() {

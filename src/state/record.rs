@@ -217,6 +217,11 @@ pub struct ContainerConfig {
     /// `--secret`: which secrets it gets and how, never their values.
     #[serde(default)]
     pub secrets: Vec<super::secrets::SecretUse>,
+    /// IDs of the containers whose namespaces this one enters
+    /// (`--pid/--ipc/--uts/--network/--userns container:X`): they cannot
+    /// be removed while this one exists (`rm --depend` removes it first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
     /// `--userns keep-id|nomap|auto`, `--uidmap`/`--gidmap`: the mapping
     /// it runs with; `None` for the default mapping (and `host`).
     #[serde(default)]
