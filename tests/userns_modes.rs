@@ -3,9 +3,8 @@
 //! /etc/subuid), the image's files keeping their owners through it (the
 //! store's layers re-owned in a cached copy) and the values refused
 //! (`userns_verbs.rs`: the verbs that read such containers' files back).
-//! keep-id and nomap
-//! exist only rootless (as in podman): root stories check the refusal;
-//! auto and --uidmap run as both.
+//! keep-id and nomap exist only rootless (as in podman): root stories
+//! check the refusal; auto and --uidmap run as both.
 
 mod common;
 
