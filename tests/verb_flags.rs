@@ -216,7 +216,7 @@ fn v05_rm_force_time_zero_removes_a_running_container_at_once() {
             "rm -f alone sends SIGKILL"
         );
 
-        // --latest and --depend (skiff has no dependencies: just it).
+        // --latest and --depend (no container joined it: just it).
         assert_eq!(ctx.run_ok(&["rm", "-f", "--depend", "--latest"]).len(), 65);
         assert!(ctx.all_short_ids().is_empty());
     });

@@ -346,7 +346,7 @@ impl Builder<'_> {
             return Err(self.step_error(at, format!("RUN --security={security} is not supported")));
         }
         let network = match run.network.as_deref() {
-            None | Some("default") => self.req.network,
+            None | Some("default") => self.req.network.clone(),
             Some("none") => NetworkMode::None,
             Some("host") => NetworkMode::Host,
             Some(other) => {

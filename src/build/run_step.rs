@@ -134,7 +134,7 @@ pub fn run_step(
         workdir: Some(step.workdir.clone()),
         user: (!step.user.is_empty()).then(|| step.user.clone()),
         name: Some(name.clone()),
-        network: step.network,
+        network: step.network.clone(),
         pull: PullPolicy::Never,
         mounts: step.mounts.mounts.clone(),
         tmpfs: step.mounts.tmpfs.clone(),

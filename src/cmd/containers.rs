@@ -217,8 +217,8 @@ pub struct RmArgs {
     /// Read the container ID from FILE, and remove FILE too (repeatable)
     #[arg(long, value_name = "FILE")]
     cidfile: Vec<PathBuf>,
-    /// Remove the containers that depend on each one too (skiff has no
-    /// dependencies between containers yet)
+    /// Remove the containers that depend on each one first (those that
+    /// entered its namespaces with --pid/--ipc/--uts/--network container:)
     #[arg(long)]
     depend: bool,
     /// Remove the containers these select (same filters as `ps`)

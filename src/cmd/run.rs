@@ -64,7 +64,7 @@ pub struct ContainerFlags {
     /// Mount the volumes and binds of another container: CTR[:ro|rw]
     #[arg(long = "volumes-from", value_name = "CTR[:ro|rw]")]
     volumes_from: Vec<String>,
-    /// Network mode: none (default) or host
+    /// Network mode: none (default), host or container:NAME
     #[arg(long, visible_alias = "net", default_value = "none")]
     network: NetworkMode,
     /// Restart policy: no, always, on-failure[:N], unless-stopped

@@ -7,26 +7,30 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
+use super::idmapped_layers::container_layer_dirs;
 use super::lookup::find_container;
 use super::mounts::parse_volume_flag;
+use super::namespace_joins::{JoinPlan, plan_joins};
 use super::options::{ContainerOptions, HealthOptions};
 use super::pull::image_for_run;
 use super::report::Reporter;
 use super::secrets::{planned_secrets, resolve_secrets};
 use super::security_options::{plan_security, security_record};
 use super::signals::{parse_signal, signal_name};
+use super::userns_modes::{host_mappings, joined_userns, resolve_userns};
 use super::volumes::prepare_mounts;
 use super::{EngineError, is_rootless};
 use crate::layers::{LocalImage, Store};
 use crate::sandbox::cgroups::unified_host;
+use crate::sandbox::joined_namespaces::JoinKind;
 use crate::sandbox::spec::{
     CommandLine, EtcFiles, ImageDefaults, MountRequest, RunPlan, build_spec,
 };
 use crate::sandbox::user::{ResolvedUser, resolve_group, resolve_user};
-use crate::sandbox::userns::{IdMapping, caller_mappings};
+use crate::sandbox::userns::{IdMapping, IdMappings, caller_mappings};
 use crate::state::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStore, HealthConfig,
-    MountKind, MountSpec, SecretUse, StorageDirs, new_container_id,
+    MountKind, MountSpec, SecretUse, StorageDirs, UsernsRecord, new_container_id,
 };
 use crate::timestamp::format_rfc3339_nanos;
 
@@ -42,6 +46,29 @@ fn image_defaults(image: &LocalImage) -> ImageDefaults {
         cmd: config.cmd().clone().unwrap_or_default(),
         env: config.env().clone().unwrap_or_default(),
         workdir: config.working_dir().clone(),
+    }
+}
+
+/// keep-id's process user: the container IDs the caller's own IDs
+/// (intermediate 0) appear as, unless `--user` says otherwise (podman).
+fn keep_id_user(userns: &UsernsRecord) -> Option<String> {
+    if userns.mode != "keep-id" {
+        return None;
+    }
+    let own = |ranges: &[[u32; 3]]| ranges.iter().find(|r| r[1] == 0).map(|r| r[0]);
+    Some(format!(
+        "{}:{}",
+        own(&userns.uid_map)?,
+        own(&userns.gid_map)?
+    ))
+}
+
+/// Root's (absent) caller mappings: root's modes use host IDs as given.
+fn no_mappings() -> IdMappings {
+    IdMappings {
+        uids: Vec::new(),
+        gids: Vec::new(),
+        warning: None,
     }
 }
 
@@ -176,9 +203,33 @@ pub fn create_container(
         (None, None) => "SIGTERM".to_string(),
     };
     let healthcheck = plan_healthcheck(&options.health, &image);
+    // Rootless, the default mapping: no subordinate files read here
+    // unless the container asks for a mapping of its own.
+    let caller = is_rootless().then(caller_mappings);
+    let joins = plan_joins(dirs, options, is_rootless())?;
+    let user_of = joins.joined.iter().find(|j| j.kind == JoinKind::User);
+    let (userns, _auto_lock) = match &caller {
+        _ if !joins.joined.is_empty() => (
+            joined_userns(
+                dirs,
+                &options.userns,
+                &options.userns_text,
+                user_of.map(|j| j.container_id.as_str()),
+            )?,
+            None,
+        ),
+        Some(caller) => resolve_userns(dirs, &options.userns, &options.userns_text, caller)?,
+        None => resolve_userns(dirs, &options.userns, &options.userns_text, &no_mappings())?,
+    };
     let user_spec = options
         .user
         .clone()
+        .or_else(|| {
+            // keep-id's user is the caller's, when it asked for keep-id.
+            (options.userns != Default::default())
+                .then(|| userns.as_ref().and_then(keep_id_user))
+                .flatten()
+        })
         .or(image_config.user().clone())
         .unwrap_or_default();
     let group_file = read_image_file(&image.layer_dirs, "etc/group");
@@ -193,21 +244,38 @@ pub fn create_container(
             user.additional_gids.push(gid);
         }
     }
-    let id_mappings = if is_rootless() {
-        let maps = caller_mappings();
-        if let Some(warning) = &maps.warning {
-            reporter.warning(warning);
+    let id_mappings = match (caller, &userns) {
+        (Some(caller), Some(userns)) => Some(host_mappings(userns, Some(&caller))),
+        (Some(maps), None) => {
+            if let Some(warning) = &maps.warning {
+                reporter.warning(warning);
+            }
+            Some((maps.uids, maps.gids))
         }
-        Some((maps.uids, maps.gids))
-    } else {
-        None
+        // Root: only a mapping of its own makes a user namespace.
+        (None, Some(userns)) => Some(host_mappings(userns, None)),
+        (None, None) => None,
     };
+    // Made before anything of the container exists: a failed copy
+    // leaves nothing half-created.
+    let layer_dirs = container_layer_dirs(dirs, userns.as_ref(), image.layer_dirs.clone())?;
 
     // Held until the record that names the secrets is written.
     let (_secrets_lock, secrets) = resolve_secrets(dirs, &options.secrets)?;
     let mounts = container_mounts(dirs, options, &image)?;
     // Held until the record that names the volumes is written.
     let host_mounts = prepare_mounts(dirs, &mounts)?;
+    if let Some(userns) = &userns {
+        // New volumes are its root's, as they would be for the default
+        // mapping (where that root is the caller).
+        let made = host_mounts.made_data_dirs();
+        if !made.is_empty()
+            && let Err(e) = super::idmapped_layers::give_to_container_root(userns, &made)
+        {
+            host_mounts.discard();
+            return Err(e);
+        }
+    }
     let created = write_container(
         dirs,
         options,
@@ -222,6 +290,9 @@ pub fn create_container(
             mounts,
             mount_requests: host_mounts.requests.clone(),
             secrets,
+            joins,
+            userns,
+            layer_dirs,
         },
     );
     if created.is_err() {
@@ -242,6 +313,10 @@ struct NewContainer {
     mounts: Vec<MountSpec>,
     mount_requests: Vec<MountRequest>,
     secrets: Vec<SecretUse>,
+    joins: JoinPlan,
+    userns: Option<UsernsRecord>,
+    /// The lower layers: the image's, or their copies for `userns`.
+    layer_dirs: Vec<PathBuf>,
 }
 
 /// Plans the spec and writes the container's record, spec and
@@ -262,11 +337,15 @@ fn write_container(
         mounts,
         mount_requests,
         secrets,
+        joins,
+        userns,
+        layer_dirs,
     } = new;
     let id = new_container_id();
     let hostname = options
         .hostname
         .clone()
+        .or(joins.hostname)
         .unwrap_or_else(|| id[..12].to_string());
     let containers = ContainerStore::new(dirs);
     let paths = containers.paths(&id);
@@ -282,7 +361,8 @@ fn write_container(
         mounts: mount_requests,
         private_network: options.network.is_private(),
         id_mappings,
-        etc_files: etc_files(&paths),
+        // Another container's network comes with its /etc files.
+        etc_files: etc_files(joins.network_paths.as_ref().unwrap_or(&paths)),
         scratch_dir: paths.run_dir.join("scratch"),
         resources: options.limits.clone(),
         cgroup_namespace: !options.cgroups_disabled && unified_host(),
@@ -295,8 +375,23 @@ fn write_container(
         privileged: options.security.privileged,
         security: plan_security(&options.security, is_rootless())?,
         secrets: planned_secrets(&paths, &secrets),
+        joined: joins.joined,
     };
-    let spec = build_spec(&defaults, &plan)?;
+    let mut spec = build_spec(&defaults, &plan)?;
+    if let Some(userns) = &userns {
+        // What inspect shows as `.HostConfig.UsernsMode`.
+        let shown = if options.userns_text.is_empty() {
+            userns.mode.clone()
+        } else {
+            options.userns_text.clone()
+        };
+        let mut annotations = spec.annotations().clone().unwrap_or_default();
+        annotations.insert(
+            crate::sandbox::settings::USERNS_ANNOTATION.to_string(),
+            shown,
+        );
+        spec.set_annotations(Some(annotations));
+    }
     super::cgroup::check_limits(&spec, options.cgroups_disabled)?;
     let process = spec.process().as_ref().expect("planned spec has a process");
     // The halves build_spec joined, kept apart for inspect.
@@ -316,7 +411,7 @@ fn write_container(
             workdir: process.cwd().display().to_string(),
             user: user_spec,
             hostname,
-            network: options.network,
+            network: joins.network,
             tty: options.tty,
             interactive: options.interactive,
             auto_remove: options.auto_remove,
@@ -332,6 +427,8 @@ fn write_container(
             cgroup_parent: options.cgroup_parent.clone(),
             security: security_record(&options.security),
             secrets,
+            depends_on: joins.depends_on,
+            userns,
         },
         state: ContainerState::default(),
     };
@@ -339,10 +436,13 @@ fn write_container(
     let written = (|| {
         let json = serde_json::to_vec_pretty(&spec).expect("runtime spec serializes");
         fs::write(paths.spec_file(), json).map_err(EngineError::io("writing config.json"))?;
-        for sub in ["upper", "work"] {
-            let dir = paths.dir.join(sub);
-            fs::create_dir_all(&dir)
+        let own_dirs = [paths.dir.join("upper"), paths.dir.join("work")];
+        for dir in &own_dirs {
+            fs::create_dir_all(dir)
                 .map_err(EngineError::io(format!("creating {}", dir.display())))?;
+        }
+        if let Some(userns) = &record.config.userns {
+            super::idmapped_layers::give_to_container_root(userns, &own_dirs)?;
         }
         Ok(())
     })();
@@ -355,6 +455,6 @@ fn write_container(
         record,
         paths,
         spec,
-        layer_dirs: image.layer_dirs,
+        layer_dirs,
     })
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use oci_spec::runtime::Spec;
 
 use super::create::etc_files;
+use super::namespace_joins::resolve_at_start;
 use super::secrets::prepare_secrets;
 use super::teardown::{RunResources, teardown_run};
 use super::{EngineError, cgroup};
@@ -66,6 +67,18 @@ impl LaunchPlan {
         record: &ContainerRecord,
         paths: &ContainerPaths,
     ) -> Result<LaunchPlan, EngineError> {
+        let spec = Self::load_spec(paths)?;
+        let image = Store::open(&dirs.root)?.resolve_image(&record.image_id)?;
+        let layer_dirs = super::idmapped_layers::container_layer_dirs(
+            dirs,
+            record.config.userns.as_ref(),
+            image.layer_dirs,
+        )?;
+        Ok(LaunchPlan::new(dirs, paths, spec, layer_dirs))
+    }
+
+    /// The container's runtime spec, as `create` wrote it.
+    pub fn load_spec(paths: &ContainerPaths) -> Result<Spec, EngineError> {
         let spec_path = paths.spec_file();
         let json = fs::read(&spec_path)
             .map_err(EngineError::io(format!("reading {}", spec_path.display())))?;
@@ -75,8 +88,7 @@ impl LaunchPlan {
                 spec_path.display()
             ))
         })?;
-        let image = Store::open(&dirs.root)?.resolve_image(&record.image_id)?;
-        Ok(LaunchPlan::new(dirs, paths, spec, image.layer_dirs))
+        Ok(spec)
     }
 
     /// The container's compiled seccomp filter: read from the cache, or
@@ -98,7 +110,16 @@ fn prepare_run_dir(record: &ContainerRecord, paths: &ContainerPaths) -> Result<(
         "creating {}",
         paths.run_dir.display()
     )))?;
-    let network = record.config.network;
+    if record.config.userns.is_some() {
+        // Searchable by the container's root, a subordinate ID, which
+        // init becomes before mounting its root on `merged` (the 0700
+        // runroot above still keeps everyone else out).
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&paths.run_dir, fs::Permissions::from_mode(0o711)).map_err(
+            EngineError::io(format!("opening up {}", paths.run_dir.display())),
+        )?;
+    }
+    let network = &record.config.network;
     let hostname = &record.config.hostname;
     let files = etc_files(paths);
     let host_hosts = fs::read_to_string("/etc/hosts").ok();
@@ -128,6 +149,9 @@ pub fn launch(
     // env'd spec lives only in memory (never config.json).
     let with_secrets = prepare_secrets(dirs, record, paths, &plan.spec)?;
     let spec = with_secrets.as_ref().unwrap_or(&plan.spec);
+    // `container:X` joins: X's current PID in the namespace paths.
+    let joined = resolve_at_start(dirs, spec)?;
+    let spec = joined.as_ref().unwrap_or(spec);
     let resources = RunResources {
         cgroup: cgroup::create_for_run(record, spec)?,
     };

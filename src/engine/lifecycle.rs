@@ -9,6 +9,7 @@ use super::cgroup::thaw_for_signal;
 use super::cleanup::remove_tree;
 use super::lookup::{UNKNOWN_EXIT_CODE, find_container, list_containers, refresh, wait_for_record};
 use super::monitor::{StartReport, spawn_monitor};
+use super::namespace_joins::dependents_of;
 use super::report::Reporter;
 use super::selection::Target;
 use super::signals::parse_signal;
@@ -240,9 +241,9 @@ pub struct RemoveOptions {
     pub timeout: Option<u32>,
     /// A container that does not exist is no error (`-i`).
     pub ignore: bool,
-    /// Also remove the containers that depend on each one (`--depend`).
-    /// skiff has no container dependencies yet (no `--requires`, no
-    /// pods), so this removes exactly the containers selected.
+    /// Also remove the containers that depend on each one (`--depend`):
+    /// those that entered its namespaces (`--pid container:X`, …), before
+    /// it. Without it such a container is not removed.
     pub depend: bool,
     /// Also remove the container's anonymous volumes that no other
     /// container (`--volumes-from`) mounts (`-v`).
@@ -277,6 +278,10 @@ pub fn remove_target(
     } else {
         None
     };
+    let dependents = match remove_dependents(dirs, &target.name, options) {
+        Err(EngineError::State(StateError::NoSuchContainer { .. })) => Vec::new(),
+        other => other?,
+    };
     let removed = match (options.force, options.timeout) {
         (true, Some(timeout)) => stop_then_remove(dirs, &target.name, timeout, reporter),
         _ => remove_container(dirs, &target.name, options.force),
@@ -301,7 +306,37 @@ pub fn remove_target(
             _ => {}
         }
     }
-    Ok(Some(target.name.clone()))
+    let mut lines = dependents;
+    lines.push(target.name.clone());
+    Ok(Some(lines.join("\n")))
+}
+
+/// The containers that entered namespaces of container `name` are
+/// refused (podman's words), or with `--depend` removed first, their own
+/// dependents before them. Returns the IDs removed.
+fn remove_dependents(
+    dirs: &StorageDirs,
+    name: &str,
+    options: &RemoveOptions,
+) -> Result<Vec<String>, EngineError> {
+    let id = ContainerStore::new(dirs).lookup(name)?;
+    let dependents = dependents_of(dirs, &id)?;
+    if dependents.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !options.depend {
+        let ids: Vec<&str> = dependents.iter().map(|r| r.id.as_str()).collect();
+        return Err(EngineError::Invalid(format!(
+            "container {id} has dependent containers which must be removed before it: {}",
+            ids.join(",")
+        )));
+    }
+    let mut removed = Vec::new();
+    for dependent in dependents {
+        removed.extend(remove_dependents(dirs, &dependent.id, options)?);
+        removed.push(remove_container(dirs, &dependent.id, options.force)?);
+    }
+    Ok(removed)
 }
 
 /// `rm -f -t N`: a graceful stop with N seconds' grace, then removal.

@@ -14,6 +14,7 @@ mod create;
 mod disk_usage;
 mod exec;
 pub mod health;
+mod idmapped_layers;
 mod image_filter;
 mod image_ops;
 mod images;
@@ -25,6 +26,7 @@ pub mod lifecycle;
 pub mod lookup;
 pub mod monitor;
 pub mod mounts;
+mod namespace_joins;
 mod options;
 pub mod pause;
 mod process_options;
@@ -43,6 +45,7 @@ pub mod stats;
 pub mod system_info;
 pub mod system_prune;
 mod teardown;
+mod userns_modes;
 pub mod volumes;
 
 /// A container's network mode, as front-ends fill `RunRequest` with it.

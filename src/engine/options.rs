@@ -148,6 +148,10 @@ pub struct ContainerOptions {
     pub security: SecurityOptions,
     /// `--secret`: which secrets, how (found in the store at create).
     pub secrets: Vec<SecretOption>,
+    /// `--userns keep-id|nomap|auto`, `--uidmap`/`--gidmap`, and the
+    /// `--userns` text as given (for `inspect`).
+    pub userns: super::userns_modes::UsernsRequest,
+    pub userns_text: String,
     /// The image's VOLUMEs get no anonymous volume: a build's RUN step
     /// writes into them as into any directory (BuildKit keeps them).
     pub ignore_image_volumes: bool,
@@ -180,6 +184,8 @@ impl ContainerOptions {
             ));
         }
         check_cgroup_parent(&req.resources.cgroup_parent)?;
+        let settings = parse_process_request(&req.process, req.network.is_private())?;
+        check_hostname_is_own(req, &settings)?;
         Ok(ContainerOptions {
             image: req.image.clone(),
             pull: req.pull,
@@ -193,7 +199,7 @@ impl ContainerOptions {
             hostname: req.hostname.clone(),
             mounts,
             volumes_from,
-            network: req.network,
+            network: req.network.clone(),
             interactive: req.interactive,
             tty: req.tty,
             auto_remove: req.remove,
@@ -211,7 +217,7 @@ impl ContainerOptions {
             limits: plan_resources(&req.resources)?,
             cgroups_disabled: !cgroups_enabled(&req.resources)?,
             cgroup_parent: req.resources.cgroup_parent.clone(),
-            settings: parse_process_request(&req.process, req.network.is_private())?,
+            settings,
             seccomp: super::security_opts::SeccompOptions::parse(&req.security.security_opt)?,
             security: parse_security(&req.security)?,
             secrets: req
@@ -219,8 +225,35 @@ impl ContainerOptions {
                 .iter()
                 .map(|s| parse_secret_flag(s))
                 .collect::<Result<_, _>>()?,
+            userns: super::userns_modes::parse_userns_request(
+                req.process.userns.as_deref(),
+                &req.process.uidmap,
+                &req.process.gidmap,
+            )?,
+            userns_text: req.process.userns.clone().unwrap_or_default(),
             ignore_image_volumes: false,
         })
+    }
+}
+
+/// A container on another's network or UTS namespace answers to that
+/// one's hostname: `--hostname` is refused there, as docker does.
+fn check_hostname_is_own(req: &RunRequest, settings: &ProcessSettings) -> Result<(), EngineError> {
+    use crate::sandbox::joined_namespaces::JoinKind;
+    let shared = if req.network.container().is_some() {
+        Some("--network")
+    } else {
+        settings
+            .joins
+            .iter()
+            .find(|(kind, _)| *kind == JoinKind::Uts)
+            .map(|_| "--uts")
+    };
+    match (shared, &req.hostname) {
+        (Some(flag), Some(_)) => Err(EngineError::Invalid(format!(
+            "conflicting options: --hostname and {flag} container:NAME (the hostname is the other container's)"
+        ))),
+        _ => Ok(()),
     }
 }
 

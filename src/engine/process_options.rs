@@ -10,6 +10,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use serde_json::{Value, json};
 
 use super::EngineError;
+use crate::sandbox::joined_namespaces::{JoinKind, recorded_joins};
 use crate::sandbox::settings::{
     DEFAULT_SHM_SIZE, DEFAULT_UMASK, HostNamespaces, ProcessSettings, Ulimit, rlimit_name,
     rlimit_type,
@@ -28,6 +29,9 @@ pub struct ProcessRequest {
     pub uts: Option<String>,
     pub cgroupns: Option<String>,
     pub userns: Option<String>,
+    /// `--uidmap`, `--gidmap` (checked by `userns_modes`).
+    pub uidmap: Vec<String>,
+    pub gidmap: Vec<String>,
 }
 
 /// Where `--tz NAME` finds its zone file.
@@ -44,12 +48,30 @@ pub fn parse_process_request(
     req: &ProcessRequest,
     private_network: bool,
 ) -> Result<ProcessSettings, EngineError> {
-    let host_namespaces = HostNamespaces {
-        pid: namespace_mode("--pid", &req.pid, &["private"])?,
-        ipc: namespace_mode("--ipc", &req.ipc, &["private", "shareable"])?,
-        uts: namespace_mode("--uts", &req.uts, &["private"])?,
-        cgroup: namespace_mode("--cgroupns", &req.cgroupns, &["private"])?,
+    let mut joins = Vec::new();
+    let mut mode = |kind: Option<JoinKind>, flag, value, own| -> Result<bool, EngineError> {
+        Ok(match namespace_mode(flag, value, own, kind.is_some())? {
+            NamespaceMode::Own => false,
+            NamespaceMode::Host => true,
+            NamespaceMode::Container(name) => {
+                joins.extend(kind.map(|k| (k, name)));
+                false
+            }
+        })
     };
+    let host_namespaces = HostNamespaces {
+        pid: mode(Some(JoinKind::Pid), "--pid", &req.pid, &["private"])?,
+        ipc: mode(
+            Some(JoinKind::Ipc),
+            "--ipc",
+            &req.ipc,
+            &["private", "shareable", "none"],
+        )?,
+        uts: mode(Some(JoinKind::Uts), "--uts", &req.uts, &["private"])?,
+        cgroup: mode(None, "--cgroupns", &req.cgroupns, &["private"])?,
+    };
+    let userns_host = parse_userns(&req.userns, &mut joins)?;
+    let ipc_none = req.ipc.as_deref() == Some("none");
     let mut ulimits: Vec<Ulimit> = Vec::new();
     for text in &req.ulimits {
         let ulimit = parse_ulimit(text)?;
@@ -59,14 +81,16 @@ pub fn parse_process_request(
         ulimits.push(ulimit);
     }
     let shm_size = req.shm_size.as_deref().map(parse_shm_size).transpose()?;
-    if shm_size.is_some() && host_namespaces.ipc {
-        return Err(invalid(
-            "cannot set --shm-size when running in the host's IPC namespace".into(),
-        ));
+    let joined_ipc = joins.iter().any(|(k, _)| *k == JoinKind::Ipc);
+    if shm_size.is_some() && (host_namespaces.ipc || joined_ipc || ipc_none) {
+        return Err(invalid(format!(
+            "cannot set --shm-size with --ipc {}",
+            req.ipc.as_deref().unwrap_or_default()
+        )));
     }
     let mut sysctls = BTreeMap::new();
     for text in &req.sysctls {
-        let (key, value) = parse_sysctl(text, private_network, host_namespaces.ipc)?;
+        let (key, value) = parse_sysctl(text, private_network, host_namespaces.ipc || joined_ipc)?;
         sysctls.insert(key, value);
     }
     Ok(ProcessSettings {
@@ -77,44 +101,66 @@ pub fn parse_process_request(
         localtime: req.tz.as_deref().map(zone_file).transpose()?,
         timezone: req.tz.clone(),
         host_namespaces,
-        userns_host: parse_userns(&req.userns)?,
+        userns_host,
+        joins,
+        ipc_none,
     })
 }
 
-/// `--userns`: only `host` (and the default); the other modes need the
-/// image's files owned differently from how the store keeps them (for
-/// the default mapping), which skiff cannot do yet.
-fn parse_userns(value: &Option<String>) -> Result<bool, EngineError> {
+/// `--userns`: `host` → true, `container:NAME` is added to `joins`. The
+/// other modes (keep-id, nomap, auto) and their errors are
+/// `userns_modes::parse_userns_request`'s, which sees `--uidmap` too.
+fn parse_userns(
+    value: &Option<String>,
+    joins: &mut Vec<(JoinKind, String)>,
+) -> Result<bool, EngineError> {
     match value.as_deref() {
-        None | Some("") => Ok(false),
         Some("host") => Ok(true),
-        Some(mode) => {
-            let name = mode.split([':', '=']).next().unwrap_or(mode);
-            if ["keep-id", "nomap", "auto", "container", "ns", "private"].contains(&name) {
-                Err(invalid(format!(
-                    "--userns {mode} is not supported by skiff: only host (and the default) are; \
-                     the image layers are stored for the default ID mapping"
-                )))
-            } else {
-                Err(invalid(format!("invalid --userns \"{mode}\": use host")))
-            }
+        Some(mode) if mode.starts_with("container:") => {
+            joins.push((JoinKind::User, container_name("--userns", mode)?));
+            Ok(false)
         }
+        _ => Ok(false),
     }
 }
 
-/// `host` → true; `private` (and the other spellings of a namespace of
-/// its own) → false.
-fn namespace_mode(flag: &str, value: &Option<String>, own: &[&str]) -> Result<bool, EngineError> {
-    match value.as_deref() {
-        None | Some("") => Ok(false),
-        Some("host") => Ok(true),
-        Some(mode) if own.contains(&mode) => Ok(false),
-        Some(mode) if mode.starts_with("container:") => Err(invalid(format!(
-            "{flag} {mode}: joining another container's namespace is not supported by skiff"
+/// How a container gets one kind of namespace.
+enum NamespaceMode {
+    Own,
+    Host,
+    /// Entered from this (named) container.
+    Container(String),
+}
+
+/// The name of `container:NAME`.
+fn container_name(flag: &str, mode: &str) -> Result<String, EngineError> {
+    match mode.strip_prefix("container:") {
+        Some(name) if !name.is_empty() => Ok(name.to_string()),
+        _ => Err(invalid(format!(
+            "invalid {flag} \"{mode}\": no container named"
         ))),
+    }
+}
+
+/// `host`; one of `own` (the spellings of a namespace of its own); or,
+/// where `joinable`, `container:NAME`.
+fn namespace_mode(
+    flag: &str,
+    value: &Option<String>,
+    own: &[&str],
+    joinable: bool,
+) -> Result<NamespaceMode, EngineError> {
+    match value.as_deref() {
+        None | Some("") => Ok(NamespaceMode::Own),
+        Some("host") => Ok(NamespaceMode::Host),
+        Some(mode) if own.contains(&mode) => Ok(NamespaceMode::Own),
+        Some(mode) if joinable && mode.starts_with("container:") => {
+            Ok(NamespaceMode::Container(container_name(flag, mode)?))
+        }
         Some(mode) => Err(invalid(format!(
-            "invalid {flag} \"{mode}\": use host or {}",
-            own.join(" or ")
+            "invalid {flag} \"{mode}\": use host, {}{}",
+            own.join(", "),
+            if joinable { " or container:NAME" } else { "" }
         ))),
     }
 }
@@ -248,7 +294,7 @@ fn parse_sysctl(
     if ipc {
         if host_ipc {
             return Err(invalid(format!(
-                "sysctl \"{key}\" is not allowed in the host's IPC namespace"
+                "sysctl \"{key}\" is not allowed in a shared IPC namespace"
             )));
         }
     } else if key.starts_with("net.") {
@@ -287,8 +333,26 @@ pub fn host_config_json(spec: &Spec) -> Vec<(&'static str, Value)> {
             .flatten()
             .any(|ns| ns.typ() == typ)
     };
-    let mode = |typ, own: &'static str| if has(typ) { own } else { "host" };
+    let joins = recorded_joins(spec);
+    let joined = |kind: JoinKind| {
+        joins
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, id)| format!("container:{id}"))
+    };
     let mounts = spec.mounts().clone().unwrap_or_default();
+    let has_shm = mounts
+        .iter()
+        .any(|m| m.destination() == Path::new("/dev/shm"));
+    let mode = |typ, kind: Option<JoinKind>, own: &'static str| {
+        let own = if typ == LinuxNamespaceType::Ipc && !has_shm {
+            "none"
+        } else {
+            own
+        };
+        kind.and_then(joined)
+            .unwrap_or_else(|| if has(typ) { own } else { "host" }.to_string())
+    };
     let shm_size = mounts
         .iter()
         .find(|m| m.destination() == Path::new("/dev/shm") && m.typ().as_deref() == Some("tmpfs"))
@@ -309,22 +373,43 @@ pub fn host_config_json(spec: &Spec) -> Vec<(&'static str, Value)> {
         ("Ulimits", Value::from(ulimits)),
         ("ShmSize", json!(shm_size)),
         ("Sysctls", json!(sysctls)),
-        ("PidMode", json!(mode(LinuxNamespaceType::Pid, "private"))),
-        ("IpcMode", json!(mode(LinuxNamespaceType::Ipc, "shareable"))),
-        ("UTSMode", json!(mode(LinuxNamespaceType::Uts, "private"))),
+        (
+            "PidMode",
+            json!(mode(
+                LinuxNamespaceType::Pid,
+                Some(JoinKind::Pid),
+                "private"
+            )),
+        ),
+        (
+            "IpcMode",
+            json!(mode(
+                LinuxNamespaceType::Ipc,
+                Some(JoinKind::Ipc),
+                "shareable"
+            )),
+        ),
+        (
+            "UTSMode",
+            json!(mode(
+                LinuxNamespaceType::Uts,
+                Some(JoinKind::Uts),
+                "private"
+            )),
+        ),
         (
             "CgroupnsMode",
-            json!(mode(LinuxNamespaceType::Cgroup, "private")),
+            json!(mode(LinuxNamespaceType::Cgroup, None, "private")),
         ),
         (
             "UsernsMode",
-            json!(
+            json!(joined(JoinKind::User).unwrap_or_else(|| {
                 spec.annotations()
                     .as_ref()
                     .and_then(|a| a.get(crate::sandbox::settings::USERNS_ANNOTATION))
                     .cloned()
                     .unwrap_or_default()
-            ),
+            })),
         ),
     ]
 }

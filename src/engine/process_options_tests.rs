@@ -92,10 +92,17 @@ fn namespace_modes() {
         ),
         (
             ProcessRequest {
-                ipc: Some("container:db".into()),
+                ipc: Some("container:".into()),
                 ..ProcessRequest::default()
             },
-            "not supported",
+            "no container named",
+        ),
+        (
+            ProcessRequest {
+                cgroupns: Some("container:db".into()),
+                ..ProcessRequest::default()
+            },
+            "--cgroupns",
         ),
         (
             ProcessRequest {
@@ -112,14 +119,35 @@ fn namespace_modes() {
 }
 
 #[test]
-fn userns_host_only() {
-    assert!(parse_userns(&Some("host".into())).unwrap());
-    assert!(!parse_userns(&None).unwrap());
-    for mode in ["keep-id", "keep-id:uid=1", "nomap", "auto", "container:x"] {
-        let err = parse_userns(&Some(mode.into())).unwrap_err().to_string();
-        assert!(err.contains("not supported"), "{err}");
-    }
-    assert!(parse_userns(&Some("bogus".into())).is_err());
+fn userns_host_or_container() {
+    let mut joins = Vec::new();
+    assert!(parse_userns(&Some("host".into()), &mut joins).unwrap());
+    assert!(!parse_userns(&None, &mut joins).unwrap());
+    assert!(!parse_userns(&Some("container:db".into()), &mut joins).unwrap());
+    assert_eq!(joins, [(JoinKind::User, "db".to_string())]);
+    // The other modes are userns_modes' to check.
+    assert!(!parse_userns(&Some("keep-id".into()), &mut joins).unwrap());
+    assert_eq!(joins.len(), 1);
+}
+
+#[test]
+fn container_modes_become_joins_and_ipc_none_has_no_shm() {
+    let settings = parse(ProcessRequest {
+        pid: Some("container:db".into()),
+        ipc: Some("none".into()),
+        uts: Some("container:web".into()),
+        ..ProcessRequest::default()
+    })
+    .unwrap();
+    assert_eq!(
+        settings.joins,
+        [
+            (JoinKind::Pid, "db".to_string()),
+            (JoinKind::Uts, "web".to_string())
+        ]
+    );
+    assert!(settings.ipc_none);
+    assert_eq!(settings.host_namespaces, HostNamespaces::default());
 }
 
 #[test]

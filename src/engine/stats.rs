@@ -73,7 +73,8 @@ fn sum_net_dev(text: &str) -> (u64, u64) {
 pub fn sample_usage(dirs: &StorageDirs, name: &str) -> Result<UsageSample, EngineError> {
     let (record, processes) = container_processes(dirs, name)?;
     let pid1 = record.state.pid.map_or(0, |p| p.pid);
-    let private = record.config.network.is_private();
+    // A joined network is counted as its own, as docker shows it.
+    let private = record.config.network.is_private() || record.config.network.container().is_some();
     let (net_rx_bytes, net_tx_bytes) = if private { network_bytes(pid1) } else { (0, 0) };
     let mut sample = UsageSample {
         id: record.id.clone(),

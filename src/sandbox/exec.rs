@@ -1,15 +1,14 @@
-//! `skiff exec`: a new process inside a running container. A helper
-//! child joins the container's namespaces (its user namespace first, so
-//! joining the others is permitted rootless), then clones the process
-//! with `CLONE_PARENT`, so it is skiff's own child (skiff can wait for it)
-//! and, created after joining the PID namespace, lives inside it.
+//! `skiff exec`: a new process inside a running container, started by
+//! `setns::spawn_in_namespaces` in all of the container's namespaces
+//! (its user namespace first, so joining the others is permitted
+//! rootless), after joining its cgroup.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Instant;
 
 use nix::fcntl::{OFlag, open};
 use nix::pty::Winsize;
-use nix::sched::{CloneFlags, setns};
+use nix::sched::CloneFlags;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
@@ -17,12 +16,11 @@ use nix::unistd::{Pid, dup2_stdin};
 use oci_spec::runtime::Process;
 
 use super::SandboxError;
-use super::enter::same_namespace;
 use super::init::attach_terminal;
 use super::last_steps::{LastSteps, exec_process, prepare_process, report_failure};
 use super::message::{Channel, Message, channel_pair};
-use super::namespaces::clone_into_namespaces;
 use super::process::SETUP_DEADLINE;
+use super::setns::{open_all_namespaces, spawn_in_namespaces};
 
 /// What runs, and how it is wired, for one `exec`.
 pub struct ExecRequest<'a> {
@@ -45,51 +43,19 @@ pub struct ExecProcess {
     pub pty_master: Option<OwnedFd>,
 }
 
-/// Namespaces in the order they are joined: user first (it grants the
-/// rights for the rest), mount last (the others are opened by /proc path,
-/// which the container's mount namespace would hide).
-const NAMESPACES: [(&str, CloneFlags); 7] = [
-    ("user", CloneFlags::CLONE_NEWUSER),
-    ("ipc", CloneFlags::CLONE_NEWIPC),
-    ("uts", CloneFlags::CLONE_NEWUTS),
-    ("net", CloneFlags::CLONE_NEWNET),
-    ("pid", CloneFlags::CLONE_NEWPID),
-    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
-    ("mnt", CloneFlags::CLONE_NEWNS),
-];
-
-fn open_namespaces(pid: i32) -> Result<Vec<(OwnedFd, CloneFlags)>, SandboxError> {
-    let mut fds = Vec::new();
-    for (name, flag) in NAMESPACES {
-        // Joining the namespace we are in is refused for user namespaces
-        // and pointless for the rest (e.g. `--network host`).
-        if same_namespace(pid, name) {
-            continue;
-        }
-        let path = format!("/proc/{pid}/ns/{name}");
-        let fd: OwnedFd = open(
-            path.as_str(),
-            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| SandboxError::Setup(format!("opening {path}: {e}")))?;
-        fds.push((fd, flag));
-    }
-    Ok(fds)
-}
-
 /// Starts `req.process` in the container; returns once it was exec'd.
 pub fn exec_in_container(req: &ExecRequest) -> Result<ExecProcess, SandboxError> {
-    let namespaces = open_namespaces(req.container_pid)?;
+    let namespaces = open_all_namespaces(req.container_pid)?;
     let (parent_end, child_end) =
         channel_pair().map_err(SandboxError::sys("creating the exec channel"))?;
-    let Some(helper) = clone_into_namespaces(CloneFlags::empty())
-        .map_err(SandboxError::sys("forking the exec helper"))?
-    else {
-        drop(parent_end);
-        join_and_spawn(req, &namespaces, child_end);
-    };
-    drop(child_end);
+    let helper = spawn_in_namespaces(
+        &namespaces,
+        CloneFlags::empty(),
+        None,
+        child_end,
+        |chan| join_cgroup(req, chan),
+        |chan| run_process(req, chan),
+    )?;
     let _ = waitpid(helper, None);
     let mut pid = None;
     let mut pty_master = None;
@@ -119,36 +85,17 @@ pub fn exec_in_container(req: &ExecRequest) -> Result<ExecProcess, SandboxError>
     Ok(ExecProcess { pid, pty_master })
 }
 
-/// In the helper: join, clone the process as skiff's child, report it.
-fn join_and_spawn(req: &ExecRequest, namespaces: &[(OwnedFd, CloneFlags)], chan: Channel) -> ! {
-    // First, while our view of the cgroup filesystem is still the host's;
-    // the process cloned below inherits it.
-    // A rootless caller outside the delegated subtree the container was
-    // started from may not move itself there (as runc, the process then
-    // runs outside it); any other failure is an error.
+/// In the helper, first, while its view of the cgroup filesystem is
+/// still the host's; the process cloned after it inherits the cgroup.
+/// A rootless caller outside the delegated subtree the container was
+/// started from may not move itself there (as runc, the process then runs
+/// outside it); any other failure is an error.
+fn join_cgroup(req: &ExecRequest, chan: &Channel) {
     if let Some(cgroup) = req.cgroup
         && let Err(e) = cgroup.join(0)
         && !e.is_permission_denied()
     {
-        report_failure(&chan, 125, format!("joining the container's cgroup: {e}"));
-    }
-    for (fd, flag) in namespaces {
-        if let Err(e) = setns(fd, *flag) {
-            report_failure(
-                &chan,
-                125,
-                format!("joining the container's namespaces: {e}"),
-            );
-        }
-    }
-    match clone_into_namespaces(CloneFlags::CLONE_PARENT) {
-        Ok(None) => run_process(req, chan),
-        Ok(Some(pid)) => {
-            let _ = chan.send(&Message::Started { pid: pid.as_raw() });
-            // SAFETY: as in `fail`.
-            unsafe { libc::_exit(0) }
-        }
-        Err(e) => report_failure(&chan, 125, format!("starting the process: {e}")),
+        report_failure(chan, 125, format!("joining the container's cgroup: {e}"));
     }
 }
 

@@ -15,7 +15,8 @@ pub fn clone_flags(spec: &Spec) -> CloneFlags {
         .as_ref()
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
-    for ns in namespaces {
+    // An entry with a path is entered, not created (`setns.rs`).
+    for ns in namespaces.iter().filter(|ns| ns.path().is_none()) {
         flags |= match ns.typ() {
             LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
             // Unshared by init once it is in its cgroup (`init::setup`): a

@@ -155,6 +155,7 @@ fn run_plan(security: SecurityPlan, rootless: bool, privileged: bool) -> RunPlan
         privileged,
         security,
         secrets: Vec::new(),
+        joined: Vec::new(),
     }
 }
 

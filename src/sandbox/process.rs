@@ -12,6 +12,7 @@ use super::SandboxError;
 use super::init::{InitContext, container_init};
 use super::message::{Message, channel_pair};
 use super::namespaces::{clone_flags, clone_into_namespaces_and_cgroup};
+use super::setns::{open_spec_namespaces, spawn_in_namespaces};
 use super::userns::{IdMapping, write_id_maps};
 
 /// A container whose command has been exec'd.
@@ -48,7 +49,8 @@ impl ParentSteps for NoParentSteps {
 /// is the copying root filesystem driver's copy of a large image.
 pub const SETUP_DEADLINE: Duration = Duration::from_secs(300);
 
-fn mappings(spec: &oci_spec::runtime::Spec) -> Option<(Vec<IdMapping>, Vec<IdMapping>)> {
+/// The spec's ID mappings (host IDs), when it has a user namespace.
+pub fn mappings(spec: &oci_spec::runtime::Spec) -> Option<(Vec<IdMapping>, Vec<IdMapping>)> {
     let linux = spec.linux().as_ref()?;
     let convert = |maps: &Vec<oci_spec::runtime::LinuxIdMapping>| {
         maps.iter()
@@ -65,6 +67,30 @@ fn mappings(spec: &oci_spec::runtime::Spec) -> Option<(Vec<IdMapping>, Vec<IdMap
     ))
 }
 
+fn has_user_namespace(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| {
+            n.iter()
+                .any(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::User)
+        })
+}
+
+/// The PID of init as its helper reports it.
+fn started_pid(chan: &super::message::Channel) -> Result<Pid, SandboxError> {
+    match chan.recv_before(Instant::now() + SETUP_DEADLINE) {
+        Ok(Some((Message::Started { pid }, _))) => Ok(Pid::from_raw(pid)),
+        Ok(Some((Message::Failed { exit_code, text }, _))) => {
+            Err(SandboxError::Init { exit_code, text })
+        }
+        Ok(_) => Err(SandboxError::Setup(
+            "the namespace helper ended without starting the container".into(),
+        )),
+        Err(e) => Err(SandboxError::sys("waiting for the namespace helper")(e)),
+    }
+}
+
 /// Starts the container described by `ctx`; returns once its command runs.
 /// `steps` run with the child's PID just before it is released.
 pub fn start(
@@ -75,13 +101,31 @@ pub fn start(
         channel_pair().map_err(SandboxError::sys("creating the setup channel"))?;
     let flags = clone_flags(ctx.spec);
     let cgroup_fd = ctx.cgroup.and_then(|c| c.directory_fd());
-    let Some(pid) = clone_into_namespaces_and_cgroup(flags, cgroup_fd.as_ref().map(|f| f.as_fd()))
-        .map_err(SandboxError::sys("creating the container's namespaces"))?
-    else {
-        drop(parent_end);
-        container_init(ctx, child_end);
+    let joined = open_spec_namespaces(ctx.spec)?;
+    let pid = if joined.is_empty() {
+        let Some(pid) =
+            clone_into_namespaces_and_cgroup(flags, cgroup_fd.as_ref().map(|f| f.as_fd()))
+                .map_err(SandboxError::sys("creating the container's namespaces"))?
+        else {
+            drop(parent_end);
+            container_init(ctx, child_end);
+        };
+        drop(child_end);
+        pid
+    } else {
+        // Another container's namespaces are entered by a helper, and
+        // init cloned from there (a PID namespace only takes children).
+        let helper = spawn_in_namespaces(
+            &joined,
+            flags,
+            cgroup_fd.as_ref().map(|f| f.as_fd()),
+            child_end,
+            |_| {},
+            |chan| container_init(ctx, chan),
+        )?;
+        let _ = waitpid(helper, None);
+        started_pid(&parent_end)?
     };
-    drop(child_end);
 
     let abort = |err: SandboxError| {
         let _ = kill(pid, Signal::SIGKILL);
@@ -96,6 +140,9 @@ pub fn start(
     let mut user_namespace = None;
     if let Some((uids, gids)) = mappings(ctx.spec) {
         write_id_maps(pid.as_raw(), &uids, &gids).map_err(|e| abort(e.into()))?;
+    }
+    // Created or entered (`--userns container:X`, rootless joins).
+    if has_user_namespace(ctx.spec) {
         let ns = std::fs::File::open(format!("/proc/{pid}/ns/user")).map_err(|e| {
             abort(SandboxError::Setup(format!(
                 "holding the user namespace: {e}"

@@ -277,6 +277,14 @@ pub fn mount_one(rootfs: &Path, m: &Mount) -> Result<(), SetupError> {
         resolve_in_root(rootfs, m.destination()).map_err(|e| SetupError::Message(e.to_string()))?;
     let typ = m.typ().as_deref().unwrap_or("bind");
     let mut options = m.options().clone().unwrap_or_default();
+    let foreign_ns = options.iter().find_map(|o| {
+        o.strip_prefix(super::joined_namespaces::MOUNT_NS_OPTION)
+            .and_then(|rest| rest.strip_prefix('='))
+    });
+    if let (Some(namespace), Some(source)) = (foreign_ns, m.source()) {
+        create_mount_point(&target, false)?;
+        return super::foreign_mount::bind_from_namespace(Path::new(namespace), source, &target);
+    }
     let extras = BindExtras::take(&mut options)?;
     let (mut flags, data) = parse_mount_options(&options);
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));

@@ -92,9 +92,16 @@ pub struct ProcessSettings {
     /// container root over its subordinate range (the default too: podman's
     /// rootless "host" is its own namespace of that shape).
     pub userns_host: bool,
+    /// `--pid/--ipc/--uts/--userns container:NAME`: the kind and the other
+    /// container as the user named it (`--network container:` is a
+    /// `NetworkMode`). The engine resolves them at create.
+    pub joins: Vec<(super::joined_namespaces::JoinKind, String)>,
+    /// `--ipc none`: an IPC namespace of its own and no /dev/shm.
+    pub ipc_none: bool,
 }
 
-/// The spec annotation that records `--userns host` for `inspect`.
+/// The spec annotation that records the `--userns` mode (`host`, `keep-id`,
+/// `nomap`, `auto`, `private` for `--uidmap`) for `inspect`.
 pub const USERNS_ANNOTATION: &str = "org.skiff.userns";
 
 /// docker's default /dev/shm size.

@@ -3,8 +3,9 @@
 //! mounts that change when it shares one with the host. Pure, like
 //! `spec.rs`.
 
-use oci_spec::runtime::{LinuxNamespaceType, Mount};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, Mount};
 
+use super::joined_namespaces::{JoinKind, JoinedNamespace, mount_ns_option};
 use super::settings::HostNamespaces;
 use super::spec::{PlanError, RunPlan, mount};
 
@@ -23,6 +24,30 @@ pub fn own_namespaces(host: &HostNamespaces) -> Vec<LinuxNamespaceType> {
     }
     namespaces.push(LinuxNamespaceType::Mount);
     namespaces
+}
+
+/// The spec's namespace entries: `own` made at clone time, except the
+/// kinds `joined` from another container, which become entries with the
+/// path of that container's namespace (entered with setns).
+pub fn namespace_entries(
+    own: Vec<LinuxNamespaceType>,
+    joined: &[JoinedNamespace],
+) -> Result<Vec<LinuxNamespace>, PlanError> {
+    let mut entries = Vec::with_capacity(own.len() + joined.len());
+    for typ in own {
+        if !joined.iter().any(|j| j.kind.namespace_type() == typ) {
+            entries.push(LinuxNamespaceBuilder::default().typ(typ).build()?);
+        }
+    }
+    for join in joined {
+        entries.push(
+            LinuxNamespaceBuilder::default()
+                .typ(join.kind.namespace_type())
+                .path(join.path())
+                .build()?,
+        );
+    }
+    Ok(entries)
 }
 
 /// /dev/shm and /dev/mqueue: fresh ones in a private IPC namespace (the
@@ -50,6 +75,20 @@ pub fn ipc_mounts(plan: &RunPlan) -> Result<Vec<Mount>, PlanError> {
             mounts.push(mqueue);
         }
         return Ok(mounts);
+    }
+    // `--ipc container:X`: X's own /dev/shm, as docker shares it (init
+    // takes it from X's mount namespace); the mqueue mounted in X's IPC
+    // namespace shows X's queues.
+    if let Some(join) = plan.joined(JoinKind::Ipc) {
+        let from = mount_ns_option(join.pid);
+        return Ok(vec![
+            mount("/dev/shm", "bind", "/dev/shm", &["rbind", &from])?,
+            mqueue,
+        ]);
+    }
+    // `--ipc none`: no /dev/shm at all, as docker's.
+    if settings.ipc_none {
+        return Ok(vec![mqueue]);
     }
     let size = settings.shm_size_option();
     Ok(vec![

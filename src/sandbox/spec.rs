@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
     Capability, LinuxBuilder, LinuxDeviceBuilder, LinuxDeviceType, LinuxIdMapping,
-    LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder,
-    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    LinuxIdMappingBuilder, LinuxNamespaceType, Mount, MountBuilder, ProcessBuilder, RootBuilder,
+    Spec, SpecBuilder, UserBuilder,
 };
 
 pub use super::command_line::CommandLine;
+use super::joined_namespaces::{JoinKind, join_annotations};
 use super::privileges::{
     KEEP_GROUPS_ANNOTATION, SecurityPlan, capability_sets, extra_device_mounts,
     masked_and_read_only, read_only_tmpfs_mounts,
@@ -132,6 +133,19 @@ pub struct RunPlan {
     /// `--secret`: named in annotations, `mount` ones bound read-only;
     /// the values are the engine's business at each start, not the plan's.
     pub secrets: Vec<PlannedSecret>,
+    /// Namespaces entered from other running containers rather than
+    /// created (`--pid/--ipc/--uts/--network/--userns container:X`).
+    pub joined: Vec<super::joined_namespaces::JoinedNamespace>,
+}
+
+impl RunPlan {
+    /// The other container whose namespace of `kind` this one enters.
+    pub fn joined(
+        &self,
+        kind: super::joined_namespaces::JoinKind,
+    ) -> Option<&super::joined_namespaces::JoinedNamespace> {
+        self.joined.iter().find(|j| j.kind == kind)
+    }
 }
 
 #[path = "spec_secrets.rs"]
@@ -258,7 +272,8 @@ fn system_mounts(plan: &RunPlan) -> Result<Vec<Mount>, PlanError> {
     // owner of the network namespace, so bind the host's instead.
     // docker leaves /sys (and the cgroup tree) writable when privileged.
     let ro = if plan.privileged { "rw" } else { "ro" };
-    let sys = if plan.id_mappings.is_some() && !plan.private_network {
+    let host_network = !plan.private_network && plan.joined(JoinKind::Net).is_none();
+    let sys = if plan.id_mappings.is_some() && host_network {
         mount(
             "/sys",
             "bind",
@@ -445,10 +460,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     if plan.cgroup_namespace && !plan.settings.host_namespaces.cgroup {
         namespaces.push(LinuxNamespaceType::Cgroup);
     }
-    let namespaces = namespaces
-        .into_iter()
-        .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
-        .collect::<Result<Vec<_>, _>>()?;
+    let namespaces = super::settings_spec::namespace_entries(namespaces, &plan.joined)?;
     let mut devices = DEFAULT_DEVICES
         .iter()
         .map(|(path, major, minor)| {
@@ -511,7 +523,12 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
     if let Some(seccomp) = seccomp {
         linux = linux.seccomp(seccomp);
     }
-    if let Some((uids, gids)) = &plan.id_mappings {
+    // In another container's user namespace the maps are that one's.
+    if let Some((uids, gids)) = plan
+        .id_mappings
+        .as_ref()
+        .filter(|_| plan.joined(JoinKind::User).is_none())
+    {
         linux = linux
             .uid_mappings(id_mappings(uids)?)
             .gid_mappings(id_mappings(gids)?);
@@ -550,6 +567,7 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
         );
     }
     annotations.extend(secrets::secret_annotations(&plan.secrets));
+    annotations.extend(join_annotations(&plan.joined));
     let mut spec = SpecBuilder::default()
         .version("1.0.2")
         .annotations(annotations)
@@ -565,10 +583,16 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
         .build()?;
     // Sharing the host's UTS namespace, the container must not set (the
     // host's) hostname; the builder's default names one, so clear it.
-    spec.set_hostname((!plan.settings.host_namespaces.uts).then(|| plan.hostname.clone()));
+    // Nor another container's (`--uts container:X`).
+    let own_uts = !plan.settings.host_namespaces.uts && plan.joined(JoinKind::Uts).is_none();
+    spec.set_hostname(own_uts.then(|| plan.hostname.clone()));
     Ok(spec)
 }
 
 #[cfg(test)]
 #[path = "spec_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "spec_join_tests.rs"]
+mod join_tests;

@@ -4,7 +4,7 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-fn image() -> ImageDefaults {
+pub(super) fn image() -> ImageDefaults {
     ImageDefaults {
         entrypoint: strings(&["/entry"]),
         cmd: strings(&["default", "args"]),
@@ -13,7 +13,7 @@ fn image() -> ImageDefaults {
     }
 }
 
-fn plan() -> RunPlan {
+pub(super) fn plan() -> RunPlan {
     RunPlan {
         rootfs: "/run/x/merged".into(),
         command: Vec::new(),
@@ -51,6 +51,7 @@ fn plan() -> RunPlan {
         privileged: false,
         security: crate::sandbox::privileges::SecurityPlan::default(),
         secrets: Vec::new(),
+        joined: Vec::new(),
     }
 }
 

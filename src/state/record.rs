@@ -217,6 +217,28 @@ pub struct ContainerConfig {
     /// `--secret`: which secrets it gets and how, never their values.
     #[serde(default)]
     pub secrets: Vec<super::secrets::SecretUse>,
+    /// IDs of the containers whose namespaces this one enters
+    /// (`--pid/--ipc/--uts/--network/--userns container:X`): they cannot
+    /// be removed while this one exists (`rm --depend` removes it first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// `--userns keep-id|nomap|auto`, `--uidmap`/`--gidmap`: the mapping
+    /// it runs with; `None` for the default mapping (and `host`).
+    #[serde(default)]
+    pub userns: Option<UsernsRecord>,
+}
+
+/// A container's own ID mapping. Ranges are `[container, intermediate,
+/// size]`; intermediate IDs are the store's: rootless 0 = the caller,
+/// 1.. = its subordinate range (podman's `--uidmap` HOST side), as root
+/// the host's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsernsRecord {
+    /// As `inspect` shows it (`.HostConfig.UsernsMode`): `keep-id`,
+    /// `nomap`, `auto`, or `private` for `--uidmap`/`--gidmap`.
+    pub mode: String,
+    pub uid_map: Vec<[u32; 3]>,
+    pub gid_map: Vec<[u32; 3]>,
 }
 
 /// The privilege options of a container, podman's spelling.

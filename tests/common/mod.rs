@@ -36,6 +36,7 @@ pub mod containers;
 pub mod ctx;
 pub mod fixtures;
 pub mod hostile_layers;
+pub mod id_maps;
 pub mod image_layout;
 pub mod image_output;
 pub mod proc_files;
