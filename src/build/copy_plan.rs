@@ -347,3 +347,127 @@ fn hash_file(path: &Path) -> std::io::Result<String> {
     let (_, digest, _) = hasher.finish();
     Ok(digest.hex().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::context::load_context;
+    use crate::build::request::{ContextSource, DockerfileSource};
+
+    /// A context with a Dockerfile, `.dockerignore` and these files.
+    fn context_with(files: &[&str], ignore: &str) -> (tempfile::TempDir, Context) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        fs::write(dir.path().join(".dockerignore"), ignore).unwrap();
+        for f in files {
+            let path = dir.path().join(f);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, f.as_bytes()).unwrap();
+        }
+        let ctx = load_context(
+            &ContextSource::Dir(dir.path().into()),
+            &DockerfileSource::Default,
+            dir.path().join("unused"),
+        )
+        .unwrap();
+        (dir, ctx)
+    }
+
+    fn dests(items: &[Item]) -> Vec<String> {
+        items.iter().map(|i| i.dest.clone()).collect()
+    }
+
+    #[test]
+    fn destination_rules() {
+        let (_dir, ctx) = context_with(&["a.txt", "b.txt", "src/x.rs", "src/sub/y.rs"], "");
+        let origin = Origin::Context(&ctx);
+        let none = Layered::default();
+        let plan = |sources: &[&str], dest: &str| {
+            let sources: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
+            plan_copy(&origin, &sources, dest, &none, false)
+        };
+        // A file to a path names the file; to a path with / goes into it.
+        assert_eq!(dests(&plan(&["a.txt"], "/app/f").unwrap()), ["app/f"]);
+        assert_eq!(dests(&plan(&["a.txt"], "/app/").unwrap()), ["app/a.txt"]);
+        // A directory's contents, not the directory; the destination made.
+        assert_eq!(
+            dests(&plan(&["src"], "/code").unwrap()),
+            ["code", "code/sub", "code/sub/y.rs", "code/x.rs"]
+        );
+        // Globs match at the context root; several sources need a dir.
+        assert_eq!(
+            dests(&plan(&["*.txt"], "/t/").unwrap()),
+            ["t/a.txt", "t/b.txt"]
+        );
+        let err = plan(&["*.txt"], "/t").unwrap_err();
+        assert!(err.contains("must be a directory"), "{err}");
+        assert!(
+            plan(&["nope"], "/x")
+                .unwrap_err()
+                .contains("\"nope\": no such file")
+        );
+        assert!(
+            plan(&["*.md"], "/x/")
+                .unwrap_err()
+                .contains("no source files")
+        );
+        assert!(
+            plan(&["../etc/passwd"], "/x")
+                .unwrap_err()
+                .contains("outside the build context")
+        );
+    }
+
+    #[test]
+    fn ignored_files_are_not_sources_and_not_hashed() {
+        let (dir, ctx) = context_with(
+            &["keep.txt", "secret.txt", "logs/a.log"],
+            "secret.txt\nlogs\n",
+        );
+        let origin = Origin::Context(&ctx);
+        let items = plan_copy(
+            &origin,
+            &[".".to_string()],
+            "/c/",
+            &Layered::default(),
+            false,
+        )
+        .unwrap();
+        // The destination directory takes the context directory's mode.
+        assert_eq!(
+            dests(&items),
+            ["c", "c/.dockerignore", "c/Dockerfile", "c/keep.txt"]
+        );
+        assert!(
+            plan_copy(
+                &origin,
+                &["secret.txt".to_string()],
+                "/c/",
+                &Layered::default(),
+                false
+            )
+            .is_err()
+        );
+        // The digest sees content and modes, not times.
+        let before = content_digest(&items).unwrap();
+        let keep = dir.path().join("keep.txt");
+        fs::File::options()
+            .write(true)
+            .open(&keep)
+            .unwrap()
+            .set_modified(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap();
+        let items = plan_copy(
+            &origin,
+            &[".".to_string()],
+            "/c/",
+            &Layered::default(),
+            false,
+        )
+        .unwrap();
+        assert_eq!(content_digest(&items).unwrap(), before);
+        fs::write(&keep, "changed").unwrap();
+        assert_ne!(content_digest(&items).unwrap(), before);
+        fs::write(dir.path().join("secret.txt"), "changed too").unwrap();
+    }
+}

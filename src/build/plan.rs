@@ -57,3 +57,26 @@ pub fn needed_stages(df: &Dockerfile, target: usize) -> Vec<bool> {
     }
     needed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_needs_its_bases_and_copy_sources_only() {
+        let df = super::super::dockerfile::parse(
+            "FROM busybox AS base\nFROM base AS builder\nRUN make\nFROM busybox AS unused\nFROM busybox AS tools\nFROM busybox\nCOPY --from=builder /out /out\nCOPY --from=3 /t /t\n",
+            "Dockerfile",
+        )
+        .unwrap();
+        assert_eq!(target_stage(&df, None).unwrap(), 4);
+        assert_eq!(
+            needed_stages(&df, 4),
+            [true, true, false, true, true],
+            "base (via builder), builder, tools (by index), the target"
+        );
+        assert_eq!(target_stage(&df, Some("Builder")).unwrap(), 1);
+        assert_eq!(needed_stages(&df, 1), [true, true, false, false, false]);
+        assert!(target_stage(&df, Some("nope")).is_err());
+    }
+}
