@@ -40,6 +40,7 @@ fn built_image_runs_with_its_files_and_owners() {
         );
         let out = build_ok(ctx, &["-t", "app:1", &dir]);
         assert!(out.contains("STEP 1/15: FROM busybox"), "{out}");
+        assert!(out.contains("COMMIT app:1\n"), "{out}");
         assert!(
             out.contains("Successfully tagged docker.io/library/app:1"),
             "{out}"
@@ -215,7 +216,7 @@ fn build_args_scope_and_unused_warning() {
         assert!(out.status.success(), "{out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            stderr.contains("[Warning] one or more build-args [UNUSED] were not consumed"),
+            stderr.contains("warning: one or more build-args [UNUSED] were not consumed"),
             "{stderr}"
         );
         assert_eq!(

@@ -118,7 +118,7 @@ pub fn build_image(
     let unused = builder.args.unconsumed();
     if !unused.is_empty() {
         reporter.engine().warning(&format!(
-            "[Warning] one or more build-args [{}] were not consumed",
+            "one or more build-args [{}] were not consumed",
             unused.join(" ")
         ));
     }
@@ -164,7 +164,8 @@ impl Builder<'_> {
                 }
             }
         }
-        match tags.first() {
+        // podman's COMMIT line names the first tag as the user wrote it.
+        match self.req.tags.first() {
             Some(tag) => self.reporter.progress(&format!("COMMIT {tag}")),
             None => self.reporter.progress("COMMIT"),
         }
