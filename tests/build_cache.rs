@@ -110,6 +110,10 @@ fn a_moved_tag_leaves_the_old_image_dangling_and_cache_images_hidden() {
         ctx.run_ok(&["rmi", "app"]);
         ctx.run_ok(&["image", "prune", "-a", "-f"]);
         assert_eq!(table(&ctx.run_ok(&["images", "-a"])).len(), 1, "all gone");
+        let entries = std::fs::read_dir(ctx.root.join("build-cache"))
+            .unwrap()
+            .count();
+        assert_eq!(entries, 0, "the cache's entries went with their images");
         ctx.load_busybox();
         let again = build_ok(ctx, &["-t", "app", &dir]);
         assert!(!again.contains("Using cache"), "{again}");

@@ -133,6 +133,9 @@ pub fn prune_images(
         }
     }
     let report = collect_garbage(dirs, reporter)?;
+    // Build-cache entries of images now gone (entries are the caller's
+    // own files, so no helper is needed).
+    store.prune_build_cache();
     Ok((removed, report))
 }
 

@@ -128,8 +128,31 @@ impl Store {
         Ok(id)
     }
 
-    /// Whether an image with this exact ID is in the index.
-    pub fn has_image(&self, id: &Digest) -> Result<bool, LayerError> {
-        Ok(self.read_index()?.images.iter().any(|r| r.id == *id))
+    /// Removes the build cache's entries (`build-cache/<key>`, JSON with
+    /// an `image_id`) whose image config is no longer stored: after a
+    /// prune and its collection they could never hit again. Returns how
+    /// many went.
+    pub fn prune_build_cache(&self) -> usize {
+        let dir = self.root().join("build-cache");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            // Another build's entry being written.
+            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+                continue;
+            }
+            let stale = std::fs::read(entry.path())
+                .ok()
+                .and_then(|data| serde_json::from_slice::<serde_json::Value>(&data).ok())
+                .and_then(|v| v["image_id"].as_str().map(str::to_string))
+                .and_then(|id| Digest::parse(&id).ok())
+                .is_none_or(|id| !self.blob_path(&id).is_file());
+            if stale && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
     }
 }
