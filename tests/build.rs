@@ -284,11 +284,18 @@ fn quiet_iidfile_and_stdin_dockerfile() {
             header.set_cksum();
             tar.append_data(&mut header, name, data).unwrap();
         }
-        let out = ctx.run_stdin(&["build", "-q", "-"], &tar.into_inner().unwrap());
+        let tar = tar.into_inner().unwrap();
+        let out = ctx.run_stdin(&["build", "-q", "-"], &tar);
         let stdout = assert_success(&out, "skiff build - < context.tar");
         assert_eq!(
             ctx.run_ok(&["run", "--rm", stdout.trim(), "cat", "/x"]),
             "in tar\n"
+        );
+        // -f names a file inside a tar context.
+        let out = ctx.run_stdin(&["build", "-q", "-f", "Dockerfile", "-"], &tar);
+        assert_eq!(
+            assert_success(&out, "skiff build -f Dockerfile - < context.tar"),
+            stdout
         );
     });
 }

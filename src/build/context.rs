@@ -122,7 +122,12 @@ pub fn load_context(
         ),
         (None, DockerfileSource::Path(path)) => {
             let name = path.display().to_string();
-            (read_text(path, &name)?, name, Some(path.clone()))
+            // In a context that came as a tar, `-f` names a file in it.
+            let path = match (&temp, &root) {
+                (Some(_), Some(root)) if path.is_relative() => root.join(path),
+                _ => path.clone(),
+            };
+            (read_text(&path, &name)?, name, Some(path))
         }
         (None, DockerfileSource::Default) => {
             let root = root
