@@ -100,6 +100,16 @@ fn malformed_dockerfiles_and_bad_input_are_one_line_errors() {
             "{out:?}"
         );
 
+        // A RUN whose shell does not exist: 127 and the step named.
+        ctx.write_file("e/Dockerfile", "FROM scratch\nRUN true\n");
+        let out = build(ctx, &[&dir]);
+        assert_eq!(out.status.code(), Some(127));
+        assert_eq!(
+            stderr_of(&out),
+            "Error: building at STEP \"RUN true\": \"/bin/sh\": no such file or directory"
+        );
+        assert!(container_dirs(ctx).is_empty());
+
         let empty = ctx.make_dir("empty");
         let out = build(ctx, &[empty.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(125));

@@ -114,6 +114,14 @@ pub enum BuildError {
     /// A RUN step's command exited non-zero: the build exits with it.
     #[error("building at STEP \"{step}\": exit status {code}")]
     RunFailed { step: String, code: i32 },
+    /// A RUN step's command could not start (not found: 127, not
+    /// executable: 126): the build exits with that code.
+    #[error("building at STEP \"{step}\": {message}")]
+    RunNotStarted {
+        step: String,
+        message: String,
+        code: i32,
+    },
     /// A step that cannot be done as written (missing source, unknown
     /// stage, bad flag value), naming the step.
     #[error("building at STEP \"{step}\": {message}")]
@@ -137,7 +145,7 @@ impl BuildError {
     /// says (a signal, 126/127), else 125.
     pub fn exit_code(&self) -> i32 {
         match self {
-            BuildError::RunFailed { code, .. } => *code,
+            BuildError::RunFailed { code, .. } | BuildError::RunNotStarted { code, .. } => *code,
             BuildError::Engine(e) => e.exit_code(),
             _ => 125,
         }

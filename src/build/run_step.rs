@@ -171,12 +171,12 @@ pub fn run_step(
             step: step.text.clone(),
             code,
         }),
-        Err(EngineError::StartFailed { exit_code, .. }) if exit_code != 125 => {
-            Err(BuildError::RunFailed {
-                step: step.text.clone(),
-                code: exit_code,
-            })
-        }
+        // The command could not start (not found, not executable).
+        Err(e) if matches!(e.exit_code(), 126 | 127) => Err(BuildError::RunNotStarted {
+            step: step.text.clone(),
+            message: e.to_string(),
+            code: e.exit_code(),
+        }),
         Err(e) => Err(e.into()),
     };
     // The container goes whatever happened; a failure to remove it must
