@@ -14,7 +14,7 @@ fn cache_secret_bind_and_tmpfs_mounts() {
     for_each_user(|ctx| {
         ctx.load_busybox();
         let dockerfile = "FROM busybox
-RUN --mount=type=cache,target=/cache,id=c1 echo run >> /cache/log && wc -l < /cache/log | tr -d ' ' | sed s/^/COUNT=/
+RUN --mount=type=cache,target=/cache,id=c1,sharing=locked echo run >> /cache/log && wc -l < /cache/log | tr -d ' ' | sed s/^/COUNT=/
 RUN --mount=type=secret,id=tok sh -c 'wc -c < /run/secrets/tok > /secret-size'
 RUN --mount=type=bind,source=data.txt,target=/mnt/data.txt cp /mnt/data.txt /copied && (echo x > /mnt/data.txt 2>/dev/null || echo READ-ONLY | tr A-Z a-z)
 RUN --mount=type=tmpfs,target=/scratch echo gone > /scratch/f

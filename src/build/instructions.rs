@@ -426,7 +426,20 @@ impl Builder<'_> {
                 clamp: b.req.timestamp,
                 mounts,
             };
+            // `sharing=locked` cache mounts: held until the step is done.
+            let mut held = Vec::new();
+            for path in &step.mounts.locks {
+                let file = std::fs::File::options()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(path)
+                    .and_then(|f| f.lock().map(|()| f))
+                    .map_err(BuildError::io(format!("locking {}", path.display())))?;
+                held.push(file);
+            }
             let layer = run_step(b.dirs, &step, b.reporter.engine())?;
+            drop(held);
             drop(script_file);
             // A RUN that changed nothing adds no layer (BuildKit's rule):
             // the same empty layer twice in one image would be the same

@@ -20,6 +20,9 @@ pub struct RunMounts {
     pub mounts: Vec<String>,
     /// `--tmpfs` values.
     pub tmpfs: Vec<String>,
+    /// Lock files of `sharing=locked` cache mounts, held (flock) while
+    /// the step runs.
+    pub locks: Vec<PathBuf>,
 }
 
 /// A secret the build was given (`--secret id=ID,src=FILE`).
@@ -84,9 +87,6 @@ pub fn plan_mount(
             "sharing",
             "readonly",
             "ro",
-            "mode",
-            "uid",
-            "gid",
         ],
         "bind" => &[
             "type",
@@ -99,17 +99,7 @@ pub fn plan_mount(
             "ro",
         ],
         "tmpfs" => &["type", "target", "dst", "destination", "size"],
-        "secret" => &[
-            "type",
-            "target",
-            "dst",
-            "destination",
-            "id",
-            "required",
-            "mode",
-            "uid",
-            "gid",
-        ],
+        "secret" => &["type", "target", "dst", "destination", "id", "required"],
         other => {
             return Err(format!(
                 "RUN --mount type={other} is not supported (cache, bind, tmpfs, secret are)"
@@ -132,6 +122,16 @@ pub fn plan_mount(
                 .join(Digest::of_bytes(id.as_bytes()).hex());
             fs::create_dir_all(&dir)
                 .map_err(|e| format!("creating the cache mount {}: {e}", dir.display()))?;
+            match option(&options, &["sharing"]).unwrap_or("shared") {
+                "shared" => {}
+                // One step at a time uses the directory.
+                "locked" => out.locks.push(dir.with_extension("lock")),
+                other => {
+                    return Err(format!(
+                        "RUN --mount={text}: sharing={other} is not supported (shared, locked are)"
+                    ));
+                }
+            }
             let ro = if read_only { ",readonly" } else { "" };
             out.mounts.push(format!(
                 "type=bind,source={},target={target}{ro}",
@@ -251,12 +251,23 @@ mod tests {
             ]
         );
         assert_eq!(out.tmpfs, ["/scratch:size=10m"]);
+        plan_mount("type=cache,target=/l,sharing=locked", &sources, &mut out).unwrap();
+        assert_eq!(
+            out.locks,
+            [tmp.path()
+                .join("cache")
+                .join(Digest::of_bytes(b"/l").hex())
+                .with_extension("lock")]
+        );
         for bad in [
             "type=ssh",
             "type=bind,source=../x,target=/x",
             "type=bind,target=/x,rw=true",
             "type=secret,id=absent,required",
             "type=cache",
+            "type=cache,target=/x,sharing=private",
+            "type=cache,target=/x,uid=1000",
+            "type=secret,id=tok,mode=0400",
         ] {
             assert!(plan_mount(bad, &sources, &mut out).is_err(), "{bad}");
         }
