@@ -117,6 +117,7 @@ pub fn parse() -> Result<Cli, clap::Error> {
 #[derive(Subcommand)]
 enum Command {
     /// Build an image from a Dockerfile or Containerfile
+    #[command(after_help = examples::BUILD)]
     Build(Box<build::BuildArgs>),
     /// Load images from a docker-archive or oci-archive
     Load(images::LoadArgs),
@@ -216,6 +217,7 @@ enum ImageCommand {
     /// Show the history of an image
     History(image_ops::HistoryArgs),
     /// Build an image from a Dockerfile or Containerfile
+    #[command(after_help = examples::BUILD)]
     Build(Box<build::BuildArgs>),
     /// Exit 0 when an image is in local storage, 1 when not
     Exists(image_ops::ExistsArgs),
