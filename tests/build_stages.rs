@@ -239,6 +239,32 @@ fn built_image_pushes_pulls_saves_and_loads() {
             "the same image ID"
         );
 
+        // A FROM image that is not local is pulled (here from the test
+        // registry, with the registry flags build shares with pull).
+        let child = Ctx::new(ctx.user);
+        let dir = context(
+            &child,
+            "child",
+            &format!("FROM {reference}\nRUN cat /made\n"),
+            &[],
+        );
+        let out = build(
+            &child,
+            &["--pull=missing", "--tls-verify=false", "-t", "child", &dir],
+        );
+        assert!(out.status.success(), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("Trying to pull {reference}...")),
+            "{stderr}"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("made\n"));
+        let out = build(&child, &["--pull=never", "-t", "child2", &dir]);
+        assert!(
+            out.status.success(),
+            "the pulled image is local now: {out:?}"
+        );
+
         let archive = ctx.work.join("app.tar");
         ctx.run_ok(&["save", "-o", archive.to_str().unwrap(), "app"]);
         let other = Ctx::new(ctx.user);
