@@ -25,6 +25,10 @@ use crate::timestamp::parse_go_duration;
 const EMPTY_LAYER_DIFF_ID: &str =
     "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
 
+/// A metadata instruction's change of the config, given whether CMD was
+/// set in the stage; returns the history text.
+type ConfigChange = Box<dyn FnOnce(&mut StageState, bool) -> String>;
+
 /// A heredoc script as an executable file, removed when dropped.
 struct ScriptFile(std::path::PathBuf);
 
@@ -187,13 +191,12 @@ impl Builder<'_> {
 
     /// A metadata instruction, substituted now, applied by the returned
     /// closure (on a cache miss).
-    #[allow(clippy::type_complexity)]
     fn metadata(
         &self,
         state: &mut StageState,
         at: &Located<Instruction>,
         escape: char,
-    ) -> Result<Box<dyn FnOnce(&mut StageState, bool) -> String>, BuildError> {
+    ) -> Result<ConfigChange, BuildError> {
         let env = state.env();
         let shell = state.config().shell();
         let expand = |raw: &str| {
