@@ -13,6 +13,7 @@ ENV APP_HOME=/app MODE=prod
 WORKDIR $APP_HOME
 COPY --chown=1000:1001 --chmod=640 greeting.txt ./
 COPY conf/ conf/
+COPY --chown=tester:nogroup greeting.txt /app/by-name.txt
 RUN echo "$GREETING from run" > made-by-run && chmod 604 made-by-run
 LABEL org.example.name="my app" version=1
 EXPOSE 8080 53/udp
@@ -39,7 +40,7 @@ fn built_image_runs_with_its_files_and_owners() {
             ],
         );
         let out = build_ok(ctx, &["-t", "app:1", &dir]);
-        assert!(out.contains("STEP 1/15: FROM busybox"), "{out}");
+        assert!(out.contains("STEP 1/16: FROM busybox"), "{out}");
         assert!(out.contains("COMMIT app:1\n"), "{out}");
         assert!(
             out.contains("Successfully tagged docker.io/library/app:1"),
@@ -75,6 +76,21 @@ fn built_image_runs_with_its_files_and_owners() {
              /app/conf/a.conf 0:0 644\n\
              /app/conf/sub/b.conf 0:0 644\n\
              /app 0:0 755\n"
+        );
+        // --chown names resolved in the image's /etc/passwd and /etc/group.
+        assert_eq!(
+            ctx.run_ok(&[
+                "run",
+                "--rm",
+                "--entrypoint",
+                "",
+                "app:1",
+                "stat",
+                "-c",
+                "%u:%g",
+                "/app/by-name.txt"
+            ]),
+            "1000:65534\n"
         );
         assert_eq!(
             ctx.run_ok(&[
@@ -141,17 +157,17 @@ fn built_image_config_and_history_are_dockers() {
         // only WORKDIR (it made /app), the COPYs and RUN have layers.
         let history = ctx.run_ok(&["image", "inspect", "--format", "{{json .History}}", "app"]);
         let history: Vec<serde_json::Value> = serde_json::from_str(&history).unwrap();
-        assert_eq!(history.len(), 1 + 14, "{history:#?}");
+        assert_eq!(history.len(), 1 + 15, "{history:#?}");
         let with_layer: Vec<&str> = history[1..]
             .iter()
             .filter(|h| h.get("empty_layer").is_none())
             .map(|h| h["created_by"].as_str().unwrap())
             .collect();
-        assert_eq!(with_layer.len(), 4, "{with_layer:?}");
+        assert_eq!(with_layer.len(), 5, "{with_layer:?}");
         assert!(with_layer[0].contains("WORKDIR /app"), "{with_layer:?}");
         assert!(with_layer[1].contains("COPY"), "{with_layer:?}");
         assert!(
-            with_layer[3].starts_with("|1 GREETING=hello /bin/sh -c echo"),
+            with_layer[4].starts_with("|1 GREETING=hello /bin/sh -c echo"),
             "{with_layer:?}"
         );
         let cmd_entry = history.last().unwrap();
@@ -161,10 +177,10 @@ fn built_image_config_and_history_are_dockers() {
         );
         assert_eq!(cmd_entry["empty_layer"], true);
         let layers = field("{{len .RootFS.Layers}}");
-        assert_eq!(layers, "5", "busybox's layer and four new ones");
+        assert_eq!(layers, "6", "busybox's layer and five new ones");
         // `skiff history` shows the same entries, newest first.
         let rows = ctx.run_ok(&["history", "--no-trunc", "app"]);
-        assert_eq!(rows.lines().count(), 1 + 15, "{rows}");
+        assert_eq!(rows.lines().count(), 1 + 16, "{rows}");
     });
 }
 
