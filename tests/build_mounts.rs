@@ -85,6 +85,10 @@ fn heredoc_run_script() {
             "one\ntwo\nline\nran as /dev/pipes/SCRIPT\n",
             "a #! script runs as a file"
         );
+        // The heredoc steps span lines in history; each is still one row.
+        let rows = common::containers::nonempty_lines(&ctx.run_ok(&["history", "h"]));
+        let busybox_rows = common::containers::nonempty_lines(&ctx.run_ok(&["history", "busybox"]));
+        assert_eq!(rows.len(), busybox_rows.len() + 3, "{rows:#?}");
     });
 }
 
