@@ -5,6 +5,7 @@ use std::process::ExitCode;
 mod cmd;
 
 fn main() -> ExitCode {
+    die_of_sigpipe_on_closed_stdout();
     let cli = match cmd::parse() {
         Ok(cli) => cli,
         Err(err) => return cmd::report_usage_error(err),
@@ -21,6 +22,28 @@ fn main() -> ExitCode {
             ExitCode::from(exit_code_of(&err))
         }
     }
+}
+
+/// `skiff inspect … | head -1`: once the reader is gone, `println!`
+/// panics on EPIPE (Rust ignores SIGPIPE so that skiff's own pipes report
+/// EPIPE instead of killing it). A command printing to a closed stdout
+/// ends as docker's Go client and every other process in a pipeline do,
+/// silently by SIGPIPE (141), rather than with a panic message. One hook
+/// covers every verb's printing; other panics keep the default report.
+fn die_of_sigpipe_on_closed_stdout() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            skiff::engine::die_of(nix::sys::signal::Signal::SIGPIPE);
+        }
+        default_hook(info);
+    }));
 }
 
 /// The error and its causes on one line, skipping a cause whose text the

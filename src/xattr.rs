@@ -103,6 +103,44 @@ pub fn set_path(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     set(&Target::path(path)?, name, value)
 }
 
+/// The names of `path`'s attributes (a symlink's own, not followed).
+pub fn list_path(path: &Path) -> io::Result<Vec<String>> {
+    let c_path = CString::new(path.as_os_str().as_bytes())?;
+    let mut names: Vec<u8> = Vec::new();
+    loop {
+        // SAFETY: `c_path` is a NUL-terminated string owned by this frame;
+        // `names` is writable for the length passed (0 with a null pointer
+        // only asks for the size); nothing is retained.
+        let n = unsafe {
+            let buf = if names.is_empty() {
+                std::ptr::null_mut()
+            } else {
+                names.as_mut_ptr().cast()
+            };
+            libc::llistxattr(c_path.as_ptr(), buf, names.len())
+        };
+        if n < 0 {
+            let error = io::Error::last_os_error();
+            if error.raw_os_error() == Some(libc::ERANGE) {
+                names.clear();
+                continue;
+            }
+            return Err(error);
+        }
+        let n = n as usize;
+        if names.is_empty() && n > 0 {
+            names.resize(n, 0);
+            continue;
+        }
+        names.truncate(n);
+        return Ok(names
+            .split(|b| *b == 0)
+            .filter(|n| !n.is_empty())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

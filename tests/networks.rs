@@ -222,6 +222,20 @@ fn n02_bad_network_input_is_refused_in_one_line() {
             &["create", "--network", "wide", "--ip", "10.9.9.9", "busybox"],
             "10.9.9.9",
         );
+        if ctx.is_rootless() {
+            refused(
+                ctx,
+                &[
+                    "create",
+                    "--network",
+                    "wide",
+                    "--userns",
+                    "keep-id",
+                    "busybox",
+                ],
+                "bridge network rootless",
+            );
+        }
     });
 }
 

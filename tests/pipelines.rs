@@ -426,3 +426,18 @@ fn p9_run_without_sig_proxy_ends_on_sigterm_and_only_a_monitor_keeps_the_contain
         assert_eq!(ctx.status_of("mon"), "running");
     });
 }
+
+#[test]
+fn p10_a_verb_printing_more_than_its_reader_takes_dies_of_sigpipe_silently() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        // More JSON than a pipe holds (64 KiB), so the write meets the
+        // closed pipe: `skiff image inspect … | head -1`.
+        let mut args = vec!["image", "inspect"];
+        args.extend(std::iter::repeat_n("busybox", 200));
+        let mut piped = Piped::start(ctx, &args);
+        assert_eq!(piped.head(1), vec!["[\n".to_string()]);
+        let (status, stderr) = piped.ends_promptly("its reader went away");
+        assert_died_of(status, Signal::SIGPIPE, &stderr, "image inspect | head -1");
+    });
+}

@@ -253,8 +253,8 @@ fn invalid_values_are_one_line_errors() {
     for_each_user(|ctx| {
         ctx.load_busybox();
         let cases: [(&[&str], &str); 15] = [
-            (&["--userns", "keep-id"], "keep-id"),
-            (&["--userns", "nomap"], "nomap"),
+            (&["--userns", "keep-id:uid=x"], "keep-id"),
+            (&["--userns", "container:other"], "container:other"),
             (&["--userns", "bogus"], "--userns"),
             (&["--ulimit", &too_high], "hard limit"),
             (&["--ulimit", "bogus=1"], "bogus"),

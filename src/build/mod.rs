@@ -5,11 +5,41 @@
 //! state at that step, which only the executor knows); `words` is docker's
 //! shell-word lexer (quotes, escapes, `${VAR:-x}` substitution) that the
 //! executor applies where docker does; `ignore` is `.dockerignore`.
-//! The executor turns stages into steps over `engine` (RUN steps are
-//! containers made by the run path) and `layers` (each step's change is a
-//! layer in the same content-addressed store).
+//!
+//! The executor: `context` (context directory or tar, Dockerfile, ignore
+//! rules), `plan` (which stages the target needs), `scope` (ARG/ENV),
+//! `executor` (stages, steps through the cache, the result), `instructions`
+//! (each instruction's effect; `config` edits docker's config JSON),
+//! `run_step` (RUN as a container made by engine's run path; `run_mounts`
+//! its `--mount`s), `copy_step`,
+//! `copy_plan`, `copy_tar` (COPY/ADD as a tar stored like a pulled layer),
+//! `layered` (an image's files read from its layer directories), `cache`.
+//! The entry point is `build_image` with a typed `BuildRequest`.
 
+mod cache;
+mod config;
+mod context;
+mod copy_plan;
+mod copy_step;
+mod copy_tar;
 pub mod dockerfile;
+mod download;
+mod executor;
 pub mod glob;
 pub mod ignore;
+mod instructions;
+mod layered;
+mod plan;
+mod request;
+mod run_mounts;
+mod run_step;
+mod scope;
+mod stage;
 pub mod words;
+
+pub use executor::build_image;
+pub use request::{
+    BuildError, BuildOutcome, BuildReporter, BuildRequest, BuildSecret, ContextSource,
+    DockerfileSource,
+};
+pub use scope::PROXY_ARGS;

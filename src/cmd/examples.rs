@@ -49,3 +49,11 @@ Examples:
   skiff run --rm --secret db_password,type=env,target=DB_PASS busybox env
   skiff secret ls
   skiff secret rm db_password";
+
+pub const BUILD: &str = "\
+Examples:
+  skiff build -t myapp:1.0 .
+  skiff build -t app -f docker/Dockerfile --build-arg VERSION=2.0 .
+  skiff build --target builder -t app:build .
+  skiff build -q - < Dockerfile
+  skiff build --secret id=token,src=token.txt -t app .";

@@ -167,10 +167,12 @@ pub fn history(dirs: &StorageDirs, args: HistoryArgs) -> anyhow::Result<()> {
     }
     let mut table = Table::new(&["ID", "CREATED", "CREATED BY", "SIZE", "COMMENT"]);
     for row in &rows {
-        let created_by = if args.no_trunc || row.created_by.chars().count() <= 45 {
-            row.created_by.clone()
+        // A heredoc RUN's command spans lines; a table row must not.
+        let one_line = row.created_by.replace(['\n', '\t'], " ");
+        let created_by = if args.no_trunc || one_line.chars().count() <= 45 {
+            one_line
         } else {
-            format!("{}...", row.created_by.chars().take(42).collect::<String>())
+            format!("{}...", one_line.chars().take(42).collect::<String>())
         };
         table.row(vec![
             short(&row.id),

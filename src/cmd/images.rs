@@ -59,7 +59,7 @@ pub struct SaveArgs {
 
 #[derive(Args)]
 pub struct ImagesArgs {
-    /// Show all images (skiff keeps no intermediate images, so: the same list)
+    /// Show all images, the unnamed build-cache images of `skiff build` too
     #[arg(short, long)]
     all: bool,
     /// Show only image IDs
@@ -149,12 +149,12 @@ fn images_header(field: &str) -> Option<&'static str> {
 }
 
 pub fn images(dirs: &StorageDirs, args: ImagesArgs) -> anyhow::Result<()> {
-    let _ = args.all;
     let mut filters = args.filter.clone();
     if let Some(reference) = &args.reference {
         filters.push(format!("reference={reference}"));
     }
-    let rows = engine::list_images(dirs, &filters)?;
+    let mut rows = engine::list_images(dirs, &filters)?;
+    rows.retain(|row| args.all || !(row.intermediate && row.repository == "<none>"));
     let id_of = |hex: &str| {
         if args.no_trunc {
             format!("sha256:{hex}")

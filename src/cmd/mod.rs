@@ -2,6 +2,7 @@
 //! print. Output formatting lives in `format`.
 
 mod argv;
+mod build;
 mod containers;
 mod examples;
 mod exec;
@@ -117,6 +118,9 @@ pub fn parse() -> Result<Cli, clap::Error> {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build an image from a Dockerfile or Containerfile
+    #[command(after_help = examples::BUILD)]
+    Build(Box<build::BuildArgs>),
     /// Load images from a docker-archive or oci-archive
     Load(images::LoadArgs),
     /// Save images to a docker-archive, oci-archive or oci-dir
@@ -219,6 +223,9 @@ enum ImageCommand {
     Inspect(image_ops::ImageInspectArgs),
     /// Show the history of an image
     History(image_ops::HistoryArgs),
+    /// Build an image from a Dockerfile or Containerfile
+    #[command(after_help = examples::BUILD)]
+    Build(Box<build::BuildArgs>),
     /// Exit 0 when an image is in local storage, 1 when not
     Exists(image_ops::ExistsArgs),
     /// Load images from a docker-archive or oci-archive
@@ -290,6 +297,7 @@ enum ContainerCommand {
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let dirs = StorageDirs::resolve(cli.root, cli.runroot);
     match cli.command {
+        Command::Build(args) => build::build(&dirs, *args),
         Command::Load(args) => images::load(&dirs, args).map(|()| 0),
         Command::Import(args) => images::import(&dirs, args).map(|()| 0),
         Command::Save(args) => images::save(&dirs, args).map(|()| 0),
@@ -330,6 +338,7 @@ fn dispatch_image(dirs: &StorageDirs, command: ImageCommand) -> anyhow::Result<i
         ImageCommand::Untag(args) => image_ops::untag(dirs, args).map(|()| 0),
         ImageCommand::Inspect(args) => image_ops::inspect(dirs, args),
         ImageCommand::History(args) => image_ops::history(dirs, args).map(|()| 0),
+        ImageCommand::Build(args) => build::build(dirs, *args),
         ImageCommand::Exists(args) => image_ops::exists(dirs, args),
         ImageCommand::Load(args) => images::load(dirs, args).map(|()| 0),
         ImageCommand::Import(args) => images::import(dirs, args).map(|()| 0),

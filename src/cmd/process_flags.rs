@@ -1,6 +1,6 @@
 //! `run`/`create` flags for process settings and shared namespaces:
 //! `--ulimit`, `--umask`, `--tz`, `--shm-size`, `--sysctl`, `--pid`,
-//! `--ipc`, `--uts`, `--cgroupns`.
+//! `--ipc`, `--uts`, `--cgroupns`, `--userns`, `--uidmap`, `--gidmap`.
 
 use clap::Args;
 use skiff::engine::ProcessRequest;
@@ -34,9 +34,17 @@ pub struct ProcessFlags {
     /// cgroup namespace: private (default) or host
     #[arg(long)]
     cgroupns: Option<String>,
-    /// User namespace: host (the default) or container:NAME (keep-id, nomap, auto are refused)
+    /// User namespace: host (the default), container:NAME, keep-id[:uid=U,gid=G],
+    /// nomap, auto[:size=N,uidmapping=C:H:N,gidmapping=C:H:N] (keep-id, nomap rootless only)
     #[arg(long)]
     userns: Option<String>,
+    /// UID mapping CONTAINER:HOST:SIZE (repeatable; rootless HOST 0 is you,
+    /// 1.. your subordinate IDs)
+    #[arg(long)]
+    uidmap: Vec<String>,
+    /// GID mapping CONTAINER:HOST:SIZE (repeatable; default: as --uidmap)
+    #[arg(long)]
+    gidmap: Vec<String>,
 }
 
 impl ProcessFlags {
@@ -52,6 +60,8 @@ impl ProcessFlags {
             uts: self.uts,
             cgroupns: self.cgroupns,
             userns: self.userns,
+            uidmap: self.uidmap,
+            gidmap: self.gidmap,
         }
     }
 }

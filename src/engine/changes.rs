@@ -16,7 +16,7 @@ use crate::state::{ContainerRecord, ContainerStore, StorageDirs};
 /// The mount points skiff itself puts in a container's root: the files it
 /// generates in /etc and the destinations of the container's mounts. An
 /// empty file or directory there is skiff's, not the container's change.
-pub(super) fn skiff_mount_points(record: &ContainerRecord) -> Vec<PathBuf> {
+pub(crate) fn skiff_mount_points(record: &ContainerRecord) -> Vec<PathBuf> {
     ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]
         .iter()
         .map(PathBuf::from)

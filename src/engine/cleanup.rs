@@ -31,7 +31,11 @@ pub fn remove_tree(dir: &Path, user_namespace: Option<&OwnedFd>) -> Result<(), E
     }
     let remove = || fs::remove_dir_all(dir).map_err(|e| format!("removing {}: {e}", dir.display()));
     match user_namespace {
-        Some(ns) => run_in_userns(ns, remove)?,
+        // The container's namespace may not map the caller (`nomap`,
+        // `auto`): then the default one, which maps every ID skiff uses.
+        Some(ns) => {
+            run_in_userns(ns, remove).or_else(|_| run_in_new_userns(&caller_mappings(), remove))?
+        }
         None => run_in_new_userns(&caller_mappings(), remove)?,
     };
     Ok(())

@@ -13,7 +13,7 @@ use super::launch::LaunchPlan;
 use super::lookup::find_container;
 use super::volumes::host_source;
 use crate::sandbox::enter::{run_in_running_root, run_in_stopped_root};
-use crate::sandbox::userns::{ChildFailure, caller_mappings};
+use crate::sandbox::userns::{ChildFailure, IdMappings, caller_mappings};
 use crate::state::{ContainerRecord, ContainerStore, StorageDirs};
 use oci_spec::runtime::{Mount, MountBuilder};
 
@@ -214,6 +214,19 @@ fn stored_mounts(dirs: &StorageDirs, record: &ContainerRecord) -> Result<Vec<Mou
         .collect()
 }
 
+/// A container's mappings as its spec holds them (rootless), the
+/// caller's default for a spec without them.
+pub(super) fn container_mappings(spec: &oci_spec::runtime::Spec) -> IdMappings {
+    match crate::sandbox::process::mappings(spec) {
+        Some((uids, gids)) => IdMappings {
+            uids,
+            gids,
+            warning: None,
+        },
+        None => caller_mappings(),
+    }
+}
+
 /// Runs `work` with the container's root as `/`.
 pub(super) fn in_container<T, E>(
     dirs: &StorageDirs,
@@ -239,7 +252,10 @@ where
                 "creating {}",
                 mountpoint.display()
             )))?;
-            let maps = super::is_rootless().then(caller_mappings);
+            // The container's own mapping, so its files show the owners
+            // it gave them (keep-id, auto, --uidmap differ from ours).
+            let own_mapping = super::is_rootless() || record.config.userns.is_some();
+            let maps = own_mapping.then(|| container_mappings(&plan.spec));
             let mounts = stored_mounts(dirs, record)?;
             let result =
                 run_in_stopped_root(&plan.layers, &mountpoint, &mounts, maps.as_ref(), work);

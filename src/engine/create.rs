@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
+use super::idmapped_layers::container_layer_dirs;
 use super::lookup::find_container;
 use super::mounts::parse_volume_flag;
 use super::namespace_joins::{JoinPlan, plan_joins};
@@ -17,18 +18,20 @@ use super::report::Reporter;
 use super::secrets::{planned_secrets, resolve_secrets};
 use super::security_options::{plan_security, security_record};
 use super::signals::{parse_signal, signal_name};
+use super::userns_modes::{host_mappings, joined_userns, resolve_userns};
 use super::volumes::prepare_mounts;
 use super::{EngineError, is_rootless};
 use crate::layers::{LocalImage, Store};
 use crate::sandbox::cgroups::unified_host;
+use crate::sandbox::joined_namespaces::JoinKind;
 use crate::sandbox::spec::{
     CommandLine, EtcFiles, ImageDefaults, MountRequest, RunPlan, build_spec,
 };
 use crate::sandbox::user::{ResolvedUser, resolve_group, resolve_user};
-use crate::sandbox::userns::{IdMapping, caller_mappings};
+use crate::sandbox::userns::{IdMapping, IdMappings, caller_mappings};
 use crate::state::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStore, HealthConfig,
-    MountKind, MountSpec, SecretUse, StorageDirs, new_container_id,
+    MountKind, MountSpec, SecretUse, StorageDirs, UsernsRecord, new_container_id,
 };
 use crate::timestamp::format_rfc3339_nanos;
 
@@ -44,6 +47,29 @@ fn image_defaults(image: &LocalImage) -> ImageDefaults {
         cmd: config.cmd().clone().unwrap_or_default(),
         env: config.env().clone().unwrap_or_default(),
         workdir: config.working_dir().clone(),
+    }
+}
+
+/// keep-id's process user: the container IDs the caller's own IDs
+/// (intermediate 0) appear as, unless `--user` says otherwise (podman).
+fn keep_id_user(userns: &UsernsRecord) -> Option<String> {
+    if userns.mode != "keep-id" {
+        return None;
+    }
+    let own = |ranges: &[[u32; 3]]| ranges.iter().find(|r| r[1] == 0).map(|r| r[0]);
+    Some(format!(
+        "{}:{}",
+        own(&userns.uid_map)?,
+        own(&userns.gid_map)?
+    ))
+}
+
+/// Root's (absent) caller mappings: root's modes use host IDs as given.
+fn no_mappings() -> IdMappings {
+    IdMappings {
+        uids: Vec::new(),
+        gids: Vec::new(),
+        warning: None,
     }
 }
 
@@ -123,10 +149,9 @@ fn container_mounts(
             });
         }
     }
-    let image_volumes = image
-        .config
-        .config()
-        .as_ref()
+    let image_volumes = (!options.ignore_image_volumes)
+        .then_some(image)
+        .and_then(|image| image.config.config().as_ref())
         .and_then(|c| c.volumes().clone())
         .unwrap_or_default();
     for destination in image_volumes {
@@ -179,9 +204,33 @@ pub fn create_container(
         (None, None) => "SIGTERM".to_string(),
     };
     let healthcheck = plan_healthcheck(&options.health, &image);
+    // Rootless, the default mapping: no subordinate files read here
+    // unless the container asks for a mapping of its own.
+    let caller = is_rootless().then(caller_mappings);
+    let joins = plan_joins(dirs, options, is_rootless())?;
+    let user_of = joins.joined.iter().find(|j| j.kind == JoinKind::User);
+    let (userns, _auto_lock) = match &caller {
+        _ if !joins.joined.is_empty() => (
+            joined_userns(
+                dirs,
+                &options.userns,
+                &options.userns_text,
+                user_of.map(|j| j.container_id.as_str()),
+            )?,
+            None,
+        ),
+        Some(caller) => resolve_userns(dirs, &options.userns, &options.userns_text, caller)?,
+        None => resolve_userns(dirs, &options.userns, &options.userns_text, &no_mappings())?,
+    };
     let user_spec = options
         .user
         .clone()
+        .or_else(|| {
+            // keep-id's user is the caller's, when it asked for keep-id.
+            (options.userns != Default::default())
+                .then(|| userns.as_ref().and_then(keep_id_user))
+                .flatten()
+        })
         .or(image_config.user().clone())
         .unwrap_or_default();
     let group_file = read_image_file(&image.layer_dirs, "etc/group");
@@ -196,17 +245,19 @@ pub fn create_container(
             user.additional_gids.push(gid);
         }
     }
-    let id_mappings = if is_rootless() {
-        let maps = caller_mappings();
-        if let Some(warning) = &maps.warning {
-            reporter.warning(warning);
+    let id_mappings = match (caller, &userns) {
+        (Some(caller), Some(userns)) => Some(host_mappings(userns, Some(&caller))),
+        (Some(maps), None) => {
+            if let Some(warning) = &maps.warning {
+                reporter.warning(warning);
+            }
+            Some((maps.uids, maps.gids))
         }
-        Some((maps.uids, maps.gids))
-    } else {
-        None
+        // Root: only a mapping of its own makes a user namespace.
+        (None, Some(userns)) => Some(host_mappings(userns, None)),
+        (None, None) => None,
     };
-
-    let joins = plan_joins(dirs, options, is_rootless())?;
+    // Networks exist, host ports are free (before any layer is copied).
     let mut net = options.net.clone();
     resolve_at_create(
         dirs,
@@ -215,11 +266,34 @@ pub fn create_container(
         &image_config.exposed_ports().clone().unwrap_or_default(),
         options.publish_all,
     )?;
+    if is_rootless() && joins.network == crate::net::NetworkMode::Bridge && userns.is_some() {
+        // Rootless bridge networks run in the shared network namespace's
+        // user namespace, with the default mapping.
+        return Err(EngineError::Invalid(format!(
+            "--userns {} cannot be combined with a bridge network rootless (its containers share one user namespace): use the default network or --network none",
+            userns.as_ref().map(|u| u.mode.as_str()).unwrap_or_default()
+        )));
+    }
+    // Made before anything of the container exists: a failed copy
+    // leaves nothing half-created.
+    let layer_dirs = container_layer_dirs(dirs, userns.as_ref(), image.layer_dirs.clone())?;
+
     // Held until the record that names the secrets is written.
     let (_secrets_lock, secrets) = resolve_secrets(dirs, &options.secrets)?;
     let mounts = container_mounts(dirs, options, &image)?;
     // Held until the record that names the volumes is written.
     let host_mounts = prepare_mounts(dirs, &mounts)?;
+    if let Some(userns) = &userns {
+        // New volumes are its root's, as they would be for the default
+        // mapping (where that root is the caller).
+        let made = host_mounts.made_data_dirs();
+        if !made.is_empty()
+            && let Err(e) = super::idmapped_layers::give_to_container_root(userns, &made)
+        {
+            host_mounts.discard();
+            return Err(e);
+        }
+    }
     let created = write_container(
         dirs,
         options,
@@ -236,6 +310,8 @@ pub fn create_container(
             secrets,
             joins,
             net,
+            userns,
+            layer_dirs,
         },
     );
     if created.is_err() {
@@ -258,6 +334,9 @@ struct NewContainer {
     secrets: Vec<SecretUse>,
     joins: JoinPlan,
     net: crate::net::NetworkConfig,
+    userns: Option<UsernsRecord>,
+    /// The lower layers: the image's, or their copies for `userns`.
+    layer_dirs: Vec<PathBuf>,
 }
 
 /// Plans the spec and writes the container's record, spec and
@@ -280,6 +359,8 @@ fn write_container(
         secrets,
         joins,
         net,
+        userns,
+        layer_dirs,
     } = new;
     let id = new_container_id();
     let hostname = options
@@ -321,6 +402,20 @@ fn write_container(
     if let Some(path) = options.network.path() {
         super::namespace_joins::enter_network_file(&mut spec, path)?;
     }
+    if let Some(userns) = &userns {
+        // What inspect shows as `.HostConfig.UsernsMode`.
+        let shown = if options.userns_text.is_empty() {
+            userns.mode.clone()
+        } else {
+            options.userns_text.clone()
+        };
+        let mut annotations = spec.annotations().clone().unwrap_or_default();
+        annotations.insert(
+            crate::sandbox::settings::USERNS_ANNOTATION.to_string(),
+            shown,
+        );
+        spec.set_annotations(Some(annotations));
+    }
     super::cgroup::check_limits(&spec, options.cgroups_disabled)?;
     let process = spec.process().as_ref().expect("planned spec has a process");
     // The halves build_spec joined, kept apart for inspect.
@@ -358,6 +453,7 @@ fn write_container(
             secrets,
             depends_on: joins.depends_on,
             net,
+            userns,
         },
         state: ContainerState::default(),
     };
@@ -365,10 +461,13 @@ fn write_container(
     let written = (|| {
         let json = serde_json::to_vec_pretty(&spec).expect("runtime spec serializes");
         fs::write(paths.spec_file(), json).map_err(EngineError::io("writing config.json"))?;
-        for sub in ["upper", "work"] {
-            let dir = paths.dir.join(sub);
-            fs::create_dir_all(&dir)
+        let own_dirs = [paths.dir.join("upper"), paths.dir.join("work")];
+        for dir in &own_dirs {
+            fs::create_dir_all(dir)
                 .map_err(EngineError::io(format!("creating {}", dir.display())))?;
+        }
+        if let Some(userns) = &record.config.userns {
+            super::idmapped_layers::give_to_container_root(userns, &own_dirs)?;
         }
         Ok(())
     })();
@@ -381,6 +480,6 @@ fn write_container(
         record,
         paths,
         spec,
-        layer_dirs: image.layer_dirs,
+        layer_dirs,
     })
 }

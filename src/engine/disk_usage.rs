@@ -62,6 +62,13 @@ pub fn disk_usage(dirs: &StorageDirs) -> Result<DiskUsage, EngineError> {
         .filter(|(dir, _)| !active_layers.contains(*dir))
         .map(|(_, size)| size)
         .sum();
+    // Copies of layers re-owned for other ID mappings go with their layer.
+    for (layer, size) in store.idmapped_copies() {
+        images.size += size;
+        if !active_layers.contains(&layer) {
+            images.reclaimable += size;
+        }
+    }
 
     let mut container_usage = UsageLine::default();
     for record in &containers {

@@ -77,7 +77,8 @@ pub fn filter_images(
     rows.into_iter()
         .filter(|row| {
             let created = row.created.as_deref().map_or(0, seconds);
-            let dangling = row.repository == "<none>";
+            // A build's cache images are not dangling (podman's reading).
+            let dangling = row.repository == "<none>" && !row.intermediate;
             (references.is_empty() || references.iter().any(|p| reference_matches(p, row)))
                 && filters.iter().all(|f| match f {
                     ImageFilter::Dangling(want) => dangling == *want,
@@ -146,6 +147,7 @@ mod tests {
             digest: Digest::of_bytes(b"m"),
             created: Some(created.into()),
             size: 1,
+            intermediate: false,
         }
     }
 

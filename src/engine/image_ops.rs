@@ -118,7 +118,8 @@ pub fn prune_images(
     let mut removed = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for row in store.list_images()? {
-        let untagged = row.repository == "<none>";
+        // Build cache goes only with `-a`.
+        let untagged = row.repository == "<none>" && !row.intermediate;
         if !(all || untagged) || !seen.insert(row.id.clone()) {
             continue;
         }
@@ -132,6 +133,9 @@ pub fn prune_images(
         }
     }
     let report = collect_garbage(dirs, reporter)?;
+    // Build-cache entries of images now gone (entries are the caller's
+    // own files, so no helper is needed).
+    store.prune_build_cache();
     Ok((removed, report))
 }
 
@@ -196,7 +200,13 @@ pub fn image_history(dirs: &StorageDirs, name: &str) -> Result<Vec<HistoryRow>, 
 pub fn inspect_image(dirs: &StorageDirs, name: &str) -> Result<Value, EngineError> {
     let store = Store::open(&dirs.root)?;
     let image = store.resolve_image(name)?;
-    let config = serde_json::to_value(&image.config).unwrap_or(Value::Null);
+    // The config blob as stored, so docker's fields that oci-spec does
+    // not model (Shell, OnBuild, a built image's Healthcheck) show.
+    let config = store
+        .read_blob(&image.id)
+        .ok()
+        .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok())
+        .unwrap_or_else(|| serde_json::to_value(&image.config).unwrap_or(Value::Null));
     let repo_digests: Vec<String> = image
         .names
         .iter()

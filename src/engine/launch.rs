@@ -28,6 +28,20 @@ pub struct LaunchPlan {
     pub seccomp_cache: PathBuf,
 }
 
+/// The layer directories with a repeated one kept only where it is
+/// topmost: overlay refuses one lower directory twice (ELOOP), and two
+/// identical layers are common in built images (two steps that changed
+/// the same thing in the same second). Dropping the lower occurrence
+/// changes nothing: every path the layer has, whiteouts and opaque
+/// directories included, is decided by the occurrence above it.
+fn topmost_occurrences(mut dirs: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut seen = std::collections::HashSet::new();
+    dirs.reverse();
+    dirs.retain(|d| seen.insert(d.clone()));
+    dirs.reverse();
+    dirs
+}
+
 impl LaunchPlan {
     pub fn new(
         dirs: &StorageDirs,
@@ -39,7 +53,7 @@ impl LaunchPlan {
             spec,
             seccomp_cache: dirs.root.join("seccomp"),
             layers: RootfsLayers {
-                lower: layer_dirs,
+                lower: topmost_occurrences(layer_dirs),
                 upper: paths.dir.join("upper"),
                 work: paths.dir.join("work"),
                 copy_dir: paths.dir.join("rootfs"),
@@ -54,6 +68,18 @@ impl LaunchPlan {
         record: &ContainerRecord,
         paths: &ContainerPaths,
     ) -> Result<LaunchPlan, EngineError> {
+        let spec = Self::load_spec(paths)?;
+        let image = Store::open(&dirs.root)?.resolve_image(&record.image_id)?;
+        let layer_dirs = super::idmapped_layers::container_layer_dirs(
+            dirs,
+            record.config.userns.as_ref(),
+            image.layer_dirs,
+        )?;
+        Ok(LaunchPlan::new(dirs, paths, spec, layer_dirs))
+    }
+
+    /// The container's runtime spec, as `create` wrote it.
+    pub fn load_spec(paths: &ContainerPaths) -> Result<Spec, EngineError> {
         let spec_path = paths.spec_file();
         let json = fs::read(&spec_path)
             .map_err(EngineError::io(format!("reading {}", spec_path.display())))?;
@@ -63,8 +89,7 @@ impl LaunchPlan {
                 spec_path.display()
             ))
         })?;
-        let image = Store::open(&dirs.root)?.resolve_image(&record.image_id)?;
-        Ok(LaunchPlan::new(dirs, paths, spec, image.layer_dirs))
+        Ok(spec)
     }
 
     /// The container's compiled seccomp filter: read from the cache, or
@@ -86,6 +111,15 @@ fn prepare_run_dir(record: &ContainerRecord, paths: &ContainerPaths) -> Result<(
         "creating {}",
         paths.run_dir.display()
     )))?;
+    if record.config.userns.is_some() {
+        // Searchable by the container's root, a subordinate ID, which
+        // init becomes before mounting its root on `merged` (the 0700
+        // runroot above still keeps everyone else out).
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&paths.run_dir, fs::Permissions::from_mode(0o711)).map_err(
+            EngineError::io(format!("opening up {}", paths.run_dir.display())),
+        )?;
+    }
     let network = &record.config.network;
     let hostname = &record.config.hostname;
     let files = etc_files(paths);
@@ -156,5 +190,20 @@ pub fn launch(
             teardown_run(resources);
             Err(e.into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_layer_stays_where_it_is_topmost() {
+        let dirs: Vec<PathBuf> = ["a", "b", "a", "c", "b"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let kept: Vec<PathBuf> = ["a", "c", "b"].iter().map(PathBuf::from).collect();
+        assert_eq!(topmost_occurrences(dirs), kept);
     }
 }

@@ -3,6 +3,7 @@
 //! and prints; everything in between lives here.
 
 pub mod attach;
+pub mod build_support;
 mod cgroup;
 pub mod changes;
 mod cleanup;
@@ -13,6 +14,7 @@ mod create;
 mod disk_usage;
 mod exec;
 pub mod health;
+mod idmapped_layers;
 mod image_filter;
 mod image_ops;
 mod images;
@@ -49,8 +51,11 @@ pub mod stats;
 pub mod system_info;
 pub mod system_prune;
 mod teardown;
+mod userns_modes;
 pub mod volumes;
 
+/// A container's network mode, as front-ends fill `RunRequest` with it.
+pub use crate::net::NetworkMode;
 /// For clients that stream: watching their output's readers, ending.
 pub use crate::sandbox::client_end::{OutputWatch, die_of, write_all as write_output};
 pub use attach::{AttachOptions, attach_container};

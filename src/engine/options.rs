@@ -155,6 +155,13 @@ pub struct ContainerOptions {
     pub security: SecurityOptions,
     /// `--secret`: which secrets, how (found in the store at create).
     pub secrets: Vec<SecretOption>,
+    /// `--userns keep-id|nomap|auto`, `--uidmap`/`--gidmap`, and the
+    /// `--userns` text as given (for `inspect`).
+    pub userns: super::userns_modes::UsernsRequest,
+    pub userns_text: String,
+    /// The image's VOLUMEs get no anonymous volume: a build's RUN step
+    /// writes into them as into any directory (BuildKit keeps them).
+    pub ignore_image_volumes: bool,
 }
 
 impl ContainerOptions {
@@ -228,6 +235,13 @@ impl ContainerOptions {
                 .iter()
                 .map(|s| parse_secret_flag(s))
                 .collect::<Result<_, _>>()?,
+            userns: super::userns_modes::parse_userns_request(
+                req.process.userns.as_deref(),
+                &req.process.uidmap,
+                &req.process.gidmap,
+            )?,
+            userns_text: req.process.userns.clone().unwrap_or_default(),
+            ignore_image_volumes: false,
         })
     }
 }

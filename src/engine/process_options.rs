@@ -29,6 +29,9 @@ pub struct ProcessRequest {
     pub uts: Option<String>,
     pub cgroupns: Option<String>,
     pub userns: Option<String>,
+    /// `--uidmap`, `--gidmap` (checked by `userns_modes`).
+    pub uidmap: Vec<String>,
+    pub gidmap: Vec<String>,
 }
 
 /// Where `--tz NAME` finds its zone file.
@@ -104,34 +107,20 @@ pub fn parse_process_request(
     })
 }
 
-/// `--userns`: `host` (and the default), or `container:NAME` (added to
-/// `joins`); the other modes need the image's files owned differently
-/// from how the store keeps them (for the default mapping), which skiff
-/// cannot do yet.
+/// `--userns`: `host` → true, `container:NAME` is added to `joins`. The
+/// other modes (keep-id, nomap, auto) and their errors are
+/// `userns_modes::parse_userns_request`'s, which sees `--uidmap` too.
 fn parse_userns(
     value: &Option<String>,
     joins: &mut Vec<(JoinKind, String)>,
 ) -> Result<bool, EngineError> {
     match value.as_deref() {
-        None | Some("") => Ok(false),
         Some("host") => Ok(true),
         Some(mode) if mode.starts_with("container:") => {
             joins.push((JoinKind::User, container_name("--userns", mode)?));
             Ok(false)
         }
-        Some(mode) => {
-            let name = mode.split([':', '=']).next().unwrap_or(mode);
-            if ["keep-id", "nomap", "auto", "ns", "private"].contains(&name) {
-                Err(invalid(format!(
-                    "--userns {mode} is not supported by skiff: only host, container:NAME (and the default) are; \
-                     the image layers are stored for the default ID mapping"
-                )))
-            } else {
-                Err(invalid(format!(
-                    "invalid --userns \"{mode}\": use host or container:NAME"
-                )))
-            }
-        }
+        _ => Ok(false),
     }
 }
 

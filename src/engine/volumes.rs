@@ -332,6 +332,16 @@ impl HostMounts {
     pub fn discard(self) {
         discard_made(&self.volumes, &self.made);
     }
+
+    /// The data directories of the plain volumes made for this container
+    /// (a container with its own ID mapping gives them to its root).
+    pub fn made_data_dirs(&self) -> Vec<std::path::PathBuf> {
+        self.made
+            .iter()
+            .map(|name| self.volumes.data_dir(name))
+            .filter(|dir| dir.is_dir())
+            .collect()
+    }
 }
 
 fn discard_made(volumes: &VolumeStore, made: &[String]) {

@@ -173,6 +173,7 @@ impl Store {
             layer_sizes: vec![size],
             size,
             created: Some(now),
+            intermediate: false,
         };
         self.update_index(|index| index.add(record))?;
         Ok((id, layer.stats))

@@ -109,6 +109,7 @@ impl Store {
             diff_ids,
             layer_sizes,
             created: parsed.created().clone(),
+            intermediate: false,
         })
     }
 }

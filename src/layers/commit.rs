@@ -104,6 +104,7 @@ impl Store {
             diff_ids,
             layer_sizes,
             created: Some(now),
+            intermediate: false,
         };
         self.update_index(|index| index.add(record))?;
         Ok(id)

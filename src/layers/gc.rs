@@ -92,6 +92,9 @@ impl Store {
                 }
             }
         }
+        // Copies of a layer for other ID mappings go with the layer.
+        let (_, bytes) = self.collect_idmapped(&layers);
+        report.bytes += bytes;
         Ok(report)
     }
 }

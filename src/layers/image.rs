@@ -47,6 +47,10 @@ pub(crate) struct ImageRecord {
     /// `created` from the config (RFC 3339), if any.
     #[serde(default)]
     pub created: Option<String>,
+    /// A build step's result kept as cache (`skiff build`): without a
+    /// name it is listed only by `images -a` and pruned only by `-a`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub intermediate: bool,
 }
 
 impl ImageIndex {
@@ -65,7 +69,13 @@ impl ImageIndex {
                         names.push(name.clone());
                     }
                 }
-                *existing = ImageRecord { names, ..record };
+                // Still cache only when every writer said so.
+                let intermediate = existing.intermediate && record.intermediate;
+                *existing = ImageRecord {
+                    names,
+                    intermediate,
+                    ..record
+                };
             }
             None => self.images.push(record),
         }
@@ -175,6 +185,7 @@ impl Store {
                 digest: record.manifest.clone(),
                 created: record.created.clone(),
                 size: record.size,
+                intermediate: record.intermediate,
             };
             if record.names.is_empty() {
                 rows.push(row(NONE.to_string(), NONE.to_string()));
@@ -319,6 +330,7 @@ mod tests {
             layer_sizes: vec![],
             size: 10,
             created: created.map(str::to_string),
+            intermediate: false,
         }
     }
 

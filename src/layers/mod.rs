@@ -16,6 +16,7 @@ pub use oci_spec::image::ImageConfiguration;
 
 mod archive;
 mod assemble;
+mod built;
 mod commit;
 mod compression;
 mod config_changes;
@@ -23,6 +24,7 @@ mod diff;
 mod digest;
 mod entry_meta;
 mod gc;
+mod idmapped;
 mod image;
 mod layer_fs;
 mod manifest;
@@ -40,11 +42,13 @@ mod unpack;
 pub use crate::timestamp::{format_rfc3339_utc, parse_rfc3339};
 pub use archive::LoadReport;
 pub use assemble::LayerBlob;
+pub use built::{ImageParts, LayerPart};
 pub use commit::CommitOptions;
 pub use compression::Compression;
 pub use diff::{Change, ChangeKind, list_changes, write_layer_tar};
 pub use digest::{Digest, HashingReader, HashingWriter};
 pub use gc::GcReport;
+pub use idmapped::IdShift;
 pub use manifest::Platform;
 pub use reference::ImageReference;
 pub use save::ArchiveFormat;
@@ -183,4 +187,6 @@ pub struct ImageSummary {
     pub created: Option<String>,
     /// Sum of the unpacked layer sizes in bytes.
     pub size: u64,
+    /// An unnamed build-cache image (`images` shows it only with `-a`).
+    pub intermediate: bool,
 }

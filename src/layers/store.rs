@@ -326,7 +326,7 @@ impl BlobWriter<'_> {
     }
 }
 
-fn is_dir_exists_error(e: &io::Error) -> bool {
+pub(crate) fn is_dir_exists_error(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EEXIST) | Some(libc::ENOTEMPTY))
 }
 

@@ -15,6 +15,7 @@ use super::SetupError;
 use super::last_steps::{LastSteps, exec_process, prepare_process, report_failure};
 use super::message::{Channel, Message};
 use super::namespaces::bring_loopback_up;
+use super::reroot::{become_namespace_root, needs_namespace_root};
 use super::rootfs::{
     RootfsLayers, bind_devices, mask_paths, mount_layers, mount_one, pivot_into, read_only_paths,
     remount_read_only,
@@ -103,6 +104,20 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
         }
     }
 
+    // 1a. A mapping of the container's own (keep-id, nomap, auto,
+    //     --uidmap) leaves our IDs mapped elsewhere or nowhere: become the
+    //     namespace's root, host paths opened first (`reroot.rs`). The
+    //     default mapping has us at 0 already.
+    let rerooted = if nix::unistd::getuid().as_raw() != 0 && needs_namespace_root(linux) {
+        Some(become_namespace_root(spec, ctx.layers)?)
+    } else {
+        None
+    };
+    let (spec, layers) = match &rerooted {
+        Some(r) => (&r.spec, &r.layers),
+        None => (spec, ctx.layers),
+    };
+
     // 1b. The parent has put us in the container's cgroup by now (or we
     //     were born there): a cgroup namespace made here is rooted at it.
     let wants_cgroupns = linux
@@ -152,7 +167,7 @@ fn setup(ctx: &InitContext, chan: &Channel) -> Result<(), SetupError> {
         .as_ref()
         .map(|r| r.path().clone())
         .ok_or_else(|| SetupError::Message("spec has no root".into()))?;
-    mount_layers(ctx.layers, &rootfs, &mut |text| {
+    mount_layers(layers, &rootfs, &mut |text| {
         let _ = chan.send(&Message::Warning(text));
     })?;
     for m in spec.mounts().iter().flatten() {

@@ -24,6 +24,7 @@ pub mod overlay_probe;
 pub mod paths;
 pub mod privileges;
 pub mod process;
+mod reroot;
 pub mod rootfs;
 pub mod seccomp;
 pub mod security;

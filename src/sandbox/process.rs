@@ -56,7 +56,8 @@ impl ParentSteps for NoParentSteps {
 /// is the copying root filesystem driver's copy of a large image.
 pub const SETUP_DEADLINE: Duration = Duration::from_secs(300);
 
-fn mappings(spec: &oci_spec::runtime::Spec) -> Option<(Vec<IdMapping>, Vec<IdMapping>)> {
+/// The spec's ID mappings (host IDs), when it has a user namespace.
+pub fn mappings(spec: &oci_spec::runtime::Spec) -> Option<(Vec<IdMapping>, Vec<IdMapping>)> {
     let linux = spec.linux().as_ref()?;
     let convert = |maps: &Vec<oci_spec::runtime::LinuxIdMapping>| {
         maps.iter()

@@ -100,7 +100,8 @@ pub struct ProcessSettings {
     pub ipc_none: bool,
 }
 
-/// The spec annotation that records `--userns host` for `inspect`.
+/// The spec annotation that records the `--userns` mode (`host`, `keep-id`,
+/// `nomap`, `auto`, `private` for `--uidmap`) for `inspect`.
 pub const USERNS_ANNOTATION: &str = "org.skiff.userns";
 
 /// docker's default /dev/shm size.

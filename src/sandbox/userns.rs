@@ -162,10 +162,27 @@ fn map_args(maps: &[IdMapping]) -> Vec<String> {
 }
 
 /// Writes `pid`'s uid and gid maps. Single-ID maps of the caller's own IDs
-/// are written directly (no privilege needed); anything wider goes through
+/// are written directly (no privilege needed); anything else goes through
 /// the setuid helpers, which check /etc/subuid. Both helpers run at once.
 pub fn write_id_maps(pid: i32, uids: &[IdMapping], gids: &[IdMapping]) -> Result<(), UsernsError> {
-    if uids.len() == 1 && gids.len() == 1 {
+    let own = |maps: &[IdMapping], id: u32| matches!(maps, [m] if m.host_id == id && m.size == 1);
+    let root = nix::unistd::geteuid().is_root();
+    if root {
+        // Root may write any mapping itself (CAP_SETUID and CAP_SETGID
+        // in the parent namespace); the helpers would want /etc/subuid
+        // entries for root.
+        let write = |file: &str, maps: &[IdMapping]| {
+            let text: String = maps
+                .iter()
+                .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+                .collect();
+            fs::write(format!("/proc/{pid}/{file}"), text)
+                .map_err(|source| UsernsError::MapFile { pid, source })
+        };
+        write("uid_map", uids)?;
+        return write("gid_map", gids);
+    }
+    if own(uids, nix::unistd::geteuid().as_raw()) && own(gids, nix::unistd::getegid().as_raw()) {
         let write = |file: &str, text: String| {
             fs::write(format!("/proc/{pid}/{file}"), text)
                 .map_err(|source| UsernsError::MapFile { pid, source })

@@ -23,7 +23,7 @@ pub use networks::{
 pub use record::{
     ContainerConfig, ContainerPaths, ContainerRecord, ContainerState, ContainerStatus,
     HealthConfig, HealthProbe, HealthState, HealthStatus, MountKind, MountSpec, RestartPolicy,
-    RunExit, SecurityRecord,
+    RunExit, SecurityRecord, UsernsRecord,
 };
 pub use secrets::{
     MAX_SECRET_SIZE, SecretKind, SecretRecord, SecretStore, SecretUse, SecretsLock,

@@ -225,6 +225,23 @@ pub struct ContainerConfig {
     /// Networks, published ports, DNS and hosts flags.
     #[serde(default)]
     pub net: crate::net::NetworkConfig,
+    /// `--userns keep-id|nomap|auto`, `--uidmap`/`--gidmap`: the mapping
+    /// it runs with; `None` for the default mapping (and `host`).
+    #[serde(default)]
+    pub userns: Option<UsernsRecord>,
+}
+
+/// A container's own ID mapping. Ranges are `[container, intermediate,
+/// size]`; intermediate IDs are the store's: rootless 0 = the caller,
+/// 1.. = its subordinate range (podman's `--uidmap` HOST side), as root
+/// the host's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsernsRecord {
+    /// As `inspect` shows it (`.HostConfig.UsernsMode`): `keep-id`,
+    /// `nomap`, `auto`, or `private` for `--uidmap`/`--gidmap`.
+    pub mode: String,
+    pub uid_map: Vec<[u32; 3]>,
+    pub gid_map: Vec<[u32; 3]>,
 }
 
 /// The privilege options of a container, podman's spelling.

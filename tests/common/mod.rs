@@ -31,10 +31,12 @@
 #![allow(dead_code)]
 
 pub mod archives;
+pub mod build;
 pub mod containers;
 pub mod ctx;
 pub mod fixtures;
 pub mod hostile_layers;
+pub mod id_maps;
 pub mod image_layout;
 pub mod image_output;
 pub mod netns;

@@ -58,9 +58,10 @@ pub struct Stage {
 pub struct Located<T> {
     /// 1-based line of the instruction's first line.
     pub line: usize,
-    /// The instruction as written, continuation lines joined with single
-    /// spaces and comments dropped: `STEP n/m: <text>` and error messages
-    /// show it.
+    /// The instruction as written, continuation lines joined as BuildKit
+    /// joins them (the escape character and the blanks after it removed,
+    /// nothing inserted, comment lines dropped), trimmed; heredoc bodies
+    /// are not part of it: `STEP n/m: <text>` and error messages show it.
     pub text: String,
     pub value: T,
 }
@@ -99,9 +100,12 @@ pub struct ArgDecl {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunInstruction {
     pub command: Command,
-    /// `RUN <<EOF` (the command is only heredoc markers): each body is a
-    /// script; the first is run by the shell (or by its `#!` line).
-    /// Empty when the heredocs are inside `command` (see `Command::Shell`).
+    /// `RUN <<EOF` (the command is exactly one heredoc marker, and then
+    /// `command` is `Shell("<<EOF")`): the one body, the script. BuildKit
+    /// runs it as a file when it starts with `#!`, else gives it to the
+    /// shell as the command text. Empty otherwise: several heredocs, or
+    /// heredocs inside a longer command, are in `command` (see
+    /// `Command::Shell`).
     pub scripts: Vec<Heredoc>,
     /// Each `--mount=` value as written (`type=cache,target=/root/.cache`).
     pub mounts: Vec<String>,

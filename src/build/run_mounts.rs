@@ -1,0 +1,275 @@
+//! `RUN --mount=…` as mounts of the step's container: `type=cache` a
+//! directory kept under the store (`build-mounts/cache/<id>`, shared by
+//! id between builds), `type=bind` a read-only view of the context (or a
+//! part of it), `type=tmpfs`, and `type=secret` a build secret
+//! (`--secret id=…,src=FILE`) mounted read-only at `/run/secrets/<id>`.
+//! A mount's destination is a mount point of the container, so what is
+//! below it never enters the step's layer (the upper-dir walk leaves
+//! mount points out).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::copy_plan::clean;
+use crate::layers::Digest;
+
+/// What the step's container gets besides its image.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RunMounts {
+    /// `--mount` values for `RunRequest::mounts`.
+    pub mounts: Vec<String>,
+    /// `--tmpfs` values.
+    pub tmpfs: Vec<String>,
+    /// Lock files of `sharing=locked` cache mounts, held (flock) while
+    /// the step runs.
+    pub locks: Vec<PathBuf>,
+}
+
+/// A secret the build was given (`--secret id=ID,src=FILE`).
+#[derive(Debug, Clone)]
+pub struct BuildSecret {
+    pub id: String,
+    pub source: PathBuf,
+}
+
+/// Where the build's mounts come from.
+pub struct MountSources<'a> {
+    pub context: Option<&'a Path>,
+    pub secrets: &'a [BuildSecret],
+    /// `<store>/build-mounts/cache`.
+    pub cache_root: PathBuf,
+    /// WORKDIR, for relative targets.
+    pub workdir: &'a str,
+}
+
+fn target_of(options: &[(String, String)], workdir: &str) -> Option<String> {
+    let raw = options
+        .iter()
+        .find(|(k, _)| matches!(k.as_str(), "target" | "dst" | "destination"))
+        .map(|(_, v)| v.clone())?;
+    let joined = if raw.starts_with('/') {
+        raw
+    } else {
+        format!("{workdir}/{raw}")
+    };
+    Some(format!("/{}", clean(&joined)?))
+}
+
+fn option<'o>(options: &'o [(String, String)], names: &[&str]) -> Option<&'o str> {
+    options
+        .iter()
+        .find(|(k, _)| names.contains(&k.as_str()))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Plans one `--mount=` value (already substituted).
+pub fn plan_mount(
+    text: &str,
+    sources: &MountSources<'_>,
+    out: &mut RunMounts,
+) -> Result<(), String> {
+    let options: Vec<(String, String)> = text
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, "true"));
+            (k.to_ascii_lowercase(), v.to_string())
+        })
+        .collect();
+    let kind = option(&options, &["type"]).unwrap_or("bind");
+    let known: &[&str] = match kind {
+        "cache" => &[
+            "type",
+            "target",
+            "dst",
+            "destination",
+            "id",
+            "sharing",
+            "readonly",
+            "ro",
+        ],
+        "bind" => &[
+            "type",
+            "target",
+            "dst",
+            "destination",
+            "source",
+            "src",
+            "readonly",
+            "ro",
+        ],
+        "tmpfs" => &["type", "target", "dst", "destination", "size"],
+        "secret" => &["type", "target", "dst", "destination", "id", "required"],
+        other => {
+            return Err(format!(
+                "RUN --mount type={other} is not supported (cache, bind, tmpfs, secret are)"
+            ));
+        }
+    };
+    if let Some((k, _)) = options.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        return Err(format!(
+            "RUN --mount={text}: option {k} is not supported for type={kind}"
+        ));
+    }
+    let read_only = option(&options, &["readonly", "ro"]).is_some_and(|v| v != "false");
+    match kind {
+        "cache" => {
+            let target = target_of(&options, sources.workdir)
+                .ok_or_else(|| format!("RUN --mount={text}: target is required"))?;
+            let id = option(&options, &["id"]).unwrap_or(&target);
+            let dir = sources
+                .cache_root
+                .join(Digest::of_bytes(id.as_bytes()).hex());
+            fs::create_dir_all(&dir)
+                .map_err(|e| format!("creating the cache mount {}: {e}", dir.display()))?;
+            match option(&options, &["sharing"]).unwrap_or("shared") {
+                "shared" => {}
+                // One step at a time uses the directory.
+                "locked" => out.locks.push(dir.with_extension("lock")),
+                other => {
+                    return Err(format!(
+                        "RUN --mount={text}: sharing={other} is not supported (shared, locked are)"
+                    ));
+                }
+            }
+            let ro = if read_only { ",readonly" } else { "" };
+            out.mounts.push(format!(
+                "type=bind,source={},target={target}{ro}",
+                dir.display()
+            ));
+        }
+        "bind" => {
+            let target = target_of(&options, sources.workdir)
+                .ok_or_else(|| format!("RUN --mount={text}: target is required"))?;
+            if option(&options, &["readonly", "ro"]) == Some("false") {
+                return Err(format!(
+                    "RUN --mount={text}: a writable bind mount is not supported (its writes would reach the context)"
+                ));
+            }
+            let context = sources
+                .context
+                .ok_or_else(|| format!("RUN --mount={text}: no build context to bind"))?;
+            let rel = clean(
+                option(&options, &["source", "src"])
+                    .unwrap_or(".")
+                    .trim_start_matches('/'),
+            )
+            .ok_or_else(|| format!("RUN --mount={text}: source leaves the build context"))?;
+            let source = context.join(&rel);
+            if fs::symlink_metadata(&source).is_err() {
+                return Err(format!(
+                    "RUN --mount={text}: {rel:?} is not in the build context"
+                ));
+            }
+            out.mounts.push(format!(
+                "type=bind,source={},target={target},readonly",
+                source.display()
+            ));
+        }
+        "tmpfs" => {
+            let target = target_of(&options, sources.workdir)
+                .ok_or_else(|| format!("RUN --mount={text}: target is required"))?;
+            match option(&options, &["size"]) {
+                Some(size) => out.tmpfs.push(format!("{target}:size={size}")),
+                None => out.tmpfs.push(target),
+            }
+        }
+        _ => {
+            let id = option(&options, &["id"])
+                .map(str::to_string)
+                .or_else(|| {
+                    target_of(&options, sources.workdir)
+                        .and_then(|t| t.rsplit('/').next().map(str::to_string))
+                })
+                .ok_or_else(|| format!("RUN --mount={text}: id is required"))?;
+            let target = target_of(&options, sources.workdir)
+                .unwrap_or_else(|| format!("/run/secrets/{id}"));
+            let required = option(&options, &["required"]).is_some_and(|v| v != "false");
+            match sources.secrets.iter().find(|s| s.id == id) {
+                Some(secret) => out.mounts.push(format!(
+                    "type=bind,source={},target={target},readonly",
+                    secret.source.display()
+                )),
+                None if required => {
+                    return Err(format!(
+                        "RUN --mount={text}: secret {id} was not given (--secret id={id},src=FILE)"
+                    ));
+                }
+                None => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_type_becomes_a_mount() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("go.sum"), "x").unwrap();
+        let secret = tmp.path().join("s");
+        let secrets = [BuildSecret {
+            id: "tok".into(),
+            source: secret.clone(),
+        }];
+        let sources = MountSources {
+            context: Some(tmp.path()),
+            secrets: &secrets,
+            cache_root: tmp.path().join("cache"),
+            workdir: "/src",
+        };
+        let mut out = RunMounts::default();
+        for text in [
+            "type=cache,target=/root/.cache",
+            "type=bind,source=go.sum,target=go.sum",
+            "type=tmpfs,target=/scratch,size=10m",
+            "type=secret,id=tok",
+            "type=secret,id=absent",
+        ] {
+            plan_mount(text, &sources, &mut out).unwrap();
+        }
+        let cache = tmp
+            .path()
+            .join("cache")
+            .join(Digest::of_bytes(b"/root/.cache").hex());
+        assert!(cache.is_dir());
+        assert_eq!(
+            out.mounts,
+            [
+                format!("type=bind,source={},target=/root/.cache", cache.display()),
+                format!(
+                    "type=bind,source={},target=/src/go.sum,readonly",
+                    tmp.path().join("go.sum").display()
+                ),
+                format!(
+                    "type=bind,source={},target=/run/secrets/tok,readonly",
+                    secret.display()
+                ),
+            ]
+        );
+        assert_eq!(out.tmpfs, ["/scratch:size=10m"]);
+        plan_mount("type=cache,target=/l,sharing=locked", &sources, &mut out).unwrap();
+        assert_eq!(
+            out.locks,
+            [tmp.path()
+                .join("cache")
+                .join(Digest::of_bytes(b"/l").hex())
+                .with_extension("lock")]
+        );
+        for bad in [
+            "type=ssh",
+            "type=bind,source=../x,target=/x",
+            "type=bind,target=/x,rw=true",
+            "type=secret,id=absent,required",
+            "type=cache",
+            "type=cache,target=/x,sharing=private",
+            "type=cache,target=/x,uid=1000",
+            "type=secret,id=tok,mode=0400",
+        ] {
+            assert!(plan_mount(bad, &sources, &mut out).is_err(), "{bad}");
+        }
+    }
+}
