@@ -39,6 +39,7 @@ pub mod hostile_layers;
 pub mod id_maps;
 pub mod image_layout;
 pub mod image_output;
+pub mod net_checks;
 pub mod netns;
 pub mod proc_files;
 pub mod processes;
