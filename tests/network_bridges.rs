@@ -81,6 +81,30 @@ fn r01_containers_on_a_network_find_each_other_by_name_whatever_the_order() {
             ctx.run_ok(&["run", "--rm", "busybox", "ping", "-c1", "-W2", &ip]);
         }
         ctx.run_ok(&["rm", "-f", "app1", "plain"]);
+        // A network made with --disable-dns resolves no names either.
+        ctx.run_ok(&["network", "create", "--disable-dns", "quiet"]);
+        ctx.run_detached(&[
+            "--name",
+            "q1",
+            "--network",
+            "quiet",
+            "busybox",
+            "sleep",
+            "600",
+        ]);
+        let out = ctx.run_status(&[
+            "run",
+            "--rm",
+            "--network",
+            "quiet",
+            "busybox",
+            "ping",
+            "-c1",
+            "-W1",
+            "q1",
+        ]);
+        assert!(!out.status.success(), "a name resolved with --disable-dns");
+        ctx.run_ok(&["rm", "-f", "q1"]);
     });
 }
 

@@ -70,6 +70,16 @@ fn n01_networks_are_created_listed_inspected_and_removed() {
         let id = ctx.run_ok(&["network", "inspect", "--format", "{{.id}}", "my_bridge"]);
         assert!(is_hex(id.trim(), 64), "{id}");
 
+        ctx.run_ok(&["network", "create", "--disable-dns", "quiet"]);
+        let dns = ctx.run_ok(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{.dns_enabled}}",
+            "quiet",
+        ]);
+        assert_eq!(dns.trim(), "false");
+        ctx.run_ok(&["network", "rm", "quiet"]);
         ctx.run_ok(&["network", "rm", "my_bridge"]);
         assert_exit_code(
             &ctx.run_status(&["network", "exists", "my_bridge"]),

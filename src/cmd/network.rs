@@ -63,6 +63,9 @@ pub struct CreateArgs {
     /// Do not fail when the network exists
     #[arg(long)]
     ignore: bool,
+    /// Members do not resolve each other's names
+    #[arg(long = "disable-dns")]
+    disable_dns: bool,
     name: Option<String>,
 }
 
@@ -178,6 +181,7 @@ fn create(dirs: &StorageDirs, args: CreateArgs) -> anyhow::Result<()> {
         labels: key_values("--label", &args.label)?,
         options: key_values("--opt", &args.opt)?,
         ignore: args.ignore,
+        disable_dns: args.disable_dns,
     };
     println!("{}", create_network(dirs, &request)?.name);
     Ok(())

@@ -33,6 +33,8 @@ pub struct NetworkCreate {
     pub options: BTreeMap<String, String>,
     /// `--ignore`: an existing network of that name is no error.
     pub ignore: bool,
+    /// `--disable-dns`: members do not resolve each other's names.
+    pub disable_dns: bool,
 }
 
 fn invalid(text: String) -> EngineError {
@@ -145,7 +147,7 @@ pub fn create_network(
         gateway,
         ip_range,
         internal: req.internal,
-        dns_enabled: true,
+        dns_enabled: !req.disable_dns,
         labels: req.labels.clone(),
         options: req.options.clone(),
         created: format_rfc3339_nanos(SystemTime::now()),
