@@ -109,7 +109,7 @@ fn add_unpacks_local_archives_and_copies_plain_files() {
         let dir = context(
             ctx,
             "add",
-            "FROM busybox\nADD bundle.tar.gz /opt/\nADD plain.txt /opt/plain.txt\n",
+            "FROM busybox\nADD bundle.tar.gz /opt/\nADD plain.txt /opt/plain.txt\nADD b.tar.bz2 x.tar.xz /more/\n",
             &[("plain.txt", "plain\n")],
         );
         let mut tar = tar::Builder::new(Vec::new());
@@ -120,9 +120,25 @@ fn add_unpacks_local_archives_and_copies_plain_files() {
             header.set_cksum();
             tar.append_data(&mut header, name, data).unwrap();
         }
+        let tar = tar.into_inner().unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        std::io::Write::write_all(&mut gz, &tar.into_inner().unwrap()).unwrap();
+        std::io::Write::write_all(&mut gz, &tar).unwrap();
         ctx.write_file("add/bundle.tar.gz", gz.finish().unwrap());
+        let single = |name: &str, data: &[u8]| {
+            let mut one = tar::Builder::new(Vec::new());
+            let mut header = tar::Header::new_ustar();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            one.append_data(&mut header, name, data).unwrap();
+            one.into_inner().unwrap()
+        };
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        std::io::Write::write_all(&mut bz, &single("from-bzip2", b"b\n")).unwrap();
+        ctx.write_file("add/b.tar.bz2", bz.finish().unwrap());
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 6);
+        std::io::Write::write_all(&mut xz, &single("from-xz", b"x\n")).unwrap();
+        ctx.write_file("add/x.tar.xz", xz.finish().unwrap());
         build_ok(ctx, &["-t", "add", &dir]);
         assert_eq!(
             ctx.run_ok(&[
@@ -131,9 +147,9 @@ fn add_unpacks_local_archives_and_copies_plain_files() {
                 "add",
                 "sh",
                 "-c",
-                "cat /opt/bundle/one /opt/bundle/sub/two /opt/plain.txt; stat -c %a /opt/bundle/one"
+                "cat /opt/bundle/one /opt/bundle/sub/two /opt/plain.txt; stat -c %a /opt/bundle/one; cat /more/from-bzip2 /more/from-xz"
             ]),
-            "1\n2\nplain\n640\n"
+            "1\n2\nplain\n640\nb\nx\n"
         );
     });
 }

@@ -137,16 +137,10 @@ fn append_archive<W: Write>(
         Box::new(flate2::read::MultiGzDecoder::new(file))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Box::new(zstd::stream::read::Decoder::new(file)?)
-    } else if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        let format = if head.starts_with(b"BZh") {
-            "bzip2"
-        } else {
-            "xz"
-        };
-        return Err(io::Error::other(format!(
-            "{}: ADD of a {format}-compressed archive is not supported (gzip, zstd and plain tar are)",
-            path.display()
-        )));
+    } else if head.starts_with(b"BZh") {
+        Box::new(bzip2::read::MultiBzDecoder::new(file))
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Box::new(liblzma::read::XzDecoder::new_multi_decoder(file))
     } else {
         Box::new(file)
     };

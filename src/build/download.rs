@@ -97,6 +97,8 @@ pub fn download(
     let modified = runtime.block_on(async {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(30))
+            // A server that stops sending must not hang the build forever.
+            .read_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| e.to_string())?;
         let mut response = client.get(url).send().await.map_err(|e| e.to_string())?;
