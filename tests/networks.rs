@@ -453,6 +453,17 @@ fn n08_rootless_published_port_serves_from_the_host_and_nothing_is_left() {
         ]);
         let answer = http_get(port, "/hostname", STATE_TIMEOUT);
         assert!(answer.ends_with("served-here\n"), "{answer}");
+        // `port -a`: each running container's ID, then its mappings;
+        // `port -l PORT`: the latest container's.
+        let all = ctx.run_ok(&["port", "-a"]);
+        assert_eq!(
+            nonempty_lines(&all),
+            [id.clone(), format!("80/tcp -> 127.0.0.1:{port}")]
+        );
+        assert_eq!(
+            ctx.run_ok(&["port", "-l", "80"]).trim(),
+            format!("127.0.0.1:{port}")
+        );
         // One pasta for the container, named by its run directory.
         assert_eq!(pasta_processes_naming(&id).len(), 1);
         ctx.run_ok(&["rm", "-f", "web"]);

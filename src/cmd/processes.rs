@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use skiff::engine::lookup::find_container;
+use skiff::engine::lookup::{find_container, list_containers};
 use skiff::engine::pause::set_paused;
 use skiff::engine::processes::{ContainerProcess, container_processes};
 use skiff::engine::selection::{AllScope, ContainerSelection};
@@ -288,28 +288,65 @@ pub fn pause(dirs: &StorageDirs, args: PauseArgs, paused: bool) -> anyhow::Resul
 
 #[derive(Args)]
 pub struct PortArgs {
-    container: String,
-    /// PORT[/PROTO] to look up
-    port: Option<String>,
+    /// Every running container's mappings, each after its full ID
+    #[arg(short, long)]
+    all: bool,
+    /// The most recently created container
+    #[arg(short, long)]
+    latest: bool,
+    /// CONTAINER [PORT[/PROTO]]
+    #[arg(value_name = "CONTAINER [PORT]")]
+    args: Vec<String>,
+}
+
+fn mapping_line(p: &skiff::net::PortMapping) -> String {
+    format!(
+        "{} -> {}:{}",
+        p.container_key(),
+        p.host_ip_text(),
+        p.host_port
+    )
 }
 
 /// podman's `port`: `80/tcp -> 0.0.0.0:8080` per published port, or the
-/// host addresses of one container port.
+/// host addresses of one container port; `-a`: every running container's,
+/// each after its ID.
 pub fn port(dirs: &StorageDirs, args: PortArgs) -> anyhow::Result<i32> {
-    let store = ContainerStore::new(dirs);
-    let record = find_container(&store, &args.container)?;
-    let ports = &record.config.net.ports;
-    match args.port {
-        None => {
-            for p in ports {
-                println!(
-                    "{} -> {}:{}",
-                    p.container_key(),
-                    p.host_ip_text(),
-                    p.host_port
-                );
-            }
+    if args.all {
+        if args.latest || !args.args.is_empty() {
+            anyhow::bail!("--all cannot be used with --latest, a container or a port");
         }
+        for record in list_containers(dirs)?
+            .iter()
+            .filter(|r| r.status().is_active() && !r.config.net.ports.is_empty())
+        {
+            println!("{}", record.id);
+            record
+                .config
+                .net
+                .ports
+                .iter()
+                .for_each(|p| println!("{}", mapping_line(p)));
+        }
+        return Ok(0);
+    }
+    let store = ContainerStore::new(dirs);
+    let (record, port) = match (args.latest, args.args.as_slice()) {
+        (true, [port @ ..]) if port.len() <= 1 => {
+            let latest = list_containers(dirs)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("no containers to choose the latest from"))?;
+            (latest, port.first().cloned())
+        }
+        (false, [name]) => (find_container(&store, name)?, None),
+        (false, [name, port]) => (find_container(&store, name)?, Some(port.clone())),
+        (false, []) => anyhow::bail!("port needs a container name, --latest or --all"),
+        _ => anyhow::bail!("port takes a container and at most one PORT[/PROTO]"),
+    };
+    let ports = &record.config.net.ports;
+    match port {
+        None => ports.iter().for_each(|p| println!("{}", mapping_line(p))),
         Some(port) => {
             let key = if port.contains('/') {
                 port
