@@ -332,7 +332,7 @@ pub fn port(dirs: &StorageDirs, args: PortArgs) -> anyhow::Result<i32> {
     }
     let store = ContainerStore::new(dirs);
     let (record, port) = match (args.latest, args.args.as_slice()) {
-        (true, [port @ ..]) if port.len() <= 1 => {
+        (true, port) if port.len() <= 1 => {
             let latest = list_containers(dirs)?
                 .into_iter()
                 .next()
