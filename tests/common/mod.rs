@@ -22,6 +22,11 @@
 //! every skiff command (run the suite with `SKIFF_OVERLAY=fuse` to exercise
 //! fuse-overlayfs everywhere); `SKIFF_TEST_KEEP=1` keeps the per-test
 //! directories under /tmp/skiff-tests for inspection.
+//!
+//! Networking: every skiff command gets `SKIFF_DEFAULT_NETWORK=none`
+//! unless its test called `ctx.enable_networking()` (`netns.rs`), so only
+//! the network tests create bridges, rules or pasta processes, and root's
+//! run inside a network namespace the test made.
 
 // Every file in tests/ is its own crate that declares `mod common;` and so
 // compiles the whole harness, but each uses only the part it needs: an item
