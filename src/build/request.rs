@@ -52,7 +52,7 @@ pub struct BuildRequest {
     pub pull_options: PullOptions,
     /// `--label` on the final image.
     pub labels: Vec<(String, String)>,
-    /// RUN steps' network: host (default until private networking) or
+    /// RUN steps' network: host (the default: DESIGN.md says why) or
     /// none.
     pub network: NetworkMode,
     /// `--timestamp` / SOURCE_DATE_EPOCH: created times and file times
