@@ -325,11 +325,10 @@ fn remove_dependents(
         return Ok(Vec::new());
     }
     if !options.depend {
-        let ids: Vec<&str> = dependents.iter().map(|r| r.id.as_str()).collect();
-        return Err(EngineError::Invalid(format!(
-            "container {id} has dependent containers which must be removed before it: {}",
-            ids.join(",")
-        )));
+        return Err(EngineError::HasDependents {
+            id,
+            dependents: dependents.into_iter().map(|r| r.id).collect(),
+        });
     }
     let mut removed = Vec::new();
     for dependent in dependents {
@@ -363,6 +362,9 @@ fn stop_then_remove(
 }
 
 /// `skiff rm`: removes a stopped container (`force` stops it first).
+/// Refused while other containers entered its namespaces, whichever verb
+/// asks (`rm`, `container prune`, `rmi -f`, `volume rm -f`, `network rm
+/// -f`): their next start would find nothing to join.
 pub fn remove_container(
     dirs: &StorageDirs,
     name: &str,
@@ -370,6 +372,13 @@ pub fn remove_container(
 ) -> Result<String, EngineError> {
     let store = ContainerStore::new(dirs);
     let id = store.lookup(name)?;
+    let dependents = dependents_of(dirs, &id)?;
+    if !dependents.is_empty() {
+        return Err(EngineError::HasDependents {
+            id,
+            dependents: dependents.into_iter().map(|r| r.id).collect(),
+        });
+    }
     let record = refresh(&store, &id)?;
     if record.status().is_active() {
         if !force {
@@ -425,19 +434,27 @@ pub fn rename_container(dirs: &StorageDirs, name: &str, new_name: &str) -> Resul
 }
 
 /// `skiff container prune`: removes every stopped container; returns
-/// their IDs.
+/// their IDs. A stopped container that others joined stays while they
+/// exist; when they are stopped too, they go first (another pass).
 pub fn prune_containers(dirs: &StorageDirs) -> Result<Vec<String>, EngineError> {
     let mut removed = Vec::new();
-    for record in list_containers(dirs)? {
-        if record.status().is_active() {
-            continue;
+    loop {
+        let before = removed.len();
+        let mut kept_for_dependents = false;
+        for record in list_containers(dirs)? {
+            if record.status().is_active() {
+                continue;
+            }
+            match remove_container(dirs, &record.id, false) {
+                Ok(id) => removed.push(id),
+                Err(EngineError::HasDependents { .. }) => kept_for_dependents = true,
+                // Started or removed by someone else meanwhile.
+                Err(EngineError::ContainerRunning(_)) | Err(EngineError::State(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
-        match remove_container(dirs, &record.id, false) {
-            Ok(id) => removed.push(id),
-            // Started or removed by someone else meanwhile.
-            Err(EngineError::ContainerRunning(_)) | Err(EngineError::State(_)) => {}
-            Err(e) => return Err(e),
+        if !kept_for_dependents || removed.len() == before {
+            return Ok(removed);
         }
     }
-    Ok(removed)
 }

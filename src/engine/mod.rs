@@ -125,6 +125,13 @@ pub enum EngineError {
         "\"{name}\" has associated containers with it. Use -f to forcibly delete containers: network is being used"
     )]
     NetworkInUse { name: String },
+    /// Removing a container whose namespaces others entered (podman's
+    /// words); `rm --depend` removes them first.
+    #[error(
+        "container {id} has dependent containers which must be removed before it: {}",
+        dependents.join(",")
+    )]
+    HasDependents { id: String, dependents: Vec<String> },
     #[error("timed out waiting for the container")]
     Timeout,
     /// Bad user input caught before anything was changed.
