@@ -331,3 +331,56 @@ fn bad_values_are_one_line_errors_and_create_nothing() {
         assert!(idmapped_copies(ctx).is_empty());
     });
 }
+
+#[test]
+fn keep_id_names_the_caller_in_passwd_and_group() {
+    for_users(&[User::Rootless], |ctx| {
+        ctx.load_busybox();
+        let me = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(ctx.uid))
+            .unwrap()
+            .expect("the test user has a passwd entry");
+        let out = ctx.run_ok(&[
+            "run",
+            "--rm",
+            "--userns",
+            "keep-id",
+            "busybox",
+            "sh",
+            "-c",
+            "whoami; id -gn; echo $HOME; grep -c . /etc/passwd; stat -c %u:%g /etc/passwd",
+        ]);
+        let image_entries = ctx
+            .run_ok(&["run", "--rm", "busybox", "grep", "-c", ".", "/etc/passwd"])
+            .trim()
+            .parse::<usize>()
+            .unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                me.name.as_str(),
+                me.name.as_str(),
+                me.dir.to_str().unwrap(),
+                (image_entries + 1).to_string().as_str(),
+                "0:0",
+            ],
+            "{out}"
+        );
+        // An ID the image already names keeps the image's entry.
+        let out = ctx.run_ok(&[
+            "run",
+            "--rm",
+            "--userns",
+            "keep-id:uid=0,gid=0",
+            "busybox",
+            "whoami",
+        ]);
+        assert_eq!(out.trim(), "root");
+        // The entry is the container's view, not a change to its layer.
+        ctx.run_ok(&[
+            "run", "--name", "k", "--userns", "keep-id", "busybox", "true",
+        ]);
+        let diff = ctx.run_ok(&["diff", "k"]);
+        assert!(!diff.contains("/etc/passwd"), "{diff}");
+    });
+}

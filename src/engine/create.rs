@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::Spec;
 
 use super::idmapped_layers::container_layer_dirs;
+use super::keep_id_files::{Caller, KeepIdFiles, install as install_keep_id_files, keep_id_files};
 use super::lookup::find_container;
 use super::mounts::parse_volume_flag;
 use super::namespace_joins::{JoinPlan, plan_joins};
@@ -233,12 +234,31 @@ pub fn create_container(
         })
         .or(image_config.user().clone())
         .unwrap_or_default();
-    let group_file = read_image_file(&image.layer_dirs, "etc/group");
-    let mut user = resolve_user(
-        &user_spec,
-        read_image_file(&image.layer_dirs, "etc/passwd").as_deref(),
-        group_file.as_deref(),
-    )?;
+    let mut group_file = read_image_file(&image.layer_dirs, "etc/group");
+    let mut passwd_file = read_image_file(&image.layer_dirs, "etc/passwd");
+    // keep-id: the caller's entry joins the image's files (podman), and
+    // the user is resolved against them, so HOME is the caller's.
+    let keep_id_files = userns
+        .as_ref()
+        .and_then(|u| Some((keep_id_user(u)?, Caller::current()?)))
+        .and_then(|(ids, caller)| {
+            let (uid, gid) = ids.split_once(':')?;
+            Some(keep_id_files(
+                passwd_file.as_deref(),
+                group_file.as_deref(),
+                uid.parse().ok()?,
+                gid.parse().ok()?,
+                &caller,
+            ))
+        })
+        .unwrap_or_default();
+    if let Some(text) = &keep_id_files.passwd {
+        passwd_file = Some(text.clone());
+    }
+    if let Some(text) = &keep_id_files.group {
+        group_file = Some(text.clone());
+    }
+    let mut user = resolve_user(&user_spec, passwd_file.as_deref(), group_file.as_deref())?;
     for group in &options.security.group_add {
         let gid = resolve_group(group, group_file.as_deref())?;
         if !user.additional_gids.contains(&gid) {
@@ -312,6 +332,7 @@ pub fn create_container(
             net,
             userns,
             layer_dirs,
+            keep_id_files,
         },
     );
     if created.is_err() {
@@ -337,6 +358,8 @@ struct NewContainer {
     userns: Option<UsernsRecord>,
     /// The lower layers: the image's, or their copies for `userns`.
     layer_dirs: Vec<PathBuf>,
+    /// keep-id's /etc/passwd and /etc/group with the caller's entries.
+    keep_id_files: KeepIdFiles,
 }
 
 /// Plans the spec and writes the container's record, spec and
@@ -361,6 +384,7 @@ fn write_container(
         net,
         userns,
         layer_dirs,
+        keep_id_files,
     } = new;
     let id = new_container_id();
     let hostname = options
@@ -459,6 +483,11 @@ fn write_container(
     };
     let paths = containers.create(&mut record, options.name.as_deref())?;
     let written = (|| {
+        if let Some(userns) = &record.config.userns
+            && !keep_id_files.is_empty()
+        {
+            install_keep_id_files(&keep_id_files, &paths.dir, userns, &mut spec)?;
+        }
         let json = serde_json::to_vec_pretty(&spec).expect("runtime spec serializes");
         fs::write(paths.spec_file(), json).map_err(EngineError::io("writing config.json"))?;
         let own_dirs = [paths.dir.join("upper"), paths.dir.join("work")];

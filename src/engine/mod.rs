@@ -20,6 +20,7 @@ mod image_ops;
 mod images;
 mod input;
 pub mod inspect;
+mod keep_id_files;
 pub mod label_filter;
 mod launch;
 pub mod lifecycle;
