@@ -3,12 +3,14 @@
 //! caller's subordinate IDs, so files keep their owners from the image.
 
 use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::sync::OnceLock;
 
 use super::image_filter::{filter_images, parse_image_filters};
 use super::report::{Quiet, Reporter};
 use super::{EngineError, is_rootless};
 use crate::layers::{ArchiveFormat, CommitOptions, ImageSummary, Store};
-use crate::sandbox::userns::{caller_mappings, run_in_new_userns};
+use crate::sandbox::userns::{caller_mappings, hold_new_userns, run_in_userns};
 use crate::state::StorageDirs;
 
 /// Runs `work`, which adds content, against the store: under the shared
@@ -62,16 +64,29 @@ where
         store.sweep_stale_temp();
         return work(&store);
     }
-    let maps = caller_mappings();
-    if let Some(warning) = &maps.warning {
-        reporter.warning(warning);
-    }
-    let output = run_in_new_userns(&maps, || -> Result<T, EngineError> {
+    let output = run_in_userns(owner_userns(reporter)?, || -> Result<T, EngineError> {
         let store = Store::open(&dirs.root)?;
         store.sweep_stale_temp();
         work(&store)
     })?;
     Ok(output)
+}
+
+/// The store owner's user namespace (the caller's default mapping), made
+/// once per process and held by its fd: a build stores a layer per step,
+/// and each helper then only forks and joins it.
+fn owner_userns(reporter: &dyn Reporter) -> Result<&'static OwnedFd, EngineError> {
+    static HELD: OnceLock<OwnedFd> = OnceLock::new();
+    if let Some(fd) = HELD.get() {
+        return Ok(fd);
+    }
+    let maps = caller_mappings();
+    if let Some(warning) = &maps.warning {
+        reporter.warning(warning);
+    }
+    let fd = hold_new_userns(&maps)?;
+    // A racing thread's namespace would be as good; keep the first.
+    Ok(HELD.get_or_init(|| fd))
 }
 
 /// `skiff load`: returns the loaded references (or IDs when untagged).

@@ -350,6 +350,41 @@ where
     )
 }
 
+/// A fresh user namespace mapped with `maps`, held open by the returned
+/// fd after its first (short-lived) member has exited: later helpers
+/// join it with `run_in_userns`, a fork and a setns, instead of paying
+/// `newuidmap`/`newgidmap` again (two setuid execs) for each piece of
+/// work. The fd is close-on-exec.
+pub fn hold_new_userns(maps: &IdMappings) -> Result<OwnedFd, UsernsError> {
+    let mut held = None;
+    run_in_child(
+        CloneFlags::CLONE_NEWUSER,
+        |go| {
+            let mut byte = [0u8; 1];
+            let n = nix::unistd::read(go.as_fd(), &mut byte).unwrap_or(0);
+            if n == 0 {
+                return Err(String::new());
+            }
+            Ok(())
+        },
+        |child, go| {
+            write_id_maps(child.as_raw(), &maps.uids, &maps.gids)?;
+            let path = format!("/proc/{child}/ns/user");
+            let fd = nix::fcntl::open(
+                path.as_str(),
+                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| UsernsError::Child(format!("opening {path}: {e}")))?;
+            held = Some(fd);
+            go.write_all(b"G")
+                .map_err(|e| UsernsError::Child(format!("signalling helper: {e}")))
+        },
+        || Ok::<(), ChildFailure>(()),
+    )?;
+    held.ok_or_else(|| UsernsError::Child("the user namespace was not opened".into()))
+}
+
 /// Runs `work` inside an existing user namespace (held open by `userns`).
 /// Used to remove a container's files, owned by subordinate IDs, after the
 /// container has exited.
