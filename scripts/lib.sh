@@ -117,3 +117,18 @@ as_test_user() {
         env -i HOME="$home" USER="$user" LOGNAME="$user" XDG_RUNTIME_DIR="$runtime" \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@")
 }
+
+# hold_private_netns: starts a process holding a new network namespace with
+# loopback up and sets `netns_holder` (its PID, for the caller's cleanup to
+# kill) and `in_netns` (a command prefix that runs in it). Root benchmark
+# cases run there, so the host's links and nftables rules are never touched.
+hold_private_netns() {
+    unshare --net -- sh -c 'ip link set lo up && exec sleep infinity' &
+    netns_holder=$!
+    local _
+    for _ in $(seq 100); do
+        [ "$(readlink /proc/$netns_holder/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break
+        sleep 0.01
+    done
+    in_netns=(nsenter "--net=/proc/$netns_holder/ns/net" --)
+}
