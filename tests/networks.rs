@@ -104,8 +104,8 @@ fn n02_bad_network_input_is_refused_in_one_line() {
         let out = ctx.run_status(&["network", "create", "wide"]);
         assert_one_error_mentioning(&out, "already used", "same name");
         ctx.run_ok(&["network", "create", "--ignore", "wide"]);
-        let out = ctx.run_status(&["network", "create", "--opt", "mtu=9000", "o"]);
-        assert_one_error_mentioning(&out, "mtu", "unsupported option");
+        let out = ctx.run_status(&["network", "create", "--opt", "vlan=5", "o"]);
+        assert_one_error_mentioning(&out, "vlan", "unsupported option");
         let out = ctx.run_status(&["network", "create", "-d", "macvlan", "m"]);
         assert_one_error_mentioning(&out, "macvlan", "unsupported driver");
         let out = ctx.run_status(&[

@@ -57,9 +57,12 @@ pub struct CreateArgs {
     /// Set metadata (KEY=VALUE)
     #[arg(long = "label", allow_hyphen_values = true)]
     label: Vec<String>,
-    /// Driver options KEY=VALUE (none are supported yet; refused)
+    /// Driver options KEY=VALUE: mtu=N, com.docker.network.driver.mtu=N, com.docker.network.bridge.name=NAME
     #[arg(short, long = "opt")]
     opt: Vec<String>,
+    /// Name of the network's bridge interface (at most 15 characters)
+    #[arg(long = "interface-name")]
+    interface_name: Option<String>,
     /// Do not fail when the network exists
     #[arg(long)]
     ignore: bool,
@@ -182,6 +185,7 @@ fn create(dirs: &StorageDirs, args: CreateArgs) -> anyhow::Result<()> {
         options: key_values("--opt", &args.opt)?,
         ignore: args.ignore,
         disable_dns: args.disable_dns,
+        interface_name: args.interface_name,
     };
     println!("{}", create_network(dirs, &request)?.name);
     Ok(())

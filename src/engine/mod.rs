@@ -31,6 +31,7 @@ mod namespace_joins;
 pub mod net_options;
 mod network_bridge;
 mod network_inspect;
+mod network_opts;
 mod network_run;
 pub mod networks;
 mod options;

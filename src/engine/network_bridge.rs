@@ -319,6 +319,7 @@ mod backend {
             },
             gateway: network.gateway,
             internal: network.internal,
+            mtu: crate::engine::network_opts::network_mtu(network),
         }
     }
 
@@ -339,6 +340,7 @@ mod backend {
             mac: attachment.mac.parse()?,
             gateway: attachment.gateway,
             default_route,
+            mtu: crate::engine::network_opts::network_mtu(network),
         })
     }
 

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::EngineError;
 use super::label_filter::LabelFilter;
 use super::lookup::{find_container, list_containers};
+use super::network_opts::{check_bridge_name, check_options};
 use crate::net::subnet::Subnet;
 use crate::net::{NetworkMode, NetworkRequestEntry};
 use crate::state::{
@@ -35,6 +36,9 @@ pub struct NetworkCreate {
     pub ignore: bool,
     /// `--disable-dns`: members do not resolve each other's names.
     pub disable_dns: bool,
+    /// `--interface-name`: the bridge's name (default `skiff-` and 8 hex
+    /// digits of the ID).
+    pub interface_name: Option<String>,
 }
 
 fn invalid(text: String) -> EngineError {
@@ -66,9 +70,15 @@ pub fn create_network(
             "unsupported driver {driver}: skiff has the bridge driver only"
         )));
     }
-    if let Some(key) = req.options.keys().next() {
-        return Err(invalid(format!("unsupported bridge network option {key}")));
-    }
+    let (options, bridge) = check_options(&req.options)?;
+    let bridge = match (bridge, &req.interface_name) {
+        (Some(a), Some(b)) if &a != b => {
+            return Err(invalid(format!(
+                "--interface-name {b} and option com.docker.network.bridge.name={a} disagree"
+            )));
+        }
+        (a, b) => a.or_else(|| b.clone()),
+    };
     let store = NetworkStore::new(dirs);
     let lock = store.lock()?;
     let existing = store.list();
@@ -137,10 +147,13 @@ pub fn create_network(
         }
         None => None,
     };
+    if let Some(bridge) = &bridge {
+        check_bridge_name(bridge, &existing)?;
+    }
     let id = new_container_id();
     let record = NetworkRecord {
         name,
-        bridge: bridge_name(&id),
+        bridge: bridge.unwrap_or_else(|| bridge_name(&id)),
         id,
         driver: "bridge".into(),
         subnet,
@@ -149,7 +162,7 @@ pub fn create_network(
         internal: req.internal,
         dns_enabled: !req.disable_dns,
         labels: req.labels.clone(),
-        options: req.options.clone(),
+        options,
         created: format_rfc3339_nanos(SystemTime::now()),
     };
     store.save(&lock, &record)?;

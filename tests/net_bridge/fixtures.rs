@@ -157,6 +157,7 @@ pub fn network(id: &str, bridge: &str, third_octet: u8, internal: bool) -> Bridg
         },
         gateway: Ipv4Addr::new(10, 89, third_octet, 1),
         internal,
+        mtu: None,
     }
 }
 
@@ -180,6 +181,7 @@ pub fn endpoint(
         mac: MacAddr::from_ipv4(address),
         gateway: network.gateway,
         default_route: interface == "eth0",
+        mtu: network.mtu,
     }
 }
 

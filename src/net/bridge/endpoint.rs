@@ -78,6 +78,7 @@ fn create_pair(
             &endpoint.interface,
             netns,
             endpoint.mac.0,
+            endpoint.mtu,
         )]
     };
     let clash = || BridgeError::NameClash {

@@ -287,11 +287,13 @@ fn summarize(link: &LinkMessage) -> LinkSummary {
 // The requests skiff makes, as constructors: what each sends is visible in
 // one place.
 
-/// A bridge called `name`; the caller checked no link of that name exists.
-pub(super) fn create_bridge(name: &str) -> Request {
+/// A bridge called `name`, of MTU `mtu` (None: the kernel's default); the
+/// caller checked no link of that name exists.
+pub(super) fn create_bridge(name: &str, mtu: Option<u32>) -> Request {
     let mut link = LinkMessage::default();
     link.attributes
         .push(LinkAttribute::IfName(name.to_string()));
+    link.attributes.extend(mtu.map(LinkAttribute::Mtu));
     link.attributes
         .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
             InfoKind::Bridge,
@@ -355,12 +357,15 @@ pub(super) fn add_address(index: u32, name: &str, address: Ipv4Addr, prefix: u8)
 /// directly inside the namespace `netns` as `peer` with `mac`. Making
 /// the peer there (IFLA_NET_NS_FD on the peer) avoids a second request to
 /// move it and any clash with another container's `eth0` on the host.
+/// `mtu` is given to both ends: the kernel gives the peer only its own
+/// attributes.
 pub(super) fn create_veth(
     host: &str,
     bridge_index: u32,
     peer: &str,
     netns: BorrowedFd<'_>,
     mac: [u8; 6],
+    mtu: Option<u32>,
 ) -> Request {
     use std::os::fd::AsRawFd;
     // The peer cannot be created up: the kernel opens it before the pair
@@ -375,6 +380,7 @@ pub(super) fn create_veth(
     peer_message
         .attributes
         .push(LinkAttribute::Address(mac.to_vec()));
+    peer_message.attributes.extend(mtu.map(LinkAttribute::Mtu));
     let mut link = LinkMessage::default();
     link.header.flags = LinkFlags::Up;
     link.header.change_mask = LinkFlags::Up;
@@ -382,6 +388,7 @@ pub(super) fn create_veth(
         .push(LinkAttribute::IfName(host.to_string()));
     link.attributes
         .push(LinkAttribute::Controller(bridge_index));
+    link.attributes.extend(mtu.map(LinkAttribute::Mtu));
     link.attributes.push(LinkAttribute::LinkInfo(vec![
         LinkInfo::Kind(InfoKind::Veth),
         LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_message))),

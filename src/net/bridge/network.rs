@@ -37,7 +37,7 @@ pub fn ensure_network(network: &BridgeNetwork) -> Result<(), BridgeError> {
     )?;
     set_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
     if existing.is_none() {
-        let created = rtnl.run(vec![netlink::create_bridge(&network.bridge)]);
+        let created = rtnl.run(vec![netlink::create_bridge(&network.bridge, network.mtu)]);
         match created {
             Ok(()) => {}
             // Another skiff made it meanwhile; its alias is checked below.

@@ -15,6 +15,7 @@ fn network(internal: bool) -> BridgeNetwork {
         },
         gateway: Ipv4Addr::new(10, 89, 0, 1),
         internal,
+        mtu: None,
     }
 }
 
@@ -29,6 +30,7 @@ fn endpoint() -> Endpoint {
         mac: MacAddr::from_ipv4(Ipv4Addr::new(10, 88, 0, 5)),
         gateway: Ipv4Addr::new(10, 88, 0, 1),
         default_route: true,
+        mtu: None,
     }
 }
 

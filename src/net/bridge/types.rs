@@ -73,6 +73,9 @@ pub struct BridgeNetwork {
     pub gateway: Ipv4Addr,
     /// No traffic leaves the bridge except between its members.
     pub internal: bool,
+    /// The bridge's MTU; None: the kernel's default.
+    #[serde(default)]
+    pub mtu: Option<u32>,
 }
 
 /// One container on one network.
@@ -93,6 +96,10 @@ pub struct Endpoint {
     pub gateway: Ipv4Addr,
     /// Whether its default route goes through `gateway` (the first network).
     pub default_route: bool,
+    /// The MTU of both ends of the veth pair (the network's); None: the
+    /// kernel's default.
+    #[serde(default)]
+    pub mtu: Option<u32>,
 }
 
 /// A published port: `host_ip:host_port` → the endpoint's `container_port`.
