@@ -391,7 +391,7 @@ impl Builder<'_> {
         for raw in &run.mounts {
             let text = self.expand(state, at, raw)?;
             let sources = MountSources {
-                context: self.ctx.root.as_deref(),
+                context: Some(&self.ctx),
                 secrets: &self.req.secrets,
                 cache_root: self.store.root().join("build-mounts/cache"),
                 workdir: &workdir,
@@ -410,7 +410,10 @@ impl Builder<'_> {
             state.args.run_env(&env, &self.args, true)
         };
         // The network a step ran with is part of what it produced.
-        let content = format!("network {network:?}");
+        let mut content = format!("network {network:?}");
+        if !mounts.keys.is_empty() {
+            content.push_str(&format!(" mounts {:?}", mounts.keys));
+        }
         self.cached_step(state, at, Some(&content), visible, move |b, state| {
             if !b.swept {
                 b.swept = true;

@@ -25,6 +25,7 @@ mod copy_tar;
 pub mod dockerfile;
 mod download;
 mod executor;
+mod in_root;
 pub mod glob;
 pub mod ignore;
 mod instructions;

@@ -1,16 +1,19 @@
 //! `RUN --mount=…` as mounts of the step's container: `type=cache` a
 //! directory kept under the store (`build-mounts/cache/<id>`, shared by
 //! id between builds), `type=bind` a read-only view of the context (or a
-//! part of it), `type=tmpfs`, and `type=secret` a build secret
+//! part of it: resolved inside the context, its content digest part of
+//! the step's cache key), `type=tmpfs`, and `type=secret` a build secret
 //! (`--secret id=…,src=FILE`) mounted read-only at `/run/secrets/<id>`.
 //! A mount's destination is a mount point of the container, so what is
 //! below it never enters the step's layer (the upper-dir walk leaves
 //! mount points out).
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::copy_plan::clean;
+use super::context::Context;
+use super::copy_plan::{Origin, clean, content_digest, plan_copy};
+use super::layered::Layered;
 use crate::layers::Digest;
 
 /// What the step's container gets besides its image.
@@ -23,6 +26,9 @@ pub struct RunMounts {
     /// Lock files of `sharing=locked` cache mounts, held (flock) while
     /// the step runs.
     pub locks: Vec<PathBuf>,
+    /// What the step's cache key needs of the mounts (bind sources'
+    /// content digests).
+    pub keys: Vec<String>,
 }
 
 /// A secret the build was given (`--secret id=ID,src=FILE`).
@@ -34,7 +40,7 @@ pub struct BuildSecret {
 
 /// Where the build's mounts come from.
 pub struct MountSources<'a> {
-    pub context: Option<&'a Path>,
+    pub context: Option<&'a Context>,
     pub secrets: &'a [BuildSecret],
     /// `<store>/build-mounts/cache`.
     pub cache_root: PathBuf,
@@ -148,19 +154,27 @@ pub fn plan_mount(
             }
             let context = sources
                 .context
+                .filter(|c| c.fs_root.is_some())
                 .ok_or_else(|| format!("RUN --mount={text}: no build context to bind"))?;
+            let root = context.fs_root.as_ref().expect("filtered above");
             let rel = clean(
                 option(&options, &["source", "src"])
                     .unwrap_or(".")
                     .trim_start_matches('/'),
             )
             .ok_or_else(|| format!("RUN --mount={text}: source leaves the build context"))?;
-            let source = context.join(&rel);
-            if fs::symlink_metadata(&source).is_err() {
+            // Symlinks on the way are followed inside the context; the
+            // container binds the path they resolve to.
+            let source = root.resolved_path(&rel).map_err(|_| {
+                format!("RUN --mount={text}: {rel:?} is not in the build context")
+            })?;
+            if source.to_string_lossy().contains(',') {
                 return Err(format!(
-                    "RUN --mount={text}: {rel:?} is not in the build context"
+                    "RUN --mount={text}: the context path {} has a ',', which a bind mount cannot name",
+                    source.display()
                 ));
             }
+            out.keys.push(format!("bind {rel:?} {}", bind_digest(context, &rel)));
             out.mounts.push(format!(
                 "type=bind,source={},target={target},readonly",
                 source.display()
@@ -202,21 +216,46 @@ pub fn plan_mount(
     Ok(())
 }
 
+/// The content digest of a bound context path (as COPY's sources are
+/// hashed), so a change of what the step sees is a cache miss.
+fn bind_digest(context: &Context, rel: &str) -> String {
+    let source = if rel.is_empty() { "." } else { rel };
+    plan_copy(
+        &Origin::Context(context),
+        &[source.to_string()],
+        "/mnt/",
+        &Layered::default(),
+        false,
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|items| content_digest(&items).map_err(|e| e.to_string()))
+    .unwrap_or_else(|e| format!("unreadable: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::context::load_context;
+    use crate::build::request::{ContextSource, DockerfileSource};
 
     #[test]
     fn each_type_becomes_a_mount() {
         let tmp = tempfile::tempdir().unwrap();
         fs::write(tmp.path().join("go.sum"), "x").unwrap();
+        fs::write(tmp.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        let context = load_context(
+            &ContextSource::Dir(tmp.path().into()),
+            &DockerfileSource::Default,
+            tmp.path().join("unused"),
+        )
+        .unwrap();
         let secret = tmp.path().join("s");
         let secrets = [BuildSecret {
             id: "tok".into(),
             source: secret.clone(),
         }];
         let sources = MountSources {
-            context: Some(tmp.path()),
+            context: Some(&context),
             secrets: &secrets,
             cache_root: tmp.path().join("cache"),
             workdir: "/src",
