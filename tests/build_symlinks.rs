@@ -34,7 +34,14 @@ RUN --mount=type=bind,source=hostroot,target=/hr ls /hr > /listing
         // link starts at the context root), `link` itself stays a link,
         // and the bind shows the context's root, not the host's.
         assert_eq!(
-            ctx.run_ok(&["run", "--rm", "sl", "sh", "-c", "cat /h; readlink /link; cat /listing"]),
+            ctx.run_ok(&[
+                "run",
+                "--rm",
+                "sl",
+                "sh",
+                "-c",
+                "cat /h; readlink /link; cat /listing"
+            ]),
             "the context's hostname\n/etc\nDockerfile\netc\nhostroot\nlink\n"
         );
     });

@@ -8,8 +8,8 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::in_root::Root;
 use super::ignore::{IgnoreRules, ignore_file_for};
+use super::in_root::Root;
 use super::request::{BuildError, ContextSource, DockerfileSource};
 
 /// A temp directory removed when dropped.
@@ -168,9 +168,9 @@ pub fn load_context(
         (None, _) => IgnoreRules::default(),
     };
     let fs_root = match &root {
-        Some(dir) => Some(
-            Root::open(dir).map_err(BuildError::io(format!("opening {}", dir.display())))?,
-        ),
+        Some(dir) => {
+            Some(Root::open(dir).map_err(BuildError::io(format!("opening {}", dir.display())))?)
+        }
         None => None,
     };
     Ok(Context {

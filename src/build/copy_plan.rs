@@ -70,9 +70,7 @@ impl Origin<'_> {
             Origin::Context(ctx) => {
                 let root = ctx.fs_root.as_ref()?;
                 let (meta, link) = root.lookup(at).ok()?;
-                let file = meta
-                    .is_file()
-                    .then(|| FileSource::in_root(root, at, &meta));
+                let file = meta.is_file().then(|| FileSource::in_root(root, at, &meta));
                 Some(Entry {
                     at: at.to_string(),
                     meta,
@@ -286,10 +284,7 @@ fn add_tree(origin: &Origin<'_>, rel: &str, at: &str, dest: &str, items: &mut Ve
 /// zstd, bzip2, xz or a plain tar.
 pub fn is_archive(file: &FileSource) -> bool {
     let mut head = [0u8; 262];
-    let n = file
-        .open()
-        .and_then(|mut f| f.read(&mut head))
-        .unwrap_or(0);
+    let n = file.open().and_then(|mut f| f.read(&mut head)).unwrap_or(0);
     let head = &head[..n];
     head.starts_with(&[0x1f, 0x8b])
         || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
@@ -337,13 +332,7 @@ pub fn plan_copy(
             if !dest_rel.is_empty() && !image.is_dir(&dest_rel) {
                 items.extend(item_for(dest_rel.clone(), &source.entry));
             }
-            add_tree(
-                origin,
-                &source.rel,
-                &source.entry.at,
-                &dest_rel,
-                &mut items,
-            );
+            add_tree(origin, &source.rel, &source.entry.at, &dest_rel, &mut items);
             continue;
         }
         if unpack_archives

@@ -299,18 +299,16 @@ impl Builder<'_> {
             let layer = as_store_owner(b.dirs, b.reporter.engine(), |store| {
                 let items: Vec<Item> = match (&planned, &source) {
                     (Some(items), _) => items.clone(),
-                    (None, FromSource::Image { layered, name, .. }) => {
-                        plan_copy(
-                            &Origin::Image(layered, name),
-                            &sources,
-                            &dest,
-                            &image,
-                            is_add,
-                        )
-                            .map_err(|e| {
-                                EngineError::Invalid(format!("building at STEP \"{text}\": {e}"))
-                            })?
-                    }
+                    (None, FromSource::Image { layered, name, .. }) => plan_copy(
+                        &Origin::Image(layered, name),
+                        &sources,
+                        &dest,
+                        &image,
+                        is_add,
+                    )
+                    .map_err(|e| {
+                        EngineError::Invalid(format!("building at STEP \"{text}\": {e}"))
+                    })?,
                     (None, FromSource::Context) => unreachable!("context sources are planned"),
                 };
                 let mut tar = tempfile_in(store.root())?;

@@ -125,8 +125,17 @@ impl FileSource {
     pub fn open(&self) -> io::Result<File> {
         match self {
             FileSource::Host(path) => File::open(path),
-            FileSource::InRoot { root, rel, dev, ino } => {
-                let file = File::from(root.open_at(rel, OFlag::O_RDONLY | OFlag::O_NOFOLLOW)?);
+            FileSource::InRoot {
+                root,
+                rel,
+                dev,
+                ino,
+            } => {
+                let file = File::from(root.open_at(
+                    rel,
+                    // A FIFO swapped in must not block the build.
+                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK,
+                )?);
                 let meta = file.metadata()?;
                 if meta.dev() != *dev || meta.ino() != *ino || !meta.is_file() {
                     return Err(io::Error::other(format!(
@@ -135,14 +144,6 @@ impl FileSource {
                 }
                 Ok(file)
             }
-        }
-    }
-
-    /// What errors call it.
-    pub fn name(&self) -> String {
-        match self {
-            FileSource::Host(path) => path.display().to_string(),
-            FileSource::InRoot { rel, .. } => rel.clone(),
         }
     }
 }
@@ -176,7 +177,8 @@ mod tests {
         assert!(meta.file_type().is_symlink());
         assert_eq!(link, Some(PathBuf::from("/etc")));
         // A file swapped after planning is refused.
-        fs::remove_file(root_dir.join("etc/hostname")).unwrap();
+        // (The old file is kept, so its inode is not reused.)
+        fs::rename(root_dir.join("etc/hostname"), tmp.path().join("old")).unwrap();
         fs::write(root_dir.join("etc/hostname"), "other").unwrap();
         assert!(source.open().is_err());
     }

@@ -165,16 +165,17 @@ pub fn plan_mount(
             .ok_or_else(|| format!("RUN --mount={text}: source leaves the build context"))?;
             // Symlinks on the way are followed inside the context; the
             // container binds the path they resolve to.
-            let source = root.resolved_path(&rel).map_err(|_| {
-                format!("RUN --mount={text}: {rel:?} is not in the build context")
-            })?;
+            let source = root
+                .resolved_path(&rel)
+                .map_err(|_| format!("RUN --mount={text}: {rel:?} is not in the build context"))?;
             if source.to_string_lossy().contains(',') {
                 return Err(format!(
                     "RUN --mount={text}: the context path {} has a ',', which a bind mount cannot name",
                     source.display()
                 ));
             }
-            out.keys.push(format!("bind {rel:?} {}", bind_digest(context, &rel)));
+            out.keys
+                .push(format!("bind {rel:?} {}", bind_digest(context, &rel)));
             out.mounts.push(format!(
                 "type=bind,source={},target={target},readonly",
                 source.display()
