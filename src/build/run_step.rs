@@ -24,26 +24,50 @@ use crate::state::StorageDirs;
 /// RUN containers are named `skiff-build-<pid of the build>-<random>`.
 const NAME_PREFIX: &str = "skiff-build-";
 
+/// The label that marks a RUN container with the build that made it:
+/// `<pid>:<start time>` (field 22 of `/proc/<pid>/stat`, so a reused
+/// PID is not taken for the build).
+const BUILD_LABEL: &str = "io.skiff.build.process";
+
+/// When process `pid` started (clock ticks after boot), if it exists.
+fn process_start(pid: i32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and ')': fields follow the last
+    // ')', starting with the third (state); the start time is the 22nd.
+    let rest = text.get(text.rfind(')')? + 2..)?;
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// This build's mark, `BUILD_LABEL`'s value.
+fn own_mark() -> String {
+    let pid = std::process::id();
+    let start = process_start(pid as i32).unwrap_or(0);
+    format!("{pid}:{start}")
+}
+
 /// Removes the RUN containers of builds that were killed outright
-/// (`kill -9`: nothing of theirs ran to clean up): those whose build
-/// process is gone. Best effort; a build calls it before its first RUN.
+/// (`kill -9`: nothing of theirs ran to clean up): those marked with a
+/// build process that is gone (or whose PID now names another
+/// process). A container that only has a build's name is not touched.
+/// Best effort; a build calls it before its first RUN.
 pub fn sweep_orphaned_containers(dirs: &StorageDirs) {
     let Ok(records) = crate::engine::lookup::list_containers(dirs) else {
         return;
     };
     for record in records {
-        let Some(pid) = record
-            .name
-            .strip_prefix(NAME_PREFIX)
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<i32>().ok())
+        if !record.name.starts_with(NAME_PREFIX) {
+            continue;
+        }
+        let Some((pid, start)) = record
+            .config
+            .labels
+            .get(BUILD_LABEL)
+            .and_then(|mark| mark.split_once(':'))
+            .and_then(|(pid, start)| Some((pid.parse::<i32>().ok()?, start.parse::<u64>().ok()?)))
         else {
             continue;
         };
-        // SAFETY: signal 0 only checks whether the process exists.
-        let gone = unsafe { libc::kill(pid, 0) } == -1
-            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-        if gone {
+        if process_start(pid) != Some(start) {
             let _ = remove_container(dirs, &record.id, true);
         }
     }
@@ -145,6 +169,7 @@ pub fn run_step(
     };
     let mut options = ContainerOptions::from_request(&request)?;
     options.ignore_image_volumes = true;
+    options.labels.insert(BUILD_LABEL.to_string(), own_mark());
     let result = {
         let _redirect = StdoutToStderr::new(step.stdout_to_stderr);
         run_container(dirs, &options, false, reporter)
@@ -188,5 +213,21 @@ pub fn run_step(
         (_, Err(e)) => Err(e),
         (Err(e), Ok(_)) => Err(e.into()),
         (Ok(_), Ok(layer)) => Ok(layer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_time_tells_the_build_from_a_gone_process() {
+        let mine = process_start(std::process::id() as i32).unwrap();
+        assert!(mine > 0);
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        child.wait().unwrap();
+        assert_eq!(process_start(pid), None);
+        assert_eq!(own_mark(), format!("{}:{mine}", std::process::id()));
     }
 }
