@@ -12,7 +12,7 @@ use super::copy_tar::{TarOptions, write_copy_tar};
 use super::dockerfile::{Command, HealthcheckInstruction, Instruction, Located};
 use super::executor::Builder;
 use super::request::BuildError;
-use super::run_mounts::{MountSources, RunMounts, plan_mount};
+use super::run_mounts::{MountSources, RunMounts, bind, plan_mount};
 use super::run_step::{RunStep, run_step, sweep_orphaned_containers};
 use super::scope::set_env;
 use super::stage::StageState;
@@ -399,10 +399,9 @@ impl Builder<'_> {
             plan_mount(&text, &sources, &mut mounts).map_err(|e| self.step_error(at, e))?;
         }
         if let Some((file, target)) = &script_file {
-            mounts.mounts.push(format!(
-                "type=bind,source={},target={target},readonly",
-                file.0.display()
-            ));
+            mounts
+                .mounts
+                .push(bind(file.0.clone(), target.clone(), true));
         }
         let text = at.text.clone();
         let with_proxies = {

@@ -15,12 +15,14 @@ use super::context::Context;
 use super::copy_plan::{Origin, clean, content_digest, plan_copy};
 use super::layered::Layered;
 use crate::layers::Digest;
+use crate::state::{MountKind, MountSpec};
 
 /// What the step's container gets besides its image.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RunMounts {
-    /// `--mount` values for `RunRequest::mounts`.
-    pub mounts: Vec<String>,
+    /// Bind mounts, typed: host paths never pass through `--mount` text
+    /// (a `,` in one would split it).
+    pub mounts: Vec<MountSpec>,
     /// `--tmpfs` values.
     pub tmpfs: Vec<String>,
     /// Lock files of `sharing=locked` cache mounts, held (flock) while
@@ -66,6 +68,24 @@ fn option<'o>(options: &'o [(String, String)], names: &[&str]) -> Option<&'o str
         .iter()
         .find(|(k, _)| names.contains(&k.as_str()))
         .map(|(_, v)| v.as_str())
+}
+
+/// A bind mount of host path `source` at `target` (absolute, cleaned).
+pub fn bind(source: PathBuf, target: String, read_only: bool) -> MountSpec {
+    MountSpec {
+        kind: MountKind::Bind { source },
+        destination: target,
+        read_only,
+        propagation: None,
+        chown: false,
+        copy_up: true,
+        overlay: false,
+        mode: if read_only {
+            "ro".into()
+        } else {
+            String::new()
+        },
+    }
 }
 
 /// Plans one `--mount=` value (already substituted).
@@ -138,11 +158,7 @@ pub fn plan_mount(
                     ));
                 }
             }
-            let ro = if read_only { ",readonly" } else { "" };
-            out.mounts.push(format!(
-                "type=bind,source={},target={target}{ro}",
-                dir.display()
-            ));
+            out.mounts.push(bind(dir, target, read_only));
         }
         "bind" => {
             let target = target_of(&options, sources.workdir)
@@ -168,18 +184,9 @@ pub fn plan_mount(
             let source = root
                 .resolved_path(&rel)
                 .map_err(|_| format!("RUN --mount={text}: {rel:?} is not in the build context"))?;
-            if source.to_string_lossy().contains(',') {
-                return Err(format!(
-                    "RUN --mount={text}: the context path {} has a ',', which a bind mount cannot name",
-                    source.display()
-                ));
-            }
             out.keys
                 .push(format!("bind {rel:?} {}", bind_digest(context, &rel)));
-            out.mounts.push(format!(
-                "type=bind,source={},target={target},readonly",
-                source.display()
-            ));
+            out.mounts.push(bind(source, target, true));
         }
         "tmpfs" => {
             let target = target_of(&options, sources.workdir)
@@ -197,14 +204,15 @@ pub fn plan_mount(
                         .and_then(|t| t.rsplit('/').next().map(str::to_string))
                 })
                 .ok_or_else(|| format!("RUN --mount={text}: id is required"))?;
-            let target = target_of(&options, sources.workdir)
-                .unwrap_or_else(|| format!("/run/secrets/{id}"));
+            let target = match target_of(&options, sources.workdir) {
+                Some(target) => target,
+                None => clean(&format!("run/secrets/{id}"))
+                    .map(|t| format!("/{t}"))
+                    .ok_or_else(|| format!("RUN --mount={text}: id {id:?} leaves /"))?,
+            };
             let required = option(&options, &["required"]).is_some_and(|v| v != "false");
             match sources.secrets.iter().find(|s| s.id == id) {
-                Some(secret) => out.mounts.push(format!(
-                    "type=bind,source={},target={target},readonly",
-                    secret.source.display()
-                )),
+                Some(secret) => out.mounts.push(bind(secret.source.clone(), target, true)),
                 None if required => {
                     return Err(format!(
                         "RUN --mount={text}: secret {id} was not given (--secret id={id},src=FILE)"
@@ -279,15 +287,9 @@ mod tests {
         assert_eq!(
             out.mounts,
             [
-                format!("type=bind,source={},target=/root/.cache", cache.display()),
-                format!(
-                    "type=bind,source={},target=/src/go.sum,readonly",
-                    tmp.path().join("go.sum").display()
-                ),
-                format!(
-                    "type=bind,source={},target=/run/secrets/tok,readonly",
-                    secret.display()
-                ),
+                bind(cache.clone(), "/root/.cache".into(), false),
+                bind(tmp.path().join("go.sum"), "/src/go.sum".into(), true),
+                bind(secret.clone(), "/run/secrets/tok".into(), true),
             ]
         );
         assert_eq!(out.tmpfs, ["/scratch:size=10m"]);

@@ -15,11 +15,12 @@ use super::request::BuildError;
 use super::run_mounts::RunMounts;
 use crate::engine::build_support::store_container_layer;
 use crate::engine::lifecycle::remove_container;
+use crate::engine::mounts::check_distinct_destinations;
 use crate::engine::{
     ContainerOptions, EngineError, NetworkMode, PullPolicy, Reporter, RunRequest, run_container,
 };
 use crate::layers::{Digest, LayerPart};
-use crate::state::StorageDirs;
+use crate::state::{ProcessIdentity, StorageDirs};
 
 /// RUN containers are named `skiff-build-<pid of the build>-<random>`.
 const NAME_PREFIX: &str = "skiff-build-";
@@ -29,20 +30,10 @@ const NAME_PREFIX: &str = "skiff-build-";
 /// PID is not taken for the build).
 const BUILD_LABEL: &str = "io.skiff.build.process";
 
-/// When process `pid` started (clock ticks after boot), if it exists.
-fn process_start(pid: i32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and ')': fields follow the last
-    // ')', starting with the third (state); the start time is the 22nd.
-    let rest = text.get(text.rfind(')')? + 2..)?;
-    rest.split(' ').nth(19)?.parse().ok()
-}
-
 /// This build's mark, `BUILD_LABEL`'s value.
 fn own_mark() -> String {
-    let pid = std::process::id();
-    let start = process_start(pid as i32).unwrap_or(0);
-    format!("{pid}:{start}")
+    let me = ProcessIdentity::current();
+    format!("{}:{}", me.pid, me.start_ticks)
 }
 
 /// Removes the RUN containers of builds that were killed outright
@@ -58,16 +49,21 @@ pub fn sweep_orphaned_containers(dirs: &StorageDirs) {
         if !record.name.starts_with(NAME_PREFIX) {
             continue;
         }
-        let Some((pid, start)) = record
+        let Some(build) = record
             .config
             .labels
             .get(BUILD_LABEL)
             .and_then(|mark| mark.split_once(':'))
-            .and_then(|(pid, start)| Some((pid.parse::<i32>().ok()?, start.parse::<u64>().ok()?)))
+            .and_then(|(pid, start)| {
+                Some(ProcessIdentity {
+                    pid: pid.parse().ok()?,
+                    start_ticks: start.parse().ok()?,
+                })
+            })
         else {
             continue;
         };
-        if process_start(pid) != Some(start) {
+        if !build.is_alive() {
             let _ = remove_container(dirs, &record.id, true);
         }
     }
@@ -163,12 +159,17 @@ pub fn run_step(
             ..Default::default()
         },
         pull: PullPolicy::Never,
-        mounts: step.mounts.mounts.clone(),
         tmpfs: step.mounts.tmpfs.clone(),
         ..RunRequest::default()
     };
     let mut options = ContainerOptions::from_request(&request)?;
     options.ignore_image_volumes = true;
+    // The binds, typed, before the tmpfs mounts (`--mount` comes before
+    // `--tmpfs` in a run's order).
+    let tmpfs = std::mem::take(&mut options.mounts);
+    options.mounts = step.mounts.mounts.clone();
+    options.mounts.extend(tmpfs);
+    check_distinct_destinations(&options.mounts)?;
     options.labels.insert(BUILD_LABEL.to_string(), own_mark());
     let result = {
         let _redirect = StdoutToStderr::new(step.stdout_to_stderr);
@@ -221,13 +222,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_start_time_tells_the_build_from_a_gone_process() {
-        let mine = process_start(std::process::id() as i32).unwrap();
-        assert!(mine > 0);
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id() as i32;
-        child.wait().unwrap();
-        assert_eq!(process_start(pid), None);
-        assert_eq!(own_mark(), format!("{}:{mine}", std::process::id()));
+    fn the_mark_names_this_process() {
+        let (pid, start) = own_mark()
+            .split_once(':')
+            .map(|(p, s)| (p.parse().unwrap(), s.parse().unwrap()))
+            .unwrap();
+        assert_eq!(pid, std::process::id() as i32);
+        assert_eq!(
+            Some(ProcessIdentity {
+                pid,
+                start_ticks: start
+            }),
+            ProcessIdentity::of(pid)
+        );
     }
 }
