@@ -44,6 +44,17 @@ RUN --mount=type=bind,source=hostroot,target=/hr ls /hr > /listing
             ]),
             "the context's hostname\n/etc\nDockerfile\netc\nhostroot\nlink\n"
         );
+
+        // Without an etc/ in the context, `link/passwd` names nothing:
+        // the host's /etc/passwd is not read.
+        ctx.write_file("sl/Dockerfile", "FROM busybox\nCOPY link/passwd /p\n");
+        let out = build(ctx, &[&dir]);
+        assert_eq!(out.status.code(), Some(125), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("\"link/passwd\": no such file or directory in the build context"),
+            "{stderr}"
+        );
     });
 }
 
