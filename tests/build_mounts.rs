@@ -125,3 +125,18 @@ fn copy_heredocs_become_files() {
         );
     });
 }
+
+#[test]
+fn a_bind_from_a_context_path_with_a_comma() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        let dockerfile =
+            "FROM busybox\nRUN --mount=type=bind,source=data,target=/d cat /d/v > /out\n";
+        let dir = context(ctx, "a,b", dockerfile, &[("data/v", "comma\n")]);
+        build_ok(ctx, &["-t", "comma", &dir]);
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", "comma", "cat", "/out"]),
+            "comma\n"
+        );
+    });
+}

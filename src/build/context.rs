@@ -9,6 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::ignore::{IgnoreRules, ignore_file_for};
+use super::in_root::Root;
 use super::request::{BuildError, ContextSource, DockerfileSource};
 
 /// A temp directory removed when dropped.
@@ -22,9 +23,10 @@ impl Drop for TempDir {
 
 /// The context and Dockerfile of one build.
 pub struct Context {
-    /// The context directory; `None` when there is none (Dockerfile on
-    /// standard input): then COPY has nothing to copy from.
-    pub root: Option<PathBuf>,
+    /// The context directory, opened: every context path is resolved
+    /// inside it. `None` when there is none (Dockerfile on standard
+    /// input): then COPY has nothing to copy from.
+    pub fs_root: Option<Root>,
     pub rules: IgnoreRules,
     pub dockerfile_text: String,
     /// What errors call the Dockerfile (`Dockerfile`, `-`, a path).
@@ -165,8 +167,14 @@ pub fn load_context(
         }
         (None, _) => IgnoreRules::default(),
     };
+    let fs_root = match &root {
+        Some(dir) => {
+            Some(Root::open(dir).map_err(BuildError::io(format!("opening {}", dir.display())))?)
+        }
+        None => None,
+    };
     Ok(Context {
-        root,
+        fs_root,
         rules,
         dockerfile_text: text,
         dockerfile_name: name,

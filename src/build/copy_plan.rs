@@ -13,23 +13,25 @@ use std::path::{Path, PathBuf};
 
 use super::context::Context;
 use super::glob;
+use super::in_root::FileSource;
 use super::layered::Layered;
 use crate::layers::Digest;
 
 /// Where sources are read from.
 pub enum Origin<'a> {
     Context(&'a Context),
-    /// `--from`: another stage's or image's files.
-    Image(&'a Layered),
+    /// `--from`: another stage's or image's files, and what errors call
+    /// it.
+    Image(&'a Layered, &'a str),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ItemKind {
-    File(PathBuf),
+    File(FileSource),
     Dir,
     Symlink(PathBuf),
     /// ADD of a local archive: its entries go below `dest`.
-    Archive(PathBuf),
+    Archive(FileSource),
     /// `COPY <<EOF`: a file with these contents.
     Data(Vec<u8>),
 }
@@ -44,77 +46,106 @@ pub struct Item {
     pub mtime: i64,
 }
 
-/// The file or directory a source names, with its metadata.
+/// An entry of the origin: where it is (for the context the path as
+/// written, resolved inside the context at every use; for an image the
+/// path with its symlinks resolved), its metadata (the last component
+/// not followed), its link target and how to read it.
+struct Entry {
+    at: String,
+    meta: Metadata,
+    link: Option<PathBuf>,
+    file: Option<FileSource>,
+}
+
+/// The file or directory a source names.
 struct Found {
     rel: String,
-    path: PathBuf,
-    meta: Metadata,
+    entry: Entry,
 }
 
 impl Origin<'_> {
-    fn stat(&self, rel: &str) -> Option<(PathBuf, Metadata)> {
+    /// The entry at `at`, its last component not followed.
+    fn lookup(&self, at: &str) -> Option<Entry> {
         match self {
             Origin::Context(ctx) => {
-                let root = ctx.root.as_ref()?;
+                let root = ctx.fs_root.as_ref()?;
+                let (meta, link) = root.lookup(at).ok()?;
+                let file = meta.is_file().then(|| FileSource::in_root(root, at, &meta));
+                Some(Entry {
+                    at: at.to_string(),
+                    meta,
+                    link,
+                    file,
+                })
+            }
+            Origin::Image(layered, _) => {
+                let (path, meta) = layered.lookup(at)?;
+                let link = if meta.file_type().is_symlink() {
+                    Some(fs::read_link(&path).ok()?)
+                } else {
+                    None
+                };
+                Some(Entry {
+                    at: at.to_string(),
+                    meta,
+                    link,
+                    file: Some(FileSource::Host(path)),
+                })
+            }
+        }
+    }
+
+    /// What a source names: its parent components are followed inside
+    /// the origin's root, the last one is not (a symlink source is
+    /// copied as the symlink, as docker).
+    fn stat(&self, rel: &str) -> Option<Entry> {
+        match self {
+            Origin::Context(ctx) => {
                 if ctx.is_excluded(rel) {
                     return None;
                 }
-                let path = if rel.is_empty() {
-                    root.clone()
-                } else {
-                    root.join(rel)
-                };
-                // The source itself is followed if it is a symlink inside
-                // the context, as docker's COPY does.
-                let meta = fs::symlink_metadata(&path).ok()?;
-                if meta.file_type().is_symlink() {
-                    let target = path.canonicalize().ok()?;
-                    if !target.starts_with(root) {
-                        return None;
-                    }
-                    let meta = fs::metadata(&target).ok()?;
-                    return Some((target, meta));
-                }
-                Some((path, meta))
+                self.lookup(rel)
             }
-            Origin::Image(layered) => layered.lookup(rel),
+            Origin::Image(layered, _) => self.lookup(&layered.resolve(rel, false)),
         }
     }
 
-    fn list(&self, rel: &str, path: &Path) -> Vec<String> {
+    fn list(&self, at: &str) -> Vec<String> {
         match self {
-            Origin::Context(_) => {
-                let mut names: Vec<String> = fs::read_dir(path)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect();
-                names.sort();
-                names
-            }
-            Origin::Image(layered) => layered.read_dir(rel),
+            Origin::Context(ctx) => ctx
+                .fs_root
+                .as_ref()
+                .and_then(|root| root.read_dir(at).ok())
+                .unwrap_or_default(),
+            Origin::Image(layered, _) => layered.read_dir(at),
         }
     }
 
-    fn entry(&self, rel: &str, path: &Path) -> Option<(PathBuf, Metadata)> {
-        match self {
-            Origin::Context(ctx) => {
-                let excluded = ctx.is_excluded(rel);
-                let meta = fs::symlink_metadata(path).ok()?;
-                if excluded && !(meta.is_dir() && ctx.rules.may_include_below(rel)) {
-                    return None;
-                }
-                Some((path.to_path_buf(), meta))
-            }
-            Origin::Image(layered) => layered.lookup(rel),
+    /// A directory's child: `rel` as `.dockerignore` sees it, `at` where
+    /// it is.
+    fn entry(&self, rel: &str, at: &str) -> Option<Entry> {
+        let entry = self.lookup(at)?;
+        if let Origin::Context(ctx) = self
+            && ctx.is_excluded(rel)
+            && !(entry.meta.is_dir() && ctx.rules.may_include_below(rel))
+        {
+            return None;
         }
+        Some(entry)
     }
 
     fn excluded(&self, rel: &str) -> bool {
         match self {
             Origin::Context(ctx) => ctx.is_excluded(rel),
-            Origin::Image(_) => false,
+            Origin::Image(..) => false,
+        }
+    }
+
+    /// What errors call the origin.
+    fn name(&self) -> String {
+        match self {
+            Origin::Context(_) => "the build context".to_string(),
+            Origin::Image(_, name) => (*name).to_string(),
         }
     }
 }
@@ -148,15 +179,15 @@ fn has_glob(s: &str) -> bool {
 }
 
 /// Every path under `rel` (depth first, sorted), for glob matching.
-fn walk_all(origin: &Origin<'_>, rel: &str, path: &Path, out: &mut Vec<String>) {
-    for name in origin.list(rel, path) {
+fn walk_all(origin: &Origin<'_>, rel: &str, at: &str, out: &mut Vec<String>) {
+    for name in origin.list(at) {
         let child_rel = join(rel, &name);
-        let child_path = path.join(&name);
+        let child_at = join(at, &name);
         out.push(child_rel.clone());
-        if let Some((p, meta)) = origin.entry(&child_rel, &child_path)
-            && meta.is_dir()
+        if let Some(entry) = origin.entry(&child_rel, &child_at)
+            && entry.meta.is_dir()
         {
-            walk_all(origin, &child_rel, &p, out);
+            walk_all(origin, &child_rel, &child_at, out);
         }
     }
 }
@@ -164,21 +195,19 @@ fn walk_all(origin: &Origin<'_>, rel: &str, path: &Path, out: &mut Vec<String>) 
 /// What the sources name, in order.
 fn find_sources(origin: &Origin<'_>, sources: &[String]) -> Result<Vec<Found>, String> {
     let mut found = Vec::new();
-    let root_path = match origin {
-        Origin::Context(ctx) => ctx
-            .root
-            .clone()
-            .ok_or("no build context: the Dockerfile came from standard input")?,
-        Origin::Image(layered) => layered.dirs.last().cloned().unwrap_or_default(),
-    };
+    if let Origin::Context(ctx) = origin
+        && ctx.fs_root.is_none()
+    {
+        return Err("no build context: the Dockerfile came from standard input".into());
+    }
     let mut all_paths: Option<Vec<String>> = None;
     for source in sources {
         let rel = clean(source.trim_start_matches('/'))
-            .ok_or_else(|| format!("source {source:?} is outside the build context"))?;
+            .ok_or_else(|| format!("source {source:?} is outside {}", origin.name()))?;
         if has_glob(&rel) {
             let paths = all_paths.get_or_insert_with(|| {
                 let mut out = Vec::new();
-                walk_all(origin, "", &root_path, &mut out);
+                walk_all(origin, "", "", &mut out);
                 out
             });
             let mut matched = false;
@@ -186,12 +215,11 @@ fn find_sources(origin: &Origin<'_>, sources: &[String]) -> Result<Vec<Found>, S
                 let hit = glob::matches(&rel, path).map_err(|e| e.to_string())?;
                 if hit
                     && !origin.excluded(path)
-                    && let Some((p, meta)) = origin.stat(path)
+                    && let Some(entry) = origin.stat(path)
                 {
                     found.push(Found {
                         rel: path.clone(),
-                        path: p,
-                        meta,
+                        entry,
                     });
                     matched = true;
                 }
@@ -201,21 +229,27 @@ fn find_sources(origin: &Origin<'_>, sources: &[String]) -> Result<Vec<Found>, S
             }
             continue;
         }
-        let (path, meta) = origin.stat(&rel).ok_or_else(|| {
-            format!("{source:?}: no such file or directory in the build context (or excluded by .dockerignore)")
+        let entry = origin.stat(&rel).ok_or_else(|| match origin {
+            Origin::Context(_) => format!(
+                "{source:?}: no such file or directory in the build context (or excluded by .dockerignore)"
+            ),
+            Origin::Image(..) => {
+                format!("{source:?}: no such file or directory in {}", origin.name())
+            }
         })?;
-        found.push(Found { rel, path, meta });
+        found.push(Found { rel, entry });
     }
     Ok(found)
 }
 
-fn item_for(dest: String, path: &Path, meta: &Metadata) -> Option<Item> {
+fn item_for(dest: String, entry: &Entry) -> Option<Item> {
+    let meta = &entry.meta;
     let kind = if meta.is_dir() {
         ItemKind::Dir
     } else if meta.file_type().is_symlink() {
-        ItemKind::Symlink(fs::read_link(path).ok()?)
+        ItemKind::Symlink(entry.link.clone()?)
     } else if meta.is_file() {
-        ItemKind::File(path.to_path_buf())
+        ItemKind::File(entry.file.clone()?)
     } else {
         // Sockets, FIFOs and devices are not copied.
         return None;
@@ -229,30 +263,28 @@ fn item_for(dest: String, path: &Path, meta: &Metadata) -> Option<Item> {
 }
 
 /// A directory's contents below `dest`, depth first.
-fn add_tree(origin: &Origin<'_>, rel: &str, path: &Path, dest: &str, items: &mut Vec<Item>) {
-    for name in origin.list(rel, path) {
+fn add_tree(origin: &Origin<'_>, rel: &str, at: &str, dest: &str, items: &mut Vec<Item>) {
+    for name in origin.list(at) {
         let child_rel = join(rel, &name);
         let child_dest = join(dest, &name);
-        let Some((child_path, meta)) = origin.entry(&child_rel, &path.join(&name)) else {
+        let Some(entry) = origin.entry(&child_rel, &join(at, &name)) else {
             continue;
         };
         let excluded = origin.excluded(&child_rel);
-        if !excluded && let Some(item) = item_for(child_dest.clone(), &child_path, &meta) {
+        if !excluded && let Some(item) = item_for(child_dest.clone(), &entry) {
             items.push(item);
         }
-        if meta.is_dir() {
-            add_tree(origin, &child_rel, &child_path, &child_dest, items);
+        if entry.meta.is_dir() {
+            add_tree(origin, &child_rel, &entry.at, &child_dest, items);
         }
     }
 }
 
-/// Whether the file at `path` is an archive ADD unpacks (by its first
-/// bytes): gzip, zstd, bzip2, xz or a plain tar.
-pub fn is_archive(path: &Path) -> bool {
+/// Whether `file` is an archive ADD unpacks (by its first bytes): gzip,
+/// zstd, bzip2, xz or a plain tar.
+pub fn is_archive(file: &FileSource) -> bool {
     let mut head = [0u8; 262];
-    let n = fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .unwrap_or(0);
+    let n = file.open().and_then(|mut f| f.read(&mut head)).unwrap_or(0);
     let head = &head[..n];
     head.starts_with(&[0x1f, 0x8b])
         || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
@@ -272,11 +304,18 @@ pub fn plan_copy(
     unpack_archives: bool,
 ) -> Result<Vec<Item>, String> {
     let found = find_sources(origin, sources)?;
-    let dest_rel = clean(dest).unwrap_or_default();
+    // The destination's symlinks are the image's: followed inside it
+    // (`/bin -> usr/bin` puts `COPY f /bin/` at /usr/bin/f).
+    let dest_rel = image.resolve(&clean(dest).unwrap_or_default(), false);
     let dest_is_dir = dest.ends_with('/')
         || dest.ends_with("/.")
         || dest_rel.is_empty()
         || image.is_dir(&dest_rel);
+    let dest_rel = if dest_is_dir {
+        image.resolve(&dest_rel, true)
+    } else {
+        dest_rel
+    };
     let several = found.len() > 1 || sources.len() > 1;
     if several && !dest_is_dir {
         return Err(
@@ -286,21 +325,26 @@ pub fn plan_copy(
     }
     let mut items = Vec::new();
     for source in found {
-        if source.meta.is_dir() {
+        let meta = &source.entry.meta;
+        if meta.is_dir() {
             // The directory's contents, not the directory itself; the
             // destination directory gets the source's mode.
             if !dest_rel.is_empty() && !image.is_dir(&dest_rel) {
-                items.extend(item_for(dest_rel.clone(), &source.path, &source.meta));
+                items.extend(item_for(dest_rel.clone(), &source.entry));
             }
-            add_tree(origin, &source.rel, &source.path, &dest_rel, &mut items);
+            add_tree(origin, &source.rel, &source.entry.at, &dest_rel, &mut items);
             continue;
         }
-        if unpack_archives && source.meta.is_file() && is_archive(&source.path) {
+        if unpack_archives
+            && let Some(file) = &source.entry.file
+            && meta.is_file()
+            && is_archive(file)
+        {
             items.push(Item {
                 dest: dest_rel.clone(),
-                kind: ItemKind::Archive(source.path.clone()),
+                kind: ItemKind::Archive(file.clone()),
                 mode: 0o755,
-                mtime: source.meta.mtime(),
+                mtime: meta.mtime(),
             });
             continue;
         }
@@ -313,7 +357,7 @@ pub fn plan_copy(
         } else {
             dest_rel.clone()
         };
-        items.extend(item_for(target, &source.path, &source.meta));
+        items.extend(item_for(target, &source.entry));
     }
     Ok(items)
 }
@@ -340,8 +384,8 @@ pub fn content_digest(items: &[Item]) -> std::io::Result<String> {
     Ok(Digest::of_bytes(text.as_bytes()).hex().to_string())
 }
 
-fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut file = fs::File::open(path)?;
+fn hash_file(source: &FileSource) -> std::io::Result<String> {
+    let mut file = source.open()?;
     let mut hasher = crate::layers::HashingWriter::new(std::io::sink());
     std::io::copy(&mut file, &mut hasher)?;
     let (_, digest, _) = hasher.finish();

@@ -8,6 +8,7 @@ use super::copy_tar::{TarOptions, write_copy_tar};
 use super::dockerfile::{CopyInstruction, Instruction, Located};
 use super::download::download;
 use super::executor::Builder;
+use super::in_root::FileSource;
 use super::layered::Layered;
 use super::plan::stage_named;
 use super::request::BuildError;
@@ -23,6 +24,8 @@ enum FromSource {
     Image {
         layered: Layered,
         key: String,
+        /// What errors call it (`stage base`, `image busybox`).
+        name: String,
     },
 }
 
@@ -43,7 +46,7 @@ impl Builder<'_> {
             .iter()
             .position(|s| s.instructions.iter().any(|i| std::ptr::eq(i, at)))
             .unwrap_or(self.df.stages.len());
-        let (layers, key) = if let Some(j) = stage_named(&self.df, &name, current) {
+        let (layers, key, shown) = if let Some(j) = stage_named(&self.df, &name, current) {
             let result = self.results[j]
                 .clone()
                 .ok_or_else(|| self.step_error(at, format!("stage {name} was not built")))?;
@@ -51,7 +54,7 @@ impl Builder<'_> {
                 Some(id) => id.to_string(),
                 None => Digest::of_bytes(format!("{:?}", result.layers).as_bytes()).to_string(),
             };
-            (result.layers, key)
+            (result.layers, key, format!("stage {name}"))
         } else {
             let image = image_for_run(
                 self.dirs,
@@ -63,7 +66,7 @@ impl Builder<'_> {
             )
             .map_err(|e| self.step_error(at, e.to_string()))?;
             let parts = self.store.image_parts(&image.id.to_string())?;
-            (parts.layers, parts.id.to_string())
+            (parts.layers, parts.id.to_string(), format!("image {name}"))
         };
         let layered = Layered {
             dirs: layers
@@ -71,7 +74,11 @@ impl Builder<'_> {
                 .map(|l| self.store.layer_dir(&l.diff_id))
                 .collect(),
         };
-        Ok(FromSource::Image { layered, key })
+        Ok(FromSource::Image {
+            layered,
+            key,
+            name: shown,
+        })
     }
 
     pub(super) fn copy_instruction(
@@ -226,7 +233,7 @@ impl Builder<'_> {
                 } else {
                     rel
                 },
-                kind: ItemKind::File(got.path.clone()),
+                kind: ItemKind::File(FileSource::Host(got.path.clone())),
                 mode: 0o600,
                 mtime: got.modified.unwrap_or(self.now),
             });
@@ -292,12 +299,16 @@ impl Builder<'_> {
             let layer = as_store_owner(b.dirs, b.reporter.engine(), |store| {
                 let items: Vec<Item> = match (&planned, &source) {
                     (Some(items), _) => items.clone(),
-                    (None, FromSource::Image { layered, .. }) => {
-                        plan_copy(&Origin::Image(layered), &sources, &dest, &image, is_add)
-                            .map_err(|e| {
-                                EngineError::Invalid(format!("building at STEP \"{text}\": {e}"))
-                            })?
-                    }
+                    (None, FromSource::Image { layered, name, .. }) => plan_copy(
+                        &Origin::Image(layered, name),
+                        &sources,
+                        &dest,
+                        &image,
+                        is_add,
+                    )
+                    .map_err(|e| {
+                        EngineError::Invalid(format!("building at STEP \"{text}\": {e}"))
+                    })?,
                     (None, FromSource::Context) => unreachable!("context sources are planned"),
                 };
                 let mut tar = tempfile_in(store.root())?;

@@ -6,12 +6,11 @@
 //! import path as pulled layers, which maps owners for a rootless store.
 
 use std::collections::BTreeSet;
-use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 
 use super::copy_plan::{Item, ItemKind, clean};
+use super::in_root::FileSource;
 use super::layered::Layered;
 
 pub struct TarOptions {
@@ -45,12 +44,12 @@ fn header(kind: tar::EntryType, mode: u32, owner: (u32, u32), mtime: u64) -> tar
     h
 }
 
-/// Every ancestor of the items' paths that is not itself an item.
-fn parents(items: &[Item]) -> Vec<String> {
-    let own: BTreeSet<&str> = items.iter().map(|i| i.dest.as_str()).collect();
+/// Every ancestor of the paths that is not itself one of them.
+fn parents(dests: &[String]) -> Vec<String> {
+    let own: BTreeSet<&str> = dests.iter().map(String::as_str).collect();
     let mut out = BTreeSet::new();
-    for item in items {
-        let parts: Vec<&str> = item.dest.split('/').collect();
+    for dest in dests {
+        let parts: Vec<&str> = dest.split('/').collect();
         for n in 1..parts.len() {
             let p = parts[..n].join("/");
             if !own.contains(p.as_str()) {
@@ -71,7 +70,8 @@ pub fn write_copy_tar(
 ) -> io::Result<()> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
-    for parent in parents(items) {
+    let dests: Vec<String> = items.iter().map(|i| resolved_dest(image, i)).collect();
+    for parent in parents(&dests) {
         let mut h = match image.lookup(&parent) {
             Some((_, meta)) if meta.is_dir() => header(
                 tar::EntryType::Directory,
@@ -88,50 +88,71 @@ pub fn write_copy_tar(
         };
         builder.append_data(&mut h, format!("{parent}/"), io::empty())?;
     }
-    for item in items {
+    for (item, dest) in items.iter().zip(&dests) {
         let mode = options.chmod.unwrap_or(item.mode);
         let mtime = options.time(item.mtime);
         match &item.kind {
             ItemKind::Dir => {
                 let mut h = header(tar::EntryType::Directory, mode, options.owner, mtime);
-                builder.append_data(&mut h, format!("{}/", item.dest), io::empty())?;
+                builder.append_data(&mut h, format!("{dest}/"), io::empty())?;
             }
             ItemKind::Symlink(target) => {
                 let mut h = header(tar::EntryType::Symlink, 0o777, options.owner, mtime);
-                builder.append_link(&mut h, &item.dest, target)?;
+                builder.append_link(&mut h, dest, target)?;
             }
-            ItemKind::File(path) => {
-                let file = fs::File::open(path)?;
+            ItemKind::File(source) => {
+                let file = source.open()?;
                 let size = file.metadata()?.len();
                 let mut h = header(tar::EntryType::Regular, mode, options.owner, mtime);
                 h.set_size(size);
-                builder.append_data(&mut h, &item.dest, file.take(size))?;
+                builder.append_data(&mut h, dest, file.take(size))?;
             }
             ItemKind::Data(bytes) => {
                 let mut h = header(tar::EntryType::Regular, mode, options.owner, mtime);
                 h.set_size(bytes.len() as u64);
-                builder.append_data(&mut h, &item.dest, &bytes[..])?;
+                builder.append_data(&mut h, dest, &bytes[..])?;
             }
-            ItemKind::Archive(path) => {
-                append_archive(&mut builder, path, &item.dest, options)?;
+            ItemKind::Archive(source) => {
+                append_archive(&mut builder, source, dest, options)?;
             }
         }
     }
     builder.finish()
 }
 
+/// Where an item goes: its parent directory with the image's symlinks
+/// followed inside the image (so `/bin -> usr/bin` stays a symlink and
+/// the file lands in /usr/bin), and a directory item onto a symlink to
+/// a directory goes to that directory.
+fn resolved_dest(image: &Layered, item: &Item) -> String {
+    let (parent, name) = match item.dest.rsplit_once('/') {
+        Some((parent, name)) => (image.resolve(parent, true), name),
+        None => (String::new(), item.dest.as_str()),
+    };
+    let dest = if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}/{name}")
+    };
+    let onto_dir = matches!(item.kind, ItemKind::Dir | ItemKind::Archive(_));
+    if onto_dir && image.is_dir(&dest) {
+        image.resolve(&dest, true)
+    } else {
+        dest
+    }
+}
+
 /// The entries of a local archive (ADD), below `dest`.
 fn append_archive<W: Write>(
     builder: &mut tar::Builder<W>,
-    path: &Path,
+    source: &FileSource,
     dest: &str,
     options: &TarOptions,
 ) -> io::Result<()> {
-    let mut file = fs::File::open(path)?;
+    let mut file = source.open()?;
     let mut head = [0u8; 6];
     let n = file.read(&mut head)?;
-    drop(file);
-    let file = fs::File::open(path)?;
+    file.seek(io::SeekFrom::Start(0))?;
     let head = &head[..n];
     let reader: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(flate2::read::MultiGzDecoder::new(file))
@@ -227,6 +248,7 @@ pub fn clamp_tar_times(input: &mut dyn Read, clamp: i64, out: &mut dyn Write) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn entries(data: &[u8]) -> Vec<(String, u64, u64, u32, u64)> {
         let mut archive = tar::Archive::new(data);
@@ -254,7 +276,7 @@ mod tests {
         fs::write(&file, "hi").unwrap();
         let items = vec![Item {
             dest: "app/sub/f".into(),
-            kind: ItemKind::File(file),
+            kind: ItemKind::File(FileSource::Host(file)),
             mode: 0o640,
             mtime: 2_000_000_000,
         }];

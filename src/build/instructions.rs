@@ -12,7 +12,7 @@ use super::copy_tar::{TarOptions, write_copy_tar};
 use super::dockerfile::{Command, HealthcheckInstruction, Instruction, Located};
 use super::executor::Builder;
 use super::request::BuildError;
-use super::run_mounts::{MountSources, RunMounts, plan_mount};
+use super::run_mounts::{MountSources, RunMounts, bind, plan_mount};
 use super::run_step::{RunStep, run_step, sweep_orphaned_containers};
 use super::scope::set_env;
 use super::stage::StageState;
@@ -391,7 +391,7 @@ impl Builder<'_> {
         for raw in &run.mounts {
             let text = self.expand(state, at, raw)?;
             let sources = MountSources {
-                context: self.ctx.root.as_deref(),
+                context: Some(&self.ctx),
                 secrets: &self.req.secrets,
                 cache_root: self.store.root().join("build-mounts/cache"),
                 workdir: &workdir,
@@ -399,10 +399,9 @@ impl Builder<'_> {
             plan_mount(&text, &sources, &mut mounts).map_err(|e| self.step_error(at, e))?;
         }
         if let Some((file, target)) = &script_file {
-            mounts.mounts.push(format!(
-                "type=bind,source={},target={target},readonly",
-                file.0.display()
-            ));
+            mounts
+                .mounts
+                .push(bind(file.0.clone(), target.clone(), true));
         }
         let text = at.text.clone();
         let with_proxies = {
@@ -410,7 +409,10 @@ impl Builder<'_> {
             state.args.run_env(&env, &self.args, true)
         };
         // The network a step ran with is part of what it produced.
-        let content = format!("network {network:?}");
+        let mut content = format!("network {network:?}");
+        if !mounts.keys.is_empty() {
+            content.push_str(&format!(" mounts {:?}", mounts.keys));
+        }
         self.cached_step(state, at, Some(&content), visible, move |b, state| {
             if !b.swept {
                 b.swept = true;

@@ -1,8 +1,10 @@
 //! An image's files as a container would see them, read from its layer
 //! directories without mounting: the topmost layer that has a path wins,
 //! a whiteout hides it, an opaque directory hides what lower layers have
-//! below it. No symlink is followed: a path through a symlink counts as
-//! missing (a build then creates what it needs, as overlay shows it).
+//! below it. `lookup` follows no symlink (a path through one counts as
+//! missing); `resolve` follows them inside the image's root, as a
+//! container would see them (`/bin -> usr/bin`), for a build's
+//! destinations and `COPY --from` sources.
 
 use std::fs::{self, Metadata};
 use std::path::{Path, PathBuf};
@@ -66,14 +68,67 @@ impl Layered {
         None
     }
 
-    /// Whether `rel` is a directory in the image.
-    pub fn is_dir(&self, rel: &str) -> bool {
-        self.lookup(rel).is_some_and(|(_, m)| m.is_dir())
+    /// `rel` with the image's symlinks followed inside its root (an
+    /// absolute target starts at the image root, `..` stops there); the
+    /// last component too when `follow_last`. What does not exist is kept
+    /// as written.
+    pub fn resolve(&self, rel: &str, follow_last: bool) -> String {
+        let mut pending: std::collections::VecDeque<String> =
+            rel.split('/').map(str::to_string).collect();
+        let mut done: Vec<String> = Vec::new();
+        // Linux's limit of links in one resolution.
+        let mut hops = 40;
+        while let Some(part) = pending.pop_front() {
+            match part.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    done.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let is_last = pending.iter().all(|p| p.is_empty() || p == ".");
+            if is_last && !follow_last {
+                done.push(part);
+                break;
+            }
+            let candidate = if done.is_empty() {
+                part.clone()
+            } else {
+                format!("{}/{part}", done.join("/"))
+            };
+            let target = match self.lookup(&candidate) {
+                Some((path, meta)) if meta.file_type().is_symlink() && hops > 0 => {
+                    fs::read_link(path).ok()
+                }
+                _ => None,
+            };
+            match target {
+                Some(target) => {
+                    hops -= 1;
+                    let text = target.to_string_lossy().into_owned();
+                    if text.starts_with('/') {
+                        done.clear();
+                    }
+                    for piece in text.split('/').rev() {
+                        pending.push_front(piece.to_string());
+                    }
+                }
+                None => done.push(part),
+            }
+        }
+        done.join("/")
     }
 
-    /// A small text file of the image (`/etc/passwd`).
+    /// Whether `rel` is a directory in the image, symlinks followed.
+    pub fn is_dir(&self, rel: &str) -> bool {
+        self.lookup(&self.resolve(rel, true))
+            .is_some_and(|(_, m)| m.is_dir())
+    }
+
+    /// A small text file of the image (`/etc/passwd`), symlinks followed.
     pub fn read_text(&self, rel: &str) -> Option<String> {
-        let (path, meta) = self.lookup(rel)?;
+        let (path, meta) = self.lookup(&self.resolve(rel, true))?;
         meta.is_file()
             .then(|| fs::read_to_string(path).ok())
             .flatten()
@@ -141,5 +196,24 @@ mod tests {
         assert!(!layered.is_dir("etc/passwd"));
         assert!(layered.lookup("nope").is_none());
         assert_eq!(layered.read_dir("etc"), ["group", "passwd"]);
+    }
+
+    #[test]
+    fn resolve_follows_links_inside_the_image() {
+        let tmp = tempfile::tempdir().unwrap();
+        let low = tmp.path().join("low");
+        fs::create_dir_all(low.join("usr/bin")).unwrap();
+        fs::write(low.join("usr/bin/sh"), "sh").unwrap();
+        std::os::unix::fs::symlink("usr/bin", low.join("bin")).unwrap();
+        std::os::unix::fs::symlink("/../../usr", low.join("up")).unwrap();
+        std::os::unix::fs::symlink("loop", low.join("loop")).unwrap();
+        let layered = Layered { dirs: vec![low] };
+        assert_eq!(layered.resolve("bin/sh", false), "usr/bin/sh");
+        assert_eq!(layered.resolve("bin", false), "bin");
+        assert_eq!(layered.resolve("/bin/", true), "usr/bin");
+        assert_eq!(layered.resolve("up/bin/new", false), "usr/bin/new");
+        assert_eq!(layered.resolve("loop/x", false), "loop/x");
+        assert!(layered.is_dir("bin"));
+        assert_eq!(layered.read_text("bin/sh").as_deref(), Some("sh"));
     }
 }

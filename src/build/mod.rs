@@ -27,6 +27,7 @@ mod download;
 mod executor;
 pub mod glob;
 pub mod ignore;
+mod in_root;
 mod instructions;
 mod layered;
 mod plan;

@@ -1,28 +1,36 @@
 //! `RUN --mount=…` as mounts of the step's container: `type=cache` a
 //! directory kept under the store (`build-mounts/cache/<id>`, shared by
 //! id between builds), `type=bind` a read-only view of the context (or a
-//! part of it), `type=tmpfs`, and `type=secret` a build secret
+//! part of it: resolved inside the context, its content digest part of
+//! the step's cache key), `type=tmpfs`, and `type=secret` a build secret
 //! (`--secret id=…,src=FILE`) mounted read-only at `/run/secrets/<id>`.
 //! A mount's destination is a mount point of the container, so what is
 //! below it never enters the step's layer (the upper-dir walk leaves
 //! mount points out).
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::copy_plan::clean;
+use super::context::Context;
+use super::copy_plan::{Origin, clean, content_digest, plan_copy};
+use super::layered::Layered;
 use crate::layers::Digest;
+use crate::state::{MountKind, MountSpec};
 
 /// What the step's container gets besides its image.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RunMounts {
-    /// `--mount` values for `RunRequest::mounts`.
-    pub mounts: Vec<String>,
+    /// Bind mounts, typed: host paths never pass through `--mount` text
+    /// (a `,` in one would split it).
+    pub mounts: Vec<MountSpec>,
     /// `--tmpfs` values.
     pub tmpfs: Vec<String>,
     /// Lock files of `sharing=locked` cache mounts, held (flock) while
     /// the step runs.
     pub locks: Vec<PathBuf>,
+    /// What the step's cache key needs of the mounts (bind sources'
+    /// content digests).
+    pub keys: Vec<String>,
 }
 
 /// A secret the build was given (`--secret id=ID,src=FILE`).
@@ -34,7 +42,7 @@ pub struct BuildSecret {
 
 /// Where the build's mounts come from.
 pub struct MountSources<'a> {
-    pub context: Option<&'a Path>,
+    pub context: Option<&'a Context>,
     pub secrets: &'a [BuildSecret],
     /// `<store>/build-mounts/cache`.
     pub cache_root: PathBuf,
@@ -60,6 +68,24 @@ fn option<'o>(options: &'o [(String, String)], names: &[&str]) -> Option<&'o str
         .iter()
         .find(|(k, _)| names.contains(&k.as_str()))
         .map(|(_, v)| v.as_str())
+}
+
+/// A bind mount of host path `source` at `target` (absolute, cleaned).
+pub fn bind(source: PathBuf, target: String, read_only: bool) -> MountSpec {
+    MountSpec {
+        kind: MountKind::Bind { source },
+        destination: target,
+        read_only,
+        propagation: None,
+        chown: false,
+        copy_up: true,
+        overlay: false,
+        mode: if read_only {
+            "ro".into()
+        } else {
+            String::new()
+        },
+    }
 }
 
 /// Plans one `--mount=` value (already substituted).
@@ -132,11 +158,7 @@ pub fn plan_mount(
                     ));
                 }
             }
-            let ro = if read_only { ",readonly" } else { "" };
-            out.mounts.push(format!(
-                "type=bind,source={},target={target}{ro}",
-                dir.display()
-            ));
+            out.mounts.push(bind(dir, target, read_only));
         }
         "bind" => {
             let target = target_of(&options, sources.workdir)
@@ -148,23 +170,23 @@ pub fn plan_mount(
             }
             let context = sources
                 .context
+                .filter(|c| c.fs_root.is_some())
                 .ok_or_else(|| format!("RUN --mount={text}: no build context to bind"))?;
+            let root = context.fs_root.as_ref().expect("filtered above");
             let rel = clean(
                 option(&options, &["source", "src"])
                     .unwrap_or(".")
                     .trim_start_matches('/'),
             )
             .ok_or_else(|| format!("RUN --mount={text}: source leaves the build context"))?;
-            let source = context.join(&rel);
-            if fs::symlink_metadata(&source).is_err() {
-                return Err(format!(
-                    "RUN --mount={text}: {rel:?} is not in the build context"
-                ));
-            }
-            out.mounts.push(format!(
-                "type=bind,source={},target={target},readonly",
-                source.display()
-            ));
+            // Symlinks on the way are followed inside the context; the
+            // container binds the path they resolve to.
+            let source = root
+                .resolved_path(&rel)
+                .map_err(|_| format!("RUN --mount={text}: {rel:?} is not in the build context"))?;
+            out.keys
+                .push(format!("bind {rel:?} {}", bind_digest(context, &rel)));
+            out.mounts.push(bind(source, target, true));
         }
         "tmpfs" => {
             let target = target_of(&options, sources.workdir)
@@ -182,14 +204,15 @@ pub fn plan_mount(
                         .and_then(|t| t.rsplit('/').next().map(str::to_string))
                 })
                 .ok_or_else(|| format!("RUN --mount={text}: id is required"))?;
-            let target = target_of(&options, sources.workdir)
-                .unwrap_or_else(|| format!("/run/secrets/{id}"));
+            let target = match target_of(&options, sources.workdir) {
+                Some(target) => target,
+                None => clean(&format!("run/secrets/{id}"))
+                    .map(|t| format!("/{t}"))
+                    .ok_or_else(|| format!("RUN --mount={text}: id {id:?} leaves /"))?,
+            };
             let required = option(&options, &["required"]).is_some_and(|v| v != "false");
             match sources.secrets.iter().find(|s| s.id == id) {
-                Some(secret) => out.mounts.push(format!(
-                    "type=bind,source={},target={target},readonly",
-                    secret.source.display()
-                )),
+                Some(secret) => out.mounts.push(bind(secret.source.clone(), target, true)),
                 None if required => {
                     return Err(format!(
                         "RUN --mount={text}: secret {id} was not given (--secret id={id},src=FILE)"
@@ -202,21 +225,46 @@ pub fn plan_mount(
     Ok(())
 }
 
+/// The content digest of a bound context path (as COPY's sources are
+/// hashed), so a change of what the step sees is a cache miss.
+fn bind_digest(context: &Context, rel: &str) -> String {
+    let source = if rel.is_empty() { "." } else { rel };
+    plan_copy(
+        &Origin::Context(context),
+        &[source.to_string()],
+        "/mnt/",
+        &Layered::default(),
+        false,
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|items| content_digest(&items).map_err(|e| e.to_string()))
+    .unwrap_or_else(|e| format!("unreadable: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::context::load_context;
+    use crate::build::request::{ContextSource, DockerfileSource};
 
     #[test]
     fn each_type_becomes_a_mount() {
         let tmp = tempfile::tempdir().unwrap();
         fs::write(tmp.path().join("go.sum"), "x").unwrap();
+        fs::write(tmp.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        let context = load_context(
+            &ContextSource::Dir(tmp.path().into()),
+            &DockerfileSource::Default,
+            tmp.path().join("unused"),
+        )
+        .unwrap();
         let secret = tmp.path().join("s");
         let secrets = [BuildSecret {
             id: "tok".into(),
             source: secret.clone(),
         }];
         let sources = MountSources {
-            context: Some(tmp.path()),
+            context: Some(&context),
             secrets: &secrets,
             cache_root: tmp.path().join("cache"),
             workdir: "/src",
@@ -239,15 +287,9 @@ mod tests {
         assert_eq!(
             out.mounts,
             [
-                format!("type=bind,source={},target=/root/.cache", cache.display()),
-                format!(
-                    "type=bind,source={},target=/src/go.sum,readonly",
-                    tmp.path().join("go.sum").display()
-                ),
-                format!(
-                    "type=bind,source={},target=/run/secrets/tok,readonly",
-                    secret.display()
-                ),
+                bind(cache.clone(), "/root/.cache".into(), false),
+                bind(tmp.path().join("go.sum"), "/src/go.sum".into(), true),
+                bind(secret.clone(), "/run/secrets/tok".into(), true),
             ]
         );
         assert_eq!(out.tmpfs, ["/scratch:size=10m"]);

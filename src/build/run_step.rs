@@ -15,35 +15,55 @@ use super::request::BuildError;
 use super::run_mounts::RunMounts;
 use crate::engine::build_support::store_container_layer;
 use crate::engine::lifecycle::remove_container;
+use crate::engine::mounts::check_distinct_destinations;
 use crate::engine::{
     ContainerOptions, EngineError, NetworkMode, PullPolicy, Reporter, RunRequest, run_container,
 };
 use crate::layers::{Digest, LayerPart};
-use crate::state::StorageDirs;
+use crate::state::{ProcessIdentity, StorageDirs};
 
 /// RUN containers are named `skiff-build-<pid of the build>-<random>`.
 const NAME_PREFIX: &str = "skiff-build-";
 
+/// The label that marks a RUN container with the build that made it:
+/// `<pid>:<start time>` (field 22 of `/proc/<pid>/stat`, so a reused
+/// PID is not taken for the build).
+const BUILD_LABEL: &str = "io.skiff.build.process";
+
+/// This build's mark, `BUILD_LABEL`'s value.
+fn own_mark() -> String {
+    let me = ProcessIdentity::current();
+    format!("{}:{}", me.pid, me.start_ticks)
+}
+
 /// Removes the RUN containers of builds that were killed outright
-/// (`kill -9`: nothing of theirs ran to clean up): those whose build
-/// process is gone. Best effort; a build calls it before its first RUN.
+/// (`kill -9`: nothing of theirs ran to clean up): those marked with a
+/// build process that is gone (or whose PID now names another
+/// process). A container that only has a build's name is not touched.
+/// Best effort; a build calls it before its first RUN.
 pub fn sweep_orphaned_containers(dirs: &StorageDirs) {
     let Ok(records) = crate::engine::lookup::list_containers(dirs) else {
         return;
     };
     for record in records {
-        let Some(pid) = record
-            .name
-            .strip_prefix(NAME_PREFIX)
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<i32>().ok())
+        if !record.name.starts_with(NAME_PREFIX) {
+            continue;
+        }
+        let Some(build) = record
+            .config
+            .labels
+            .get(BUILD_LABEL)
+            .and_then(|mark| mark.split_once(':'))
+            .and_then(|(pid, start)| {
+                Some(ProcessIdentity {
+                    pid: pid.parse().ok()?,
+                    start_ticks: start.parse().ok()?,
+                })
+            })
         else {
             continue;
         };
-        // SAFETY: signal 0 only checks whether the process exists.
-        let gone = unsafe { libc::kill(pid, 0) } == -1
-            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-        if gone {
+        if !build.is_alive() {
             let _ = remove_container(dirs, &record.id, true);
         }
     }
@@ -139,12 +159,18 @@ pub fn run_step(
             ..Default::default()
         },
         pull: PullPolicy::Never,
-        mounts: step.mounts.mounts.clone(),
         tmpfs: step.mounts.tmpfs.clone(),
         ..RunRequest::default()
     };
     let mut options = ContainerOptions::from_request(&request)?;
     options.ignore_image_volumes = true;
+    // The binds, typed, before the tmpfs mounts (`--mount` comes before
+    // `--tmpfs` in a run's order).
+    let tmpfs = std::mem::take(&mut options.mounts);
+    options.mounts = step.mounts.mounts.clone();
+    options.mounts.extend(tmpfs);
+    check_distinct_destinations(&options.mounts)?;
+    options.labels.insert(BUILD_LABEL.to_string(), own_mark());
     let result = {
         let _redirect = StdoutToStderr::new(step.stdout_to_stderr);
         run_container(dirs, &options, false, reporter)
@@ -188,5 +214,26 @@ pub fn run_step(
         (_, Err(e)) => Err(e),
         (Err(e), Ok(_)) => Err(e.into()),
         (Ok(_), Ok(layer)) => Ok(layer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mark_names_this_process() {
+        let (pid, start) = own_mark()
+            .split_once(':')
+            .map(|(p, s)| (p.parse().unwrap(), s.parse().unwrap()))
+            .unwrap();
+        assert_eq!(pid, std::process::id() as i32);
+        assert_eq!(
+            Some(ProcessIdentity {
+                pid,
+                start_ticks: start
+            }),
+            ProcessIdentity::of(pid)
+        );
     }
 }

@@ -205,7 +205,9 @@ fn sorted_names(dir: BorrowedFd<'_>) -> io::Result<Vec<OsString>> {
 /// modes and times as the walking process sees them, whiteouts as `.wh.`
 /// entries, opaque directories followed by `.wh..wh..opq`. Whatever is
 /// at `mount_points` (container paths, `/etc/hosts`) and empty is left
-/// out, with what is below it.
+/// out, with what is below it, and so is a directory above a mount
+/// point with nothing else written below it: overlay copied it up only
+/// because skiff made the mount target (`etc/`, `run/secrets/`).
 pub fn write_layer_tar(
     upper: &Path,
     mount_points: &[PathBuf],
@@ -214,6 +216,7 @@ pub fn write_layer_tar(
     let mut writer = LayerTarWriter {
         builder: tar::Builder::new(out),
         mount_points,
+        held: Vec::new(),
     };
     walk_upper(upper, &mut writer, ())?;
     writer
@@ -225,10 +228,42 @@ pub fn write_layer_tar(
 struct LayerTarWriter<'a> {
     builder: tar::Builder<&'a mut dyn Write>,
     mount_points: &'a [PathBuf],
+    /// Directories above mount points not written yet (outermost
+    /// first): written when something below them is, dropped otherwise.
+    held: Vec<(PathBuf, tar::Header)>,
 }
 
 impl LayerTarWriter<'_> {
+    /// Whether `path` is a directory above a mount point.
+    fn holds_mount_point(&self, path: &Path) -> bool {
+        self.mount_points.iter().any(|m| {
+            let m = m.strip_prefix("/").unwrap_or(m);
+            m != path && m.starts_with(path)
+        })
+    }
+
+    /// Before `path` is visited: held directories that are not its
+    /// ancestors had nothing written below them and are dropped.
+    fn drop_held_outside(&mut self, path: &Path) {
+        while self
+            .held
+            .last()
+            .is_some_and(|(dir, _)| !path.starts_with(dir))
+        {
+            self.held.pop();
+        }
+    }
+
+    /// Before something is written: the held directories above it.
+    fn write_held(&mut self) -> io::Result<()> {
+        for (dir, mut header) in std::mem::take(&mut self.held) {
+            self.builder.append_data(&mut header, dir, io::empty())?;
+        }
+        Ok(())
+    }
+
     fn append_marker(&mut self, path: &Path) -> io::Result<()> {
+        self.write_held()?;
         let mut header = tar::Header::new_gnu();
         header.set_size(0);
         header.set_mode(0o644);
@@ -241,6 +276,7 @@ impl UpperVisitor for LayerTarWriter<'_> {
     type Below = ();
 
     fn visit(&mut self, entry: &UpperEntry<'_>, _below: &()) -> io::Result<Option<()>> {
+        self.drop_held_outside(entry.path);
         if entry.is_mount_point(self.mount_points) {
             return Ok(None);
         }
@@ -251,6 +287,13 @@ impl UpperVisitor for LayerTarWriter<'_> {
             return Ok(None);
         }
         let mut header = tar_header(&entry.stat)?;
+        if entry.kind == (EntryKind::Directory { opaque: false })
+            && self.holds_mount_point(entry.path)
+        {
+            self.held.push((entry.path.to_path_buf(), header));
+            return Ok(Some(()));
+        }
+        self.write_held()?;
         match entry.kind {
             EntryKind::File => {
                 // Exactly the size the header promised, even if the file
