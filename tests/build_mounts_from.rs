@@ -34,8 +34,9 @@ fn bind_from_a_stage_and_an_image() {
         ctx.load_busybox();
         let dockerfile = "FROM busybox AS tools
 COPY tool.sh /out/tool.sh
+RUN chown 1000:1001 /out/tool.sh && chmod 4750 /out/tool.sh
 FROM busybox
-RUN --mount=type=bind,from=tools,source=/out,target=/t sh /t/tool.sh > /result
+RUN --mount=type=bind,from=tools,source=/out,target=/t sh /t/tool.sh > /result && stat -c %u:%g:%a /t/tool.sh >> /result
 RUN --mount=type=bind,from=tools,source=/out,target=/t (echo x > /t/new) 2>/dev/null || echo read-only > /ro
 RUN --mount=type=bind,from=0,source=out,target=/w,rw echo x > /w/new && ls /w > /rw-saw
 RUN --mount=type=bind,from=tools,source=/out,target=/t ls /t > /after
@@ -47,8 +48,8 @@ RUN --mount=type=bind,from=busybox,target=/bb,source=/bin /bb/busybox echo from-
             |files: &str| ctx.run_ok(&["run", "--rm", "f", "sh", "-c", &format!("cat {files}")]);
         assert_eq!(
             cat("/result /ro /rw-saw /after /bb-out"),
-            "tool-v1\nread-only\nnew\ntool.sh\ntool.sh\nfrom-image\n",
-            "the stage's files, read-only; rw writes seen in the step only"
+            "tool-v1\n1000:1001:4750\nread-only\nnew\ntool.sh\ntool.sh\nfrom-image\n",
+            "the stage's files with their owners and modes, read-only; rw writes seen in the step only"
         );
         assert_eq!(
             ctx.run_ok(&[
@@ -70,7 +71,7 @@ RUN --mount=type=bind,from=busybox,target=/bb,source=/bin /bb/busybox echo from-
         ctx.write_file("f/tool.sh", "echo tool-v2\n");
         let second = last_line(&build_ok(ctx, &["-t", "f", &dir]));
         assert_ne!(second, first);
-        assert_eq!(cat("/result"), "tool-v2\n");
+        assert_eq!(cat("/result"), "tool-v2\n1000:1001:4750\n");
     });
 }
 

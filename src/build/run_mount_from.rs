@@ -4,14 +4,14 @@
 //! --from` plans it, written as a COPY tar and unpacked as the store's
 //! owner), bound at the target (read-only unless `rw`: then the writes go
 //! to the scratch copy, which is removed after the step, so they are
-//! discarded as BuildKit discards them). The copy's entries are owned
-//! 0:0, as COPY's are (decision: the tar writer has one owner). The
+//! discarded as BuildKit discards them). The tar writer has one owner
+//! (0:0), so the origin's owners are set on the copy afterwards. The
 //! scratch is named `mountfrom-<pid>-…`, so the store's sweep of stale
 //! `tmp/` entries removes what a build killed outright left.
 
 use std::path::{Path, PathBuf};
 
-use super::copy_plan::{Origin, clean, plan_copy};
+use super::copy_plan::{Item, Origin, clean, plan_copy};
 use super::copy_tar::{TarOptions, write_copy_tar};
 use super::layered::Layered;
 use super::run_mount_cache::io_error;
@@ -138,10 +138,46 @@ impl BindFrom {
                 .map_err(io_error("rewinding the mount's tar"))?;
             crate::layers::unpack_layer(&mut tar, &dir, "of the mount", None)
                 .map_err(|e| EngineError::Invalid(e.to_string()))?;
+            self.restore_owners(&items, &dir);
             Ok(())
         })?;
         let mount = bind(scratch.0.join("m"), self.target.clone(), !self.writable);
         Ok((scratch, mount))
+    }
+}
+
+impl BindFrom {
+    /// Gives the copy's entries (written 0:0 by the tar) the owners they
+    /// have in the origin, read from its layers (in the store owner's
+    /// namespace, where they show the image's IDs). Best effort: an entry
+    /// whose owner cannot be set stays 0:0.
+    fn restore_owners(&self, items: &[Item], dir: &Path) {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let base = self.layered.resolve(&self.source, false);
+        let origin = |rest: &str| match (base.is_empty(), rest.is_empty()) {
+            (_, true) => base.clone(),
+            (true, false) => rest.to_string(),
+            (false, false) => format!("{base}/{rest}"),
+        };
+        let top = std::iter::once("m");
+        for dest in top.chain(items.iter().map(|i| i.dest.as_str())) {
+            let rest = dest
+                .strip_prefix('m')
+                .unwrap_or(dest)
+                .trim_start_matches('/');
+            let Some((_, meta)) = self.layered.lookup(&origin(rest)) else {
+                continue;
+            };
+            let path = dir.join(dest);
+            if std::os::unix::fs::lchown(&path, Some(meta.uid()), Some(meta.gid())).is_err() {
+                continue;
+            }
+            // chown drops set-user/group-ID bits: put them back.
+            if !meta.file_type().is_symlink() && meta.mode() & 0o6000 != 0 {
+                let mode = std::fs::Permissions::from_mode(meta.mode() & 0o7777);
+                let _ = std::fs::set_permissions(&path, mode);
+            }
+        }
     }
 }
 
