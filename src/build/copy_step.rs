@@ -18,7 +18,7 @@ use crate::engine::{EngineError, image_for_run};
 use crate::layers::Digest;
 
 /// Where `--from` points.
-enum FromSource {
+pub(super) enum FromSource {
     Context,
     /// Another image's layers, and what identifies their content.
     Image {
@@ -30,7 +30,7 @@ enum FromSource {
 }
 
 impl Builder<'_> {
-    fn copy_origin(
+    pub(super) fn copy_origin(
         &mut self,
         state: &mut StageState,
         at: &Located<Instruction>,

@@ -8,10 +8,12 @@ use serde_json::{Value, json};
 
 use super::config::{go_quoted_list, nop};
 use super::copy_plan::{Item, ItemKind, clean};
+use super::copy_step::FromSource;
 use super::copy_tar::{TarOptions, write_copy_tar};
 use super::dockerfile::{Command, HealthcheckInstruction, Instruction, Located};
 use super::executor::Builder;
 use super::request::BuildError;
+use super::run_mount_from::{BindFrom, bind_from};
 use super::run_mounts::{MountSources, RunMounts, bind, plan_mount};
 use super::run_step::{RunStep, run_step, sweep_orphaned_containers};
 use super::scope::set_env;
@@ -388,8 +390,22 @@ impl Builder<'_> {
         };
         let workdir = state.config().workdir();
         let mut mounts = RunMounts::default();
+        let mut from_binds = Vec::new();
         for raw in &run.mounts {
             let text = self.expand(state, at, raw)?;
+            if let Some(from) = bind_from(&text) {
+                let FromSource::Image { layered, key, name } =
+                    self.copy_origin(state, at, &Some(from))?
+                else {
+                    unreachable!("a from= origin is a stage or an image")
+                };
+                let planned = BindFrom::plan(&text, layered, name, &workdir)
+                    .map_err(|e| self.step_error(at, e))?;
+                // The origin's ID and the path: what the step sees.
+                mounts.keys.push(format!("from {key} {:?}", planned.source));
+                from_binds.push(planned);
+                continue;
+            }
             let sources = MountSources {
                 context: Some(&self.ctx),
                 secrets: &self.req.secrets,
@@ -419,7 +435,26 @@ impl Builder<'_> {
                 sweep_orphaned_containers(b.dirs);
             }
             let image = b.ensure_indexed(state)?;
-            let step = RunStep {
+            // `from=` copies and private caches: removed after the step
+            // whatever happens (the guards drop on every way out).
+            let tmp = b.store.root().join("tmp");
+            let mut scratches = Vec::new();
+            let mut extra = Vec::new();
+            for planned in &from_binds {
+                let (scratch, mount) = planned
+                    .materialize(b.dirs, b.reporter.engine(), &tmp)
+                    .map_err(|e| {
+                        EngineError::Invalid(format!("building at STEP \"{text}\": {e}"))
+                    })?;
+                scratches.push(scratch);
+                extra.push(mount);
+            }
+            for cache in &mounts.caches {
+                let (scratch, mount) = cache.prepare(b.dirs, b.reporter.engine(), &tmp)?;
+                scratches.extend(scratch);
+                extra.push(mount);
+            }
+            let mut step = RunStep {
                 text,
                 image,
                 argv,
@@ -431,6 +466,7 @@ impl Builder<'_> {
                 clamp: b.req.timestamp,
                 mounts,
             };
+            step.mounts.mounts.extend(extra);
             // `sharing=locked` cache mounts: held until the step is done.
             let mut held = Vec::new();
             for path in &step.mounts.locks {
@@ -446,6 +482,7 @@ impl Builder<'_> {
             let layer = run_step(b.dirs, &step, b.reporter.engine())?;
             drop(held);
             drop(script_file);
+            drop(scratches);
             // A RUN that changed nothing adds no layer (BuildKit's rule):
             // the same empty layer twice in one image would be the same
             // overlay lower directory twice, which the kernel refuses.

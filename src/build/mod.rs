@@ -32,6 +32,8 @@ mod instructions;
 mod layered;
 mod plan;
 mod request;
+mod run_mount_cache;
+mod run_mount_from;
 mod run_mounts;
 mod run_step;
 mod scope;

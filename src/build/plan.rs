@@ -1,9 +1,11 @@
 //! Which stages a build runs: the target (`--target`, else the last
 //! stage) and, transitively, the stages it names as a base (`FROM
-//! builder`) or as a COPY source (`COPY --from=builder`, `--from=0`).
+//! builder`), as a COPY source (`COPY --from=builder`, `--from=0`) or
+//! as a RUN mount's (`--mount=type=bind,from=builder`).
 //! Other stages are skipped, as BuildKit does.
 
 use super::dockerfile::{Dockerfile, Instruction};
+use super::run_mount_from::bind_from;
 
 /// The stage `name` refers to among the first `before` stages: its `AS`
 /// name (case-insensitive) or its index.
@@ -40,6 +42,11 @@ pub fn needed_stages(df: &Dockerfile, target: usize) -> Vec<bool> {
         for instruction in &stage.instructions {
             let copy = match &instruction.value {
                 Instruction::Copy(c) | Instruction::Add(c) => c,
+                Instruction::Run(run) => {
+                    // `RUN --mount=type=bind,from=<stage>`.
+                    refs.extend(run.mounts.iter().filter_map(|m| bind_from(m)));
+                    continue;
+                }
                 _ => continue,
             };
             if let Some(from) = &copy.from {
@@ -65,7 +72,7 @@ mod tests {
     #[test]
     fn the_target_needs_its_bases_and_copy_sources_only() {
         let df = super::super::dockerfile::parse(
-            "FROM busybox AS base\nFROM base AS builder\nRUN make\nFROM busybox AS unused\nFROM busybox AS tools\nFROM busybox\nCOPY --from=builder /out /out\nCOPY --from=3 /t /t\n",
+            "FROM busybox AS base\nFROM base AS builder\nRUN make\nFROM busybox AS unused\nFROM busybox AS tools\nFROM busybox\nCOPY --from=builder /out /out\nRUN --mount=type=bind,from=3,target=/t true\n",
             "Dockerfile",
         )
         .unwrap();

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use super::context::Context;
 use super::copy_plan::{Origin, clean, content_digest, plan_copy};
 use super::layered::Layered;
+pub use super::run_mount_cache::CacheMount;
 use crate::layers::Digest;
 use crate::state::{MountKind, MountSpec};
 
@@ -31,6 +32,9 @@ pub struct RunMounts {
     /// What the step's cache key needs of the mounts (bind sources'
     /// content digests).
     pub keys: Vec<String>,
+    /// Cache mounts with an owner or mode, or `sharing=private`: made
+    /// when the step runs (`run_mount_cache.rs`).
+    pub caches: Vec<CacheMount>,
 }
 
 /// A secret the build was given (`--secret id=ID,src=FILE`).
@@ -50,7 +54,7 @@ pub struct MountSources<'a> {
     pub workdir: &'a str,
 }
 
-fn target_of(options: &[(String, String)], workdir: &str) -> Option<String> {
+pub(super) fn target_of(options: &[(String, String)], workdir: &str) -> Option<String> {
     let raw = options
         .iter()
         .find(|(k, _)| matches!(k.as_str(), "target" | "dst" | "destination"))
@@ -63,11 +67,29 @@ fn target_of(options: &[(String, String)], workdir: &str) -> Option<String> {
     Some(format!("/{}", clean(&joined)?))
 }
 
-fn option<'o>(options: &'o [(String, String)], names: &[&str]) -> Option<&'o str> {
+pub(super) fn option<'o>(options: &'o [(String, String)], names: &[&str]) -> Option<&'o str> {
     options
         .iter()
         .find(|(k, _)| names.contains(&k.as_str()))
         .map(|(_, v)| v.as_str())
+}
+
+/// A `--mount=` value's `key=value` options (keys lowercased; a bare
+/// key is `true`).
+pub(super) struct MountOptions(pub Vec<(String, String)>);
+
+impl MountOptions {
+    pub(super) fn parse(text: &str) -> MountOptions {
+        MountOptions(
+            text.split(',')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap_or((p, "true"));
+                    (k.to_ascii_lowercase(), v.to_string())
+                })
+                .collect(),
+        )
+    }
 }
 
 /// A bind mount of host path `source` at `target` (absolute, cleaned).
@@ -94,14 +116,7 @@ pub fn plan_mount(
     sources: &MountSources<'_>,
     out: &mut RunMounts,
 ) -> Result<(), String> {
-    let options: Vec<(String, String)> = text
-        .split(',')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, "true"));
-            (k.to_ascii_lowercase(), v.to_string())
-        })
-        .collect();
+    let options = MountOptions::parse(text).0;
     let kind = option(&options, &["type"]).unwrap_or("bind");
     let known: &[&str] = match kind {
         "cache" => &[
@@ -113,6 +128,9 @@ pub fn plan_mount(
             "sharing",
             "readonly",
             "ro",
+            "uid",
+            "gid",
+            "mode",
         ],
         "bind" => &[
             "type",
@@ -146,18 +164,44 @@ pub fn plan_mount(
             let dir = sources
                 .cache_root
                 .join(Digest::of_bytes(id.as_bytes()).hex());
-            fs::create_dir_all(&dir)
-                .map_err(|e| format!("creating the cache mount {}: {e}", dir.display()))?;
-            match option(&options, &["sharing"]).unwrap_or("shared") {
-                "shared" => {}
+            let number = |name: &str, radix: u32| -> Result<Option<u32>, String> {
+                option(&options, &[name])
+                    .map(|v| u32::from_str_radix(v, radix))
+                    .transpose()
+                    .map_err(|_| format!("RUN --mount={text}: {name} is not a number"))
+            };
+            let owner = (number("uid", 10)?, number("gid", 10)?);
+            let mode = number("mode", 8)?;
+            if mode.is_some_and(|m| m > 0o7777) {
+                return Err(format!("RUN --mount={text}: mode is not a file mode"));
+            }
+            let private = match option(&options, &["sharing"]).unwrap_or("shared") {
+                "shared" => false,
                 // One step at a time uses the directory.
-                "locked" => out.locks.push(dir.with_extension("lock")),
+                "locked" => {
+                    out.locks.push(dir.with_extension("lock"));
+                    false
+                }
+                "private" => true,
                 other => {
                     return Err(format!(
-                        "RUN --mount={text}: sharing={other} is not supported (shared, locked are)"
+                        "RUN --mount={text}: sharing={other} is not supported (shared, locked, private are)"
                     ));
                 }
+            };
+            if private || owner != (None, None) || mode.is_some() {
+                out.caches.push(CacheMount {
+                    dir: (!private).then_some(dir),
+                    target,
+                    read_only,
+                    uid: owner.0.unwrap_or(0),
+                    gid: owner.1.unwrap_or(0),
+                    mode: mode.unwrap_or(0o755),
+                });
+                return Ok(());
             }
+            fs::create_dir_all(&dir)
+                .map_err(|e| format!("creating the cache mount {}: {e}", dir.display()))?;
             out.mounts.push(bind(dir, target, read_only));
         }
         "bind" => {
@@ -301,14 +345,45 @@ mod tests {
                 .join(Digest::of_bytes(b"/l").hex())
                 .with_extension("lock")]
         );
+        plan_mount(
+            "type=cache,target=/o,id=o,uid=1000,mode=0700",
+            &sources,
+            &mut out,
+        )
+        .unwrap();
+        plan_mount("type=cache,target=/p,sharing=private", &sources, &mut out).unwrap();
+        let owned = tmp.path().join("cache").join(Digest::of_bytes(b"o").hex());
+        assert!(!owned.exists(), "made when the step runs");
+        assert_eq!(
+            out.caches,
+            [
+                CacheMount {
+                    dir: Some(owned),
+                    target: "/o".into(),
+                    read_only: false,
+                    uid: 1000,
+                    gid: 0,
+                    mode: 0o700,
+                },
+                CacheMount {
+                    dir: None,
+                    target: "/p".into(),
+                    read_only: false,
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o755,
+                },
+            ]
+        );
         for bad in [
             "type=ssh",
             "type=bind,source=../x,target=/x",
             "type=bind,target=/x,rw=true",
             "type=secret,id=absent,required",
             "type=cache",
-            "type=cache,target=/x,sharing=private",
-            "type=cache,target=/x,uid=1000",
+            "type=cache,target=/x,sharing=unshared",
+            "type=cache,target=/x,uid=x",
+            "type=cache,target=/x,mode=0999",
             "type=secret,id=tok,mode=0400",
         ] {
             assert!(plan_mount(bad, &sources, &mut out).is_err(), "{bad}");

@@ -60,3 +60,10 @@ pub fn resolve_owner(
     let user = crate::sandbox::user::resolve_user(spec, passwd, group)?;
     Ok((user.uid, user.gid))
 }
+
+/// Removes a build's scratch tree (a `RUN --mount=from=` copy, a private
+/// cache directory); rootless, files a step's container made may belong
+/// to other IDs, so a mapped namespace removes what plain removal cannot.
+pub fn remove_scratch_tree(dir: &std::path::Path) -> Result<(), EngineError> {
+    super::cleanup::remove_tree(dir, None)
+}
