@@ -164,6 +164,28 @@ fn n02_bad_network_input_is_refused_in_one_line() {
             "--add-host",
         );
         refused(ctx, &["create", "--dns", "not-an-ip", "busybox"], "--dns");
+        // Names that would add or cut lines in peers' /etc/hosts.
+        refused(
+            ctx,
+            &[
+                "create",
+                "--network",
+                "wide",
+                "--network-alias",
+                "db\n10.0.0.9 bank",
+                "busybox",
+            ],
+            "invalid network alias",
+        );
+        refused(
+            ctx,
+            &["create", "--hostname", "a b", "busybox"],
+            "invalid --hostname",
+        );
+        let c = ctx.run_ok(&["create", "--network", "wide", "busybox"]);
+        let out = ctx.run_status(&["network", "connect", "--alias", "x#y", "wide", c.trim()]);
+        assert_one_error_mentioning(&out, "invalid network alias", "connect --alias");
+        ctx.run_ok(&["rm", c.trim()]);
         refused(
             ctx,
             &["create", "--network", "wide", "--ip", "10.9.9.9", "busybox"],

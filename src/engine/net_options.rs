@@ -131,6 +131,9 @@ pub fn parse_net_request(req: &NetRequest) -> Result<(NetworkMode, NetworkConfig
             )));
         }
     }
+    for alias in &req.aliases {
+        check_alias(alias)?;
+    }
     for (i, name) in names.iter().enumerate() {
         if names[..i].contains(name) {
             return Err(invalid(format!("network {name} is given twice")));
@@ -364,5 +367,18 @@ mod tests {
             let err = parse(req).unwrap_err().to_string();
             assert!(err.contains(subject), "{subject}: {err}");
         }
+    }
+}
+
+/// `--network-alias` / `network connect --alias`: a name peers' hosts
+/// files can hold.
+pub fn check_alias(alias: &str) -> Result<(), EngineError> {
+    if crate::net::hosts::is_valid_host_name(alias) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "invalid network alias \"{}\": use letters, digits, '-', '_' and '.'",
+            alias.escape_debug()
+        )))
     }
 }

@@ -351,6 +351,9 @@ pub fn connect_container(
     container: &str,
     entry: NetworkRequestEntry,
 ) -> Result<(), EngineError> {
+    for alias in &entry.aliases {
+        super::net_options::check_alias(alias)?;
+    }
     let network = NetworkStore::new(dirs).load(network)?;
     let store = ContainerStore::new(dirs);
     let id = find_container(&store, container)?.id;

@@ -267,6 +267,13 @@ fn check_hostname_is_own(
         (Some(flag), Some(_)) => Err(EngineError::Invalid(format!(
             "conflicting options: --hostname and {flag} container:NAME (the hostname is the other container's)"
         ))),
+        // It is written into the container's and its peers' hosts files.
+        (None, Some(name)) if !crate::net::hosts::is_valid_host_name(name) || name.len() > 64 => {
+            Err(EngineError::Invalid(format!(
+                "invalid --hostname \"{}\": use letters, digits, '-', '_' and '.', at most 64 characters",
+                name.escape_debug()
+            )))
+        }
         _ => Ok(()),
     }
 }

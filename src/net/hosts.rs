@@ -9,6 +9,24 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
+/// Whether `name` may stand in a hosts file and be resolved by peers:
+/// dot-separated labels of letters, digits, `-` and `_` (container names
+/// allow `_`), none empty or starting with `-`, at most 253 characters.
+/// Anything else (a space, a `#`, a newline) would cut or add lines in
+/// every peer's /etc/hosts.
+pub fn is_valid_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+}
+
 /// The line after which the network's peers are listed.
 pub const PEERS_MARKER: &str = "# skiff: peers on the container's networks";
 
@@ -69,5 +87,24 @@ mod tests {
         assert_eq!(once, format!("{base}{PEERS_MARKER}\n{section}"));
         let twice = with_peers(&once, "");
         assert_eq!(twice, format!("{base}{PEERS_MARKER}\n"));
+    }
+
+    #[test]
+    fn host_names_that_would_break_a_hosts_file_are_invalid() {
+        for good in ["app1", "web.internal", "db_1", "a-b", "x"] {
+            assert!(is_valid_host_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "a\n10.0.0.1 bank",
+            "x#y",
+            "-x",
+            "a..b",
+            ".a",
+            &"l".repeat(64),
+        ] {
+            assert!(!is_valid_host_name(bad), "{bad:?}");
+        }
     }
 }
