@@ -124,7 +124,7 @@ fn prepare_run_dir(record: &ContainerRecord, paths: &ContainerPaths) -> Result<(
     let hostname = &record.config.hostname;
     let files = etc_files(paths);
     let host_hosts = fs::read_to_string("/etc/hosts").ok();
-    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let host_resolv = net::host_resolv_conf(network.is_private());
     write_file(
         &files.hosts,
         &net::hosts_file(

@@ -151,6 +151,46 @@ pub fn hosts_file(
     text
 }
 
+/// Name servers docker gives a container with its own network when the
+/// host's are all loopback ones it cannot reach.
+const FALLBACK_NAME_SERVERS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
+
+fn is_loopback_name_server(line: &str) -> bool {
+    line.trim_start()
+        .strip_prefix("nameserver")
+        .map(|rest| {
+            let addr = rest.trim();
+            addr.starts_with("127.") || addr == "::1"
+        })
+        .unwrap_or(false)
+}
+
+fn has_name_server(text: &str) -> bool {
+    text.lines()
+        .any(|l| l.split_whitespace().next() == Some("nameserver"))
+}
+
+/// The host's resolver configuration as a container sees it: its
+/// /etc/resolv.conf; for a container with its own network, when that
+/// file names only loopback servers (systemd-resolved's stub at
+/// 127.0.0.53), the upstream list systemd-resolved keeps in
+/// /run/systemd/resolve/resolv.conf, as docker and podman read it. The
+/// second file is read only then.
+pub fn host_resolv_conf(private_network: bool) -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let only_loopback = has_name_server(&host)
+        && host
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some("nameserver"))
+            .all(is_loopback_name_server);
+    if private_network && only_loopback {
+        if let Ok(upstream) = std::fs::read_to_string("/run/systemd/resolve/resolv.conf") {
+            return upstream;
+        }
+    }
+    host
+}
+
 /// `/etc/resolv.conf` for a container: the host's, minus loopback
 /// nameservers when the container has its own network namespace (they would
 /// point at the container's own loopback, where nothing listens).
@@ -174,19 +214,17 @@ pub fn resolv_conf(mode: &NetworkMode, host_resolv: &str, config: &NetworkConfig
         if replaced {
             continue;
         }
-        let is_loopback_ns = line
-            .trim_start()
-            .strip_prefix("nameserver")
-            .map(|rest| {
-                let addr = rest.trim();
-                addr.starts_with("127.") || addr == "::1"
-            })
-            .unwrap_or(false);
-        if mode.is_private() && is_loopback_ns {
+        if mode.is_private() && is_loopback_name_server(line) {
             continue;
         }
         out.push_str(line);
         out.push('\n');
+    }
+    // Nothing reachable left: docker's public fallback, so names resolve.
+    if mode.is_private() && !has_name_server(&out) {
+        for server in FALLBACK_NAME_SERVERS {
+            out.push_str(&format!("nameserver {server}\n"));
+        }
     }
     out
 }
@@ -265,5 +303,17 @@ mod tests {
             resolv_conf(&NetworkMode::Pasta, host, &asked),
             "search a.example\nnameserver 1.1.1.1\noptions ndots:2\n"
         );
+    }
+
+    #[test]
+    fn only_loopback_servers_become_dockers_fallback() {
+        let stub = "nameserver 127.0.0.53\noptions edns0\n";
+        let none = NetworkConfig::default();
+        assert_eq!(
+            resolv_conf(&NetworkMode::Bridge, stub, &none),
+            "options edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+        // The host's own stack reaches the stub.
+        assert_eq!(resolv_conf(&NetworkMode::Host, stub, &none), stub);
     }
 }
