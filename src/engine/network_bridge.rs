@@ -160,6 +160,9 @@ pub fn join(
     })();
     store.save_leases(&lock, leases.clone())?;
     rewrite_members(&store, &leases, &touched);
+    // Unconditionally: rootless, this runs inside the holder's user
+    // namespace, where skiff looks like root.
+    super::rootless_netns::joined(dirs, &record.id);
     drop(lock);
     result
 }
@@ -206,13 +209,18 @@ pub fn leave(dirs: &StorageDirs, container_id: &str, attachments: &[Attachment])
         let _ = store.save_leases(&lock, leases.clone());
         rewrite_members(&store, &leases, &touched);
     }
+    // A start that failed before its join leaves through here too.
+    super::rootless_netns::joined(dirs, container_id);
     release_unused(dirs, &lock, &leases);
 }
 
 /// Rootless: the shared network namespace lives only while a container
 /// uses it (bridges as root stay until `network rm`).
 fn release_unused(dirs: &StorageDirs, _lock: &NetworksLock, leases: &[Lease]) {
-    if super::rootless_netns::applies() && leases.is_empty() {
+    if super::rootless_netns::applies()
+        && leases.is_empty()
+        && !super::rootless_netns::starts_under_way(dirs)
+    {
         super::rootless_netns::stop(dirs);
     }
 }

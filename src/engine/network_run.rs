@@ -195,6 +195,7 @@ pub fn prepare_spec(
     let store = crate::state::NetworkStore::new(dirs);
     let _lock = store.lock()?;
     let shared = super::rootless_netns::ensure(dirs)?;
+    super::rootless_netns::mark_joining(dirs, &record.id)?;
     let spec = super::rootless_netns::enter_shared_userns(spec, shared.holder.pid)?;
     Ok(Some((spec, shared.holder.pid)))
 }

@@ -73,6 +73,53 @@ pub fn ensure(dirs: &StorageDirs) -> Result<SharedNetns, EngineError> {
     Ok(shared)
 }
 
+fn joining_dir(dirs: &StorageDirs) -> PathBuf {
+    dir(dirs).join("joining")
+}
+
+/// Marks container `id` as on its way into the shared namespace: from
+/// `prepare_spec` (which put the holder's namespace into its spec) to
+/// `join` (which leases its addresses) it holds no lease, and the last
+/// container leaving meanwhile must not end the namespace under it. The
+/// marker names the starting process, so one left by a start that died
+/// counts for nothing. The caller holds the networks lock.
+pub fn mark_joining(dirs: &StorageDirs, id: &str) -> Result<(), EngineError> {
+    let joining = joining_dir(dirs);
+    let write = || -> std::io::Result<()> {
+        fs::create_dir_all(&joining)?;
+        let json = serde_json::to_vec(&ProcessIdentity::current()).expect("serializes");
+        fs::write(joining.join(id), json)
+    };
+    write().map_err(EngineError::io(format!(
+        "marking container {id} as joining the rootless network namespace"
+    )))
+}
+
+/// Container `id` has its leases now (or gave up): its marker goes.
+pub fn joined(dirs: &StorageDirs, id: &str) {
+    let _ = fs::remove_file(joining_dir(dirs).join(id));
+}
+
+/// Whether a start is on its way in; markers of starts that died are
+/// removed on the way. The caller holds the networks lock.
+pub fn starts_under_way(dirs: &StorageDirs) -> bool {
+    let Ok(entries) = fs::read_dir(joining_dir(dirs)) else {
+        return false;
+    };
+    let mut under_way = false;
+    for entry in entries.flatten() {
+        let starter = fs::read(entry.path())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<ProcessIdentity>(&b).ok());
+        if starter.is_some_and(|p| p.is_alive()) {
+            under_way = true;
+        } else {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+    under_way
+}
+
 /// Ends the shared namespace (its last container left). The caller holds
 /// the networks lock.
 pub fn stop(dirs: &StorageDirs) {
