@@ -239,6 +239,17 @@ pub fn network_users(
         .collect())
 }
 
+/// Whether a container record names `network`, read as stored (no
+/// `refresh`): membership is configuration, not run state.
+fn has_members_on_disk(dirs: &StorageDirs, network: &NetworkRecord) -> bool {
+    let containers = ContainerStore::new(dirs);
+    containers.list_ids().into_iter().any(|id| {
+        containers.load(&id).is_ok_and(|r| {
+            r.config.network == NetworkMode::Bridge && r.config.net.network(&network.name).is_some()
+        })
+    })
+}
+
 /// podman's `network inspect` document.
 pub fn network_json(dirs: &StorageDirs, network: &NetworkRecord) -> Result<Value, EngineError> {
     let mut containers = serde_json::Map::new();
@@ -313,8 +324,9 @@ pub fn remove_network(dirs: &StorageDirs, name: &str, force: bool) -> Result<Str
         }
     }
     let lock = store.lock()?;
-    // A container may have joined between the check and the lock.
-    if !network_users(dirs, &network)?.is_empty() {
+    // A container may have joined between the check and the lock. Read
+    // without `refresh`: ending a dead run takes this same lock.
+    if has_members_on_disk(dirs, &network) {
         return Err(EngineError::NetworkInUse {
             name: network.name.clone(),
         });
