@@ -265,6 +265,10 @@ fn n04_published_ports_show_in_port_ps_and_inspect() {
         assert_eq!(all_lines.len(), 2, "{all}");
         assert!(all_lines[0].starts_with("7001/udp -> 0.0.0.0:"), "{all}");
         assert!(all_lines[1].starts_with("7002/udp -> 0.0.0.0:"), "{all}");
+        assert_eq!(
+            ctx.inspect_format("all", "{{.HostConfig.PublishAllPorts}}"),
+            "true"
+        );
         ctx.run_ok(&["rm", "all"]);
         let listed = ctx.run_ok(&["port", "web"]);
         let lines = nonempty_lines(&listed);

@@ -238,6 +238,7 @@ pub fn resolve_at_create(
             }
         }
     }
+    config.publish_all = publish_all;
     if publish_all {
         for (port, protocol) in config.exposed.clone() {
             let published = config

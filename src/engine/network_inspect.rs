@@ -82,7 +82,7 @@ pub fn add_network_json(document: &mut Value, record: &ContainerRecord) {
         map.insert("NetworkSettings".into(), settings);
         if let Some(Value::Object(host)) = map.get_mut("HostConfig") {
             host.insert("PortBindings".into(), Value::Object(bindings));
-            host.insert("PublishAllPorts".into(), json!(false));
+            host.insert("PublishAllPorts".into(), json!(net.publish_all));
             host.insert("Dns".into(), json!(net.dns));
             host.insert("DnsSearch".into(), json!(net.dns_search));
             host.insert("DnsOptions".into(), json!(net.dns_options));

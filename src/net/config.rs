@@ -47,6 +47,9 @@ pub struct NetworkConfig {
     pub dns_search: Vec<String>,
     #[serde(default)]
     pub dns_options: Vec<String>,
+    /// `-P`: what inspect shows as `.HostConfig.PublishAllPorts`.
+    #[serde(default)]
+    pub publish_all: bool,
 }
 
 impl NetworkConfig {
