@@ -134,14 +134,7 @@ fn ps_row(record: &ContainerRecord, dirs: &StorageDirs, args: &PsArgs) -> Value 
         "State": record.status().as_str(),
         "Names": record.name,
         "Labels": record.config.labels,
-        "Ports": record
-            .config
-            .net
-            .ports
-            .iter()
-            .map(|p| p.describe())
-            .collect::<Vec<_>>()
-            .join(", "),
+        "Ports": skiff::net::PortMapping::describe_all(&record.config.net.ports),
         "Size": size,
         "Pid": record.state.pid.map(|p| p.pid).unwrap_or(0),
         "ExitCode": record.state.exit_code.unwrap_or(0),

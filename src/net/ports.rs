@@ -52,6 +52,46 @@ impl PortMapping {
         self.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string()
     }
 
+    /// podman's PORTS column for all of a container's mappings: runs of
+    /// consecutive ports (host and container both counting up, same
+    /// address and protocol) as one range, `0.0.0.0:8000-8001->80-81/tcp`.
+    pub fn describe_all(ports: &[PortMapping]) -> String {
+        let mut runs: Vec<(PortMapping, u16)> = Vec::new();
+        for port in ports {
+            match runs.last_mut() {
+                Some((first, len))
+                    if first.host_ip == port.host_ip
+                        && first.protocol == port.protocol
+                        && u32::from(first.host_port) + u32::from(*len)
+                            == u32::from(port.host_port)
+                        && u32::from(first.container_port) + u32::from(*len)
+                            == u32::from(port.container_port) =>
+                {
+                    *len += 1;
+                }
+                _ => runs.push((port.clone(), 1)),
+            }
+        }
+        runs.iter()
+            .map(|(first, len)| {
+                if *len == 1 {
+                    first.describe()
+                } else {
+                    format!(
+                        "{}:{}-{}->{}-{}/{}",
+                        first.host_ip_text(),
+                        first.host_port,
+                        first.host_port + len - 1,
+                        first.container_port,
+                        first.container_port + len - 1,
+                        first.protocol
+                    )
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// `80/tcp`, the key docker's inspect uses.
     pub fn container_key(&self) -> String {
         format!("{}/{}", self.container_port, self.protocol)
@@ -266,6 +306,18 @@ mod tests {
         assert_eq!(
             parse_exposed("80-81/udp").unwrap(),
             [(80, Protocol::Udp), (81, Protocol::Udp)]
+        );
+    }
+
+    #[test]
+    fn consecutive_ports_show_as_one_range() {
+        let ports = parse_publish("8000-8002:80-82").unwrap();
+        let mut all = ports.clone();
+        all.extend(parse_publish("127.0.0.1:9000:90/udp").unwrap());
+        all.extend(parse_publish("8005:85").unwrap());
+        assert_eq!(
+            PortMapping::describe_all(&all),
+            "0.0.0.0:8000-8002->80-82/tcp, 127.0.0.1:9000->90/udp, 0.0.0.0:8005->85/tcp"
         );
     }
 }
