@@ -131,10 +131,12 @@ impl ParentSteps for NetworkSteps<'_> {
                     .map_err(|e| failed(e.to_string()))?,
                     Some(holder) => {
                         let (dirs, record, hosts) = (self.dirs, self.record, &self.hosts_file);
-                        let attachments =
+                        // What was attached before a failure comes back
+                        // too, so teardown removes its rules.
+                        let (attachments, error) =
                             crate::sandbox::netns_holder::run_in_holder(holder, || {
                                 let mut attachments = Vec::new();
-                                super::network_bridge::join(
+                                let error = super::network_bridge::join(
                                     dirs,
                                     record,
                                     child.as_raw(),
@@ -142,11 +144,15 @@ impl ParentSteps for NetworkSteps<'_> {
                                     true,
                                     &mut attachments,
                                 )
-                                .map(|()| attachments)
-                                .map_err(|e| e.to_string())
+                                .err()
+                                .map(|e| e.to_string());
+                                Ok::<_, String>((attachments, error))
                             })
                             .map_err(|e| failed(e.to_string()))?;
                         self.run.attachments = attachments;
+                        if let Some(error) = error {
+                            return Err(failed(error));
+                        }
                         let ports = &self.record.config.net.ports;
                         if !ports.is_empty() {
                             let tap = format!("skp{}", &self.record.id[..8]);
