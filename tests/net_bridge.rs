@@ -269,6 +269,8 @@ mod localnet;
 mod outside;
 #[path = "net_bridge/rootless.rs"]
 mod rootless;
+#[path = "net_bridge/shadow.rs"]
+mod shadow;
 #[path = "net_bridge/stale.rs"]
 mod stale;
 

@@ -16,6 +16,7 @@ mod netlink;
 mod network;
 mod nft;
 mod rules;
+mod shadow;
 mod stale;
 mod types;
 

@@ -231,7 +231,7 @@ pub(super) fn port_key(forward: &PortForward) -> String {
 }
 
 /// 0.0.0.0 means every address, as for `-p 0.0.0.0:8080:80`.
-fn host_ip(forward: &PortForward) -> Option<Ipv4Addr> {
+pub(super) fn host_ip(forward: &PortForward) -> Option<Ipv4Addr> {
     forward.host_ip.filter(|ip| !ip.is_unspecified())
 }
 
