@@ -33,13 +33,41 @@ fn a_container_routing_127_0_0_1_through_its_gateway_does_not_reach_the_hosts_lo
         }
         // A container with NET_ADMIN sends 127.0.0.1 out of eth0 towards
         // the gateway.
-        container.ip(&["route", "del", "local", "127.0.0.1", "dev", "lo", "table", "local"]);
-        container.ip(&["route", "del", "local", "127.0.0.0/8", "dev", "lo", "table", "local"]);
-        container.ip(&["route", "add", "127.0.0.1/32", "via", "10.89.8.1", "dev", "eth0"]);
+        container.ip(&[
+            "route",
+            "del",
+            "local",
+            "127.0.0.1",
+            "dev",
+            "lo",
+            "table",
+            "local",
+        ]);
+        container.ip(&[
+            "route",
+            "del",
+            "local",
+            "127.0.0.0/8",
+            "dev",
+            "lo",
+            "table",
+            "local",
+        ]);
+        container.ip(&[
+            "route",
+            "add",
+            "127.0.0.1/32",
+            "via",
+            "10.89.8.1",
+            "dev",
+            "eth0",
+        ]);
         let send = |address: Ipv4Addr, port: u16| {
             container.run(|| {
                 let socket = UdpSocket::bind("0.0.0.0:0").unwrap();
-                socket.send_to(b"from the container", (address, port)).unwrap();
+                socket
+                    .send_to(b"from the container", (address, port))
+                    .unwrap();
             })
         };
         let mut buffer = [0u8; 64];

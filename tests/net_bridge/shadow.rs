@@ -4,7 +4,9 @@
 
 use std::net::Ipv4Addr;
 
-use skiff::net::bridge::{BridgeError, PortForward, Protocol, attach, detach, ensure_network, remove_network};
+use skiff::net::bridge::{
+    BridgeError, PortForward, Protocol, attach, detach, ensure_network, remove_network,
+};
 
 use super::fixtures::{Container, endpoint, fetch, in_private_netns, network, skiff_leftovers};
 use super::{require_root, tcp};
@@ -54,7 +56,10 @@ fn a_port_on_one_address_and_the_same_port_on_every_address_are_refused_in_eithe
         // Both at once from one container.
         detach(&e1, &on_localhost).unwrap();
         let error = attach(&e1, &[on_localhost[0], everywhere[0]]).unwrap_err();
-        assert!(matches!(error, BridgeError::PortInUse { port: 8085, .. }), "{error}");
+        assert!(
+            matches!(error, BridgeError::PortInUse { port: 8085, .. }),
+            "{error}"
+        );
 
         remove_network(&net).unwrap();
         assert_eq!(skiff_leftovers(), Vec::<String>::new());
