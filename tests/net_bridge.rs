@@ -263,10 +263,16 @@ fn a_busy_host_port_is_refused_and_nothing_is_left_half_made() {
     });
 }
 
+#[path = "net_bridge/flushed.rs"]
+mod flushed;
+#[path = "net_bridge/localnet.rs"]
+mod localnet;
 #[path = "net_bridge/outside.rs"]
 mod outside;
 #[path = "net_bridge/rootless.rs"]
 mod rootless;
+#[path = "net_bridge/shadow.rs"]
+mod shadow;
 #[path = "net_bridge/stale.rs"]
 mod stale;
 

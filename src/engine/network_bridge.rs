@@ -374,11 +374,13 @@ mod backend {
         pid: i32,
         default_route: bool,
     ) -> Result<(), EngineError> {
-        bridge::ensure_network(&bridge_network(network)).map_err(|e| failed(network, e))?;
+        let bridged = bridge_network(network);
+        bridge::ensure_network(&bridged).map_err(|e| failed(network, e))?;
         let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
         let endpoint = endpoint(network, attachment, container_id, netns, default_route)
             .map_err(|e| failed(network, e))?;
-        bridge::attach(&endpoint, &forwards(&attachment.ports)).map_err(|e| failed(network, e))
+        bridge::attach_to(&bridged, &endpoint, &forwards(&attachment.ports))
+            .map_err(|e| failed(network, e))
     }
 
     pub fn detach(network: &NetworkRecord, attachment: &Attachment, container_id: &str) {

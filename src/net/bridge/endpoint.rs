@@ -44,6 +44,12 @@ pub fn attach_fd(
     for forward in forwards {
         check_port_free(forward)?;
     }
+    if !forwards.is_empty() {
+        let chain = rules::endpoint_chain(&endpoint.container_id, &endpoint.interface);
+        if let Some(forward) = super::shadow::shadowed(&chain, forwards)? {
+            return Err(port_in_use(forward));
+        }
+    }
     let veth = host_veth_name(&endpoint.container_id, &endpoint.interface);
     let alias = endpoint_alias(&endpoint.container_id, &endpoint.interface);
     create_pair(&mut host, endpoint, &veth, &alias, bridge.index, netns)?;

@@ -16,11 +16,12 @@ mod netlink;
 mod network;
 mod nft;
 mod rules;
+mod shadow;
 mod stale;
 mod types;
 
 pub use endpoint::{attach, attach_fd, detach, detach_exited};
-pub use network::{ensure_network, remove_network};
+pub use network::{attach_to, ensure_network, remove_network};
 pub use stale::cleanup_stale;
 pub use types::{
     BridgeNetwork, DEFAULT_BRIDGE, Endpoint, MacAddr, PortForward, Protocol, Subnet,

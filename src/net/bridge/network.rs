@@ -75,6 +75,30 @@ pub fn ensure_network(network: &BridgeNetwork) -> Result<(), BridgeError> {
         .map_err(BridgeError::netlink)
 }
 
+/// [`attach`](super::attach) for an endpoint of `network`, mending the
+/// network's rules when something flushed them (`nft flush ruleset`, as a
+/// restart of nftables or a firewalld reload does) while its bridge stayed
+/// up, which [`ensure_network`]'s fast path cannot see: publishing ports
+/// then fails with ENOENT, the idempotent network batch is applied again
+/// and the attach is tried once more. Without published ports no `nft`
+/// runs, so nothing is noticed (or costs anything) then.
+pub fn attach_to(
+    network: &BridgeNetwork,
+    endpoint: &super::Endpoint,
+    forwards: &[super::PortForward],
+) -> Result<(), BridgeError> {
+    match super::attach(endpoint, forwards) {
+        Err(BridgeError::Nft { message, .. }) if message.contains("No such file or directory") => {
+            nft::apply(
+                &format!("restore the nftables rules of network {}", network.name),
+                &rules::network(network),
+            )?;
+            super::attach(endpoint, forwards)
+        }
+        other => other,
+    }
+}
+
 /// Removes the network's bridge (its remaining ports are detached by the
 /// kernel, not deleted) and its rules; the whole table when no skiff
 /// bridge is left. Idempotent; a link of that name that is not skiff's is

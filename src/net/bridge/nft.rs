@@ -81,3 +81,37 @@ fn one_line(stderr: &str) -> String {
         .collect::<Vec<_>>()
         .join(" / ")
 }
+
+/// The elements of one map of the `inet skiff` table as nft's JSON
+/// (`[key, verdict]` pairs); none when there is no table.
+pub(super) fn list_map_elements(map: &str) -> Result<Vec<serde_json::Value>, BridgeError> {
+    let what = || format!("list skiff's nftables map {map}");
+    let output = Command::new(nft_program())
+        .args(["-j", "list", "map", "inet", "skiff", map])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| BridgeError::NftUnavailable { source })?;
+    if !output.status.success() {
+        let message = String::from_utf8_lossy(&output.stderr);
+        if message.contains("No such file or directory") {
+            return Ok(Vec::new());
+        }
+        return Err(BridgeError::Nft {
+            what: what(),
+            message: one_line(&message),
+        });
+    }
+    let listing: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|error| BridgeError::Nft {
+            what: what(),
+            message: format!("unreadable JSON from nft list: {error}"),
+        })?;
+    Ok(listing["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|object| object["map"]["elem"].as_array())
+        .flatten()
+        .cloned()
+        .collect())
+}

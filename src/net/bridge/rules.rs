@@ -79,6 +79,10 @@ fn base(batch: &mut Batch) {
         "output",
         Some("type nat hook output priority -100; policy accept;"),
     );
+    batch.chain(
+        "input",
+        Some("type filter hook input priority filter; policy accept;"),
+    );
     batch.chain("hostports", None);
     // Interface names of skiff's bridges: isolation drops traffic routed
     // from one to another.
@@ -116,6 +120,13 @@ fn base(batch: &mut Batch) {
         "ip saddr 127.0.0.0/8 oifname @bridges ct status dnat masquerade",
     );
     batch.rule("postrouting", "ip saddr vmap @from_subnet");
+    // route_localnet on the bridges also lets a container send to the
+    // host's 127.0.0.0/8 through its gateway (CVE-2020-8558): only the
+    // replies and DNATed packets of published 127.0.0.1 ports may come in.
+    batch.rule(
+        "input",
+        "iifname @bridges ip daddr 127.0.0.0/8 ct status & dnat == 0 drop",
+    );
     // Only traffic to an address of this host is a published port; the
     // output hook covers connections made from the host itself.
     batch.rule("prerouting", "fib daddr type local jump hostports");
@@ -220,7 +231,7 @@ pub(super) fn port_key(forward: &PortForward) -> String {
 }
 
 /// 0.0.0.0 means every address, as for `-p 0.0.0.0:8080:80`.
-fn host_ip(forward: &PortForward) -> Option<Ipv4Addr> {
+pub(super) fn host_ip(forward: &PortForward) -> Option<Ipv4Addr> {
     forward.host_ip.filter(|ip| !ip.is_unspecified())
 }
 
