@@ -272,6 +272,19 @@ pub fn resolve_at_create(
     Ok(())
 }
 
+/// `--network-alias` / `network connect --alias`: a name peers' hosts
+/// files can hold.
+pub fn check_alias(alias: &str) -> Result<(), EngineError> {
+    if crate::net::hosts::is_valid_host_name(alias) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "invalid network alias \"{}\": use letters, digits, '-', '_' and '.'",
+            alias.escape_debug()
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,18 +381,5 @@ mod tests {
             let err = parse(req).unwrap_err().to_string();
             assert!(err.contains(subject), "{subject}: {err}");
         }
-    }
-}
-
-/// `--network-alias` / `network connect --alias`: a name peers' hosts
-/// files can hold.
-pub fn check_alias(alias: &str) -> Result<(), EngineError> {
-    if crate::net::hosts::is_valid_host_name(alias) {
-        Ok(())
-    } else {
-        Err(invalid(format!(
-            "invalid network alias \"{}\": use letters, digits, '-', '_' and '.'",
-            alias.escape_debug()
-        )))
     }
 }

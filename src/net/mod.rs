@@ -183,10 +183,11 @@ pub fn host_resolv_conf(private_network: bool) -> String {
             .lines()
             .filter(|l| l.split_whitespace().next() == Some("nameserver"))
             .all(is_loopback_name_server);
-    if private_network && only_loopback {
-        if let Ok(upstream) = std::fs::read_to_string("/run/systemd/resolve/resolv.conf") {
-            return upstream;
-        }
+    if private_network
+        && only_loopback
+        && let Ok(upstream) = std::fs::read_to_string("/run/systemd/resolve/resolv.conf")
+    {
+        return upstream;
     }
     host
 }

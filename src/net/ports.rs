@@ -69,7 +69,7 @@ impl PortMapping {
                 {
                     *len += 1;
                 }
-                _ => runs.push((port.clone(), 1)),
+                _ => runs.push((*port, 1)),
             }
         }
         runs.iter()
