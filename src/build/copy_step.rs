@@ -332,21 +332,5 @@ impl Builder<'_> {
 
 /// An unlinked temp file beside the store (it may be large).
 fn tempfile_in(root: &std::path::Path) -> Result<std::fs::File, EngineError> {
-    let dir = root.join("tmp");
-    let path = dir.join(format!(
-        "copy-{}-{}",
-        std::process::id(),
-        crate::state::new_container_id()
-    ));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|source| EngineError::Io {
-            what: format!("creating {}", path.display()),
-            source,
-        })?;
-    let _ = std::fs::remove_file(&path);
-    Ok(file)
+    crate::engine::temp_file_in(&root.join("tmp"))
 }

@@ -117,22 +117,7 @@ impl Drop for StdoutToStderr {
 }
 
 fn anonymous_temp() -> Result<File, EngineError> {
-    let path = std::env::temp_dir().join(format!(
-        "skiff-build-{}-{}",
-        std::process::id(),
-        crate::state::new_container_id()
-    ));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|source| EngineError::Io {
-            what: format!("creating {}", path.display()),
-            source,
-        })?;
-    let _ = std::fs::remove_file(&path);
-    Ok(file)
+    crate::engine::temp_file_in(&std::env::temp_dir())
 }
 
 /// Runs the step and stores its changes as a layer.

@@ -56,8 +56,19 @@ fn invalid(text: impl Into<String>) -> EngineError {
 }
 
 pub(super) fn temp_file() -> Result<File, EngineError> {
-    // Unlinked at once: nothing is left behind however we exit.
-    let path = std::env::temp_dir().join(format!("skiff-tar-{}", std::process::id()));
+    temp_file_in(&std::env::temp_dir())
+}
+
+/// A new file in `dir` for scratch data (a layer tar, a RUN's output),
+/// unlinked at once: nothing is left behind however we exit. The name
+/// is unique per call, so threads and processes never meet.
+pub fn temp_file_in(dir: &Path) -> Result<File, EngineError> {
+    let path = dir.join(format!(
+        // `<kind>-<pid>-…`: the shape the store's stale-temp sweep reads.
+        "scratch-{}-{}",
+        std::process::id(),
+        crate::state::new_container_id()
+    ));
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -62,7 +62,7 @@ pub use crate::net::NetworkMode;
 pub use crate::sandbox::client_end::{OutputWatch, die_of, write_all as write_output};
 pub use attach::{AttachOptions, attach_container};
 pub use commit::commit_container;
-pub use copy::{CopyEndpoint, copy};
+pub use copy::{CopyEndpoint, copy, temp_file_in};
 pub use create::create_container;
 pub use disk_usage::{DiskUsage, UsageLine, disk_usage};
 pub use exec::{ExecOptions, exec_container};

@@ -359,10 +359,7 @@ mod backend {
                 host_ip: p.host_ip,
                 host_port: p.host_port,
                 container_port: p.container_port,
-                protocol: match p.protocol {
-                    crate::net::Protocol::Tcp => bridge::Protocol::Tcp,
-                    crate::net::Protocol::Udp => bridge::Protocol::Udp,
-                },
+                protocol: p.protocol,
             })
             .collect()
     }

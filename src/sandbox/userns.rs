@@ -318,6 +318,18 @@ fn die_with_parent(parent: Pid) -> Result<(), String> {
     Ok(())
 }
 
+/// The child's first step in a new user namespace: block until the
+/// parent has written its ID maps (the parent closes the pipe when done,
+/// successful or not; closed without the go byte means it failed).
+fn wait_for_maps(go: &OwnedFd) -> Result<(), String> {
+    let mut byte = [0u8; 1];
+    let n = nix::unistd::read(go.as_fd(), &mut byte).unwrap_or(0);
+    if n == 0 {
+        return Err(String::new());
+    }
+    Ok(())
+}
+
 /// Runs `work` as root of a fresh user namespace mapped with `maps`, so
 /// files it creates get the mapped owners on disk (rootless layer unpack).
 /// What it returns comes back to the caller.
@@ -331,16 +343,7 @@ where
 {
     run_in_child(
         CloneFlags::CLONE_NEWUSER,
-        |go| {
-            // Block until the parent has written our maps (it closes the
-            // pipe when done, successful or not).
-            let mut byte = [0u8; 1];
-            let n = nix::unistd::read(go.as_fd(), &mut byte).unwrap_or(0);
-            if n == 0 {
-                return Err(String::new());
-            }
-            Ok(())
-        },
+        wait_for_maps,
         |child, go| {
             write_id_maps(child.as_raw(), &maps.uids, &maps.gids)?;
             go.write_all(b"G")
@@ -359,14 +362,7 @@ pub fn hold_new_userns(maps: &IdMappings) -> Result<OwnedFd, UsernsError> {
     let mut held = None;
     run_in_child(
         CloneFlags::CLONE_NEWUSER,
-        |go| {
-            let mut byte = [0u8; 1];
-            let n = nix::unistd::read(go.as_fd(), &mut byte).unwrap_or(0);
-            if n == 0 {
-                return Err(String::new());
-            }
-            Ok(())
-        },
+        wait_for_maps,
         |child, go| {
             write_id_maps(child.as_raw(), &maps.uids, &maps.gids)?;
             let path = format!("/proc/{child}/ns/user");

@@ -112,21 +112,8 @@ pub struct PortForward {
     pub protocol: Protocol,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Tcp,
-    Udp,
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        })
-    }
-}
+/// The same protocol type `-p` parsing uses.
+pub use crate::net::ports::Protocol;
 
 /// An Ethernet address, written `02:42:0a:58:00:02`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
