@@ -367,9 +367,20 @@ fn reproducible_with_timestamp() {
             ctx,
             &["--no-cache", "--timestamp", "1700000000", &dir],
         ));
-        // A second later, files made by RUN have other times; the clamp
-        // makes them all 1700000000.
-        std::thread::sleep(std::time::Duration::from_millis(1100));
+        // Once the clock's second has moved on, files made by RUN get
+        // other times; the clamp makes them all 1700000000.
+        let second_now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        };
+        let started = second_now();
+        wait_for(
+            "the clock's next second",
+            std::time::Duration::from_secs(3),
+            || second_now() > started,
+        );
         let second = last_line(&build_ok(
             ctx,
             &["--no-cache", "--timestamp", "1700000000", &dir],
