@@ -1,17 +1,20 @@
-//! `skiff network create|ls|inspect|rm|prune|exists|connect|disconnect`.
+//! `skiff network create|ls|inspect|rm|prune|exists|connect|disconnect|reload`.
 
 use std::collections::BTreeMap;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use skiff::engine::EngineError;
+use skiff::engine::network_reload::reload_container;
 use skiff::engine::networks::{
     NetworkCreate, NetworkFilter, connect_container, create_network, disconnect_container,
     list_networks, network_exists, network_json, prune_networks, remove_network,
 };
+use skiff::engine::selection::{AllScope, ContainerSelection};
 use skiff::net::NetworkRequestEntry;
 use skiff::state::{NetworkStore, StateError, StorageDirs};
 
+use super::containers::{ENGINE_CODES, each};
 use super::format::{ListFlags, Table, confirm};
 use super::template::{OutputFormat, print_documents, render_rows};
 
@@ -35,6 +38,19 @@ pub enum NetworkCommand {
     Connect(ConnectArgs),
     /// Take a container off a network
     Disconnect(DisconnectArgs),
+    /// Put back running containers' network rules (after a firewall reload)
+    Reload(ReloadArgs),
+}
+
+#[derive(Args)]
+pub struct ReloadArgs {
+    /// Every running container
+    #[arg(short, long)]
+    all: bool,
+    /// The most recently created container
+    #[arg(short, long)]
+    latest: bool,
+    containers: Vec<String>,
 }
 
 #[derive(Args)]
@@ -159,6 +175,7 @@ pub fn dispatch(dirs: &StorageDirs, command: NetworkCommand) -> anyhow::Result<i
             disconnect_container(dirs, &args.network, &args.container)?;
             Ok(0)
         }
+        NetworkCommand::Reload(args) => reload(dirs, args),
     }
 }
 
@@ -318,4 +335,18 @@ fn connect(dirs: &StorageDirs, args: ConnectArgs) -> anyhow::Result<()> {
     };
     connect_container(dirs, &args.network, &args.container, entry)?;
     Ok(())
+}
+
+/// `network reload`: prints the ID of each container reloaded.
+fn reload(dirs: &StorageDirs, args: ReloadArgs) -> anyhow::Result<i32> {
+    let selection = ContainerSelection {
+        names: args.containers,
+        all: args.all,
+        latest: args.latest,
+        ..ContainerSelection::default()
+    };
+    let targets = selection.resolve(dirs, AllScope::Running)?;
+    Ok(each(&targets, ENGINE_CODES, |target| {
+        reload_container(dirs, &target.name).map(Some)
+    }))
 }

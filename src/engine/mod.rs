@@ -32,6 +32,7 @@ pub mod net_options;
 mod network_bridge;
 mod network_inspect;
 mod network_opts;
+pub mod network_reload;
 mod network_run;
 pub mod networks;
 mod options;

@@ -307,6 +307,29 @@ pub fn remove_links(dirs: &StorageDirs, network: &NetworkRecord) {
     }
 }
 
+/// Puts back the nftables rules of `record`'s networks and published
+/// ports, then removes links and rules of containers that hold no lease
+/// (`network reload`). The caller holds the networks lock; rootless this
+/// runs in the shared namespace.
+pub(super) fn restore_rules(
+    store: &NetworkStore,
+    lock: &NetworksLock,
+    record: &ContainerRecord,
+) -> Result<(), EngineError> {
+    for attachment in &record.state.attachments {
+        let network = store.load(&attachment.network)?;
+        backend::restore(&network, attachment, &record.id)?;
+    }
+    let holders: BTreeSet<String> = store
+        .leases(lock)
+        .into_iter()
+        .map(|l| l.container_id)
+        .collect();
+    let keep: Vec<&str> = holders.iter().map(String::as_str).collect();
+    bridge::cleanup_stale(&keep)
+        .map_err(|e| EngineError::Invalid(format!("removing stale network endpoints: {e}")))
+}
+
 /// The bridge backend (`net::bridge`), in the current network namespace.
 mod backend {
     use super::*;
@@ -378,6 +401,21 @@ mod backend {
             .map_err(|e| failed(network, e))?;
         bridge::attach_to(&bridged, &endpoint, &forwards(&attachment.ports))
             .map_err(|e| failed(network, e))
+    }
+
+    pub fn restore(
+        network: &NetworkRecord,
+        attachment: &Attachment,
+        container_id: &str,
+    ) -> Result<(), EngineError> {
+        let endpoint = endpoint(network, attachment, container_id, PathBuf::new(), false)
+            .map_err(|e| failed(network, e))?;
+        bridge::restore_rules(
+            &bridge_network(network),
+            &endpoint,
+            &forwards(&attachment.ports),
+        )
+        .map_err(|e| failed(network, e))
     }
 
     pub fn detach(network: &NetworkRecord, attachment: &Attachment, container_id: &str) {

@@ -50,12 +50,26 @@ fn bridge_name(id: &str) -> String {
     format!("skiff-{}", &id[..8])
 }
 
+/// The subnet a new network must not overlap: another network's, or one
+/// the host already routes (a route that is exactly a network's subnet is
+/// that network's bridge, as root). Named for the error.
+fn subnet_in_use(existing: &[NetworkRecord], host_routes: &[Subnet], s: &Subnet) -> Option<String> {
+    if let Some(other) = existing.iter().find(|e| e.subnet.overlaps(s)) {
+        return Some(format!("{} of network {}", other.subnet, other.name));
+    }
+    host_routes
+        .iter()
+        .filter(|route| existing.iter().all(|e| e.subnet != **route))
+        .find(|route| route.overlaps(s))
+        .map(|route| format!("{route}, routed on the host"))
+}
+
 /// podman's automatic subnets: 10.89.N.0/24, the first that overlaps no
-/// existing network.
-fn free_subnet(existing: &[NetworkRecord]) -> Result<Subnet, EngineError> {
+/// existing network and no route of the host.
+fn free_subnet(existing: &[NetworkRecord], host_routes: &[Subnet]) -> Result<Subnet, EngineError> {
     (0..=255u8)
         .map(|n| Subnet::new(Ipv4Addr::new(10, 89, n, 0), 24))
-        .find(|s| existing.iter().all(|e| !e.subnet.overlaps(s)))
+        .find(|s| subnet_in_use(existing, host_routes, s).is_none())
         .ok_or_else(|| invalid("no free subnet left in 10.89.0.0/16: give --subnet".into()))
 }
 
@@ -82,6 +96,7 @@ pub fn create_network(
     let store = NetworkStore::new(dirs);
     let lock = store.lock()?;
     let existing = store.list();
+    let host_routes = crate::net::host_routes::routed_subnets();
     let name = match &req.name {
         Some(name) => name.clone(),
         None => (1..)
@@ -110,13 +125,12 @@ pub fn create_network(
             if req.gateway.is_some() || req.ip_range.is_some() {
                 return Err(invalid("--gateway and --ip-range need --subnet".into()));
             }
-            free_subnet(&existing)?
+            free_subnet(&existing, &host_routes)?
         }
     };
-    if let Some(other) = existing.iter().find(|e| e.subnet.overlaps(&subnet)) {
+    if let Some(used) = subnet_in_use(&existing, &host_routes, &subnet) {
         return Err(invalid(format!(
-            "subnet {subnet} is already used on the host or by another network: it overlaps {} of network {}",
-            other.subnet, other.name
+            "subnet {subnet} is already used on the host or by another network: it overlaps {used}"
         )));
     }
     let gateway = match &req.gateway {

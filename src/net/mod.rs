@@ -2,6 +2,7 @@
 //! the networks it is on and the name-resolution files it sees.
 
 pub mod config;
+pub mod host_routes;
 pub mod hosts;
 pub mod pasta;
 pub mod ports;

@@ -21,7 +21,7 @@ mod stale;
 mod types;
 
 pub use endpoint::{attach, attach_fd, detach, detach_exited};
-pub use network::{attach_to, ensure_network, remove_network};
+pub use network::{attach_to, ensure_network, remove_network, restore_rules};
 pub use stale::cleanup_stale;
 pub use types::{
     BridgeNetwork, DEFAULT_BRIDGE, Endpoint, MacAddr, PortForward, Protocol, Subnet,

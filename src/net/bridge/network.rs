@@ -99,6 +99,34 @@ pub fn attach_to(
     }
 }
 
+/// Puts back the rules of `network` and those of `endpoint`'s published
+/// ports: what `nft flush ruleset` (a restart of nftables, a firewalld
+/// reload) removed while the bridge and the container stayed (`network
+/// reload`). Both batches are idempotent, so rules still in place are
+/// no error.
+pub fn restore_rules(
+    network: &BridgeNetwork,
+    endpoint: &super::Endpoint,
+    forwards: &[super::PortForward],
+) -> Result<(), BridgeError> {
+    network.validate()?;
+    endpoint.validate()?;
+    nft::apply(
+        &format!("restore the nftables rules of network {}", network.name),
+        &rules::network(network),
+    )?;
+    if forwards.is_empty() {
+        return Ok(());
+    }
+    nft::apply(
+        &format!(
+            "restore the published ports of container {}",
+            endpoint.container_id
+        ),
+        &rules::endpoint_ports(endpoint, forwards),
+    )
+}
+
 /// Removes the network's bridge (its remaining ports are detached by the
 /// kernel, not deleted) and its rules; the whole table when no skiff
 /// bridge is left. Idempotent; a link of that name that is not skiff's is
