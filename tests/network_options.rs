@@ -3,7 +3,7 @@
 //! as root in the test's own network namespace, the bridge and the host
 //! veth; the bridge's name (`--interface-name`, docker's
 //! `com.docker.network.bridge.name`); bad and unknown options are refused
-//! with nothing created.
+//! with nothing created; `--dns` gives the members their name servers.
 
 mod common;
 
@@ -142,5 +142,47 @@ fn o02_bad_and_unknown_options_are_refused_and_nothing_is_created() {
         let mut listed = nonempty_lines(&ctx.run_ok(&["network", "ls", "-q"]));
         listed.sort();
         assert_eq!(listed, ["first", "podman"]);
+    });
+}
+
+#[test]
+fn network_dns_servers_replace_the_hosts_unless_run_gives_its_own() {
+    for_each_user(|ctx| {
+        ctx.enable_networking();
+        ctx.load_busybox();
+        let out = ctx.run_status(&["network", "create", "--dns", "not-an-ip", "bad"]);
+        assert_eq!(out.status.code(), Some(125), "{}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("invalid --dns \"not-an-ip\""));
+        assert!(!ctx.run_ok(&["network", "ls"]).contains("bad"));
+
+        ctx.run_ok(&[
+            "network",
+            "create",
+            "--dns",
+            "192.0.2.53,192.0.2.54",
+            "dnsnet",
+        ]);
+        let inspected = ctx.run_ok(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{range .network_dns_servers}}{{.}} {{end}}",
+            "dnsnet",
+        ]);
+        assert_eq!(inspected.trim(), "192.0.2.53 192.0.2.54");
+        let resolv = |extra: &[&str]| -> Vec<String> {
+            let mut args = vec!["run", "--rm", "--network", "dnsnet"];
+            args.extend_from_slice(extra);
+            args.extend(["busybox", "cat", "/etc/resolv.conf"]);
+            nonempty_lines(&ctx.run_ok(&args))
+                .into_iter()
+                .filter(|l| l.starts_with("nameserver"))
+                .collect()
+        };
+        assert_eq!(
+            resolv(&[]),
+            ["nameserver 192.0.2.53", "nameserver 192.0.2.54"]
+        );
+        assert_eq!(resolv(&["--dns", "192.0.2.99"]), ["nameserver 192.0.2.99"]);
     });
 }

@@ -85,6 +85,9 @@ pub struct CreateArgs {
     /// Members do not resolve each other's names
     #[arg(long = "disable-dns")]
     disable_dns: bool,
+    /// Name servers for the members' /etc/resolv.conf (instead of the host's)
+    #[arg(long = "dns", value_delimiter = ',')]
+    dns: Vec<String>,
     name: Option<String>,
 }
 
@@ -203,6 +206,7 @@ fn create(dirs: &StorageDirs, args: CreateArgs) -> anyhow::Result<()> {
         ignore: args.ignore,
         disable_dns: args.disable_dns,
         interface_name: args.interface_name,
+        dns_servers: args.dns,
     };
     println!("{}", create_network(dirs, &request)?.name);
     Ok(())

@@ -106,7 +106,37 @@ fn write_file(path: &std::path::Path, text: &str) -> Result<(), EngineError> {
 
 /// The runroot half of a container: mount point and name-resolution
 /// files. Rewritten at every start (the runroot may have been wiped).
-fn prepare_run_dir(record: &ContainerRecord, paths: &ContainerPaths) -> Result<(), EngineError> {
+/// The name servers `network create --dns` gave the container's bridge
+/// networks, in network order without repeats; none for the default
+/// network (built in, nothing to read).
+fn network_name_servers(dirs: &StorageDirs, record: &ContainerRecord) -> Vec<String> {
+    if record.config.network != net::NetworkMode::Bridge || !record.config.net.dns.is_empty() {
+        return Vec::new();
+    }
+    let store = crate::state::NetworkStore::new(dirs);
+    let mut servers: Vec<String> = Vec::new();
+    for entry in &record.config.net.networks {
+        if entry.name == net::DEFAULT_NETWORK {
+            continue;
+        }
+        for server in store
+            .load(&entry.name)
+            .map(|n| n.dns_servers)
+            .unwrap_or_default()
+        {
+            if !servers.contains(&server) {
+                servers.push(server);
+            }
+        }
+    }
+    servers
+}
+
+fn prepare_run_dir(
+    dirs: &StorageDirs,
+    record: &ContainerRecord,
+    paths: &ContainerPaths,
+) -> Result<(), EngineError> {
     fs::create_dir_all(paths.run_dir.join("merged")).map_err(EngineError::io(format!(
         "creating {}",
         paths.run_dir.display()
@@ -134,9 +164,18 @@ fn prepare_run_dir(record: &ContainerRecord, paths: &ContainerPaths) -> Result<(
             &record.config.net.extra_hosts,
         ),
     )?;
+    let from_networks = network_name_servers(dirs, record);
+    let net_config = if from_networks.is_empty() {
+        std::borrow::Cow::Borrowed(&record.config.net)
+    } else {
+        std::borrow::Cow::Owned(net::NetworkConfig {
+            dns: from_networks,
+            ..record.config.net.clone()
+        })
+    };
     write_file(
         &files.resolv_conf,
-        &net::resolv_conf(network, &host_resolv, &record.config.net),
+        &net::resolv_conf(network, &host_resolv, &net_config),
     )?;
     write_file(&files.hostname, &format!("{hostname}\n"))
 }
@@ -152,7 +191,7 @@ pub fn launch(
     paths: &ContainerPaths,
     winsize: Option<nix::pty::Winsize>,
 ) -> Result<(StartedContainer, RunResources), EngineError> {
-    prepare_run_dir(record, paths)?;
+    prepare_run_dir(dirs, record, paths)?;
     let seccomp = plan.seccomp()?;
     // `--secret`: files written and env added now, from the store; the
     // env'd spec lives only in memory (never config.json).

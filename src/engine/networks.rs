@@ -39,6 +39,8 @@ pub struct NetworkCreate {
     /// `--interface-name`: the bridge's name (default `skiff-` and 8 hex
     /// digits of the ID).
     pub interface_name: Option<String>,
+    /// `--dns`: name servers for the members (IP addresses).
+    pub dns_servers: Vec<String>,
 }
 
 fn invalid(text: String) -> EngineError {
@@ -164,6 +166,13 @@ pub fn create_network(
     if let Some(bridge) = &bridge {
         check_bridge_name(bridge, &existing)?;
     }
+    for server in &req.dns_servers {
+        if server.parse::<std::net::IpAddr>().is_err() {
+            return Err(invalid(format!(
+                "invalid --dns \"{server}\": not an IP address"
+            )));
+        }
+    }
     let id = new_container_id();
     let record = NetworkRecord {
         name,
@@ -178,6 +187,7 @@ pub fn create_network(
         labels: req.labels.clone(),
         options,
         created: format_rfc3339_nanos(SystemTime::now()),
+        dns_servers: req.dns_servers.clone(),
     };
     store.save(&lock, &record)?;
     Ok(record)
@@ -308,6 +318,7 @@ pub fn network_json(dirs: &StorageDirs, network: &NetworkRecord) -> Result<Value
         "ipv6_enabled": false,
         "internal": network.internal,
         "dns_enabled": network.dns_enabled,
+        "network_dns_servers": network.dns_servers,
         "labels": network.labels,
         "options": network.options,
         "ipam_options": {"driver": "host-local"},

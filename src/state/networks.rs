@@ -41,6 +41,10 @@ pub struct NetworkRecord {
     #[serde(default)]
     pub options: BTreeMap<String, String>,
     pub created: String,
+    /// `network create --dns`: the name servers of its members'
+    /// /etc/resolv.conf (instead of the host's), unless `run --dns`.
+    #[serde(default)]
+    pub dns_servers: Vec<String>,
 }
 
 /// The default network's ID: fixed, as podman's is.
@@ -64,6 +68,7 @@ impl NetworkRecord {
             labels: BTreeMap::new(),
             options: BTreeMap::new(),
             created: "1970-01-01T00:00:00Z".to_string(),
+            dns_servers: Vec::new(),
         }
     }
 
