@@ -3,7 +3,8 @@
 //! as root in the test's own network namespace, the bridge and the host
 //! veth; the bridge's name (`--interface-name`, docker's
 //! `com.docker.network.bridge.name`); bad and unknown options are refused
-//! with nothing created; `--dns` gives the members their name servers.
+//! with nothing created; `--dns` gives the members their name servers,
+//! `--route` their static routes; `--ipam-driver` takes host-local only.
 
 mod common;
 
@@ -184,5 +185,69 @@ fn network_dns_servers_replace_the_hosts_unless_run_gives_its_own() {
             ["nameserver 192.0.2.53", "nameserver 192.0.2.54"]
         );
         assert_eq!(resolv(&["--dns", "192.0.2.99"]), ["nameserver 192.0.2.99"]);
+    });
+}
+
+#[test]
+fn network_routes_reach_every_member_and_bad_ones_are_refused() {
+    for_each_user(|ctx| {
+        ctx.enable_networking();
+        ctx.load_busybox();
+        for (args, subject) in [
+            (
+                vec![
+                    "--subnet",
+                    "10.89.7.0/24",
+                    "--route",
+                    "192.0.2.0/24,10.89.8.1",
+                ],
+                "not a host address of the network's subnet 10.89.7.0/24",
+            ),
+            (
+                vec!["--route", "192.0.2.0/24"],
+                "expected DESTINATION,GATEWAY",
+            ),
+            (
+                vec!["--ipam-driver", "dhcp"],
+                "unsupported IPAM driver dhcp",
+            ),
+        ] {
+            let mut full = vec!["network", "create"];
+            full.extend(args);
+            full.push("bad");
+            let out = ctx.run_status(&full);
+            let err = stderr_of(&out);
+            assert_eq!(out.status.code(), Some(125), "{full:?}: {err}");
+            assert!(err.contains(subject), "{full:?}: {err}");
+        }
+        assert!(!ctx.run_ok(&["network", "ls"]).contains("bad"));
+
+        ctx.run_ok(&[
+            "network",
+            "create",
+            "--ipam-driver",
+            "host-local",
+            "--subnet",
+            "10.89.7.0/24",
+            "--route",
+            "192.0.2.0/24,10.89.7.254,50",
+            "rnet",
+        ]);
+        let inspected = ctx.run_ok(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{range .routes}}{{.destination}} {{.gateway}} {{.metric}}{{end}}",
+            "rnet",
+        ]);
+        assert_eq!(inspected.trim(), "192.0.2.0/24 10.89.7.254 50");
+        let routes = ctx.run_ok(&["run", "--rm", "--network", "rnet", "busybox", "ip", "route"]);
+        assert!(
+            nonempty_lines(&routes)
+                .iter()
+                .any(|l| l.starts_with("192.0.2.0/24 via 10.89.7.254 dev eth0")
+                    && l.contains("metric 50")),
+            "{routes}"
+        );
     });
 }

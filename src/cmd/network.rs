@@ -88,6 +88,12 @@ pub struct CreateArgs {
     /// Name servers for the members' /etc/resolv.conf (instead of the host's)
     #[arg(long = "dns", value_delimiter = ',')]
     dns: Vec<String>,
+    /// A static route for the members: DESTINATION,GATEWAY[,METRIC]
+    #[arg(long = "route")]
+    route: Vec<String>,
+    /// IPAM driver (only host-local)
+    #[arg(long = "ipam-driver")]
+    ipam_driver: Option<String>,
     name: Option<String>,
 }
 
@@ -207,6 +213,8 @@ fn create(dirs: &StorageDirs, args: CreateArgs) -> anyhow::Result<()> {
         disable_dns: args.disable_dns,
         interface_name: args.interface_name,
         dns_servers: args.dns,
+        routes: args.route,
+        ipam_driver: args.ipam_driver,
     };
     println!("{}", create_network(dirs, &request)?.name);
     Ok(())

@@ -372,6 +372,18 @@ mod backend {
             gateway: attachment.gateway,
             default_route,
             mtu: crate::engine::network_opts::network_mtu(network),
+            routes: network
+                .routes
+                .iter()
+                .map(|r| bridge::StaticRoute {
+                    destination: bridge::Subnet {
+                        address: r.destination.network,
+                        prefix: r.destination.prefix,
+                    },
+                    gateway: r.gateway,
+                    metric: r.metric,
+                })
+                .collect(),
         })
     }
 

@@ -41,6 +41,10 @@ pub struct NetworkCreate {
     pub interface_name: Option<String>,
     /// `--dns`: name servers for the members (IP addresses).
     pub dns_servers: Vec<String>,
+    /// `--route DESTINATION,GATEWAY[,METRIC]`, as given.
+    pub routes: Vec<String>,
+    /// `--ipam-driver`: only `host-local` (skiff's leases) is known.
+    pub ipam_driver: Option<String>,
 }
 
 fn invalid(text: String) -> EngineError {
@@ -81,6 +85,11 @@ pub fn create_network(
     dirs: &StorageDirs,
     req: &NetworkCreate,
 ) -> Result<NetworkRecord, EngineError> {
+    if let Some(driver) = req.ipam_driver.as_deref().filter(|d| *d != "host-local") {
+        return Err(invalid(format!(
+            "unsupported IPAM driver {driver}: skiff has host-local only"
+        )));
+    }
     if let Some(driver) = req.driver.as_deref().filter(|d| *d != "bridge") {
         return Err(invalid(format!(
             "unsupported driver {driver}: skiff has the bridge driver only"
@@ -166,6 +175,11 @@ pub fn create_network(
     if let Some(bridge) = &bridge {
         check_bridge_name(bridge, &existing)?;
     }
+    let routes = req
+        .routes
+        .iter()
+        .map(|text| crate::net::routes::NetworkRoute::parse(text, &subnet).map_err(invalid))
+        .collect::<Result<Vec<_>, _>>()?;
     for server in &req.dns_servers {
         if server.parse::<std::net::IpAddr>().is_err() {
             return Err(invalid(format!(
@@ -188,6 +202,7 @@ pub fn create_network(
         options,
         created: format_rfc3339_nanos(SystemTime::now()),
         dns_servers: req.dns_servers.clone(),
+        routes,
     };
     store.save(&lock, &record)?;
     Ok(record)
@@ -319,6 +334,16 @@ pub fn network_json(dirs: &StorageDirs, network: &NetworkRecord) -> Result<Value
         "internal": network.internal,
         "dns_enabled": network.dns_enabled,
         "network_dns_servers": network.dns_servers,
+        "routes": network.routes.iter().map(|r| {
+            let mut route = json!({
+                "destination": r.destination.to_string(),
+                "gateway": r.gateway.to_string(),
+            });
+            if let Some(metric) = r.metric {
+                route["metric"] = json!(metric);
+            }
+            route
+        }).collect::<Vec<_>>(),
         "labels": network.labels,
         "options": network.options,
         "ipam_options": {"driver": "host-local"},

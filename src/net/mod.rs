@@ -6,6 +6,7 @@ pub mod host_routes;
 pub mod hosts;
 pub mod pasta;
 pub mod ports;
+pub mod routes;
 pub mod subnet;
 
 pub mod bridge;

@@ -45,6 +45,9 @@ pub struct NetworkRecord {
     /// /etc/resolv.conf (instead of the host's), unless `run --dns`.
     #[serde(default)]
     pub dns_servers: Vec<String>,
+    /// `network create --route`: static routes of every member.
+    #[serde(default)]
+    pub routes: Vec<crate::net::routes::NetworkRoute>,
 }
 
 /// The default network's ID: fixed, as podman's is.
@@ -69,6 +72,7 @@ impl NetworkRecord {
             options: BTreeMap::new(),
             created: "1970-01-01T00:00:00Z".to_string(),
             dns_servers: Vec::new(),
+            routes: Vec::new(),
         }
     }
 

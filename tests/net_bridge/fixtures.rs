@@ -182,6 +182,7 @@ pub fn endpoint(
         gateway: network.gateway,
         default_route: interface == "eth0",
         mtu: network.mtu,
+        routes: Vec::new(),
     }
 }
 

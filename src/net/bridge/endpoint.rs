@@ -131,6 +131,9 @@ fn configure_inside(endpoint: &Endpoint, netns: BorrowedFd<'_>) -> Result<(), Br
     if endpoint.default_route {
         requests.push(netlink::default_route(endpoint.gateway, peer.index));
     }
+    for route in &endpoint.routes {
+        requests.push(netlink::static_route(route, peer.index));
+    }
     inside.run(requests).map_err(BridgeError::netlink)
 }
 

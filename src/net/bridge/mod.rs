@@ -24,7 +24,7 @@ pub use endpoint::{attach, attach_fd, detach, detach_exited};
 pub use network::{attach_to, ensure_network, remove_network, restore_rules};
 pub use stale::cleanup_stale;
 pub use types::{
-    BridgeNetwork, DEFAULT_BRIDGE, Endpoint, MacAddr, PortForward, Protocol, Subnet,
+    BridgeNetwork, DEFAULT_BRIDGE, Endpoint, MacAddr, PortForward, Protocol, StaticRoute, Subnet,
     bridge_name_for, host_veth_name,
 };
 

@@ -438,6 +438,38 @@ pub(super) fn delete_link(name: &str) -> Request {
 
 /// The default route via `gateway` (replacing one that is there).
 pub(super) fn default_route(gateway: Ipv4Addr, index: u32) -> Request {
+    let route = route_via(gateway, index);
+    Request {
+        message: RouteNetlinkMessage::NewRoute(route),
+        flags: NLM_F_CREATE | NLM_F_REPLACE,
+        what: format!("add the default route via {gateway}"),
+    }
+}
+
+/// A route to `static_route.destination` via its gateway.
+pub(super) fn static_route(static_route: &super::StaticRoute, index: u32) -> Request {
+    let mut route = route_via(static_route.gateway, index);
+    route.header.destination_prefix_length = static_route.destination.prefix;
+    route
+        .attributes
+        .push(RouteAttribute::Destination(RouteAddress::Inet(
+            static_route.destination.address,
+        )));
+    if let Some(metric) = static_route.metric {
+        route.attributes.push(RouteAttribute::Priority(metric));
+    }
+    Request {
+        message: RouteNetlinkMessage::NewRoute(route),
+        flags: NLM_F_CREATE | NLM_F_REPLACE,
+        what: format!(
+            "add the route to {} via {}",
+            static_route.destination, static_route.gateway
+        ),
+    }
+}
+
+/// A unicast route of the main table via `gateway` out of `index`.
+fn route_via(gateway: Ipv4Addr, index: u32) -> RouteMessage {
     let mut route = RouteMessage::default();
     route.header.address_family = AddressFamily::Inet;
     route.header.table = RouteHeader::RT_TABLE_MAIN;
@@ -448,11 +480,7 @@ pub(super) fn default_route(gateway: Ipv4Addr, index: u32) -> Request {
         .attributes
         .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
     route.attributes.push(RouteAttribute::Oif(index));
-    Request {
-        message: RouteNetlinkMessage::NewRoute(route),
-        flags: NLM_F_CREATE | NLM_F_REPLACE,
-        what: format!("add the default route via {gateway}"),
-    }
+    route
 }
 
 #[cfg(test)]

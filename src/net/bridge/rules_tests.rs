@@ -31,6 +31,7 @@ fn endpoint() -> Endpoint {
         gateway: Ipv4Addr::new(10, 88, 0, 1),
         default_route: true,
         mtu: None,
+        routes: Vec::new(),
     }
 }
 

@@ -100,6 +100,19 @@ pub struct Endpoint {
     /// kernel's default.
     #[serde(default)]
     pub mtu: Option<u32>,
+    /// More routes through gateways on this network (`network create
+    /// --route`).
+    #[serde(default)]
+    pub routes: Vec<StaticRoute>,
+}
+
+/// A route to `destination` via `gateway`, an address on the endpoint's
+/// network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaticRoute {
+    pub destination: Subnet,
+    pub gateway: Ipv4Addr,
+    pub metric: Option<u32>,
 }
 
 /// A published port: `host_ip:host_port` → the endpoint's `container_port`.
