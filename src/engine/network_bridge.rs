@@ -192,13 +192,19 @@ pub fn leave(dirs: &StorageDirs, container_id: &str, attachments: &[Attachment])
         .filter_map(|a| Some((store.load(&a.network).ok()?, a.clone())))
         .collect();
     if !with_ports.is_empty() {
+        // Asked out here: inside the holder's user namespace skiff is root.
+        let rootless = super::rootless_netns::applies();
         let detach = move || {
             for (network, attachment) in &with_ports {
                 backend::detach(network, attachment, container_id);
             }
+            if rootless {
+                // The way back of its forwarding pasta's tap.
+                let _ = bridge::unroute_forwarder(container_id);
+            }
             Ok::<(), String>(())
         };
-        if !super::rootless_netns::applies() {
+        if !rootless {
             let _ = detach();
         } else if let Some(shared) = super::rootless_netns::current(dirs) {
             // The rules are in the shared namespace.

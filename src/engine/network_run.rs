@@ -155,7 +155,7 @@ impl ParentSteps for NetworkSteps<'_> {
                         }
                         let ports = &self.record.config.net.ports;
                         if !ports.is_empty() {
-                            let tap = format!("skp{}", &self.record.id[..8]);
+                            let tap = crate::net::bridge::forwarder_tap(&self.record.id);
                             let pasta = crate::net::pasta::spawn_forwarder(
                                 holder,
                                 ports,
@@ -177,6 +177,15 @@ impl ParentSteps for NetworkSteps<'_> {
         if let Some(pasta) = self.pasta.take() {
             let pid = pasta.wait_ready().map_err(|e| failed(e.to_string()))?;
             self.run.pasta = ProcessIdentity::of(pid);
+            if let Some(holder) = self.shared_holder {
+                // The forwarder's tap: clients not on the host's loopback
+                // come in by it, and their replies must leave by it.
+                let id = self.record.id.clone();
+                crate::sandbox::netns_holder::run_in_holder(holder, move || {
+                    crate::net::bridge::route_forwarder(&id).map_err(|e| e.to_string())
+                })
+                .map_err(|e| failed(format!("published ports: {e}")))?;
+            }
         }
         Ok(())
     }

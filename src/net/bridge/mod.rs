@@ -12,6 +12,7 @@
 //! and passes plain data; see DESIGN.md "Bridge networks (`net/bridge`)".
 
 mod endpoint;
+mod forward_routes;
 mod netlink;
 mod network;
 mod nft;
@@ -21,6 +22,7 @@ mod stale;
 mod types;
 
 pub use endpoint::{attach, attach_fd, detach, detach_exited};
+pub use forward_routes::{forwarder_tap, route_forwarder, unroute_forwarder};
 pub use network::{attach_to, ensure_network, remove_network, restore_rules};
 pub use stale::cleanup_stale;
 pub use types::{

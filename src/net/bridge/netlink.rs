@@ -31,6 +31,17 @@ pub(super) struct Request {
     pub(super) what: String,
 }
 
+impl Request {
+    /// A request built elsewhere in the backend (`forward_routes`).
+    pub(super) fn new(message: RouteNetlinkMessage, flags: u16, what: String) -> Request {
+        Request {
+            message,
+            flags,
+            what,
+        }
+    }
+}
+
 /// A failed step of a batch: which one, and the kernel's answer.
 #[derive(Debug)]
 pub(super) struct StepError {
