@@ -4,6 +4,7 @@
 pub mod config;
 pub mod hosts;
 pub mod pasta;
+pub mod pasta_detached;
 pub mod ports;
 pub mod subnet;
 

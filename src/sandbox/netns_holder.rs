@@ -25,6 +25,9 @@ pub fn start_holder(maps: &IdMappings) -> Result<i32, UsernsError> {
                 drop(ready_read);
                 let mut ready = File::from(ready_write);
                 let _ = nix::unistd::setsid();
+                // Named in `ps` as what it is, not as the skiff command
+                // that happened to make it.
+                let _ = nix::sys::prctl::set_name(c"skiff-netns");
                 let result = unshare(CloneFlags::CLONE_NEWNET)
                     .map_err(|e| e.to_string())
                     .and_then(|()| {
