@@ -10,6 +10,7 @@
 //! its command runs (`PendingPasta`, from `network_run`).
 
 use std::fs;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 use nix::sys::signal::{Signal, kill};
@@ -110,17 +111,43 @@ pub fn ensure(dirs: &StorageDirs) -> Result<SharedNetns, EngineError> {
             ..shared
         },
         None => {
-            let holder = start_holder(&caller_mappings()).map_err(|e| failed(e.to_string()))?;
-            let holder_identity = ProcessIdentity::of(holder)
-                .ok_or_else(|| failed("its holder ended at once".into()))?;
-            fs::create_dir_all(&run_dir)
-                .map_err(|e| failed(e.to_string()))
-                .and_then(|()| start_pasta(holder))
-                .map(|pasta| SharedNetns {
-                    holder: holder_identity,
-                    pasta: Some(pasta),
+            // pasta starts on the new namespaces before their ID maps are
+            // written (`start_holder`): the setuid map helpers and the
+            // holder's own start overlap its configuring.
+            let mut pasta = None;
+            let holder = start_holder(&caller_mappings(), |userns, netns| {
+                fs::create_dir_all(&run_dir).map_err(|e| e.to_string())?;
+                let pid = files
+                    .spawn_into(userns.as_fd(), netns.as_fd())
+                    .map_err(|e| e.to_string())?;
+                pasta = Some(pid);
+                ProcessIdentity::of(pid)
+                    .map(|_| ())
+                    .ok_or_else(|| files_ended(&files))
+            });
+            let holder = holder.map_err(|e| failed(e.to_string()));
+            let holder_pid = holder.as_ref().ok().copied();
+            let identity = |pid: Option<i32>, what: String| {
+                pid.and_then(ProcessIdentity::of)
+                    .ok_or_else(|| failed(what))
+            };
+            let started = holder.and_then(|holder| {
+                Ok(SharedNetns {
+                    holder: identity(Some(holder), "its holder ended at once".into())?,
+                    pasta: Some(identity(pasta, files_ended(&files))?),
                 })
-                .inspect_err(|_| kill_now(holder))?
+            });
+            match started {
+                Ok(shared) => shared,
+                Err(e) => {
+                    // Nothing may outlive a failed start: the pasta holds
+                    // the namespaces even without their holder.
+                    for pid in [holder_pid, pasta].into_iter().flatten() {
+                        kill_now(pid);
+                    }
+                    return Err(e);
+                }
+            }
         }
     };
     let json = serde_json::to_vec(&shared).expect("serializes");

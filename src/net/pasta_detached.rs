@@ -12,7 +12,7 @@
 
 use std::fs;
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -42,9 +42,32 @@ impl DetachedPasta {
         }
     }
 
-    /// Starts pasta on the namespace of `target` (no published ports);
-    /// returns its PID without waiting for it.
+    /// Starts pasta on the namespaces of process `target` (no published
+    /// ports); returns its PID without waiting for it.
     pub fn spawn(&self, target: i32) -> Result<i32, NetError> {
+        self.start(arguments(target, &[], &self.pid_file), &[])
+    }
+
+    /// Starts pasta on the user and network namespaces behind `userns`
+    /// and `netns` (open fds, passed on to it), which need no process in
+    /// them and no ID maps yet; returns its PID without waiting for it.
+    pub fn spawn_into(&self, userns: BorrowedFd, netns: BorrowedFd) -> Result<i32, NetError> {
+        let mut args = arguments(0, &[], &self.pid_file);
+        args.pop(); // no target PID: the namespaces are given by path
+        let fd_path = |fd: &BorrowedFd| format!("/proc/self/fd/{}", fd.as_raw_fd());
+        args.extend([
+            // Without it pasta would watch the paths' directory for the
+            // namespace going away; it is killed instead.
+            "--no-netns-quit".to_string(),
+            "--userns".to_string(),
+            fd_path(&userns),
+            "--netns".to_string(),
+            fd_path(&netns),
+        ]);
+        self.start(args, &[userns.as_raw_fd(), netns.as_raw_fd()])
+    }
+
+    fn start(&self, pasta_args: Vec<String>, inherit: &[RawFd]) -> Result<i32, NetError> {
         let failed = |what: &str, e: std::io::Error| NetError::Pasta(format!("{what}: {e}"));
         // A previous pasta's PID must not read as this one being ready.
         match fs::remove_file(&self.pid_file) {
@@ -60,7 +83,8 @@ impl DetachedPasta {
         // IPv4 only: the bridges behind it carry IPv4 alone, and pasta
         // configures the namespace in 13-14 ms instead of 17-21 (measured).
         let mut args = vec!["--foreground".to_string(), "-4".to_string()];
-        args.extend(arguments(target, &[], &self.pid_file));
+        args.extend(pasta_args);
+        let inherit = inherit.to_vec();
         let mut command = Command::new("pasta");
         command
             .args(args)
@@ -68,7 +92,8 @@ impl DetachedPasta {
             .stdout(Stdio::null())
             .stderr(log);
         // SAFETY: runs between fork and exec in the child: only fork,
-        // write, setsid and _exit, all async-signal-safe. The middle
+        // write, setsid, fcntl and _exit, all async-signal-safe, and no
+        // allocation. The middle
         // process reports the grandchild's PID and exits; the grandchild
         // goes on to exec pasta (an exec failure reaches `spawn` through
         // std's own error pipe, which the middle process's exit and the
@@ -86,6 +111,11 @@ impl DetachedPasta {
                 }
                 libc::close(raw_write);
                 libc::setsid();
+                // The namespaces' fds reach pasta (close-on-exec cleared
+                // in this process only).
+                for fd in &inherit {
+                    libc::fcntl(*fd, libc::F_SETFD, 0);
+                }
                 Ok(())
             });
         }
