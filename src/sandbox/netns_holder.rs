@@ -40,11 +40,12 @@ pub fn start_holder(
                 // Named in `ps` as what it is, not as the skiff command
                 // that happened to make it.
                 let _ = nix::sys::prctl::set_name(c"skiff-netns");
-                // Its network namespace is its parent's, made with it
-                // (pasta brings loopback up too; this is for a namespace
-                // whose pasta has not yet).
-                let result = super::namespaces::bring_loopback_up().map_err(|e| e.to_string());
-                let _ = ready.write_all(if result.is_ok() { b"1" } else { b"0" });
+                // Its network namespace is its parent's, made with it.
+                // Loopback is left to the namespace's pasta
+                // (`--config-net` brings it up before it reports ready):
+                // a netlink request here waited up to 30 ms for the rtnl
+                // lock while the kernel tore down the previous namespace.
+                let _ = ready.write_all(b"1");
                 drop(ready);
                 // Nothing of the parent's stays open: the helper's report
                 // pipe must reach end-of-file when the helper exits.
@@ -59,10 +60,6 @@ pub fn start_holder(
                         // SAFETY: dup2 onto the standard fds.
                         unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), target) };
                     }
-                }
-                if result.is_err() {
-                    // SAFETY: leave without running the parent's destructors.
-                    unsafe { libc::_exit(1) };
                 }
                 loop {
                     nix::unistd::pause();
