@@ -114,27 +114,24 @@ pub fn ensure(dirs: &StorageDirs) -> Result<SharedNetns, EngineError> {
             // pasta starts on the new namespaces before their ID maps are
             // written (`start_holder`): the setuid map helpers and the
             // holder's own start overlap its configuring.
-            let mut pasta = None;
+            let (mut pasta, mut pasta_identity) = (None, None);
             let holder = start_holder(&caller_mappings(), |userns, netns| {
                 fs::create_dir_all(&run_dir).map_err(|e| e.to_string())?;
                 let pid = files
                     .spawn_into(userns.as_fd(), netns.as_fd())
                     .map_err(|e| e.to_string())?;
                 pasta = Some(pid);
-                ProcessIdentity::of(pid)
-                    .map(|_| ())
-                    .ok_or_else(|| files_ended(&files))
+                // Taken at once: the PID alone could be reused later.
+                pasta_identity = Some(ProcessIdentity::of(pid).ok_or_else(|| files_ended(&files))?);
+                Ok(())
             });
             let holder = holder.map_err(|e| failed(e.to_string()));
             let holder_pid = holder.as_ref().ok().copied();
-            let identity = |pid: Option<i32>, what: String| {
-                pid.and_then(ProcessIdentity::of)
-                    .ok_or_else(|| failed(what))
-            };
             let started = holder.and_then(|holder| {
                 Ok(SharedNetns {
-                    holder: identity(Some(holder), "its holder ended at once".into())?,
-                    pasta: Some(identity(pasta, files_ended(&files))?),
+                    holder: ProcessIdentity::of(holder)
+                        .ok_or_else(|| failed("its holder ended at once".into()))?,
+                    pasta: pasta_identity,
                 })
             });
             match started {
