@@ -74,12 +74,10 @@ fn r01_containers_on_a_network_find_each_other_by_name_whatever_the_order() {
             !out.status.success(),
             "a name resolved on the default network"
         );
-        if !ctx.is_rootless() {
-            // As root the default network is a bridge too: reachable by
-            // address (rootless, each container has a pasta of its own).
-            let ip = address_on(ctx, "plain", "podman");
-            ctx.run_ok(&["run", "--rm", "busybox", "ping", "-c1", "-W2", &ip]);
-        }
+        // The default network is a bridge too (rootless, in the shared
+        // rootless namespace): reachable by address.
+        let ip = address_on(ctx, "plain", "podman");
+        ctx.run_ok(&["run", "--rm", "busybox", "ping", "-c1", "-W2", &ip]);
         ctx.run_ok(&["rm", "-f", "app1", "plain"]);
         // A network made with --disable-dns resolves no names either.
         ctx.run_ok(&["network", "create", "--disable-dns", "quiet"]);

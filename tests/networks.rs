@@ -1,6 +1,6 @@
 //! Networks and published ports: the `network` verbs, `-p` and how
 //! `port`, `ps` and `inspect` show it, the /etc files `--add-host` and
-//! `--dns*` write, bad input, and rootless networking through pasta (a
+//! `--dns*` write, bad input, and rootless `--network pasta` (a
 //! published port serves from the host; the container finds its network
 //! up at once; nothing is left after `rm -f` or a kill -9 of the
 //! monitor). Bridge networks are in `network_bridges.rs`.
@@ -416,29 +416,30 @@ impl InspectCreated for Ctx {
 }
 
 #[test]
-fn n07_rootless_default_network_is_up_before_the_command_runs() {
-    // pasta is the rootless default; root's default is the bridge.
+fn n07_rootless_network_is_up_before_the_command_runs() {
+    // The default network (the shared rootless namespace's bridge) and
+    // `--network pasta` (a pasta of the container's own, configuring its
+    // namespace while init sets up).
     for_users(&[User::Rootless], |ctx| {
         ctx.enable_networking();
         ctx.load_busybox();
-        // The command's first act is to look: address and default route
-        // are there already.
-        let out = ctx.run_ok(&[
-            "run",
-            "--rm",
-            "busybox",
-            "sh",
-            "-c",
-            "ip -4 addr show; ip route",
-        ]);
-        assert!(
-            out.contains("inet ")
-                && out
-                    .lines()
-                    .any(|l| l.contains("eth0") && l.contains("inet ")),
-            "{out}"
-        );
-        assert!(out.lines().any(|l| l.starts_with("default via")), "{out}");
+        for network in [&[][..], &["--network", "pasta"][..]] {
+            // The command's first act is to look: address and default
+            // route are there already.
+            let mut args = vec!["run", "--rm"];
+            args.extend(network);
+            args.extend(["busybox", "sh", "-c", "ip -4 addr show; ip route"]);
+            let out = ctx.run_ok(&args);
+            assert!(
+                out.lines()
+                    .any(|l| l.contains("inet ") && !l.contains("127.0.0.1")),
+                "{network:?}: {out}"
+            );
+            assert!(
+                out.lines().any(|l| l.starts_with("default via")),
+                "{network:?}: {out}"
+            );
+        }
         // --network none still has loopback only, and starts no pasta.
         let out = ctx.run_ok(&[
             "run",
@@ -456,7 +457,7 @@ fn n07_rootless_default_network_is_up_before_the_command_runs() {
 }
 
 #[test]
-fn n08_rootless_published_port_serves_from_the_host_and_nothing_is_left() {
+fn n08_rootless_pasta_published_port_serves_from_the_host_and_nothing_is_left() {
     for_users(&[User::Rootless], |ctx| {
         ctx.enable_networking();
         ctx.load_busybox();
@@ -465,6 +466,8 @@ fn n08_rootless_published_port_serves_from_the_host_and_nothing_is_left() {
         let id = ctx.run_detached(&[
             "--name",
             "web",
+            "--network",
+            "pasta",
             "--hostname",
             "served-here",
             "-p",
@@ -511,7 +514,15 @@ fn n09_after_a_kill_of_the_monitor_the_next_command_ends_its_pasta() {
         let port = free_port();
         let publish = format!("{port}:80");
         let id = ctx.run_detached(&[
-            "--name", "orphan", "-p", &publish, "busybox", "sleep", "600",
+            "--name",
+            "orphan",
+            "--network",
+            "pasta",
+            "-p",
+            &publish,
+            "busybox",
+            "sleep",
+            "600",
         ]);
         assert_eq!(pasta_processes_naming(&id).len(), 1);
         let monitor: i32 = ctx

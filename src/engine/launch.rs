@@ -203,13 +203,25 @@ pub fn launch(
     // Rootless on bridge networks: the shared network namespace's user
     // namespace.
     let shared = super::network_run::prepare_spec(dirs, record, spec)?;
-    let spec = shared.as_ref().map(|(s, _)| s).unwrap_or(spec);
+    let spec = shared.as_ref().map(|s| &s.spec).unwrap_or(spec);
+    let mut network = NetworkSteps::new(dirs, record, &paths.run_dir, etc_files(paths).hosts);
+    if let Some(shared) = &shared {
+        network.enter_shared(shared);
+    }
+    let cgroup = match cgroup::create_for_run(record, spec) {
+        Ok(cgroup) => cgroup,
+        Err(e) => {
+            teardown_run(RunResources {
+                network: network.run,
+                ..RunResources::default()
+            });
+            return Err(e);
+        }
+    };
     let mut resources = RunResources {
-        cgroup: cgroup::create_for_run(record, spec)?,
+        cgroup,
         ..RunResources::default()
     };
-    let mut network = NetworkSteps::new(dirs, record, &paths.run_dir, etc_files(paths).hosts);
-    network.shared_holder = shared.as_ref().map(|(_, holder)| *holder);
     let ctx = InitContext {
         spec,
         layers: &plan.layers,
@@ -219,7 +231,7 @@ pub fn launch(
         init_process: record.config.init,
         cgroup: resources.cgroup.as_ref(),
         seccomp: seccomp.as_ref(),
-        wait_for_network: NetworkSteps::works_in_parallel(record),
+        wait_for_network: network.works_in_parallel(),
     };
     let started = start(&ctx, &mut network);
     resources.network = network.run;

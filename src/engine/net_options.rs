@@ -35,12 +35,14 @@ fn invalid(text: String) -> EngineError {
 
 /// The network a container gets without `--network`:
 /// `$SKIFF_DEFAULT_NETWORK` when set (podman's containers.conf `netns`),
-/// else pasta rootless and the default bridge network as root.
+/// else the default bridge network, root and rootless alike (rootless in
+/// the shared rootless network namespace), so containers reach each other
+/// by address; `--network pasta` gives a rootless container a pasta of
+/// its own instead.
 fn default_network() -> String {
     match std::env::var("SKIFF_DEFAULT_NETWORK") {
         Ok(name) if !name.is_empty() => name,
-        _ if nix::unistd::geteuid().is_root() => "bridge".into(),
-        _ => "pasta".into(),
+        _ => "bridge".into(),
     }
 }
 

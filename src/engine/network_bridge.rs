@@ -222,7 +222,7 @@ pub fn leave(dirs: &StorageDirs, container_id: &str, attachments: &[Attachment])
 
 /// Rootless: the shared network namespace lives only while a container
 /// uses it (bridges as root stay until `network rm`).
-fn release_unused(dirs: &StorageDirs, _lock: &NetworksLock, leases: &[Lease]) {
+pub(super) fn release_unused(dirs: &StorageDirs, _lock: &NetworksLock, leases: &[Lease]) {
     if super::rootless_netns::applies()
         && leases.is_empty()
         && !super::rootless_netns::starts_under_way(dirs)

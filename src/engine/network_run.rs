@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use super::rootless_netns::PendingPasta;
 use crate::net::pasta::{PastaStart, spawn};
 use crate::net::{Attachment, NetworkMode};
 use crate::sandbox::SandboxError;
@@ -70,7 +71,10 @@ pub struct NetworkSteps<'a> {
     hosts_file: PathBuf,
     /// Rootless: the shared network namespace's holder, whose namespaces
     /// the bridge work runs in.
-    pub shared_holder: Option<i32>,
+    shared_holder: Option<i32>,
+    /// Rootless: the shared namespace's pasta, when it was still
+    /// configuring the namespace as this start began.
+    shared_pasta: Option<PendingPasta>,
     pasta: Option<PastaStart>,
     /// What the run now holds (also on failure: teardown releases it).
     pub run: NetworkRun,
@@ -89,19 +93,31 @@ impl<'a> NetworkSteps<'a> {
             run_dir,
             hosts_file,
             shared_holder: None,
+            shared_pasta: None,
             pasta: None,
             run: NetworkRun::default(),
         }
     }
 
+    /// Rootless: the start enters the shared network namespace
+    /// (`prepare_spec`). From here on the run counts as holding it: every
+    /// way the start can fail leaves through `teardown_run`, whose leave
+    /// ends the namespace when nothing else uses it.
+    pub fn enter_shared(&mut self, shared: &SharedStart) {
+        self.shared_holder = Some(shared.holder);
+        self.shared_pasta = shared.pasta.clone();
+        self.run.leases = Some((self.dirs.clone(), self.record.id.clone()));
+    }
+
     /// Whether init must wait for `network_ready` before exec: a pasta
-    /// is being started (the container's own, or the forwarder of its
-    /// published ports into the rootless shared namespace).
-    pub fn works_in_parallel(record: &ContainerRecord) -> bool {
-        record.config.network == NetworkMode::Pasta
-            || (record.config.network == NetworkMode::Bridge
-                && super::rootless_netns::applies()
-                && !record.config.net.ports.is_empty())
+    /// is configuring a namespace the container needs (its own, the
+    /// shared rootless one) or being started to forward its published
+    /// ports into the shared one.
+    pub fn works_in_parallel(&self) -> bool {
+        let config = &self.record.config;
+        config.network == NetworkMode::Pasta
+            || self.shared_pasta.is_some()
+            || (self.shared_holder.is_some() && !config.net.ports.is_empty())
     }
 }
 
@@ -118,6 +134,7 @@ impl ParentSteps for NetworkSteps<'_> {
                 self.pasta = Some(pasta);
             }
             NetworkMode::Bridge => {
+                // Set already when the shared namespace was entered.
                 self.run.leases = Some((self.dirs.clone(), self.record.id.clone()));
                 match self.shared_holder {
                     None => super::network_bridge::join(
@@ -174,6 +191,9 @@ impl ParentSteps for NetworkSteps<'_> {
     }
 
     fn network_ready(&mut self) -> Result<(), SandboxError> {
+        if let Some(shared) = self.shared_pasta.take() {
+            shared.wait().map_err(|e| failed(e.to_string()))?;
+        }
         if let Some(pasta) = self.pasta.take() {
             let pid = pasta.wait_ready().map_err(|e| failed(e.to_string()))?;
             self.run.pasta = ProcessIdentity::of(pid);
@@ -196,21 +216,42 @@ pub fn remove_network_links(dirs: &StorageDirs, network: &NetworkRecord) {
     super::network_bridge::remove_links(dirs, network);
 }
 
+/// A rootless start on bridge networks: its spec enters the shared
+/// network namespace's user namespace.
+pub struct SharedStart {
+    pub spec: oci_spec::runtime::Spec,
+    /// The holder of the shared namespace.
+    pub holder: i32,
+    /// Its pasta, when it has not configured the namespace yet.
+    pub pasta: Option<PendingPasta>,
+}
+
 /// The spec to start: rootless on bridge networks, entering the shared
-/// network namespace's user namespace (made now if there is none).
-/// Returns the holder's PID with it.
+/// network namespace's user namespace (made now if there is none, its
+/// pasta not waited for). `None` for every other start. A failure here
+/// ends a namespace nothing uses.
 pub fn prepare_spec(
     dirs: &StorageDirs,
     record: &ContainerRecord,
     spec: &oci_spec::runtime::Spec,
-) -> Result<Option<(oci_spec::runtime::Spec, i32)>, super::EngineError> {
+) -> Result<Option<SharedStart>, super::EngineError> {
     if record.config.network != NetworkMode::Bridge || !super::rootless_netns::applies() {
         return Ok(None);
     }
     let store = crate::state::NetworkStore::new(dirs);
-    let _lock = store.lock()?;
-    let shared = super::rootless_netns::ensure(dirs)?;
-    super::rootless_netns::mark_joining(dirs, &record.id)?;
-    let spec = super::rootless_netns::enter_shared_userns(spec, shared.holder.pid)?;
-    Ok(Some((spec, shared.holder.pid)))
+    let lock = store.lock()?;
+    let prepared = (|| {
+        let shared = super::rootless_netns::ensure(dirs)?;
+        super::rootless_netns::mark_joining(dirs, &record.id)?;
+        Ok(SharedStart {
+            spec: super::rootless_netns::enter_shared_userns(spec, shared.holder.pid)?,
+            holder: shared.holder.pid,
+            pasta: shared.pending_pasta(dirs),
+        })
+    })();
+    if prepared.is_err() {
+        super::rootless_netns::joined(dirs, &record.id);
+        super::network_bridge::release_unused(dirs, &lock, &store.leases(&lock));
+    }
+    prepared.map(Some)
 }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod host_routes;
 pub mod hosts;
 pub mod pasta;
+pub mod pasta_detached;
 pub mod ports;
 pub mod routes;
 pub mod subnet;

@@ -9,13 +9,25 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
-use nix::sched::{CloneFlags, setns, unshare};
+use nix::sched::{CloneFlags, setns};
 
-use super::userns::{IdMappings, UsernsError, run_in_new_userns, run_in_userns};
+use super::userns::{
+    IdMappings, UsernsError, run_in_child, run_in_userns, wait_for_maps, write_id_maps,
+};
 
 /// Starts the holder; returns its PID (as this PID namespace sees it).
-pub fn start_holder(maps: &IdMappings) -> Result<i32, UsernsError> {
-    run_in_new_userns(maps, || -> Result<i32, String> {
+/// Its user and network namespaces are made at once, with its first
+/// process, and handed to `connect` (as open fds) before that process's
+/// ID maps are written: whatever configures the network namespace (its
+/// pasta) starts while the setuid map helpers run. `connect`'s failure
+/// is the start's; what it made is its caller's to undo when the start
+/// fails later.
+pub fn start_holder(
+    maps: &IdMappings,
+    connect: impl FnOnce(&OwnedFd, &OwnedFd) -> Result<(), String>,
+) -> Result<i32, UsernsError> {
+    let flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET;
+    let work = || -> Result<i32, String> {
         let (ready_read, ready_write) =
             nix::unistd::pipe().map_err(|e| format!("creating a pipe: {e}"))?;
         // SAFETY: this helper is single-threaded (a fresh fork); the
@@ -25,12 +37,15 @@ pub fn start_holder(maps: &IdMappings) -> Result<i32, UsernsError> {
                 drop(ready_read);
                 let mut ready = File::from(ready_write);
                 let _ = nix::unistd::setsid();
-                let result = unshare(CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| e.to_string())
-                    .and_then(|()| {
-                        super::namespaces::bring_loopback_up().map_err(|e| e.to_string())
-                    });
-                let _ = ready.write_all(if result.is_ok() { b"1" } else { b"0" });
+                // Named in `ps` as what it is, not as the skiff command
+                // that happened to make it.
+                let _ = nix::sys::prctl::set_name(c"skiff-netns");
+                // Its network namespace is its parent's, made with it.
+                // Loopback is left to the namespace's pasta
+                // (`--config-net` brings it up before it reports ready):
+                // a netlink request here waited up to 30 ms for the rtnl
+                // lock while the kernel tore down the previous namespace.
+                let _ = ready.write_all(b"1");
                 drop(ready);
                 // Nothing of the parent's stays open: the helper's report
                 // pipe must reach end-of-file when the helper exits.
@@ -46,10 +61,6 @@ pub fn start_holder(maps: &IdMappings) -> Result<i32, UsernsError> {
                         unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), target) };
                     }
                 }
-                if result.is_err() {
-                    // SAFETY: leave without running the parent's destructors.
-                    unsafe { libc::_exit(1) };
-                }
                 loop {
                     nix::unistd::pause();
                 }
@@ -64,7 +75,26 @@ pub fn start_holder(maps: &IdMappings) -> Result<i32, UsernsError> {
                 }
             }
         }
-    })
+    };
+    run_in_child(
+        flags,
+        wait_for_maps,
+        |child, go| {
+            let open = |kind: &str| {
+                nix::fcntl::open(
+                    format!("/proc/{child}/ns/{kind}").as_str(),
+                    nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .map_err(|e| UsernsError::Child(format!("opening its {kind} namespace: {e}")))
+            };
+            connect(&open("user")?, &open("net")?).map_err(UsernsError::Child)?;
+            write_id_maps(child.as_raw(), &maps.uids, &maps.gids)?;
+            go.write_all(b"G")
+                .map_err(|e| UsernsError::Child(format!("signalling helper: {e}")))
+        },
+        work,
+    )
 }
 
 /// Runs `work` in a helper that entered the holder's user and network

@@ -321,7 +321,7 @@ fn die_with_parent(parent: Pid) -> Result<(), String> {
 /// The child's first step in a new user namespace: block until the
 /// parent has written its ID maps (the parent closes the pipe when done,
 /// successful or not; closed without the go byte means it failed).
-fn wait_for_maps(go: &OwnedFd) -> Result<(), String> {
+pub(super) fn wait_for_maps(go: &OwnedFd) -> Result<(), String> {
     let mut byte = [0u8; 1];
     let n = nix::unistd::read(go.as_fd(), &mut byte).unwrap_or(0);
     if n == 0 {

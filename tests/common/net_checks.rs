@@ -116,3 +116,22 @@ pub fn address_on(ctx: &Ctx, container: &str, network: &str) -> String {
         &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
     )
 }
+
+/// Live processes of the rootless shared network namespace of this
+/// test's store: its holder (`skiff-netns`) and pastas (the shared one
+/// and forwarders), recognised by the runroot on their command line.
+pub fn network_processes_of(ctx: &Ctx) -> Vec<i32> {
+    let runroot = ctx.runroot.display().to_string();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let text = String::from_utf8_lossy(&cmdline);
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            text.contains(&runroot) && (text.starts_with("pasta") || comm.trim() == "skiff-netns")
+        })
+        .collect()
+}
