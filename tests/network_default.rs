@@ -4,7 +4,8 @@
 //! the shared rootless network namespace's bridge, so a published port
 //! serves from the host's loopback through a forwarding pasta; a start
 //! that fails leaves no holder or pasta behind; and after `rm -f` of
-//! everything no process, lease or marker is left.
+//! everything no process, lease or marker is left. A rootless container
+//! with an ID mapping of its own gets a pasta of its own instead.
 
 mod common;
 
@@ -165,5 +166,56 @@ fn d03_rootless_start_waits_for_the_shared_pasta_and_a_failed_start_leaves_nothi
         assert_eq!(network_processes_of(ctx).len(), 2, "holder and pasta");
         ctx.run_ok(&["rm", "-f", "first"]);
         assert_nothing_left(ctx);
+    });
+}
+
+#[test]
+fn d04_rootless_own_id_mapping_gets_a_pasta_of_its_own_by_default() {
+    for_users(&[User::Rootless], |ctx| {
+        ctx.enable_networking();
+        ctx.load_busybox();
+        let uid = ctx.uid.to_string();
+        for userns in ["keep-id", "auto"] {
+            let out = ctx.run_ok(&[
+                "run",
+                "--rm",
+                "--userns",
+                userns,
+                "busybox",
+                "sh",
+                "-c",
+                "id -u; ip -o -4 addr show scope global",
+            ]);
+            let lines = nonempty_lines(&out);
+            if userns == "keep-id" {
+                assert_eq!(lines[0], uid, "{out}");
+            }
+            // pasta gives it the host's address, not one of 10.88.0.0/16.
+            assert!(
+                lines
+                    .iter()
+                    .skip(1)
+                    .any(|l| l.contains("inet ") && !l.contains(" 10.88.")),
+                "--userns {userns}: {out}"
+            );
+        }
+        ctx.run_ok(&["network", "create", "mapped"]);
+        refused(
+            ctx,
+            &[
+                "run",
+                "--rm",
+                "--userns",
+                "keep-id",
+                "--network",
+                "mapped",
+                "busybox",
+                "true",
+            ],
+            "use --network pasta, none or host",
+        );
+        wait_for("no pasta of the runs is left", STATE_TIMEOUT, || {
+            network_processes_of(ctx).is_empty()
+        });
     });
 }

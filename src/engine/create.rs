@@ -290,7 +290,7 @@ pub fn create_container(
         // Rootless bridge networks run in the shared network namespace's
         // user namespace, with the default mapping.
         return Err(EngineError::Invalid(format!(
-            "--userns {} cannot be combined with a bridge network rootless, the default network included (its containers share one user namespace): use --network none",
+            "--userns {} cannot be combined with a bridge network rootless (its containers share one user namespace): use --network pasta, none or host",
             userns.as_ref().map(|u| u.mode.as_str()).unwrap_or_default()
         )));
     }

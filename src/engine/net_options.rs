@@ -38,10 +38,14 @@ fn invalid(text: String) -> EngineError {
 /// else the default bridge network, root and rootless alike (rootless in
 /// the shared rootless network namespace), so containers reach each other
 /// by address; `--network pasta` gives a rootless container a pasta of
-/// its own instead.
-fn default_network() -> String {
+/// its own instead. A rootless container with an ID mapping of its own
+/// (`--userns keep-id|auto|nomap`, `--uidmap`) cannot enter the shared
+/// namespace's user namespace: its default is pasta, podman's rootless
+/// default.
+fn default_network(own_mapping: bool) -> String {
     match std::env::var("SKIFF_DEFAULT_NETWORK") {
         Ok(name) if !name.is_empty() => name,
+        _ if own_mapping && !nix::unistd::geteuid().is_root() => "pasta".into(),
         _ => "bridge".into(),
     }
 }
@@ -77,9 +81,13 @@ fn parse_add_host(text: &str) -> Result<(String, String), EngineError> {
 }
 
 /// Checks the flags; the first bad one is the error.
-pub fn parse_net_request(req: &NetRequest) -> Result<(NetworkMode, NetworkConfig), EngineError> {
+/// `own_mapping`: the container asked for an ID mapping of its own.
+pub fn parse_net_request(
+    req: &NetRequest,
+    own_mapping: bool,
+) -> Result<(NetworkMode, NetworkConfig), EngineError> {
     let given = if req.networks.is_empty() {
-        vec![default_network()]
+        vec![default_network(own_mapping)]
     } else {
         req.networks.clone()
     };
@@ -292,7 +300,7 @@ mod tests {
     use super::*;
 
     fn parse(req: NetRequest) -> Result<(NetworkMode, NetworkConfig), EngineError> {
-        parse_net_request(&req)
+        parse_net_request(&req, false)
     }
 
     #[test]

@@ -191,7 +191,13 @@ impl ContainerOptions {
             ));
         }
         check_cgroup_parent(&req.resources.cgroup_parent)?;
-        let (network, net) = parse_net_request(&req.network)?;
+        let userns = super::userns_modes::parse_userns_request(
+            req.process.userns.as_deref(),
+            &req.process.uidmap,
+            &req.process.gidmap,
+        )?;
+        let own_mapping = userns != super::userns_modes::UsernsRequest::Default;
+        let (network, net) = parse_net_request(&req.network, own_mapping)?;
         let settings = parse_process_request(&req.process, network.is_private())?;
         check_hostname_is_own(req, &network, &settings)?;
         Ok(ContainerOptions {
@@ -235,11 +241,7 @@ impl ContainerOptions {
                 .iter()
                 .map(|s| parse_secret_flag(s))
                 .collect::<Result<_, _>>()?,
-            userns: super::userns_modes::parse_userns_request(
-                req.process.userns.as_deref(),
-                &req.process.uidmap,
-                &req.process.gidmap,
-            )?,
+            userns,
             userns_text: req.process.userns.clone().unwrap_or_default(),
             ignore_image_volumes: false,
         })

@@ -2,7 +2,8 @@
 //! (`sandbox::netns_holder`), connected to the host by a pasta of its
 //! own, holding the bridges; recorded in `<runroot>/networks/rootless-netns.json`
 //! (holder and pasta, PID and start time). Made by the first rootless
-//! container that joins a bridge network (the default network included),
+//! container that joins a bridge network (the default network included,
+//! unless the container maps IDs of its own: then its default is pasta),
 //! ended (holder and pasta killed) when the last one leaves. Rootless
 //! containers on bridge networks enter the holder's user namespace instead
 //! of making their own. Its pasta is started, not waited for: every start

@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -68,11 +69,31 @@ pub struct PastaStart {
     log_file: PathBuf,
 }
 
-/// Starts pasta for the namespace of `pid`; does not wait for it.
+/// Starts pasta for the namespaces of `pid`; does not wait for it.
 /// `run_dir` holds its PID file and its messages.
+///
+/// pasta gets the namespaces open (`/proc/self/fd/N`) rather than the
+/// PID: it opens them only once running, and by then the container may
+/// have become a user pasta may not look at (`--userns keep-id` or
+/// `auto` make its root a subordinate ID), while skiff can open them now,
+/// before the container goes on.
 pub fn spawn(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Result<PastaStart, NetError> {
+    let open = |kind: &str| {
+        fs::File::open(format!("/proc/{pid}/ns/{kind}"))
+            .map(std::os::fd::OwnedFd::from)
+            .map_err(|e| NetError::Pasta(format!("opening the container's {kind} namespace: {e}")))
+    };
+    let (user, net) = (open("user")?, open("net")?);
     let pid_file = run_dir.join("pasta.pid");
-    spawn_with(arguments(pid, ports, &pid_file), pid_file, run_dir)
+    let mut args = arguments(pid, ports, &pid_file);
+    args.pop(); // the PID: the namespaces below instead
+    for (flag, fd) in [("--userns", &user), ("--netns", &net)] {
+        args.push(flag.into());
+        args.push(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    }
+    // A path would make pasta watch its directory to quit with it.
+    args.push("--no-netns-quit".into());
+    spawn_inheriting(args, pid_file, run_dir, &[user, net])
 }
 
 /// The arguments of a pasta that only forwards `ports` into the shared
@@ -136,14 +157,42 @@ fn spawn_with(
     pid_file: PathBuf,
     run_dir: &Path,
 ) -> Result<PastaStart, NetError> {
+    spawn_inheriting(args, pid_file, run_dir, &[])
+}
+
+/// Starts pasta with `inherited` open in it under the same numbers.
+fn spawn_inheriting(
+    args: Vec<String>,
+    pid_file: PathBuf,
+    run_dir: &Path,
+    inherited: &[std::os::fd::OwnedFd],
+) -> Result<PastaStart, NetError> {
+    use std::os::unix::process::CommandExt;
     let log_file = run_dir.join("pasta.log");
     let log = fs::File::create(&log_file)
         .map_err(|e| NetError::Pasta(format!("creating {}: {e}", log_file.display())))?;
-    let child = Command::new("pasta")
+    let raw: Vec<i32> = inherited.iter().map(|fd| fd.as_raw_fd()).collect();
+    let mut command = Command::new("pasta");
+    command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(log)
+        .stderr(log);
+    if !raw.is_empty() {
+        // SAFETY: runs in the forked child before exec and only calls
+        // fcntl, which is async-signal-safe; `raw` is read, not freed.
+        unsafe {
+            command.pre_exec(move || {
+                for &fd in &raw {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
+    let child = command
         .spawn()
         .map_err(|e| NetError::Pasta(format!("starting pasta: {e}")))?;
     Ok(PastaStart {
