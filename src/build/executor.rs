@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::cache::{BuildCache, CacheEntry, step_key};
 use super::config::{ImageConfig, scratch_config};
 use super::context::{Context, load_context};
+use super::context_mask::ContextMasks;
 use super::dockerfile::{self, Dockerfile, Instruction, Located};
 use super::plan::{needed_stages, stage_named, target_stage};
 use super::request::{BuildError, BuildOutcome, BuildReporter, BuildRequest};
@@ -48,6 +49,8 @@ pub struct Builder<'a> {
     pub created: String,
     /// Orphaned RUN containers of killed builds were looked for.
     pub swept: bool,
+    /// The context as `.dockerignore` leaves it, for `RUN --mount=type=bind`.
+    pub masks: ContextMasks,
 }
 
 /// Builds the image `req` describes.
@@ -95,6 +98,7 @@ pub fn build_image(
     // Held for the whole build: what it stored and has not indexed yet
     // is not garbage to a concurrent prune.
     let _writing = store.lock_for_writing()?;
+    let store_tmp = store.root().join("tmp");
     let mut builder = Builder {
         dirs,
         req,
@@ -111,6 +115,7 @@ pub fn build_image(
         now,
         created,
         swept: false,
+        masks: ContextMasks::new(&store_tmp),
     };
     let result = builder.run(&needed, target, &tags);
     builder.drop_temp_images(result.as_ref().ok().map(|o| &o.image_id));

@@ -17,8 +17,10 @@
 //! The entry point is `build_image` with a typed `BuildRequest`.
 
 mod cache;
+mod cache_mounts;
 mod config;
 mod context;
+mod context_mask;
 mod copy_plan;
 mod copy_step;
 mod copy_tar;
@@ -40,6 +42,7 @@ mod scope;
 mod stage;
 pub mod words;
 
+pub use cache_mounts::{BuildCachePrune, cache_mount_usage, prune_build_cache};
 pub use executor::build_image;
 pub use request::{
     BuildError, BuildOutcome, BuildReporter, BuildRequest, BuildSecret, ContextSource,

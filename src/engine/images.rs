@@ -3,8 +3,10 @@
 //! caller's subordinate IDs, so files keep their owners from the image.
 
 use std::io::Read;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::OnceLock;
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::image_filter::{filter_images, parse_image_filters};
 use super::report::{Quiet, Reporter};
@@ -87,6 +89,33 @@ fn owner_userns(reporter: &dyn Reporter) -> Result<&'static OwnedFd, EngineError
     let fd = hold_new_userns(&maps)?;
     // A racing thread's namespace would be as good; keep the first.
     Ok(HELD.get_or_init(|| fd))
+}
+
+/// `spec`, which would make a user namespace mapped as the caller's
+/// default, enters the store owner's held one instead (the same mapping:
+/// no `newuidmap`/`newgidmap` for it). The path names this process's fd,
+/// so only a container this process starts and removes may use it (a
+/// build's RUN). A spec that joins another namespace is left alone.
+pub(super) fn enter_owner_userns(spec: &mut Spec) -> Result<(), EngineError> {
+    let Some(linux) = spec.linux_mut() else {
+        return Ok(());
+    };
+    let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+    let Some(user) = namespaces
+        .iter_mut()
+        .find(|ns| ns.typ() == LinuxNamespaceType::User && ns.path().is_none())
+    else {
+        return Ok(());
+    };
+    // `create` gave the mapping's warning, if any.
+    let fd = owner_userns(&Quiet)?;
+    user.set_path(Some(
+        format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd()).into(),
+    ));
+    linux.set_namespaces(Some(namespaces));
+    linux.set_uid_mappings(None);
+    linux.set_gid_mappings(None);
+    Ok(())
 }
 
 /// `skiff load`: returns the loaded references (or IDs when untagged).

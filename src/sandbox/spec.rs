@@ -68,8 +68,15 @@ pub enum MountRequest {
         options: Vec<String>,
     },
     /// `:O`: an overlay with `lower` (a host directory) below and a
-    /// fresh upper directory under the run's scratch dir above.
-    Overlay { lower: PathBuf, destination: String },
+    /// fresh upper directory under the run's scratch dir above; `mask`,
+    /// when given, lies between them (its whiteouts hide `lower`'s
+    /// entries).
+    Overlay {
+        lower: PathBuf,
+        mask: Option<PathBuf>,
+        destination: String,
+        read_only: bool,
+    },
 }
 
 /// A bind mount's option (skiff's own, read by init): copy the image's
@@ -361,22 +368,48 @@ fn user_mounts(
                 opts.extend(options.iter().map(String::as_str));
                 mount(destination, "tmpfs", "tmpfs", &opts)
             }
-            MountRequest::Overlay { lower, destination } => {
+            MountRequest::Overlay {
+                lower,
+                mask,
+                destination,
+                read_only,
+            } => {
                 check_destination(destination)?;
                 let scratch = scratch_dir.join(index.to_string());
-                let opts = [
-                    format!("lowerdir={}", lower.display()),
+                let lowers: Vec<String> = mask
+                    .iter()
+                    .chain(std::iter::once(lower))
+                    .map(|dir| escape_overlay_path(dir))
+                    .collect();
+                let mut opts = vec![
+                    format!("lowerdir={}", lowers.join(":")),
                     format!("upperdir={}", scratch.join("upper").display()),
                     format!("workdir={}", scratch.join("work").display()),
                     // One store format for root and rootless, as for the
                     // root filesystem's overlay.
                     "userxattr".to_string(),
                 ];
+                if *read_only {
+                    opts.push("ro".into());
+                }
                 let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
                 mount(destination, "overlay", "overlay", &opts)
             }
         })
         .collect()
+}
+
+/// A path in overlay's `lowerdir=`: overlayfs reads `\` as an escape,
+/// so `,` (between options) and `:` (between layers) stay in the path.
+fn escape_overlay_path(dir: &Path) -> String {
+    let mut out = String::new();
+    for c in dir.to_string_lossy().chars() {
+        if matches!(c, '\\' | ',' | ':') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn check_destination(dest: &str) -> Result<(), PlanError> {
