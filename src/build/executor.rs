@@ -17,6 +17,7 @@ use super::plan::{needed_stages, stage_named, target_stage};
 use super::request::{BuildError, BuildOutcome, BuildReporter, BuildRequest};
 use super::scope::{BuildArgs, StageArgs};
 use super::stage::StageState;
+use crate::engine::build_support::begin_owner_userns;
 use crate::engine::image_for_run;
 use crate::layers::{Digest, ImageReference, LayerPart, Platform, Store};
 use crate::state::StorageDirs;
@@ -66,6 +67,10 @@ pub fn build_image(
         .map(|t| ImageReference::parse(t).map(|r| r.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
     let store = Store::open(&dirs.root)?;
+    if req.no_cache {
+        // Every step runs: the namespace's setup runs beside the parsing.
+        begin_owner_userns(reporter.engine());
+    }
     let ctx = load_context(&req.context, &req.dockerfile, store.temp_path("context"))?;
     let df = dockerfile::parse(&ctx.dockerfile_text, &ctx.dockerfile_name)?;
     if df.stages.is_empty() {
@@ -350,6 +355,9 @@ impl Builder<'_> {
             state.indexed = false;
             return Ok(());
         }
+        // A miss: store work (rootless, in the held user namespace) is
+        // near; its setup may run beside this step's own work.
+        begin_owner_userns(self.reporter.engine());
         let (created_by, layer) = work(self, state)?;
         if let Some(layer) = &layer {
             state.layers.push(layer.clone());
