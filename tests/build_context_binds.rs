@@ -31,19 +31,28 @@ fn a_context_bind_shows_only_what_dockerignore_keeps() {
         let dockerfile = "FROM busybox
 RUN --mount=type=bind,target=/ctx cd /ctx && find . | sort > /listing
 RUN --mount=type=bind,source=src,target=/src ls -a /src > /src-listing
+RUN --mount=type=bind,source=srclink,target=/l ls -a /l > /link-listing
 RUN --mount=type=bind,target=/ctx (touch /ctx/x 2>/dev/null && echo writable || echo read-only) > /ro
 ";
         let dir = context(ctx, "ctx,1", dockerfile, FILES);
+        // A symlink is followed inside the context; the rules apply to the
+        // path it leads to.
+        std::os::unix::fs::symlink("src", std::path::Path::new(&dir).join("srclink")).unwrap();
         build_ok(ctx, &["-t", "binds", &dir]);
         assert_eq!(
             ctx.run_ok(&["run", "--rm", "binds", "cat", "/listing"]),
-            ".\n./.dockerignore\n./Dockerfile\n./README.md\n./data.txt\n./docs\n./docs/keep\n./docs/keep/guide.txt\n./src\n./src/main.c\n",
+            ".\n./.dockerignore\n./Dockerfile\n./README.md\n./data.txt\n./docs\n./docs/keep\n./docs/keep/guide.txt\n./src\n./src/main.c\n./srclink\n",
             "ignored files are absent, `!` exceptions present"
         );
         assert_eq!(
             ctx.run_ok(&["run", "--rm", "binds", "cat", "/src-listing"]),
             ".\n..\nmain.c\n",
             "a bound subdirectory is filtered too"
+        );
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", "binds", "cat", "/link-listing"]),
+            ".\n..\nmain.c\n",
+            "and one reached through a symlink"
         );
         assert_eq!(
             ctx.run_ok(&["run", "--rm", "binds", "cat", "/ro"]),

@@ -11,7 +11,9 @@
 //! `executor` (stages, steps through the cache, the result), `instructions`
 //! (each instruction's effect; `config` edits docker's config JSON),
 //! `run_step` (RUN as a container made by engine's run path; `run_mounts`
-//! its `--mount`s), `copy_step`,
+//! its `--mount`s, `context_mask` the context as `.dockerignore` leaves it
+//! for binds, `cache_mounts` the store's cache mounts: usage and prune),
+//! `copy_step`,
 //! `copy_plan`, `copy_tar` (COPY/ADD as a tar stored like a pulled layer),
 //! `layered` (an image's files read from its layer directories), `cache`.
 //! The entry point is `build_image` with a typed `BuildRequest`.

@@ -236,19 +236,19 @@ pub fn plan_mount(
                     .trim_start_matches('/'),
             )
             .ok_or_else(|| format!("RUN --mount={text}: source leaves the build context"))?;
-            // Symlinks on the way are followed inside the context; the
-            // container binds the path they resolve to.
             let missing = || format!("RUN --mount={text}: {rel:?} is not in the build context");
-            let source = root.resolved_path(&rel).map_err(|_| missing())?;
+            // Symlinks on the way resolved: the rules see the path the
+            // files were sent under.
+            let (source, real) = root.resolve(&rel).map_err(|_| missing())?;
             let is_dir = fs::metadata(&source).map_err(|_| missing())?.is_dir();
             // What `.dockerignore` excludes was never sent (BuildKit).
-            if context.is_excluded(&rel) && !(is_dir && context.rules.may_include_below(&rel)) {
+            if context.is_excluded(&real) && !(is_dir && context.rules.may_include_below(&real)) {
                 return Err(missing());
             }
             out.keys
                 .push(format!("bind {rel:?} {}", bind_digest(context, &rel)));
             let mask = if is_dir {
-                sources.masks.mask_for(context, root, &rel).map_err(|e| {
+                sources.masks.mask_for(context, root, &real).map_err(|e| {
                     format!("RUN --mount={text}: reading {rel:?} in the build context: {e}")
                 })?
             } else {
