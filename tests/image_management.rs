@@ -426,7 +426,8 @@ fn system_df_counts_images_and_containers() {
             [
                 "Images:0:0:0:0",
                 "Containers:0:0:0:0",
-                "Local Volumes:0:0:0:0"
+                "Local Volumes:0:0:0:0",
+                "Build Cache:0:0:0:0"
             ]
         );
         ctx.load_busybox();

@@ -11,11 +11,13 @@ use serde_json::Value;
 use super::cache::{BuildCache, CacheEntry, step_key};
 use super::config::{ImageConfig, scratch_config};
 use super::context::{Context, load_context};
+use super::context_mask::ContextMasks;
 use super::dockerfile::{self, Dockerfile, Instruction, Located};
 use super::plan::{needed_stages, stage_named, target_stage};
 use super::request::{BuildError, BuildOutcome, BuildReporter, BuildRequest};
 use super::scope::{BuildArgs, StageArgs};
 use super::stage::StageState;
+use crate::engine::build_support::begin_owner_userns;
 use crate::engine::image_for_run;
 use crate::layers::{Digest, ImageReference, LayerPart, Platform, Store};
 use crate::state::StorageDirs;
@@ -48,6 +50,8 @@ pub struct Builder<'a> {
     pub created: String,
     /// Orphaned RUN containers of killed builds were looked for.
     pub swept: bool,
+    /// The context as `.dockerignore` leaves it, for `RUN --mount=type=bind`.
+    pub masks: ContextMasks,
 }
 
 /// Builds the image `req` describes.
@@ -63,6 +67,10 @@ pub fn build_image(
         .map(|t| ImageReference::parse(t).map(|r| r.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
     let store = Store::open(&dirs.root)?;
+    if req.no_cache {
+        // Every step runs: the namespace's setup runs beside the parsing.
+        begin_owner_userns(reporter.engine());
+    }
     let ctx = load_context(&req.context, &req.dockerfile, store.temp_path("context"))?;
     let df = dockerfile::parse(&ctx.dockerfile_text, &ctx.dockerfile_name)?;
     if df.stages.is_empty() {
@@ -95,6 +103,7 @@ pub fn build_image(
     // Held for the whole build: what it stored and has not indexed yet
     // is not garbage to a concurrent prune.
     let _writing = store.lock_for_writing()?;
+    let store_tmp = store.root().join("tmp");
     let mut builder = Builder {
         dirs,
         req,
@@ -111,6 +120,7 @@ pub fn build_image(
         now,
         created,
         swept: false,
+        masks: ContextMasks::new(&store_tmp),
     };
     let result = builder.run(&needed, target, &tags);
     builder.drop_temp_images(result.as_ref().ok().map(|o| &o.image_id));
@@ -345,6 +355,9 @@ impl Builder<'_> {
             state.indexed = false;
             return Ok(());
         }
+        // A miss: store work (rootless, in the held user namespace) is
+        // near; its setup may run beside this step's own work.
+        begin_owner_userns(self.reporter.engine());
         let (created_by, layer) = work(self, state)?;
         if let Some(layer) = &layer {
             state.layers.push(layer.clone());

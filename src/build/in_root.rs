@@ -85,15 +85,18 @@ impl Root {
     /// this process's fd cannot be a bind source (the kernel refuses a
     /// mount of another namespace), so it gets the resolved path, which
     /// has no symlink left to swap.
-    pub fn resolved_path(&self, rel: &str) -> io::Result<PathBuf> {
+    /// Returns it with the same path relative to the root (slash-separated,
+    /// `""` for the root itself): what `.dockerignore` rules see of it.
+    pub fn resolve(&self, rel: &str) -> io::Result<(PathBuf, String)> {
         let fd = self.open_at(rel, OFlag::O_PATH)?;
         let path = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
         let root = std::fs::read_link(format!("/proc/self/fd/{}", self.0.as_raw_fd()))?;
-        if !path.starts_with(&root) {
+        let Ok(inside) = path.strip_prefix(&root) else {
             // Renamed away while the build runs.
             return Err(io::Error::other("the path left the build context"));
-        }
-        Ok(path)
+        };
+        let inside = inside.to_string_lossy().into_owned();
+        Ok((path, inside))
     }
 }
 

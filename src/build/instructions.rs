@@ -13,6 +13,7 @@ use super::copy_tar::{TarOptions, write_copy_tar};
 use super::dockerfile::{Command, HealthcheckInstruction, Instruction, Located};
 use super::executor::Builder;
 use super::request::BuildError;
+use super::run_mount_cache::{Hold, lock_cache};
 use super::run_mount_from::{BindFrom, bind_from};
 use super::run_mounts::{MountSources, RunMounts, bind, plan_mount};
 use super::run_step::{RunStep, run_step, sweep_orphaned_containers};
@@ -411,6 +412,7 @@ impl Builder<'_> {
                 secrets: &self.req.secrets,
                 cache_root: self.store.root().join("build-mounts/cache"),
                 workdir: &workdir,
+                masks: &self.masks,
             };
             plan_mount(&text, &sources, &mut mounts).map_err(|e| self.step_error(at, e))?;
         }
@@ -449,9 +451,17 @@ impl Builder<'_> {
                 scratches.push(scratch);
                 extra.push(mount);
             }
+            // Cache locks: held until the step is done, one per cache (a
+            // second flock of ours on the same file would wait for us).
+            let mut held = Vec::new();
+            let mut locked_dirs = std::collections::HashSet::new();
             for cache in &mounts.caches {
-                let (scratch, mount) = cache.prepare(b.dirs, b.reporter.engine(), &tmp)?;
+                let (scratch, lock, mount) = cache.prepare(b.dirs, b.reporter.engine(), &tmp)?;
                 scratches.extend(scratch);
+                if let Some(lock) = lock {
+                    locked_dirs.insert(cache.dir.clone());
+                    held.push(lock);
+                }
                 extra.push(mount);
             }
             let mut step = RunStep {
@@ -467,17 +477,15 @@ impl Builder<'_> {
                 mounts,
             };
             step.mounts.mounts.extend(extra);
-            // `sharing=locked` cache mounts: held until the step is done.
-            let mut held = Vec::new();
-            for path in &step.mounts.locks {
-                let file = std::fs::File::options()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(path)
-                    .and_then(|f| f.lock().map(|()| f))
-                    .map_err(BuildError::io(format!("locking {}", path.display())))?;
-                held.push(file);
+            for dir in &step.mounts.locks {
+                if locked_dirs.insert(dir.clone()) {
+                    held.extend(lock_cache(dir, Hold::Exclusive)?);
+                }
+            }
+            for dir in &step.mounts.shared {
+                if locked_dirs.insert(dir.clone()) {
+                    held.extend(lock_cache(dir, Hold::SharedIfFree)?);
+                }
             }
             let layer = run_step(b.dirs, &step, b.reporter.engine())?;
             drop(held);

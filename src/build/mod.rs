@@ -11,14 +11,18 @@
 //! `executor` (stages, steps through the cache, the result), `instructions`
 //! (each instruction's effect; `config` edits docker's config JSON),
 //! `run_step` (RUN as a container made by engine's run path; `run_mounts`
-//! its `--mount`s), `copy_step`,
+//! its `--mount`s, `context_mask` the context as `.dockerignore` leaves it
+//! for binds, `cache_mounts` the store's cache mounts: usage and prune),
+//! `copy_step`,
 //! `copy_plan`, `copy_tar` (COPY/ADD as a tar stored like a pulled layer),
 //! `layered` (an image's files read from its layer directories), `cache`.
 //! The entry point is `build_image` with a typed `BuildRequest`.
 
 mod cache;
+mod cache_mounts;
 mod config;
 mod context;
+mod context_mask;
 mod copy_plan;
 mod copy_step;
 mod copy_tar;
@@ -40,6 +44,7 @@ mod scope;
 mod stage;
 pub mod words;
 
+pub use cache_mounts::{BuildCachePrune, cache_mount_usage, prune_build_cache};
 pub use executor::build_image;
 pub use request::{
     BuildError, BuildOutcome, BuildReporter, BuildRequest, BuildSecret, ContextSource,

@@ -3,11 +3,17 @@
 //! that exists keeps its own). It is made as the store's owner (rootless:
 //! in the mapped namespace, so `uid=1000` is the container's 1000) under
 //! a temporary name, then renamed into place, so a concurrent build sees
-//! either no directory or a finished one. `sharing=private` is always a
-//! new empty directory in the store's `tmp/` for this step, removed after
-//! it (decision: simpler than BuildKit's "a new one only while another
-//! step holds the cache", and never shares).
+//! either no directory or a finished one.
+//!
+//! Sharing, as BuildKit: every step that uses a cache holds a flock on
+//! its `<dir>.lock` while it runs: `shared` a shared one when it can have
+//! it (it never waits), `locked` an exclusive one (it waits), `private`
+//! an exclusive one when it can have it at once; when another step is
+//! using the cache, a `private` step gets a new empty directory in the
+//! store's `tmp/` instead, removed after it (BuildKit keeps such a copy
+//! as another instance of the cache; skiff keeps one per id).
 
+use std::fs::{File, TryLockError};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -19,8 +25,11 @@ use crate::state::{MountSpec, StorageDirs};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheMount {
-    /// The shared directory; `None` for `sharing=private`.
-    pub dir: Option<PathBuf>,
+    /// The cache's directory under the store.
+    pub dir: PathBuf,
+    /// `sharing=private`: the directory only while no other step uses
+    /// it, else a new one.
+    pub private: bool,
     pub target: String,
     pub read_only: bool,
     pub uid: u32,
@@ -29,25 +38,32 @@ pub struct CacheMount {
 }
 
 impl CacheMount {
-    /// Makes the directory if needed; a private one is removed when the
-    /// returned guard drops.
+    /// Makes the directory if needed. A private step's own directory is
+    /// removed when the returned scratch guard drops; the returned lock
+    /// (a private step's hold on the cache) is to be kept until the step
+    /// is done.
     pub fn prepare(
         &self,
         dirs: &StorageDirs,
         reporter: &dyn Reporter,
         tmp: &Path,
-    ) -> Result<(Option<Scratch>, MountSpec), EngineError> {
+    ) -> Result<(Option<Scratch>, Option<File>, MountSpec), EngineError> {
         let unique = format!(
             "{}-{}",
             std::process::id(),
             crate::state::new_container_id()
         );
-        let (dir, scratch) = match &self.dir {
-            Some(dir) => (dir.clone(), None),
-            None => {
+        let held = if self.private {
+            lock_cache(&self.dir, Hold::ExclusiveIfFree)?
+        } else {
+            None
+        };
+        let (dir, scratch) = match (&held, self.private) {
+            (None, true) => {
                 let dir = tmp.join(format!("cacheprivate-{unique}"));
                 (dir.clone(), Some(Scratch(dir)))
             }
+            _ => (self.dir.clone(), None),
         };
         if !dir.is_dir() {
             let parent = dir.parent().unwrap_or(tmp).to_path_buf();
@@ -76,7 +92,47 @@ impl CacheMount {
                 Ok(())
             })?;
         }
-        Ok((scratch, bind(dir, self.target.clone(), self.read_only)))
+        Ok((
+            scratch,
+            held,
+            bind(dir, self.target.clone(), self.read_only),
+        ))
+    }
+}
+
+/// How a step holds a cache's lock file.
+pub enum Hold {
+    /// `sharing=locked`: exclusive, waiting for it.
+    Exclusive,
+    /// `sharing=private`: exclusive, only if no one else holds it.
+    ExclusiveIfFree,
+    /// `sharing=shared`: shared, only if no one holds it exclusively.
+    SharedIfFree,
+}
+
+/// Locks `<dir>.lock` as `hold` says; `None` when an `…IfFree` lock is
+/// held by another step.
+pub fn lock_cache(dir: &Path, hold: Hold) -> Result<Option<File>, EngineError> {
+    let path = dir.with_extension("lock");
+    let what = || format!("locking {}", path.display());
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io_error(what()))?;
+    }
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_error(what()))?;
+    let attempt = match hold {
+        Hold::Exclusive => return file.lock().map(|()| Some(file)).map_err(io_error(what())),
+        Hold::ExclusiveIfFree => file.try_lock(),
+        Hold::SharedIfFree => file.try_lock_shared(),
+    };
+    match attempt {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(io_error(what())(e)),
     }
 }
 

@@ -12,6 +12,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use super::context::Context;
+use super::context_mask::ContextMasks;
 use super::copy_plan::{Origin, clean, content_digest, plan_copy};
 use super::layered::Layered;
 pub use super::run_mount_cache::CacheMount;
@@ -26,9 +27,13 @@ pub struct RunMounts {
     pub mounts: Vec<MountSpec>,
     /// `--tmpfs` values.
     pub tmpfs: Vec<String>,
-    /// Lock files of `sharing=locked` cache mounts, held (flock) while
-    /// the step runs.
+    /// Cache directories of `sharing=locked` mounts, whose lock files
+    /// the step holds (exclusive flock) while it runs.
     pub locks: Vec<PathBuf>,
+    /// Cache directories of `sharing=shared` mounts: their lock files
+    /// are held shared while the step runs, when free (never waited for),
+    /// so a `sharing=private` step sees the cache in use.
+    pub shared: Vec<PathBuf>,
     /// What the step's cache key needs of the mounts (bind sources'
     /// content digests).
     pub keys: Vec<String>,
@@ -52,6 +57,8 @@ pub struct MountSources<'a> {
     pub cache_root: PathBuf,
     /// WORKDIR, for relative targets.
     pub workdir: &'a str,
+    /// The context as `.dockerignore` leaves it, for binds.
+    pub masks: &'a ContextMasks,
 }
 
 pub(super) fn target_of(options: &[(String, String)], workdir: &str) -> Option<String> {
@@ -102,6 +109,7 @@ pub fn bind(source: PathBuf, target: String, read_only: bool) -> MountSpec {
         chown: false,
         copy_up: true,
         overlay: false,
+        overlay_mask: None,
         mode: if read_only {
             "ro".into()
         } else {
@@ -141,6 +149,8 @@ pub fn plan_mount(
             "src",
             "readonly",
             "ro",
+            "rw",
+            "readwrite",
         ],
         "tmpfs" => &["type", "target", "dst", "destination", "size"],
         "secret" => &["type", "target", "dst", "destination", "id", "required"],
@@ -176,10 +186,13 @@ pub fn plan_mount(
                 return Err(format!("RUN --mount={text}: mode is not a file mode"));
             }
             let private = match option(&options, &["sharing"]).unwrap_or("shared") {
-                "shared" => false,
+                "shared" => {
+                    out.shared.push(dir.clone());
+                    false
+                }
                 // One step at a time uses the directory.
                 "locked" => {
-                    out.locks.push(dir.with_extension("lock"));
+                    out.locks.push(dir.clone());
                     false
                 }
                 "private" => true,
@@ -191,7 +204,8 @@ pub fn plan_mount(
             };
             if private || owner != (None, None) || mode.is_some() {
                 out.caches.push(CacheMount {
-                    dir: (!private).then_some(dir),
+                    dir,
+                    private,
                     target,
                     read_only,
                     uid: owner.0.unwrap_or(0),
@@ -207,11 +221,10 @@ pub fn plan_mount(
         "bind" => {
             let target = target_of(&options, sources.workdir)
                 .ok_or_else(|| format!("RUN --mount={text}: target is required"))?;
-            if option(&options, &["readonly", "ro"]) == Some("false") {
-                return Err(format!(
-                    "RUN --mount={text}: a writable bind mount is not supported (its writes would reach the context)"
-                ));
-            }
+            // BuildKit's binds are read-only unless `rw`; the writes of a
+            // writable one are the step's own and go with it.
+            let writable = option(&options, &["rw", "readwrite"]).is_some_and(|v| v != "false")
+                || option(&options, &["readonly", "ro"]) == Some("false");
             let context = sources
                 .context
                 .filter(|c| c.fs_root.is_some())
@@ -223,14 +236,37 @@ pub fn plan_mount(
                     .trim_start_matches('/'),
             )
             .ok_or_else(|| format!("RUN --mount={text}: source leaves the build context"))?;
-            // Symlinks on the way are followed inside the context; the
-            // container binds the path they resolve to.
-            let source = root
-                .resolved_path(&rel)
-                .map_err(|_| format!("RUN --mount={text}: {rel:?} is not in the build context"))?;
+            let missing = || format!("RUN --mount={text}: {rel:?} is not in the build context");
+            // Symlinks on the way resolved: the rules see the path the
+            // files were sent under.
+            let (source, real) = root.resolve(&rel).map_err(|_| missing())?;
+            let is_dir = fs::metadata(&source).map_err(|_| missing())?.is_dir();
+            // What `.dockerignore` excludes was never sent (BuildKit).
+            if context.is_excluded(&real) && !(is_dir && context.rules.may_include_below(&real)) {
+                return Err(missing());
+            }
             out.keys
                 .push(format!("bind {rel:?} {}", bind_digest(context, &rel)));
-            out.mounts.push(bind(source, target, true));
+            let mask = if is_dir {
+                sources.masks.mask_for(context, root, &real).map_err(|e| {
+                    format!("RUN --mount={text}: reading {rel:?} in the build context: {e}")
+                })?
+            } else {
+                None
+            };
+            if !is_dir && writable {
+                return Err(format!(
+                    "RUN --mount={text}: a writable bind of a single file is not supported (bind its directory)"
+                ));
+            }
+            let mut mount = bind(source, target, !writable);
+            // Excluded entries hidden, writes kept from the context: an
+            // overlay (`context_mask.rs`), never a writable bind.
+            if mask.is_some() || writable {
+                mount.overlay = true;
+                mount.overlay_mask = mask;
+            }
+            out.mounts.push(mount);
         }
         "tmpfs" => {
             let target = target_of(&options, sources.workdir)
@@ -312,6 +348,7 @@ mod tests {
             secrets: &secrets,
             cache_root: tmp.path().join("cache"),
             workdir: "/src",
+            masks: &ContextMasks::new(tmp.path()),
         };
         let mut out = RunMounts::default();
         for text in [
@@ -340,10 +377,7 @@ mod tests {
         plan_mount("type=cache,target=/l,sharing=locked", &sources, &mut out).unwrap();
         assert_eq!(
             out.locks,
-            [tmp.path()
-                .join("cache")
-                .join(Digest::of_bytes(b"/l").hex())
-                .with_extension("lock")]
+            [tmp.path().join("cache").join(Digest::of_bytes(b"/l").hex())]
         );
         plan_mount(
             "type=cache,target=/o,id=o,uid=1000,mode=0700",
@@ -358,7 +392,8 @@ mod tests {
             out.caches,
             [
                 CacheMount {
-                    dir: Some(owned),
+                    dir: owned,
+                    private: false,
                     target: "/o".into(),
                     read_only: false,
                     uid: 1000,
@@ -366,7 +401,8 @@ mod tests {
                     mode: 0o700,
                 },
                 CacheMount {
-                    dir: None,
+                    dir: tmp.path().join("cache").join(Digest::of_bytes(b"/p").hex()),
+                    private: true,
                     target: "/p".into(),
                     read_only: false,
                     uid: 0,
@@ -378,7 +414,7 @@ mod tests {
         for bad in [
             "type=ssh",
             "type=bind,source=../x,target=/x",
-            "type=bind,target=/x,rw=true",
+            "type=bind,source=go.sum,target=/x,rw",
             "type=secret,id=absent,required",
             "type=cache",
             "type=cache,target=/x,sharing=unshared",

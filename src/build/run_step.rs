@@ -149,6 +149,7 @@ pub fn run_step(
     };
     let mut options = ContainerOptions::from_request(&request)?;
     options.ignore_image_volumes = true;
+    options.owner_userns = true;
     // The binds, typed, before the tmpfs mounts (`--mount` comes before
     // `--tmpfs` in a run's order).
     let tmpfs = std::mem::take(&mut options.mounts);

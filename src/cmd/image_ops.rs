@@ -45,6 +45,9 @@ pub struct ImagePruneArgs {
     /// Do not ask for confirmation
     #[arg(short, long)]
     force: bool,
+    /// Remove the persistent build cache (RUN --mount=type=cache) too
+    #[arg(long)]
+    build_cache: bool,
 }
 
 #[derive(Args)]
@@ -121,8 +124,12 @@ pub fn prune(dirs: &StorageDirs, args: ImagePruneArgs) -> anyhow::Result<()> {
     for id in &removed {
         println!("{}", id.hex());
     }
-    if report.bytes > 0 {
-        eprintln!("Total reclaimed space: {}", human_size(report.bytes));
+    let mut bytes = report.bytes;
+    if args.build_cache {
+        bytes += skiff::build::prune_build_cache(dirs, false, &StderrReporter)?.bytes;
+    }
+    if bytes > 0 {
+        eprintln!("Total reclaimed space: {}", human_size(bytes));
     }
     Ok(())
 }

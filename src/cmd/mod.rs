@@ -3,6 +3,7 @@
 
 mod argv;
 mod build;
+mod builder;
 mod containers;
 mod examples;
 mod exec;
@@ -146,6 +147,11 @@ enum Command {
     Rmi(image_ops::RmiArgs),
     /// Show the history of an image
     History(image_ops::HistoryArgs),
+    /// Manage the build cache (docker's `builder`)
+    Builder {
+        #[command(subcommand)]
+        command: builder::BuilderCommand,
+    },
     /// Manage skiff itself
     System {
         #[command(subcommand)]
@@ -312,6 +318,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::History(args) => image_ops::history(&dirs, args).map(|()| 0),
         Command::Image { command } => dispatch_image(&dirs, command),
         Command::System { command } => system::dispatch(&dirs, command),
+        Command::Builder { command } => builder::dispatch(&dirs, command),
         Command::Container { command } | Command::Containers(command) => {
             dispatch_container(&dirs, command)
         }

@@ -11,7 +11,7 @@ use super::template::{OutputFormat, render_rows};
 
 #[derive(Subcommand)]
 pub enum SystemCommand {
-    /// Show the disk space images, containers and volumes use
+    /// Show the disk space images, containers, volumes and build cache use
     Df(DfArgs),
     /// Remove stopped containers, unused images and (--volumes) volumes
     Prune(PruneArgs),
@@ -99,10 +99,12 @@ fn df_header(field: &str) -> Option<&'static str> {
 
 fn df(dirs: &StorageDirs, args: DfArgs) -> anyhow::Result<()> {
     let usage = engine::disk_usage(dirs)?;
+    let build_cache = skiff::build::cache_mount_usage(dirs);
     let lines = [
         ("Images", &usage.images),
         ("Containers", &usage.containers),
         ("Local Volumes", &usage.volumes),
+        ("Build Cache", &build_cache),
     ];
     if let Some(format) = &args.format {
         let rows: Vec<serde_json::Value> = lines

@@ -27,6 +27,12 @@ where
     with_store_as_owner(dirs, reporter, work)
 }
 
+/// Rootless: starts making the user namespace the build's store work and
+/// RUN steps share, in the background (see `images::begin_owner_userns`).
+pub fn begin_owner_userns(reporter: &dyn Reporter) {
+    super::images::begin_owner_userns(reporter)
+}
+
 /// Stores the changes of container `name` (its upper directory, skiff's
 /// own mount points left out) as a layer. `rewrite` may transform the
 /// layer tar (a build clamps its times) before it is stored.

@@ -423,6 +423,9 @@ fn write_container(
         joined: joins.joined,
     };
     let mut spec = build_spec(&defaults, &plan)?;
+    if options.owner_userns && is_rootless() && userns.is_none() {
+        super::images::enter_owner_userns(&mut spec)?;
+    }
     if let Some(path) = options.network.path() {
         super::namespace_joins::enter_network_file(&mut spec, path)?;
     }

@@ -114,13 +114,31 @@ pub fn prune_images(
     all: bool,
     reporter: &dyn Reporter,
 ) -> Result<(Vec<Digest>, GcReport), EngineError> {
+    // Build cache goes only with `-a`.
+    prune_images_where(dirs, reporter, &|row| {
+        all || (row.repository == "<none>" && !row.intermediate)
+    })
+}
+
+/// `builder prune -a`: the step cache of `skiff build` (its unnamed
+/// intermediate images) that no container uses, and what only it held.
+pub fn prune_build_cache_images(
+    dirs: &StorageDirs,
+    reporter: &dyn Reporter,
+) -> Result<(Vec<Digest>, GcReport), EngineError> {
+    prune_images_where(dirs, reporter, &|row| row.intermediate)
+}
+
+fn prune_images_where(
+    dirs: &StorageDirs,
+    reporter: &dyn Reporter,
+    chosen: &dyn Fn(&crate::layers::ImageSummary) -> bool,
+) -> Result<(Vec<Digest>, GcReport), EngineError> {
     let store = Store::open(&dirs.root)?;
     let mut removed = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for row in store.list_images()? {
-        // Build cache goes only with `-a`.
-        let untagged = row.repository == "<none>" && !row.intermediate;
-        if !(all || untagged) || !seen.insert(row.id.clone()) {
+        if !chosen(&row) || !seen.insert(row.id.clone()) {
             continue;
         }
         // Checked under the index lock: a container created meanwhile keeps

@@ -3,14 +3,17 @@
 //! caller's subordinate IDs, so files keep their owners from the image.
 
 use std::io::Read;
-use std::os::fd::OwnedFd;
-use std::sync::OnceLock;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Mutex, OnceLock};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::image_filter::{filter_images, parse_image_filters};
 use super::report::{Quiet, Reporter};
 use super::{EngineError, is_rootless};
 use crate::layers::{ArchiveFormat, CommitOptions, ImageSummary, Store};
 use crate::sandbox::userns::{caller_mappings, hold_new_userns, run_in_userns};
+use crate::sandbox::userns_pending::PendingUserns;
 use crate::state::StorageDirs;
 
 /// Runs `work`, which adds content, against the store: under the shared
@@ -72,13 +75,42 @@ where
     Ok(output)
 }
 
+static HELD: OnceLock<OwnedFd> = OnceLock::new();
+static PENDING: Mutex<Option<PendingUserns>> = Mutex::new(None);
+
+/// Rootless: starts making the store owner's user namespace in the
+/// background (its `newuidmap`/`newgidmap` run while the caller goes on),
+/// for a caller that will soon need it (a build about to run steps).
+/// Nothing when root, when it is held or on its way, or when it cannot
+/// start (`owner_userns` then makes it, and says why it cannot).
+pub(super) fn begin_owner_userns(reporter: &dyn Reporter) {
+    if !is_rootless() || HELD.get().is_some() {
+        return;
+    }
+    let Ok(mut pending) = PENDING.lock() else {
+        return;
+    };
+    if pending.is_some() {
+        return;
+    }
+    let maps = caller_mappings();
+    if let Some(warning) = &maps.warning {
+        reporter.warning(warning);
+    }
+    *pending = PendingUserns::begin(&maps).ok();
+}
+
 /// The store owner's user namespace (the caller's default mapping), made
 /// once per process and held by its fd: a build stores a layer per step,
 /// and each helper then only forks and joins it.
 fn owner_userns(reporter: &dyn Reporter) -> Result<&'static OwnedFd, EngineError> {
-    static HELD: OnceLock<OwnedFd> = OnceLock::new();
     if let Some(fd) = HELD.get() {
         return Ok(fd);
+    }
+    let pending = PENDING.lock().ok().and_then(|mut p| p.take());
+    // A failed background start is tried again here, with its error.
+    if let Some(Ok(fd)) = pending.map(PendingUserns::finish) {
+        return Ok(HELD.get_or_init(|| fd));
     }
     let maps = caller_mappings();
     if let Some(warning) = &maps.warning {
@@ -87,6 +119,33 @@ fn owner_userns(reporter: &dyn Reporter) -> Result<&'static OwnedFd, EngineError
     let fd = hold_new_userns(&maps)?;
     // A racing thread's namespace would be as good; keep the first.
     Ok(HELD.get_or_init(|| fd))
+}
+
+/// `spec`, which would make a user namespace mapped as the caller's
+/// default, enters the store owner's held one instead (the same mapping:
+/// no `newuidmap`/`newgidmap` for it). The path names this process's fd,
+/// so only a container this process starts and removes may use it (a
+/// build's RUN). A spec that joins another namespace is left alone.
+pub(super) fn enter_owner_userns(spec: &mut Spec) -> Result<(), EngineError> {
+    let Some(linux) = spec.linux_mut() else {
+        return Ok(());
+    };
+    let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+    let Some(user) = namespaces
+        .iter_mut()
+        .find(|ns| ns.typ() == LinuxNamespaceType::User && ns.path().is_none())
+    else {
+        return Ok(());
+    };
+    // `create` gave the mapping's warning, if any.
+    let fd = owner_userns(&Quiet)?;
+    user.set_path(Some(
+        format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd()).into(),
+    ));
+    linux.set_namespaces(Some(namespaces));
+    linux.set_uid_mappings(None);
+    linux.set_gid_mappings(None);
+    Ok(())
 }
 
 /// `skiff load`: returns the loaded references (or IDs when untagged).

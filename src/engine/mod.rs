@@ -68,8 +68,8 @@ pub use create::create_container;
 pub use disk_usage::{DiskUsage, UsageLine, disk_usage};
 pub use exec::{ExecOptions, exec_container};
 pub use image_ops::{
-    HistoryRow, all_image_ids, collect_garbage, image_history, inspect_image, prune_images,
-    remove_images, tag_image, untag_image,
+    HistoryRow, all_image_ids, collect_garbage, image_history, inspect_image,
+    prune_build_cache_images, prune_images, remove_images, tag_image, untag_image,
 };
 pub use images::{import_rootfs, list_images, load_archive, load_directory, save_images};
 pub use input::parse_env_entries;

@@ -18,6 +18,7 @@ fn spec(kind: MountKind, destination: &str) -> MountSpec {
         chown: false,
         copy_up: true,
         overlay: false,
+        overlay_mask: None,
         mode: String::new(),
     }
 }

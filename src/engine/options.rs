@@ -162,6 +162,11 @@ pub struct ContainerOptions {
     /// The image's VOLUMEs get no anonymous volume: a build's RUN step
     /// writes into them as into any directory (BuildKit keeps them).
     pub ignore_image_volumes: bool,
+    /// Rootless with the default mapping: enter the store owner's user
+    /// namespace, made once per process and held (`images::owner_userns`),
+    /// instead of a new one mapped by `newuidmap`/`newgidmap` (two setuid
+    /// execs). A build's RUN steps, whose layers that namespace stores.
+    pub owner_userns: bool,
 }
 
 impl ContainerOptions {
@@ -244,6 +249,7 @@ impl ContainerOptions {
             userns,
             userns_text: req.process.userns.clone().unwrap_or_default(),
             ignore_image_volumes: false,
+            owner_userns: false,
         })
     }
 }

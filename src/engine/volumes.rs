@@ -398,7 +398,9 @@ fn prepare_each(
                 if mount.overlay {
                     MountRequest::Overlay {
                         lower: source.clone(),
+                        mask: mount.overlay_mask.clone(),
                         destination: mount.destination.clone(),
+                        read_only: mount.read_only,
                     }
                 } else {
                     bind(mount, source.clone(), false)

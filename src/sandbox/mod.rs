@@ -32,8 +32,10 @@ mod setns;
 pub mod settings;
 mod settings_spec;
 pub mod spec;
+mod spec_mounts;
 pub mod user;
 pub mod userns;
+pub mod userns_pending;
 mod volume_setup;
 
 pub use init::{InitContext, close_inherited_fds};

@@ -17,6 +17,7 @@ use super::privileges::{
     masked_and_read_only, read_only_tmpfs_mounts,
 };
 use super::settings::ProcessSettings;
+use super::spec_mounts::check_destination;
 use super::user::ResolvedUser;
 use super::userns::IdMapping;
 
@@ -68,8 +69,15 @@ pub enum MountRequest {
         options: Vec<String>,
     },
     /// `:O`: an overlay with `lower` (a host directory) below and a
-    /// fresh upper directory under the run's scratch dir above.
-    Overlay { lower: PathBuf, destination: String },
+    /// fresh upper directory under the run's scratch dir above; `mask`,
+    /// when given, lies between them (its whiteouts hide `lower`'s
+    /// entries).
+    Overlay {
+        lower: PathBuf,
+        mask: Option<PathBuf>,
+        destination: String,
+        read_only: bool,
+    },
 }
 
 /// A bind mount's option (skiff's own, read by init): copy the image's
@@ -322,71 +330,6 @@ fn etc_mounts(files: &EtcFiles) -> Result<Vec<Mount>, PlanError> {
     ])
 }
 
-fn user_mounts(
-    requests: &[MountRequest],
-    user: &ResolvedUser,
-    scratch_dir: &Path,
-) -> Result<Vec<Mount>, PlanError> {
-    requests
-        .iter()
-        .enumerate()
-        .map(|(index, req)| match req {
-            MountRequest::Bind {
-                source,
-                destination,
-                read_only,
-                copy_up,
-                chown,
-            } => {
-                check_destination(destination)?;
-                let mut opts = vec!["rbind".to_string()];
-                if *read_only {
-                    opts.push("ro".into());
-                }
-                if *copy_up {
-                    opts.push(COPY_UP_OPTION.into());
-                }
-                if *chown {
-                    opts.push(format!("{CHOWN_OPTION}={}:{}", user.uid, user.gid));
-                }
-                let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
-                mount(destination, "bind", &source.to_string_lossy(), &opts)
-            }
-            MountRequest::Tmpfs {
-                destination,
-                options,
-            } => {
-                check_destination(destination)?;
-                let mut opts: Vec<&str> = vec!["nosuid", "nodev"];
-                opts.extend(options.iter().map(String::as_str));
-                mount(destination, "tmpfs", "tmpfs", &opts)
-            }
-            MountRequest::Overlay { lower, destination } => {
-                check_destination(destination)?;
-                let scratch = scratch_dir.join(index.to_string());
-                let opts = [
-                    format!("lowerdir={}", lower.display()),
-                    format!("upperdir={}", scratch.join("upper").display()),
-                    format!("workdir={}", scratch.join("work").display()),
-                    // One store format for root and rootless, as for the
-                    // root filesystem's overlay.
-                    "userxattr".to_string(),
-                ];
-                let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
-                mount(destination, "overlay", "overlay", &opts)
-            }
-        })
-        .collect()
-}
-
-fn check_destination(dest: &str) -> Result<(), PlanError> {
-    if dest.starts_with('/') {
-        Ok(())
-    } else {
-        Err(PlanError::RelativeDestination(dest.to_string()))
-    }
-}
-
 fn id_mappings(maps: &[IdMapping]) -> Result<Vec<LinuxIdMapping>, PlanError> {
     maps.iter()
         .map(|m| {
@@ -544,7 +487,11 @@ pub fn build_spec(image: &ImageDefaults, plan: &RunPlan) -> Result<Spec, PlanErr
             &["bind", "ro"],
         )?);
     }
-    mounts.extend(user_mounts(&plan.mounts, &plan.user, &plan.scratch_dir)?);
+    mounts.extend(super::spec_mounts::user_mounts(
+        &plan.mounts,
+        &plan.user,
+        &plan.scratch_dir,
+    )?);
     mounts.extend(read_only_tmpfs_mounts(&plan.security, &mounts)?);
     if rootless {
         mounts.extend(extra_device_mounts(&plan.security.devices, &mounts)?);

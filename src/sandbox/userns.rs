@@ -165,6 +165,49 @@ fn map_args(maps: &[IdMapping]) -> Vec<String> {
 /// are written directly (no privilege needed); anything else goes through
 /// the setuid helpers, which check /etc/subuid. Both helpers run at once.
 pub fn write_id_maps(pid: i32, uids: &[IdMapping], gids: &[IdMapping]) -> Result<(), UsernsError> {
+    start_id_maps(pid, uids, gids)?.wait()
+}
+
+/// ID maps being written: by the setuid helpers, still running, or
+/// already (directly).
+pub struct MapWriters(Vec<(&'static str, std::process::Child)>);
+
+impl MapWriters {
+    /// Nothing to wait for.
+    pub fn none() -> MapWriters {
+        MapWriters(Vec::new())
+    }
+
+    /// Waits for the helpers; the first failure is the error.
+    pub fn wait(self) -> Result<(), UsernsError> {
+        let mut result = Ok(());
+        for (tool, child) in self.0 {
+            let out = child.wait_with_output().map_err(|e| UsernsError::MapTool {
+                tool,
+                detail: e.to_string(),
+            });
+            let failed = match out {
+                Ok(out) if out.status.success() => None,
+                Ok(out) => Some(UsernsError::MapTool {
+                    tool,
+                    detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                }),
+                Err(e) => Some(e),
+            };
+            if let (Some(e), Ok(())) = (failed, &result) {
+                result = Err(e);
+            }
+        }
+        result
+    }
+}
+
+/// `write_id_maps` without waiting for the setuid helpers.
+pub fn start_id_maps(
+    pid: i32,
+    uids: &[IdMapping],
+    gids: &[IdMapping],
+) -> Result<MapWriters, UsernsError> {
     let own = |maps: &[IdMapping], id: u32| matches!(maps, [m] if m.host_id == id && m.size == 1);
     let root = nix::unistd::geteuid().is_root();
     if root {
@@ -180,7 +223,8 @@ pub fn write_id_maps(pid: i32, uids: &[IdMapping], gids: &[IdMapping]) -> Result
                 .map_err(|source| UsernsError::MapFile { pid, source })
         };
         write("uid_map", uids)?;
-        return write("gid_map", gids);
+        write("gid_map", gids)?;
+        return Ok(MapWriters(Vec::new()));
     }
     if own(uids, nix::unistd::geteuid().as_raw()) && own(gids, nix::unistd::getegid().as_raw()) {
         let write = |file: &str, text: String| {
@@ -190,7 +234,8 @@ pub fn write_id_maps(pid: i32, uids: &[IdMapping], gids: &[IdMapping]) -> Result
         let line = |m: &IdMapping| format!("{} {} {}\n", m.container_id, m.host_id, m.size);
         write("uid_map", line(&uids[0]))?;
         write("setgroups", "deny".to_string())?;
-        return write("gid_map", line(&gids[0]));
+        write("gid_map", line(&gids[0]))?;
+        return Ok(MapWriters(Vec::new()));
     }
     let spawn = |tool: &'static str, maps: &[IdMapping]| {
         Command::new(tool)
@@ -206,18 +251,18 @@ pub fn write_id_maps(pid: i32, uids: &[IdMapping], gids: &[IdMapping]) -> Result
             })
     };
     let uid_child = spawn("newuidmap", uids)?;
-    let gid_child = spawn("newgidmap", gids)?;
-    for (tool, child) in [("newuidmap", uid_child), ("newgidmap", gid_child)] {
-        let out = child.wait_with_output().map_err(|e| UsernsError::MapTool {
-            tool,
-            detail: e.to_string(),
-        })?;
-        if !out.status.success() {
-            let detail = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            return Err(UsernsError::MapTool { tool, detail });
+    let writers = MapWriters(vec![("newuidmap", uid_child)]);
+    match spawn("newgidmap", gids) {
+        Ok(gid_child) => {
+            let mut writers = writers;
+            writers.0.push(("newgidmap", gid_child));
+            Ok(writers)
+        }
+        Err(e) => {
+            let _ = writers.wait();
+            Err(e)
         }
     }
-    Ok(())
 }
 
 /// Runs `work` in a forked child and returns what it produced, or its

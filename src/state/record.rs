@@ -173,6 +173,11 @@ pub struct MountSpec {
     pub overlay: bool,
     /// The options as the user wrote them (`ro,Z`), for `inspect`'s Mode.
     pub mode: String,
+    /// With `overlay`: a directory laid over the source as a second lower
+    /// layer, whose whiteouts hide source entries (a build's context bind
+    /// without what `.dockerignore` leaves out).
+    #[serde(default)]
+    pub overlay_mask: Option<PathBuf>,
 }
 
 /// Decided at create time; never changes afterwards.
@@ -502,6 +507,7 @@ mod tests {
             chown: false,
             copy_up: false,
             overlay: false,
+            overlay_mask: None,
             mode: String::new(),
         });
         rec.save(&dir).unwrap();
