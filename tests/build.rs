@@ -476,3 +476,46 @@ fn format_oci_drops_what_the_oci_config_cannot_hold() {
         );
     });
 }
+
+/// `skiff --root rel-root --runroot rel-run ARGS…` from the test's work
+/// directory, as this user.
+fn skiff_with_relative_store(ctx: &Ctx, args: &[&str]) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let template = ctx.skiff(&[]);
+    let mut cmd = std::process::Command::new(template.get_program());
+    cmd.args(["--root", "rel-root", "--runroot", "rel-run"])
+        .args(args)
+        .current_dir(&ctx.work)
+        .env_clear();
+    for (key, value) in template.get_envs() {
+        if let Some(value) = value {
+            cmd.env(key, value);
+        }
+    }
+    if ctx.is_rootless() {
+        cmd.uid(ctx.uid).gid(ctx.gid);
+    }
+    cmd
+}
+
+#[test]
+fn a_relative_store_path_builds_and_runs() {
+    for_each_user(|ctx| {
+        let archive = busybox_docker_archive().to_str().unwrap().to_string();
+        ctx.ok(skiff_with_relative_store(ctx, &["load", "-i", &archive]));
+        ctx.write_file(
+            "rel/Dockerfile",
+            "FROM busybox\nRUN echo built > /built\nCMD [\"cat\", \"/built\"]\n",
+        );
+        ctx.ok(skiff_with_relative_store(
+            ctx,
+            &["build", "-q", "-t", "rel", "rel"],
+        ));
+        let out = ctx.ok(skiff_with_relative_store(ctx, &["run", "--rm", "rel"]));
+        assert_eq!(out.trim(), "built");
+        ctx.ok(skiff_with_relative_store(
+            ctx,
+            &["rmi", "-f", "rel", "busybox"],
+        ));
+    });
+}

@@ -22,8 +22,20 @@ impl StorageDirs {
         let runroot = runroot_flag
             .or_else(|| env_path("SKIFF_RUNROOT"))
             .unwrap_or_else(|| default_runroot(is_root));
-        StorageDirs { root, runroot }
+        // Relative to where skiff was started: every path made from them
+        // must still hold after a chdir (a container's, a build step's).
+        StorageDirs {
+            root: absolute(root),
+            runroot: absolute(runroot),
+        }
     }
+}
+
+fn absolute(path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        return path;
+    }
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
