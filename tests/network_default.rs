@@ -219,3 +219,43 @@ fn d04_rootless_own_id_mapping_gets_a_pasta_of_its_own_by_default() {
         });
     });
 }
+
+#[test]
+fn d05_rootless_shared_namespace_whose_id_maps_fail_is_an_error_not_a_hang() {
+    for_users(&[User::Rootless], |ctx| {
+        ctx.enable_networking();
+        ctx.load_busybox();
+        // A newuidmap that refuses, found first on PATH: the shared
+        // namespace cannot get its ID maps while its pasta is starting.
+        let fake = ctx.make_dir("fake-bin");
+        let tool = ctx.write_file(
+            "fake-bin/newuidmap",
+            "#!/bin/sh\necho refused >&2\nexit 1\n",
+        );
+        std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let mut cmd = ctx.skiff(&["run", "--rm", "busybox", "true"]);
+        cmd.env(
+            "PATH",
+            format!(
+                "{}:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                fake.display()
+            ),
+        );
+        // Bounded by COMMAND_TIMEOUT: a hang fails here.
+        let out = output_of(cmd, None, COMMAND_TIMEOUT);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(125), "{err}");
+        assert!(err.contains("newuidmap"), "{err}");
+        wait_for("no holder or pasta is left", STATE_TIMEOUT, || {
+            network_processes_of(ctx).is_empty()
+        });
+        assert!(!ctx.runroot.join("networks/rootless-netns.json").exists());
+        // Nothing holds the networks lock: the next start works.
+        assert_eq!(
+            ctx.run_ok(&["run", "--rm", "busybox", "echo", "ok"]).trim(),
+            "ok"
+        );
+        assert_nothing_left(ctx);
+    });
+}

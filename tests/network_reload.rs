@@ -1,6 +1,6 @@
 //! `network reload`: after `nft flush ruleset` (a firewall restart) a
 //! running container's published port serves again once reloaded, and
-//! links left by containers that hold no address go; rootless, reload
+//! links left by this store's containers that hold no address go; rootless, reload
 //! works in the shared namespace; a container that is not running is
 //! refused.
 
@@ -47,36 +47,34 @@ fn after_a_ruleset_flush_reload_makes_published_ports_serve_again() {
             !wget_in_netns(ctx, url).status.success(),
             "the port still answers after the flush"
         );
-        // A veth skiff made for a container that is gone (its alias names
-        // the owner): reload removes it.
-        in_netns_ok(
-            ctx,
-            "ip",
-            &[
-                "link",
-                "add",
-                "vethdead0",
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "vethdead1",
-            ],
-        );
-        let alias = format!("skiff-endpoint:{}:eth0", "d".repeat(64));
-        in_netns_ok(ctx, "ip", &["link", "set", "vethdead0", "alias", &alias]);
+        // Veths skiff made for containers that are not running (their
+        // alias names the owner): reload removes the one of a container
+        // of this store, and leaves one of a container it does not know
+        // (another --root's).
+        let stopped = ctx.run_ok(&["create", "--network", "rl_net", "busybox", "true"]);
+        for (veth, owner) in [
+            ("vethdead", stopped.trim().to_string()),
+            ("vethother", "d".repeat(64)),
+        ] {
+            let (end, peer) = (format!("{veth}0"), format!("{veth}1"));
+            in_netns_ok(
+                ctx,
+                "ip",
+                &["link", "add", &end, "type", "veth", "peer", "name", &peer],
+            );
+            let alias = format!("skiff-endpoint:{owner}:eth0");
+            in_netns_ok(ctx, "ip", &["link", "set", &end, "alias", &alias]);
+        }
 
         assert_eq!(ctx.run_ok(&["network", "reload", "web"]).trim(), id);
         let out = wget_in_netns(ctx, url);
         assert_eq!(stdout_of(&out).trim(), "reloaded", "{}", stderr_of(&out));
-        assert!(
-            links(ctx).iter().all(|l| !l.starts_with("vethdead")),
-            "{:?}",
-            links(ctx)
-        );
+        let left = links(ctx);
+        assert!(left.iter().all(|l| !l.starts_with("vethdead")), "{left:?}");
+        assert!(left.iter().any(|l| l.starts_with("vethother0")), "{left:?}");
         // --all reloads every running container, printing each ID.
         assert_eq!(ctx.run_ok(&["network", "reload", "--all"]).trim(), id);
-        ctx.run_ok(&["rm", "-f", "web"]);
+        ctx.run_ok(&["rm", "-f", "web", stopped.trim()]);
     });
 }
 

@@ -80,7 +80,10 @@ fn network_create_keeps_clear_of_subnets_the_host_routes() {
         let err = stderr_of(&out);
         assert_eq!(out.status.code(), Some(125), "{err}");
         assert_eq!(err.trim().lines().count(), 1, "{err}");
-        assert!(err.contains("10.89.0.0/24, routed on the host"), "{err}");
+        assert!(
+            err.contains("10.89.0.0/24, a subnet the host is on"),
+            "{err}"
+        );
         assert!(!ctx.run_ok(&["network", "ls"]).contains("clash"));
     });
 }

@@ -314,13 +314,15 @@ pub fn remove_links(dirs: &StorageDirs, network: &NetworkRecord) {
 }
 
 /// Puts back the nftables rules of `record`'s networks and published
-/// ports, then removes links and rules of containers that hold no lease
-/// (`network reload`). The caller holds the networks lock; rootless this
-/// runs in the shared namespace.
+/// ports, then removes links and rules of this store's containers
+/// (`known`) that hold no lease (`network reload`); another `--root`'s
+/// are left alone. The caller holds the networks lock; rootless this runs
+/// in the shared namespace.
 pub(super) fn restore_rules(
     store: &NetworkStore,
     lock: &NetworksLock,
     record: &ContainerRecord,
+    known: &BTreeSet<String>,
 ) -> Result<(), EngineError> {
     for attachment in &record.state.attachments {
         let network = store.load(&attachment.network)?;
@@ -331,8 +333,7 @@ pub(super) fn restore_rules(
         .into_iter()
         .map(|l| l.container_id)
         .collect();
-    let keep: Vec<&str> = holders.iter().map(String::as_str).collect();
-    bridge::cleanup_stale(&keep)
+    bridge::cleanup_stale(&|id| known.contains(id) && !holders.contains(id))
         .map_err(|e| EngineError::Invalid(format!("removing stale network endpoints: {e}")))
 }
 

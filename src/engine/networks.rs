@@ -67,7 +67,7 @@ fn subnet_in_use(existing: &[NetworkRecord], host_routes: &[Subnet], s: &Subnet)
         .iter()
         .filter(|route| existing.iter().all(|e| e.subnet != **route))
         .find(|route| route.overlaps(s))
-        .map(|route| format!("{route}, routed on the host"))
+        .map(|route| format!("{route}, a subnet the host is on"))
 }
 
 /// podman's automatic subnets: 10.89.N.0/24, the first that overlaps no
@@ -129,9 +129,18 @@ pub fn create_network(
         )));
     }
     let subnet = match &req.subnet {
-        Some(text) => text
-            .parse::<Subnet>()
-            .map_err(|e| invalid(format!("invalid --subnet: {e}")))?,
+        Some(text) => {
+            let subnet = text
+                .parse::<Subnet>()
+                .map_err(|e| invalid(format!("invalid --subnet: {e}")))?;
+            // A network needs a gateway and a container address at least.
+            if subnet.prefix > 30 {
+                return Err(invalid(format!(
+                    "invalid --subnet: \"{text}\": the prefix must be 0-30"
+                )));
+            }
+            subnet
+        }
         None => {
             if req.gateway.is_some() || req.ip_range.is_some() {
                 return Err(invalid("--gateway and --ip-range need --subnet".into()));
@@ -163,6 +172,11 @@ pub fn create_network(
             let range: Subnet = text
                 .parse()
                 .map_err(|e| invalid(format!("invalid --ip-range: {e}")))?;
+            if range.prefix > 30 {
+                return Err(invalid(format!(
+                    "invalid --ip-range: \"{text}\": the prefix must be 0-30"
+                )));
+            }
             if !subnet.contains(range.network) || range.prefix < subnet.prefix {
                 return Err(invalid(format!(
                     "--ip-range {range} is not inside subnet {subnet}"

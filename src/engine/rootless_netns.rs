@@ -112,6 +112,14 @@ pub fn ensure(dirs: &StorageDirs) -> Result<SharedNetns, EngineError> {
             ..shared
         },
         None => {
+            // A holder that died (killed by hand, the OOM killer) may have
+            // left its pasta, which keeps the old namespace alive.
+            if let Some(old) = recorded(dirs)
+                .and_then(|r| r.pasta)
+                .filter(|p| p.is_alive())
+            {
+                kill_now(old.pid);
+            }
             // pasta starts on the new namespaces before their ID maps are
             // written (`start_holder`): the setuid map helpers and the
             // holder's own start overlap its configuring.

@@ -63,10 +63,36 @@ pub fn arguments(pid: i32, ports: &[PortMapping], pid_file: &Path) -> Vec<String
 }
 
 /// A pasta that was started and is configuring the namespace.
+/// Dropped before `wait_ready` succeeded (a start failing meanwhile), it
+/// ends that pasta: a forwarder would otherwise keep its host ports.
 pub struct PastaStart {
     child: Child,
     pid_file: PathBuf,
     log_file: PathBuf,
+    /// `wait_ready` handed the pasta over to the caller.
+    handed_over: bool,
+}
+
+impl Drop for PastaStart {
+    fn drop(&mut self) {
+        if self.handed_over {
+            return;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Once the first process is gone its pid file is complete: it
+        // names the pasta it forked into the background, if it got there.
+        if let Some(pid) = fs::read_to_string(&self.pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+            .filter(|pid| *pid > 0)
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
 }
 
 /// Starts pasta for the namespaces of `pid`; does not wait for it.
@@ -160,6 +186,33 @@ fn spawn_with(
     spawn_inheriting(args, pid_file, run_dir, &[])
 }
 
+/// In a child about to exec pasta: every fd from 3 up is closed on exec
+/// but `fds`, which pasta inherits. pasta (this version) closes nothing
+/// it inherits, and it may outlive skiff: a pipe end of skiff's or of its
+/// caller's kept open there would keep the other end waiting. Only
+/// syscalls: it runs between fork and exec.
+pub(super) fn pass_only(fds: &[i32]) -> std::io::Result<()> {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags.
+    let marked = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if marked < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    for &fd in fds {
+        // SAFETY: fcntl on an fd number; clears its close-on-exec flag.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Starts pasta with `inherited` open in it under the same numbers.
 fn spawn_inheriting(
     args: Vec<String>,
@@ -171,6 +224,8 @@ fn spawn_inheriting(
     let log_file = run_dir.join("pasta.log");
     let log = fs::File::create(&log_file)
         .map_err(|e| NetError::Pasta(format!("creating {}: {e}", log_file.display())))?;
+    // A previous run's file must not name a PID for `Drop` to kill.
+    let _ = fs::remove_file(&pid_file);
     let raw: Vec<i32> = inherited.iter().map(|fd| fd.as_raw_fd()).collect();
     let mut command = Command::new("pasta");
     command
@@ -178,19 +233,10 @@ fn spawn_inheriting(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log);
-    if !raw.is_empty() {
-        // SAFETY: runs in the forked child before exec and only calls
-        // fcntl, which is async-signal-safe; `raw` is read, not freed.
-        unsafe {
-            command.pre_exec(move || {
-                for &fd in &raw {
-                    if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
+    // SAFETY: runs in the forked child before exec and makes only
+    // syscalls (async-signal-safe); `raw` is read, not freed.
+    unsafe {
+        command.pre_exec(move || pass_only(&raw));
     }
     let child = command
         .spawn()
@@ -199,6 +245,7 @@ fn spawn_inheriting(
         child,
         pid_file,
         log_file,
+        handed_over: false,
     })
 }
 
@@ -231,9 +278,12 @@ impl PastaStart {
         }
         let text = fs::read_to_string(&self.pid_file)
             .map_err(|e| NetError::Pasta(format!("reading {}: {e}", self.pid_file.display())))?;
-        text.trim()
+        let pid = text
+            .trim()
             .parse()
-            .map_err(|_| NetError::Pasta(format!("{}: not a PID", self.pid_file.display())))
+            .map_err(|_| NetError::Pasta(format!("{}: not a PID", self.pid_file.display())))?;
+        self.handed_over = true;
+        Ok(pid)
     }
 }
 

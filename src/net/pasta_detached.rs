@@ -112,11 +112,8 @@ impl DetachedPasta {
                 libc::close(raw_write);
                 libc::setsid();
                 // The namespaces' fds reach pasta (close-on-exec cleared
-                // in this process only).
-                for fd in &inherit {
-                    libc::fcntl(*fd, libc::F_SETFD, 0);
-                }
-                Ok(())
+                // in this process only), nothing else does.
+                super::pasta::pass_only(&inherit)
             });
         }
         let mut middle = command

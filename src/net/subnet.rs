@@ -89,8 +89,8 @@ impl FromStr for Subnet {
             .parse()
             .map_err(|_| format!("\"{s}\" is not an IPv4 subnet"))?;
         let prefix: u8 = match prefix.parse() {
-            Ok(p) if p <= 30 => p,
-            _ => return Err(format!("\"{s}\": the prefix must be 0-30")),
+            Ok(p) if p <= 32 => p,
+            _ => return Err(format!("\"{s}\": the prefix must be 0-32")),
         };
         Ok(Subnet::new(addr, prefix))
     }
@@ -125,7 +125,8 @@ mod tests {
         assert!(a.overlaps(&b) && b.overlaps(&a));
         assert!(!a.overlaps(&c));
         assert!("10.0.0.0".parse::<Subnet>().is_err());
-        assert!("10.0.0.0/31".parse::<Subnet>().is_err());
+        assert!("10.0.0.0/33".parse::<Subnet>().is_err());
+        assert_eq!("10.0.0.5/32".parse::<Subnet>().unwrap().prefix, 32);
         assert!("x/8".parse::<Subnet>().is_err());
     }
 

@@ -28,8 +28,8 @@ pub fn start_holder(
 ) -> Result<i32, UsernsError> {
     let flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET;
     let work = || -> Result<i32, String> {
-        let (ready_read, ready_write) =
-            nix::unistd::pipe().map_err(|e| format!("creating a pipe: {e}"))?;
+        let (ready_read, ready_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| format!("creating a pipe: {e}"))?;
         // SAFETY: this helper is single-threaded (a fresh fork); the
         // grandchild only makes syscalls and never returns.
         match unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))? {

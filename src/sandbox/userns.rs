@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use nix::sched::{CloneFlags, setns};
 use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{Pid, pipe};
+use nix::unistd::Pid;
 
 use super::namespaces::clone_into_namespaces;
 
@@ -280,8 +280,12 @@ where
     T: serde::Serialize + serde::de::DeserializeOwned,
     E: Into<ChildFailure>,
 {
-    let (report_read, report_write) = pipe().map_err(UsernsError::Namespace)?;
-    let (go_read, go_write) = pipe().map_err(UsernsError::Namespace)?;
+    // Close-on-exec: a program the parent starts meanwhile (newuidmap, a
+    // pasta that outlives it) must not hold an end, or the other end never
+    // sees end-of-file.
+    let cloexec = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC);
+    let (report_read, report_write) = cloexec().map_err(UsernsError::Namespace)?;
+    let (go_read, go_write) = cloexec().map_err(UsernsError::Namespace)?;
     let parent = nix::unistd::getpid();
     // The child is created inside any new namespaces (clone3), so the
     // parent can write its ID maps without racing an unshare.

@@ -8,10 +8,10 @@ use super::netlink;
 use super::network::open;
 use super::{BridgeError, endpoint_alias_owner, nft, rules};
 
-/// Removes every endpoint (veth pair, published ports) of a container not
-/// in `keep` (the containers whose runs are live). Networks are left: they
-/// are the caller's to remove.
-pub fn cleanup_stale(keep: &[&str]) -> Result<(), BridgeError> {
+/// Removes every endpoint (veth pair, published ports) of a container
+/// `is_stale` names (one whose run is over). Networks are left: they are
+/// the caller's to remove.
+pub fn cleanup_stale(is_stale: &dyn Fn(&str) -> bool) -> Result<(), BridgeError> {
     let mut rtnl = open()?;
     let links = rtnl.links().map_err(|source| BridgeError::Netlink {
         what: "list network interfaces".to_string(),
@@ -23,7 +23,7 @@ pub fn cleanup_stale(keep: &[&str]) -> Result<(), BridgeError> {
             link.alias
                 .as_deref()
                 .and_then(endpoint_alias_owner)
-                .is_some_and(|owner| !keep.contains(&owner))
+                .is_some_and(is_stale)
         })
         .map(|link| netlink::delete_link(&link.name))
         .collect();
@@ -38,7 +38,7 @@ pub fn cleanup_stale(keep: &[&str]) -> Result<(), BridgeError> {
     let Some(table) = nft::list_table()? else {
         return Ok(());
     };
-    let batch = removal_batch(&table, |container, _| !keep.contains(&container));
+    let batch = removal_batch(&table, |container, _| is_stale(container));
     if batch.is_empty() {
         return Ok(());
     }
