@@ -41,7 +41,7 @@ fn cleanup_removes_the_endpoints_of_dead_runs_and_keeps_the_live_ones() {
         drop(gone);
         // "dead": its namespace is still held (by a leftover process, say)
         // but its run is over: the caller does not list it as live.
-        cleanup_stale(&["live"]).unwrap();
+        cleanup_stale(&|owner| owner != "live").unwrap();
 
         let links = run_ok(Command::new("ip").args(["-o", "link", "show"]));
         assert!(
