@@ -8,6 +8,7 @@ mod common;
 
 use std::thread;
 
+use common::containers::STATE_TIMEOUT;
 use common::*;
 
 #[test]
@@ -42,12 +43,11 @@ fn parallel_runs_on_one_network_all_succeed_and_leave_nothing() {
         assert!(failures.is_empty(), "{failures:#?}");
         assert!(ctx.all_short_ids().is_empty());
         if ctx.is_rootless() {
-            // The last container's end removed the shared namespace.
+            // The shared namespace ends a moment after its last container.
             let networks = ctx.runroot.join("networks");
-            assert!(
-                !networks.join("rootless-netns.json").exists(),
-                "the shared namespace outlived its containers"
-            );
+            wait_for("the shared namespace to end", STATE_TIMEOUT, || {
+                !networks.join("rootless-netns.json").exists()
+            });
             let joining: Vec<_> = std::fs::read_dir(networks.join("joining"))
                 .map(|d| d.flatten().map(|e| e.file_name()).collect())
                 .unwrap_or_default();

@@ -203,6 +203,9 @@ enum Command {
     /// The monitor of a detached container (started by skiff itself)
     #[command(name = "container-monitor", hide = true)]
     ContainerMonitor(monitor::MonitorArgs),
+    /// Ends an unused rootless network namespace (started by skiff itself)
+    #[command(name = "netns-reaper", hide = true)]
+    NetnsReaper { shared: String },
 }
 
 /// Image verbs under `skiff image`.
@@ -326,6 +329,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Network { command } => network::dispatch(&dirs, command),
         Command::Secret { command } => secrets::dispatch(&dirs, command),
         Command::ContainerMonitor(args) => Ok(monitor::monitor(&dirs, args)),
+        Command::NetnsReaper { shared } => Ok(skiff::engine::netns_reaper::reap(&dirs, &shared)),
         Command::Healthcheck { command } => monitor::healthcheck(&dirs, command),
         Command::Version(args) => info::version(args).map(|()| 0),
         Command::Info(args) => info::info(&dirs, args).map(|()| 0),

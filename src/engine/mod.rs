@@ -29,6 +29,7 @@ pub mod monitor;
 pub mod mounts;
 mod namespace_joins;
 pub mod net_options;
+pub mod netns_reaper;
 mod network_bridge;
 mod network_inspect;
 mod network_opts;

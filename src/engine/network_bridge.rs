@@ -221,13 +221,17 @@ pub fn leave(dirs: &StorageDirs, container_id: &str, attachments: &[Attachment])
 }
 
 /// Rootless: the shared network namespace lives only while a container
-/// uses it (bridges as root stay until `network rm`).
+/// uses it, and `netns_reaper::GRACE` more (bridges as root stay until
+/// `network rm`).
 pub(super) fn release_unused(dirs: &StorageDirs, _lock: &NetworksLock, leases: &[Lease]) {
     if super::rootless_netns::applies()
         && leases.is_empty()
         && !super::rootless_netns::starts_under_way(dirs)
     {
-        super::rootless_netns::stop(dirs);
+        match super::rootless_netns::current(dirs) {
+            Some(shared) if super::netns_reaper::start(dirs, &shared) => {}
+            _ => super::rootless_netns::stop(dirs),
+        }
     }
 }
 

@@ -50,6 +50,11 @@ fn recorded(dirs: &StorageDirs) -> Option<SharedNetns> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// The holder the record names, alive or not.
+pub fn recorded_identity(dirs: &StorageDirs) -> Option<ProcessIdentity> {
+    recorded(dirs).map(|shared| shared.holder)
+}
+
 /// The shared namespace when its holder lives.
 pub fn current(dirs: &StorageDirs) -> Option<SharedNetns> {
     recorded(dirs).filter(|shared| shared.holder.is_alive())
@@ -222,18 +227,20 @@ pub fn starts_under_way(dirs: &StorageDirs) -> bool {
 /// made it failed): holder and pasta killed, whether or not pasta has
 /// configured the namespace yet. The caller holds the networks lock.
 pub fn stop(dirs: &StorageDirs) {
+    let shared = recorded(dirs);
+    // The files first: once its processes are gone, nothing names them.
+    let files = DetachedPasta::in_dir(&dir(dirs));
+    let _ = fs::remove_file(record_path(dirs));
+    let _ = fs::remove_file(files.pid_file);
+    let _ = fs::remove_file(files.log_file);
     // Whatever of it lives: a pasta outlives a holder killed by hand.
-    if let Some(shared) = recorded(dirs) {
+    if let Some(shared) = shared {
         for process in [Some(shared.holder), shared.pasta].into_iter().flatten() {
             if process.is_alive() {
                 let _ = kill(Pid::from_raw(process.pid), Signal::SIGKILL);
             }
         }
     }
-    let files = DetachedPasta::in_dir(&dir(dirs));
-    let _ = fs::remove_file(record_path(dirs));
-    let _ = fs::remove_file(files.pid_file);
-    let _ = fs::remove_file(files.log_file);
 }
 
 /// `spec` entering the holder's user namespace instead of making one
