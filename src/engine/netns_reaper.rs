@@ -63,26 +63,30 @@ pub fn reap(dirs: &StorageDirs, shared_json: &str) -> i32 {
     }
     let _ = nix::unistd::setsid();
     std::thread::sleep(GRACE);
+    let kill_given = || {
+        for process in [Some(shared.holder), shared.pasta].into_iter().flatten() {
+            if process.is_alive() {
+                let _ = kill(Pid::from_raw(process.pid), Signal::SIGKILL);
+            }
+        }
+    };
+    // A store removed meanwhile (locking would make its directory again):
+    // nothing can use the namespace any more.
+    if !dirs.root.join("networks").is_dir() {
+        kill_given();
+        return 0;
+    }
     let store = NetworkStore::new(dirs);
-    match store.lock() {
-        Ok(lock) => {
-            let current = rootless_netns::recorded_identity(dirs);
-            if current == Some(shared.holder)
-                && store.leases(&lock).is_empty()
-                && !rootless_netns::starts_under_way(dirs)
-            {
-                rootless_netns::stop(dirs);
-            }
-        }
-        // The store is gone (removed meanwhile): nothing can use the
-        // namespace any more.
-        Err(_) => {
-            for process in [Some(shared.holder), shared.pasta].into_iter().flatten() {
-                if process.is_alive() {
-                    let _ = kill(Pid::from_raw(process.pid), Signal::SIGKILL);
-                }
-            }
-        }
+    let Ok(lock) = store.lock() else {
+        kill_given();
+        return 0;
+    };
+    if rootless_netns::recorded_identity(dirs) != Some(shared.holder) {
+        // Ended already, or replaced by a newer one after it ended: what
+        // may be left of it is no one's.
+        kill_given();
+    } else if store.leases(&lock).is_empty() && !rootless_netns::starts_under_way(dirs) {
+        rootless_netns::stop(dirs);
     }
     0
 }
