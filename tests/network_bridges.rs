@@ -21,23 +21,12 @@ fn r01_containers_on_a_network_find_each_other_by_name_whatever_the_order() {
         ctx.enable_networking();
         ctx.load_busybox();
         ctx.run_ok(&["network", "create", "my_bridge"]);
-        ctx.run_detached(&[
-            "--name",
+        run_web(
+            ctx,
             "app1",
-            "--network",
-            "my_bridge",
-            "--network-alias",
-            "web",
-            "--hostname",
             "app1-host",
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/etc",
-        ]);
+            &["--network", "my_bridge", "--network-alias", "web"],
+        );
         // A later container reaches the earlier one by name, alias and
         // hostname.
         let got = ctx.run_ok(&[
@@ -164,38 +153,13 @@ fn r03_a_published_port_serves_from_the_host_and_rm_leaves_nothing() {
         let net = ctx.enable_networking();
         ctx.load_busybox();
         ctx.run_ok(&["network", "create", "web_net"]);
-        ctx.run_detached(&[
-            "--name",
-            "web",
-            "--hostname",
-            "served",
-            "-p",
-            "8080:80",
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/etc",
-        ]);
-        ctx.run_detached(&[
-            "--name",
+        run_web(ctx, "web", "served", &["-p", "8080:80"]);
+        run_web(
+            ctx,
             "web2",
-            "--network",
-            "web_net",
-            "--hostname",
             "served2",
-            "-p",
-            "127.0.0.1:8081:80",
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/etc",
-        ]);
+            &["--network", "web_net", "-p", "127.0.0.1:8081:80"],
+        );
         for (port, expected) in [("8080", "served"), ("8081", "served2")] {
             let url = format!("http://127.0.0.1:{port}/hostname");
             let mut got = String::new();
@@ -504,23 +468,7 @@ fn r09_rootless_bridge_network_publishes_ports_through_pasta() {
         let port = free_port();
         let publish = format!("127.0.0.1:{port}:80");
         for round in ["first", "second"] {
-            let id = ctx.run_detached(&[
-                "--name",
-                "web",
-                "--hostname",
-                round,
-                "--network",
-                "pub",
-                "-p",
-                &publish,
-                "busybox",
-                "httpd",
-                "-f",
-                "-p",
-                "80",
-                "-h",
-                "/etc",
-            ]);
+            let id = run_web(ctx, "web", round, &["--network", "pub", "-p", &publish]);
             let answer = http_get(port, "/hostname", STATE_TIMEOUT);
             assert!(answer.ends_with(&format!("{round}\n")), "{answer}");
             // Its forwarding pasta ends with it, and so do its port rules:

@@ -40,19 +40,7 @@ fn d01_containers_on_the_default_network_reach_each_other_by_address_not_by_name
     for_each_user(|ctx| {
         ctx.enable_networking();
         ctx.load_busybox();
-        ctx.run_detached(&[
-            "--name",
-            "web",
-            "--hostname",
-            "web-host",
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/etc",
-        ]);
+        run_web(ctx, "web", "web-host", &[]);
         let ip = address_on(ctx, "web", "podman");
         assert!(ip.starts_with("10.88."), "{ip}");
         // The server may not listen yet when `run -d` returns: the client
@@ -97,21 +85,7 @@ fn d02_rootless_published_port_on_the_default_network_serves_from_loopback() {
         ctx.load_busybox();
         let port = free_port();
         let publish = format!("127.0.0.1:{port}:80");
-        let id = ctx.run_detached(&[
-            "--name",
-            "web",
-            "--hostname",
-            "published",
-            "-p",
-            &publish,
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/etc",
-        ]);
+        let id = run_web(ctx, "web", "published", &["-p", &publish]);
         assert!(address_on(ctx, "web", "podman").starts_with("10.88."));
         let answer = http_get(port, "/hostname", STATE_TIMEOUT);
         assert!(answer.ends_with("published\n"), "{answer}");

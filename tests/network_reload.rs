@@ -10,8 +10,6 @@ use common::containers::STATE_TIMEOUT;
 use common::net_checks::*;
 use common::*;
 
-const HTTPD: [&str; 6] = ["busybox", "httpd", "-f", "-p", "80", "-h"];
-
 fn wget_in_netns(ctx: &Ctx, url: &str) -> std::process::Output {
     let mut cmd = ctx.enable_networking().command("busybox");
     // (busybox 1.35's wget crashes with -T.)
@@ -32,11 +30,12 @@ fn after_a_ruleset_flush_reload_makes_published_ports_serve_again() {
         ctx.enable_networking();
         ctx.load_busybox();
         ctx.run_ok(&["network", "create", "rl_net"]);
-        let mut args = vec!["--name", "web", "--hostname", "reloaded"];
-        args.extend(["--network", "rl_net", "-p", "8080:80"]);
-        args.extend(HTTPD);
-        args.push("/etc");
-        let id = ctx.run_detached(&args);
+        let id = run_web(
+            ctx,
+            "web",
+            "reloaded",
+            &["--network", "rl_net", "-p", "8080:80"],
+        );
         let url = "http://127.0.0.1:8080/hostname";
         wait_for("the published port to answer", STATE_TIMEOUT, || {
             wget_in_netns(ctx, url).status.success()
@@ -86,11 +85,12 @@ fn reload_works_rootless_and_refuses_what_is_not_running() {
         ctx.run_ok(&["network", "create", "rl_net2"]);
         let port = free_port();
         let publish = format!("127.0.0.1:{port}:80");
-        let mut args = vec!["--name", "web", "--hostname", "still-here"];
-        args.extend(["--network", "rl_net2", "-p", &publish]);
-        args.extend(HTTPD);
-        args.push("/etc");
-        let id = ctx.run_detached(&args);
+        let id = run_web(
+            ctx,
+            "web",
+            "still-here",
+            &["--network", "rl_net2", "-p", &publish],
+        );
         let hostname = || -> String {
             if ctx.is_rootless() {
                 http_get(port, "/hostname", STATE_TIMEOUT)

@@ -18,11 +18,12 @@ mod common;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::containers::STATE_TIMEOUT;
 use common::net_checks::pasta_processes_naming;
+use common::netns::NetSandbox;
 use common::processes::{assert_success, output_of};
 use common::*;
 
@@ -30,28 +31,8 @@ const HOST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
 /// A network namespace kept by a sleeping `unshare --net` (loopback up).
-fn namespace_holder() -> Child {
-    let mut child = Command::new("unshare")
-        .args([
-            "--net",
-            "--",
-            "sh",
-            "-c",
-            "ip link set lo up && echo up && exec sleep infinity",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("unshare --net");
-    let mut up = [0u8; 3];
-    child
-        .stdout
-        .take()
-        .expect("piped stdout")
-        .read_exact(&mut up)
-        .expect("the namespace holder starts");
-    assert_eq!(&up, b"up\n");
-    child
+fn namespace_holder() -> NetSandbox {
+    NetSandbox::new(true)
 }
 
 /// Runs `ip ARGS…` (as root) inside the namespace `netns`.
@@ -65,11 +46,11 @@ fn ip_in(netns: &str, args: &[&str]) -> String {
     assert_success(&output_of(cmd, None, COMMAND_TIMEOUT), &what)
 }
 
-/// The two machines. `own_host`: the host namespace when the test made
-/// it (rootless); root's is the context's.
+/// The two machines. `_own_host`: the host namespace when the test made
+/// it (rootless; held until the end); root's is the context's.
 struct Machines {
-    own_host: Option<Child>,
-    client: Child,
+    _own_host: Option<NetSandbox>,
+    client: NetSandbox,
     host: String,
 }
 
@@ -77,7 +58,7 @@ impl Machines {
     fn new(ctx: &Ctx) -> Machines {
         let (own_host, host) = if ctx.is_rootless() {
             let holder = namespace_holder();
-            let path = format!("/proc/{}/ns/net", holder.id());
+            let path = holder.netns_path().expect("a namespace of its own");
             (Some(holder), path)
         } else {
             let path = ctx.enable_networking().netns_path().expect("root's netns");
@@ -85,11 +66,11 @@ impl Machines {
         };
         let client = namespace_holder();
         let machines = Machines {
-            own_host,
+            _own_host: own_host,
             client,
             host,
         };
-        let client_pid = machines.client.id().to_string();
+        let client_pid = machines.client.pid().expect("its holder").to_string();
         let client_ns = machines.client_ns();
         ip_in(
             &machines.host,
@@ -124,7 +105,7 @@ impl Machines {
     }
 
     fn client_ns(&self) -> String {
-        format!("/proc/{}/ns/net", self.client.id())
+        self.client.netns_path().expect("a namespace of its own")
     }
 
     /// `skiff ARGS…` on the host machine as the context's user.
@@ -171,15 +152,6 @@ impl Machines {
                 .join()
                 .expect("the thread in the namespace")
         })
-    }
-}
-
-impl Drop for Machines {
-    fn drop(&mut self) {
-        for child in self.own_host.iter_mut().chain([&mut self.client]) {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 

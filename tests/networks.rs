@@ -463,23 +463,12 @@ fn n08_rootless_pasta_published_port_serves_from_the_host_and_nothing_is_left() 
         ctx.load_busybox();
         let port = free_port();
         let publish = format!("127.0.0.1:{port}:80");
-        let id = ctx.run_detached(&[
-            "--name",
+        let id = run_web(
+            ctx,
             "web",
-            "--network",
-            "pasta",
-            "--hostname",
             "served-here",
-            "-p",
-            &publish,
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/etc",
-        ]);
+            &["--network", "pasta", "-p", &publish],
+        );
         let answer = http_get(port, "/hostname", STATE_TIMEOUT);
         assert!(answer.ends_with("served-here\n"), "{answer}");
         // `port -a`: each running container's ID, then its mappings;

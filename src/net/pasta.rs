@@ -213,6 +213,17 @@ pub(super) fn pass_only(fds: &[i32]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `pasta ARGS…` with no input or output and its messages into `log`.
+pub(super) fn pasta_command(args: Vec<String>, log: fs::File) -> Command {
+    let mut command = Command::new("pasta");
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log);
+    command
+}
+
 /// Starts pasta with `inherited` open in it under the same numbers.
 fn spawn_inheriting(
     args: Vec<String>,
@@ -227,12 +238,7 @@ fn spawn_inheriting(
     // A previous run's file must not name a PID for `Drop` to kill.
     let _ = fs::remove_file(&pid_file);
     let raw: Vec<i32> = inherited.iter().map(|fd| fd.as_raw_fd()).collect();
-    let mut command = Command::new("pasta");
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log);
+    let mut command = pasta_command(args, log);
     // SAFETY: runs in the forked child before exec and makes only
     // syscalls (async-signal-safe); `raw` is read, not freed.
     unsafe {

@@ -15,7 +15,6 @@ use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -85,12 +84,7 @@ impl DetachedPasta {
         let mut args = vec!["--foreground".to_string(), "-4".to_string()];
         args.extend(pasta_args);
         let inherit = inherit.to_vec();
-        let mut command = Command::new("pasta");
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
+        let mut command = super::pasta::pasta_command(args, log);
         // SAFETY: runs between fork and exec in the child: only fork,
         // write, setsid, fcntl and _exit, all async-signal-safe, and no
         // allocation. The middle

@@ -53,9 +53,8 @@ pub fn http_get(port: u16, path: &str, deadline: Duration) -> String {
     answer
 }
 
-/// pasta processes whose command line names `needle` (a container's
-/// run directory).
-pub fn pasta_processes_naming(needle: &str) -> Vec<i32> {
+/// Processes whose command line and name `wanted(cmdline, comm)` takes.
+fn processes_where(wanted: impl Fn(&str, &str) -> bool) -> Vec<i32> {
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -63,10 +62,16 @@ pub fn pasta_processes_naming(needle: &str) -> Vec<i32> {
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let text = String::from_utf8_lossy(&cmdline);
-            text.starts_with("pasta") && text.contains(needle)
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            wanted(&String::from_utf8_lossy(&cmdline), comm.trim())
         })
         .collect()
+}
+
+/// pasta processes whose command line names `needle` (a container's
+/// run directory).
+pub fn pasta_processes_naming(needle: &str) -> Vec<i32> {
+    processes_where(|cmdline, _| cmdline.starts_with("pasta") && cmdline.contains(needle))
 }
 
 /// `ip -j link` inside the test's namespace: interface names.
@@ -109,6 +114,15 @@ pub fn nft_chains(ctx: &Ctx) -> Vec<String> {
         .collect()
 }
 
+/// `run -d --name NAME --hostname HOSTNAME OPTIONS… busybox httpd` serving
+/// /etc on port 80 (so `/hostname` answers HOSTNAME); returns the ID.
+pub fn run_web(ctx: &Ctx, name: &str, hostname: &str, options: &[&str]) -> String {
+    let mut args = vec!["--name", name, "--hostname", hostname];
+    args.extend_from_slice(options);
+    args.extend(["busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    ctx.run_detached(&args)
+}
+
 /// The container's address on `network`, from inspect.
 pub fn address_on(ctx: &Ctx, container: &str, network: &str) -> String {
     ctx.inspect_format(
@@ -122,16 +136,7 @@ pub fn address_on(ctx: &Ctx, container: &str, network: &str) -> String {
 /// and forwarders), recognised by the runroot on their command line.
 pub fn network_processes_of(ctx: &Ctx) -> Vec<i32> {
     let runroot = ctx.runroot.display().to_string();
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let text = String::from_utf8_lossy(&cmdline);
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            text.contains(&runroot) && (text.starts_with("pasta") || comm.trim() == "skiff-netns")
-        })
-        .collect()
+    processes_where(|cmdline, comm| {
+        cmdline.contains(&runroot) && (cmdline.starts_with("pasta") || comm == "skiff-netns")
+    })
 }

@@ -43,6 +43,11 @@ impl NetSandbox {
         sandbox
     }
 
+    /// The holder's PID (root only): `ip link set … netns PID` takes it.
+    pub fn pid(&self) -> Option<u32> {
+        self.holder.as_ref().map(Child::id)
+    }
+
     /// `/proc/PID/ns/net` of the test's namespace (root only).
     pub fn netns_path(&self) -> Option<String> {
         self.holder
