@@ -209,15 +209,7 @@ fn r04_after_a_kill_of_the_monitor_the_next_command_releases_address_and_links()
             .inspect_format("orphan", "{{.State.ConmonPid}}")
             .parse()
             .unwrap();
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(monitor),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
-        wait_for("the monitor to be gone", STATE_TIMEOUT, || {
-            std::fs::read_to_string(format!("/proc/{monitor}/stat"))
-                .map_or(true, |s| s.contains(") Z "))
-        });
+        kill_monitor(monitor);
         ctx.run_ok(&["ps", "-a"]);
         assert_eq!(ctx.status_of("orphan"), "exited");
         // The veth goes with the container's namespace, which the kernel

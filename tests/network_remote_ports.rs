@@ -22,7 +22,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::containers::STATE_TIMEOUT;
-use common::net_checks::pasta_processes_naming;
+use common::net_checks::{kill_monitor, pasta_processes_naming};
 use common::netns::NetSandbox;
 use common::processes::{assert_success, output_of};
 use common::*;
@@ -379,15 +379,7 @@ fn p02_after_a_kill_of_the_monitor_its_forwarding_goes_too() {
             .trim()
             .parse()
             .unwrap();
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(monitor),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
-        wait_for("the monitor to be gone", STATE_TIMEOUT, || {
-            std::fs::read_to_string(format!("/proc/{monitor}/stat"))
-                .map_or(true, |s| s.contains(") Z "))
-        });
+        kill_monitor(monitor);
         machines.run_ok(ctx, &["ps", "-a"]);
         assert_nothing_left(ctx, &id);
         // The same ports serve again from a new container.

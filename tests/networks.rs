@@ -518,16 +518,7 @@ fn n09_after_a_kill_of_the_monitor_the_next_command_ends_its_pasta() {
             .inspect_format("orphan", "{{.State.ConmonPid}}")
             .parse()
             .unwrap();
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(monitor),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
-        wait_for("the monitor to be gone", STATE_TIMEOUT, || {
-            !std::path::Path::new(&format!("/proc/{monitor}")).exists()
-                || std::fs::read_to_string(format!("/proc/{monitor}/stat"))
-                    .is_ok_and(|s| s.contains(") Z "))
-        });
+        kill_monitor(monitor);
         // Any command notices and ends the run, pasta included.
         ctx.run_ok(&["ps", "-a"]);
         assert_eq!(ctx.status_of("orphan"), "exited");

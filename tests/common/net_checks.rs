@@ -123,6 +123,25 @@ pub fn run_web(ctx: &Ctx, name: &str, hostname: &str, options: &[&str]) -> Strin
     ctx.run_detached(&args)
 }
 
+/// Kills the monitor of a detached container (`monitor`, its
+/// `.State.ConmonPid`) with SIGKILL and waits until it is gone (a zombie
+/// counts as gone), as a crash would leave things.
+pub fn kill_monitor(monitor: i32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for(
+        "the monitor to be gone",
+        super::containers::STATE_TIMEOUT,
+        || {
+            std::fs::read_to_string(format!("/proc/{monitor}/stat"))
+                .map_or(true, |s| s.contains(") Z "))
+        },
+    );
+}
+
 /// The container's address on `network`, from inspect.
 pub fn address_on(ctx: &Ctx, container: &str, network: &str) -> String {
     ctx.inspect_format(
