@@ -102,3 +102,25 @@ RUN --mount=type=cache,target=/c,id=p,sharing=private echo run >> /c/log && wc -
         assert!(after.contains("COUNT=3"), "{after}");
     });
 }
+
+#[test]
+fn prune_never_follows_a_symlink_a_build_step_planted() {
+    for_each_user(|ctx| {
+        ctx.load_busybox();
+        // A host file a step points `work/work` of its cache at (removal
+        // opens up `work/work`, as overlayfs leaves it mode 000).
+        let victim = ctx.write_file("victim", "host file\n");
+        let dockerfile = format!(
+            "FROM busybox\nRUN --mount=type=cache,target=/c mkdir -p /c/work && ln -s {} /c/work/work\n",
+            victim.display()
+        );
+        let dir = context(ctx, "planted", &dockerfile, &[]);
+        build_ok(ctx, &["-t", "planted", &dir]);
+        ctx.run_ok(&["builder", "prune", "-f"]);
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&victim).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o644, "the host file's mode changed");
+        assert_eq!(build_cache_line(ctx), [0, 0, 0, 0]);
+    });
+}

@@ -76,8 +76,26 @@ impl ContextMasks {
 
 impl Drop for ContextMasks {
     fn drop(&mut self) {
-        // Whiteouts and directories this process made: its own to remove.
+        // Whiteouts and directories this process made: its own to remove,
+        // once writable again (they copy the context's modes, 0555 too).
+        make_writable(&self.dir);
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Gives the owner write access to `dir` and every directory below it
+/// (never through a symlink: the mask holds none, and `symlink_metadata`
+/// does not follow one).
+fn make_writable(dir: &Path) {
+    let Ok(meta) = fs::symlink_metadata(dir) else {
+        return;
+    };
+    if !meta.is_dir() {
+        return;
+    }
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(meta.mode() | 0o700));
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        make_writable(&entry.path());
     }
 }
 

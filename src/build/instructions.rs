@@ -455,6 +455,21 @@ impl Builder<'_> {
             // second flock of ours on the same file would wait for us).
             let mut held = Vec::new();
             let mut locked_dirs = std::collections::HashSet::new();
+            // The waiting ones first, in one order for every build (by
+            // path), and before any private cache's try: a step never
+            // waits while holding a lock another waiting step may want.
+            let mut waiting: Vec<(&std::path::PathBuf, Hold)> = mounts
+                .locks
+                .iter()
+                .map(|dir| (dir, Hold::Exclusive))
+                .chain(mounts.shared.iter().map(|dir| (dir, Hold::Shared)))
+                .collect();
+            waiting.sort_by(|a, b| a.0.cmp(b.0));
+            for (dir, hold) in waiting {
+                if locked_dirs.insert(dir.clone()) {
+                    held.extend(lock_cache(dir, hold)?);
+                }
+            }
             for cache in &mounts.caches {
                 let (scratch, lock, mount) = cache.prepare(b.dirs, b.reporter.engine(), &tmp)?;
                 scratches.extend(scratch);
@@ -477,16 +492,6 @@ impl Builder<'_> {
                 mounts,
             };
             step.mounts.mounts.extend(extra);
-            for dir in &step.mounts.locks {
-                if locked_dirs.insert(dir.clone()) {
-                    held.extend(lock_cache(dir, Hold::Exclusive)?);
-                }
-            }
-            for dir in &step.mounts.shared {
-                if locked_dirs.insert(dir.clone()) {
-                    held.extend(lock_cache(dir, Hold::SharedIfFree)?);
-                }
-            }
             let layer = run_step(b.dirs, &step, b.reporter.engine())?;
             drop(held);
             drop(script_file);

@@ -6,8 +6,10 @@
 //! either no directory or a finished one.
 //!
 //! Sharing, as BuildKit: every step that uses a cache holds a flock on
-//! its `<dir>.lock` while it runs: `shared` a shared one when it can have
-//! it (it never waits), `locked` an exclusive one (it waits), `private`
+//! its `<dir>.lock` while it runs: `shared` a shared one (it waits while
+//! a `locked` or owning `private` step has it), `locked` an exclusive one
+//! (it waits; a step takes its waiting locks first, ordered by path, so
+//! two builds never wait on each other in a circle), `private`
 //! an exclusive one when it can have it at once; when another step is
 //! using the cache, a `private` step gets a new empty directory in the
 //! store's `tmp/` instead, removed after it (BuildKit keeps such a copy
@@ -106,8 +108,9 @@ pub enum Hold {
     Exclusive,
     /// `sharing=private`: exclusive, only if no one else holds it.
     ExclusiveIfFree,
-    /// `sharing=shared`: shared, only if no one holds it exclusively.
-    SharedIfFree,
+    /// `sharing=shared`: shared, waiting while a `locked` step (or a
+    /// `private` one that owns the cache) holds it.
+    Shared,
 }
 
 /// Locks `<dir>.lock` as `hold` says; `None` when an `…IfFree` lock is
@@ -127,7 +130,12 @@ pub fn lock_cache(dir: &Path, hold: Hold) -> Result<Option<File>, EngineError> {
     let attempt = match hold {
         Hold::Exclusive => return file.lock().map(|()| Some(file)).map_err(io_error(what())),
         Hold::ExclusiveIfFree => file.try_lock(),
-        Hold::SharedIfFree => file.try_lock_shared(),
+        Hold::Shared => {
+            return file
+                .lock_shared()
+                .map(|()| Some(file))
+                .map_err(io_error(what()));
+        }
     };
     match attempt {
         Ok(()) => Ok(Some(file)),

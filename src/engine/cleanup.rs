@@ -4,11 +4,20 @@
 
 use std::fs;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::{EngineError, is_rootless};
 use crate::sandbox::userns::{caller_mappings, run_in_new_userns, run_in_userns};
+
+/// Sets mode 0700 on `path` if it is a directory, never through a symlink
+/// (the fd is opened with O_NOFOLLOW and changed with fchmod).
+fn open_up_directory(path: &Path) {
+    use nix::fcntl::OFlag;
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    if let Ok(fd) = nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty()) {
+        let _ = nix::sys::stat::fchmod(&fd, nix::sys::stat::Mode::from_bits_truncate(0o700));
+    }
+}
 
 /// Removes `dir` and everything below it. `user_namespace` is the
 /// container's, if still held; otherwise a fresh mapped one is made when
@@ -19,7 +28,9 @@ pub fn remove_tree(dir: &Path, user_namespace: Option<&OwnedFd>) -> Result<(), E
     }
     // overlayfs leaves `work/work` with mode 000; as its owner we may open
     // it up, which saves the namespace round trip in the common case.
-    let _ = fs::set_permissions(dir.join("work/work"), fs::Permissions::from_mode(0o700));
+    // Opened without following a symlink: in a tree a container wrote (a
+    // build's cache mount) `work/work` may be one, pointing anywhere.
+    open_up_directory(&dir.join("work/work"));
     let first = match fs::remove_dir_all(dir) {
         Ok(()) => return Ok(()),
         Err(e) => e,

@@ -320,7 +320,7 @@ pub fn mount_one(rootfs: &Path, m: &Mount) -> Result<(), SetupError> {
     if typ == "overlay" {
         // A `:O` overlay's upper and work directories are made fresh for
         // each run, under its scratch dir.
-        for dir in data.split(',').filter_map(|o| {
+        for dir in split_mount_options(&data).iter().filter_map(|o| {
             o.strip_prefix("upperdir=")
                 .or_else(|| o.strip_prefix("workdir="))
         }) {
@@ -329,6 +329,26 @@ pub fn mount_one(rootfs: &Path, m: &Mount) -> Result<(), SetupError> {
     }
     let data = (!data.is_empty()).then_some(data);
     mount(Some(&source), &target, Some(typ), flags, data.as_deref()).map_err(sys(what))
+}
+
+/// Overlay mount options split as the kernel splits them: a comma after a
+/// backslash belongs to the value (`spec_mounts` escapes the paths), so
+/// a directory named `x,upperdir=/etc/y` is not read as an option.
+fn split_mount_options(data: &str) -> Vec<String> {
+    let mut options = vec![String::new()];
+    let mut chars = data.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    options.last_mut().expect("one").push(next);
+                }
+            }
+            ',' => options.push(String::new()),
+            other => options.last_mut().expect("one").push(other),
+        }
+    }
+    options
 }
 
 /// Device nodes are bind-mounted from the host: creating them with mknod is
@@ -468,6 +488,18 @@ pub fn read_only_paths(paths: &[String]) -> Result<(), SetupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mount_options_split_only_on_unescaped_commas() {
+        assert_eq!(
+            split_mount_options(r"lowerdir=/a/x\,upperdir=/etc/y:/b,upperdir=/u,workdir=/w"),
+            [
+                "lowerdir=/a/x,upperdir=/etc/y:/b",
+                "upperdir=/u",
+                "workdir=/w"
+            ]
+        );
+    }
 
     #[test]
     fn options_split_into_flags_and_data() {
