@@ -7,7 +7,7 @@
 
 use std::fs;
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -111,15 +111,27 @@ pub fn spawn(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Result<PastaSta
     };
     let (user, net) = (open("user")?, open("net")?);
     let pid_file = run_dir.join("pasta.pid");
-    let mut args = arguments(pid, ports, &pid_file);
-    args.pop(); // the PID: the namespaces below instead
-    for (flag, fd) in [("--userns", &user), ("--netns", &net)] {
+    let args = arguments_for_fds(ports, &pid_file, user.as_fd(), net.as_fd());
+    spawn_inheriting(args, pid_file, run_dir, &[user, net])
+}
+
+/// `arguments` with the namespaces given as fds this process holds open
+/// (and passes on to pasta) instead of a PID.
+pub(super) fn arguments_for_fds(
+    ports: &[PortMapping],
+    pid_file: &Path,
+    userns: BorrowedFd,
+    netns: BorrowedFd,
+) -> Vec<String> {
+    let mut args = arguments(0, ports, pid_file);
+    args.pop(); // no PID: the namespaces below instead
+    for (flag, fd) in [("--userns", userns), ("--netns", netns)] {
         args.push(flag.into());
         args.push(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     }
     // A path would make pasta watch its directory to quit with it.
     args.push("--no-netns-quit".into());
-    spawn_inheriting(args, pid_file, run_dir, &[user, net])
+    args
 }
 
 /// The arguments of a pasta that only forwards `ports` into the shared

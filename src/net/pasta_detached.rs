@@ -51,18 +51,7 @@ impl DetachedPasta {
     /// and `netns` (open fds, passed on to it), which need no process in
     /// them and no ID maps yet; returns its PID without waiting for it.
     pub fn spawn_into(&self, userns: BorrowedFd, netns: BorrowedFd) -> Result<i32, NetError> {
-        let mut args = arguments(0, &[], &self.pid_file);
-        args.pop(); // no target PID: the namespaces are given by path
-        let fd_path = |fd: &BorrowedFd| format!("/proc/self/fd/{}", fd.as_raw_fd());
-        args.extend([
-            // Without it pasta would watch the paths' directory for the
-            // namespace going away; it is killed instead.
-            "--no-netns-quit".to_string(),
-            "--userns".to_string(),
-            fd_path(&userns),
-            "--netns".to_string(),
-            fd_path(&netns),
-        ]);
+        let args = super::pasta::arguments_for_fds(&[], &self.pid_file, userns, netns);
         self.start(args, &[userns.as_raw_fd(), netns.as_raw_fd()])
     }
 
